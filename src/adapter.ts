@@ -1,0 +1,48 @@
+import type { Dialect } from "kysely";
+
+/** What an adapter's driver can do; the conformance suite skips cases by these. */
+export interface AdapterCapabilities {
+  /** SQL family the dialect speaks; the core keeps its SQL within what both accept. */
+  readonly sql: "sqlite" | "postgres";
+  /** Data survives close and reopen (false for `:memory:`). */
+  readonly persistent: boolean;
+  /** Several processes may open the same database at once (a file in WAL mode). */
+  readonly multiProcess: boolean;
+  /** SAVEPOINT works inside a transaction. */
+  readonly savepoints: boolean;
+  /** SQLite FTS5 virtual tables are available for full-text search. */
+  readonly fts5: boolean;
+}
+
+/** What an adapter supplies; the core does everything else (schema, outbox, sync). */
+export interface StowageAdapter {
+  /** Short name for messages and status, e.g. `bun-sqlite`. */
+  readonly name: string;
+  /** Where the data lives, for messages and status (a path or a redacted URL). */
+  readonly location: string;
+  /** The Kysely dialect the core speaks SQL through. */
+  readonly dialect: Dialect;
+  /** What the driver can do beyond plain SQL. */
+  readonly capabilities: AdapterCapabilities;
+}
+
+/** Settings every SQLite-file adapter accepts. */
+export interface SqliteFileOptions {
+  /** Database file path, or `:memory:`. */
+  path: string;
+  /** `normal` (default) survives process crashes; `full` also survives power loss, slower. */
+  durability?: "normal" | "full";
+  /** How long a writer waits for another process's lock, in ms (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+/** The pragmas every SQLite-file adapter runs on open, so they all behave the same. */
+export function sqlitePragmas(options: SqliteFileOptions): string {
+  const memory = options.path === ":memory:" || options.path === "";
+  return [
+    memory ? "" : "pragma journal_mode = wal;",
+    `pragma synchronous = ${options.durability === "full" ? "full" : "normal"};`,
+    `pragma busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))};`,
+    "pragma foreign_keys = on;",
+  ].join(" ");
+}

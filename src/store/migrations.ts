@@ -1,0 +1,59 @@
+import { sql, type Kysely } from "kysely";
+import { Migrator, type Migration } from "kysely/migration";
+import { StowageError } from "../errors.ts";
+
+/**
+ * The local schema. One table holds every collection's documents (JSON text), so a
+ * collection pulled from the server needs no DDL; declared indexes are expression indexes
+ * on it. The outbox uses AUTOINCREMENT because op ids must never be reused, even after the
+ * newest entry was acknowledged and deleted (the server would call the reuse a duplicate).
+ */
+const migrations: Record<string, Migration> = {
+  "0001_local_store": {
+    async up(db) {
+      await sql`create table _stowage_meta (key text primary key, value text not null)`.execute(db);
+      await sql`create table _stowage_docs (
+        collection text not null,
+        id text not null,
+        body text not null,
+        version integer,
+        primary key (collection, id)
+      ) without rowid`.execute(db);
+      await sql`create table _stowage_outbox (
+        op_id integer primary key autoincrement,
+        tx integer,
+        collection text not null,
+        id text not null,
+        op text not null,
+        body text,
+        base_version integer,
+        created_at integer not null
+      )`.execute(db);
+      await sql`create index _stowage_outbox_doc on _stowage_outbox (collection, id)`.execute(db);
+      await sql`create table _stowage_conflicts (
+        seq integer primary key autoincrement,
+        kind text not null,
+        op_id integer not null,
+        collection text not null,
+        id text not null,
+        op text not null,
+        body text,
+        server_body text,
+        server_version integer,
+        message text not null,
+        created_at integer not null
+      )`.execute(db);
+    },
+  },
+};
+
+export async function migrateLocal(db: Kysely<any>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableName: "_stowage_migration",
+    migrationLockTableName: "_stowage_migration_lock",
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw new StowageError("storage", `local schema migration failed: ${String((error as Error).message ?? error)}`, { cause: error });
+}

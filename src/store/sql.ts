@@ -1,0 +1,27 @@
+import { CompiledQuery, type Kysely } from "kysely";
+
+/** Anything that runs a compiled query: the Kysely instance or an open transaction. */
+export type Executor = Pick<Kysely<any>, "executeQuery">;
+
+/** Runs raw SQL and returns its rows. The core's hot paths skip the query builder. */
+export async function all<R>(db: Executor, sql: string, params: readonly unknown[] = []): Promise<R[]> {
+  return (await db.executeQuery<R>(CompiledQuery.raw(sql, params as unknown[]))).rows;
+}
+
+export async function first<R>(db: Executor, sql: string, params: readonly unknown[] = []): Promise<R | undefined> {
+  return (await all<R>(db, sql, params))[0];
+}
+
+/** Runs raw SQL that returns no rows and answers how many rows it changed. */
+export async function run(db: Executor, sql: string, params: readonly unknown[] = []): Promise<number> {
+  return Number((await db.executeQuery(CompiledQuery.raw(sql, params as unknown[]))).numAffectedRows ?? 0);
+}
+
+/** `(?,?,?),(?,?,?)` for `rows` rows of `width` parameters. */
+export function placeholders(rows: number, width: number): string {
+  const one = `(${new Array(width).fill("?").join(",")})`;
+  return new Array(rows).fill(one).join(",");
+}
+
+/** Rows per multi-row statement: stays far under SQLite's 32,766 bound parameters. */
+export const BATCH_ROWS = 500;
