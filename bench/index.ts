@@ -1,0 +1,21 @@
+import { createReporter, type Reporter } from "./report.ts";
+
+/**
+ * `bun run bench [--json] [section…]`: every figure the issues ask for, in one run, each
+ * beside the raw SQLite baseline measured in the same run where one applies.
+ * Each module exports `default async (r: Reporter) => void`.
+ */
+const SECTIONS: Record<string, () => Promise<{ default: (r: Reporter) => Promise<void> }>> = {
+  local: () => import("./local.ts"),
+};
+
+const args = process.argv.slice(2);
+const json = args.includes("--json");
+const wanted = args.filter((a) => !a.startsWith("--"));
+const reporter = createReporter();
+for (const [name, load] of Object.entries(SECTIONS)) {
+  if (wanted.length && !wanted.includes(name)) continue;
+  reporter.log(`bench: ${name}`);
+  await (await load()).default(reporter);
+}
+reporter.print(json);
