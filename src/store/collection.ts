@@ -44,9 +44,9 @@ export class Collection<T extends object = JsonObject> {
     const docs: Doc<T>[] = new Array(values.length);
     const rows: { id: string; body: string }[] = new Array(values.length);
     for (let i = 0; i < values.length; i++) {
-      const raw = assertJsonObject(values[i], `document for ${this.name}`);
-      const id = raw.id === undefined ? uuidv7() : assertDocId(raw.id);
-      const doc = validateDoc(this.name, raw.id === id ? raw : { ...raw, id }, this.options.schema) as Doc<T>;
+      const raw = values[i] as JsonObject;
+      const id = raw?.id === undefined ? uuidv7() : assertDocId(raw.id); // our own ids need no check
+      const doc = validateDoc(this.name, raw?.id === id ? raw : { ...assertJsonObject(raw, `document for ${this.name}`), id }, this.options.schema) as Doc<T>;
       if (doc.id !== id) (doc as JsonObject).id = id; // a schema may strip unknown keys, id included
       docs[i] = doc;
       rows[i] = { id, body: JSON.stringify(doc) };

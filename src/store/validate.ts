@@ -18,40 +18,49 @@ export function validateDoc(collection: string, value: unknown, schema: z.ZodTyp
   );
 }
 
-/** Rejects values JSON cannot carry faithfully (NaN, Infinity, undefined inside arrays, bigint). */
+/** Rejects values JSON cannot carry faithfully (NaN, Infinity, bigint, class instances). */
 function checkJsonSafe(collection: string, obj: JsonObject): JsonObject {
+  // Hot path for putMany: a walk with no allocations; the path is only built on failure.
+  if (isJsonSafe(obj)) return obj;
   const bad = findUnsafe(obj, []);
-  if (bad) throw new StowageError("input", `document for ${collection} has a value JSON cannot hold at ${bad.join(".") || "root"}`);
-  return obj;
+  throw new StowageError("input", `document for ${collection} has a value JSON cannot hold at ${bad?.join(".") || "root"}`);
 }
 
-function findUnsafe(value: unknown, path: (string | number)[]): (string | number)[] | null {
+function isJsonSafe(value: unknown): boolean {
   switch (typeof value) {
     case "string":
     case "boolean":
-      return null;
+    case "undefined":
+      return true;
     case "number":
-      return Number.isFinite(value) ? null : path;
+      return Number.isFinite(value);
     case "object": {
-      if (value === null) return null;
+      if (value === null) return true;
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          const r = findUnsafe(value[i], [...path, i]);
-          if (r) return r;
-        }
-        return null;
+        for (let i = 0; i < value.length; i++) if (value[i] === undefined || !isJsonSafe(value[i])) return false;
+        return true;
       }
       const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) return path;
-      for (const key in value as Record<string, unknown>) {
-        const v = (value as Record<string, unknown>)[key];
-        if (v === undefined) continue; // JSON.stringify drops it, as callers expect
-        const r = findUnsafe(v, [...path, key]);
-        if (r) return r;
-      }
-      return null;
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key in value as Record<string, unknown>) if (!isJsonSafe((value as Record<string, unknown>)[key])) return false;
+      return true;
     }
     default:
-      return path;
+      return false;
   }
+}
+
+function findUnsafe(value: unknown, path: (string | number)[]): (string | number)[] | null {
+  if (isJsonSafe(value)) return null;
+  if (typeof value === "object" && value !== null) {
+    const proto = Object.getPrototypeOf(value);
+    if (Array.isArray(value) || proto === Object.prototype || proto === null) {
+      for (const [key, v] of Object.entries(value)) {
+        if (v === undefined && Array.isArray(value)) return [...path, Number(key)];
+        const found = findUnsafe(v, [...path, Array.isArray(value) ? Number(key) : key]);
+        if (found) return found;
+      }
+    }
+  }
+  return path;
 }
