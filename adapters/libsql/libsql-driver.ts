@@ -1,0 +1,157 @@
+import type { Client, InValue, ResultSet, Transaction } from "@libsql/client";
+import {
+  CompiledQuery,
+  SelectQueryNode,
+  type DatabaseConnection,
+  type Driver,
+  type QueryCompiler,
+  type QueryResult,
+  type TransactionSettings,
+} from "kysely";
+import { StowageError } from "../../src/errors.ts";
+import { Mutex } from "../../src/sqlite/mutex.ts";
+
+/**
+ * A Kysely driver over @libsql/client. We do not use @libsql/kysely-libsql: it loses
+ * `:memory:` data after a transaction (it opened a second connection, i.e. a second, empty
+ * database) and breaks under Deno. Ours keeps the shape of src/sqlite/sqlite-driver.ts:
+ * - one holder at a time (a FIFO mutex), so a query issued during another caller's
+ *   transaction waits instead of running inside it or failing with TRANSACTION_ACTIVE;
+ * - transactions through `client.transaction("write")` rather than a `BEGIN` statement:
+ *   on a remote URL each `execute` may travel on its own stream, and the local client rolls
+ *   back any transaction a plain `execute` leaves open, so only the transaction object keeps
+ *   every statement on one connection. "write" is `BEGIN IMMEDIATE` locally, so a second
+ *   process waits on busy_timeout instead of failing when it cannot upgrade a read lock.
+ */
+export class LibsqlDriver implements Driver {
+  readonly #open: () => Promise<Client>;
+  readonly #mutex = new Mutex();
+  #connection?: LibsqlConnection;
+
+  constructor(open: () => Promise<Client>) {
+    this.#open = open;
+  }
+
+  async init(): Promise<void> {
+    this.#connection = new LibsqlConnection(await this.#open());
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const release = await this.#mutex.lock();
+    const connection = this.#connection;
+    if (!connection) {
+      release();
+      throw new StowageError("closed", "database connection has already been closed");
+    }
+    connection.release = release;
+    return connection;
+  }
+
+  async beginTransaction(connection: DatabaseConnection, _settings: TransactionSettings): Promise<void> {
+    await (connection as LibsqlConnection).begin();
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await (connection as LibsqlConnection).end("commit");
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await (connection as LibsqlConnection).end("rollback");
+  }
+
+  async savepoint(connection: DatabaseConnection, name: string, _compile: QueryCompiler["compileQuery"]): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`savepoint ${quoteName(name)}`));
+  }
+
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`rollback to ${quoteName(name)}`));
+  }
+
+  async releaseSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`release ${quoteName(name)}`));
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const c = connection as LibsqlConnection;
+    const release = c.release;
+    c.release = undefined;
+    release?.();
+  }
+
+  async destroy(): Promise<void> {
+    // Wait for the current holder so close never pulls the client out from under a transaction.
+    const release = await this.#mutex.lock();
+    try {
+      this.#connection?.close();
+      this.#connection = undefined;
+    } finally {
+      release();
+    }
+  }
+}
+
+function quoteName(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+class LibsqlConnection implements DatabaseConnection {
+  readonly #client: Client;
+  #tx?: Transaction;
+  release?: () => void;
+
+  constructor(client: Client) {
+    this.#client = client;
+  }
+
+  async begin(): Promise<void> {
+    if (this.#tx) throw new StowageError("storage", "a transaction is already open on this connection");
+    this.#tx = await this.#client.transaction("write");
+  }
+
+  async end(how: "commit" | "rollback"): Promise<void> {
+    const tx = this.#tx;
+    if (!tx) throw new StowageError("storage", `cannot ${how}: no transaction is open`);
+    this.#tx = undefined;
+    try {
+      await (how === "commit" ? tx.commit() : tx.rollback());
+    } finally {
+      // close() is a no-op after commit/rollback, and rolls back after a failed commit.
+      tx.close();
+    }
+  }
+
+  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    const stmt = { sql: compiled.sql, args: compiled.parameters as InValue[] };
+    const result = this.#tx ? await this.#tx.execute(stmt) : await this.#client.execute(stmt);
+    return {
+      rows: plainRows<R>(result),
+      numAffectedRows: BigInt(result.rowsAffected),
+      insertId: result.lastInsertRowid ?? undefined,
+    };
+  }
+
+  async *streamQuery<R>(compiled: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    if (!SelectQueryNode.is(compiled.query)) {
+      throw new StowageError("storage", "only SELECT queries can be streamed");
+    }
+    // The client hands back every row at once; yield them in one result.
+    yield { rows: (await this.executeQuery<R>(compiled)).rows };
+  }
+
+  close(): void {
+    this.#tx?.close();
+    this.#tx = undefined;
+    this.#client.close();
+  }
+}
+
+/** libsql rows are array-likes with named properties; Kysely and the core want plain objects. */
+function plainRows<R>(result: ResultSet): R[] {
+  const { columns, rows } = result;
+  if (rows.length === 0) return [];
+  return rows.map((row) => {
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < columns.length; i++) out[columns[i]] = row[i];
+    return out as R;
+  });
+}
