@@ -1,0 +1,16 @@
+import type { CommandEntry } from "../context.ts";
+
+/**
+ * Every `stowage <name>` command. One line each; the module loads only when its command runs,
+ * so `stowage --version` and `stowage get` start without loading the server or the engine.
+ * A module's default export is a `Command` (src/cli/context.ts).
+ */
+export const COMMANDS: Record<string, CommandEntry> = {
+  put: { summary: "create or replace a document", load: () => import("./put.ts") },
+  patch: { summary: "merge fields into a document", load: () => import("./patch.ts") },
+  get: { summary: "print one document", load: () => import("./get.ts") },
+  list: { summary: "list documents (filters, order, limit) or collections", load: () => import("./list.ts") },
+  rm: { summary: "delete documents", load: () => import("./rm.ts") },
+  export: { summary: "write every document as NDJSON", load: () => import("./export.ts") },
+  import: { summary: "read NDJSON documents into the database", load: () => import("./import.ts") },
+};
