@@ -1,0 +1,64 @@
+import { Database } from "bun:sqlite";
+import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
+import { createLibsqlAdapter } from "../adapters/libsql/index.ts";
+import { createNodeSqliteAdapter } from "../adapters/node-sqlite/index.ts";
+import { sqlitePragmas, type StowageAdapter } from "../src/adapter.ts";
+import { Store } from "../src/store/store.ts";
+import { tempDir } from "../test/helpers/tmp.ts";
+import { makeDocs } from "./local.ts";
+import type { Reporter } from "./report.ts";
+
+const N = 10_000;
+const RUNS = 5;
+const SECTION = "adapters: local putMany of 10,000 docs (~200 B), one transaction, WAL, synchronous=normal";
+
+/** Raw bun:sqlite, one prepared insert per row in one transaction: the baseline every ratio uses. */
+function rawInsert(path: string, docs: ReturnType<typeof makeDocs>): number {
+  const db = new Database(path, { create: true });
+  db.exec(sqlitePragmas({ path }));
+  db.exec("create table docs (id text primary key, body text not null)");
+  const insert = db.prepare("insert into docs (id, body) values (?, ?)");
+  const start = performance.now();
+  db.transaction(() => {
+    for (const d of docs) insert.run(d.id, JSON.stringify(d));
+  })();
+  const ms = performance.now() - start;
+  db.close();
+  return ms;
+}
+
+async function putMany(adapter: StowageAdapter): Promise<number> {
+  const store = await Store.open({ adapter });
+  const docs = makeDocs(N);
+  const start = performance.now();
+  await store.collection("bench").putMany(docs);
+  const ms = performance.now() - start;
+  await store.close();
+  return ms;
+}
+
+export default async function bench(r: Reporter): Promise<void> {
+  const dir = tempDir("stowage-bench-adapters-");
+  try {
+    const best = async (fn: (i: number) => Promise<number> | number) => {
+      let min = Infinity;
+      for (let i = 0; i < RUNS; i++) min = Math.min(min, await fn(i));
+      return min;
+    };
+    const raw = await best((i) => rawInsert(dir.file(`raw-${i}.db`), makeDocs(N)));
+    r.figure(SECTION, "raw bun:sqlite insert (baseline)", (N / raw) * 1000, "rows/s");
+
+    const targets: [string, (i: number) => StowageAdapter][] = [
+      ["bun-sqlite (file)", (i) => createBunSqliteAdapter({ path: dir.file(`bun-${i}.db`) })],
+      ["node-sqlite (file, node:sqlite in Bun)", (i) => createNodeSqliteAdapter({ path: dir.file(`node-${i}.db`) })],
+      ["libsql (file:)", (i) => createLibsqlAdapter({ url: `file:${dir.file(`libsql-${i}.db`)}` })],
+      ["libsql (:memory:)", () => createLibsqlAdapter({ url: ":memory:" })],
+    ];
+    for (const [name, open] of targets) {
+      const ms = await best((i) => putMany(open(i)));
+      r.figure(SECTION, `putMany + outbox on ${name}`, (N / ms) * 1000, "docs/s", { ratio: raw / ms });
+    }
+  } finally {
+    dir.cleanup();
+  }
+}
