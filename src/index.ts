@@ -7,3 +7,4 @@ export type { SyncSqliteDatabase, SyncSqliteStatement } from "./sqlite/sync-data
 export { Collection } from "./store/collection.ts";
 export { Store, TransactionScope, type OpenStoreOptions } from "./store/store.ts";
 export type * from "./store/types.ts";
+export type { SearchEngine, SearchHit, SearchMatch, SearchOptions, SearchResult } from "./search/types.ts";

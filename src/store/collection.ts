@@ -3,6 +3,8 @@ import { StowageError } from "../errors.ts";
 import { uuidv7 } from "../ids.ts";
 import { assertJsonObject, mergePatch, type JsonObject } from "../json.ts";
 import { assertCollectionName, assertDocId } from "../names.ts";
+import { searchCollection } from "../search/search.ts";
+import type { SearchOptions, SearchResult } from "../search/types.ts";
 import { buildList, encodeCursor } from "./query.ts";
 import { all, first, run, type Executor } from "./sql.ts";
 import type { CollectionOptions, Doc, ListOptions, ListPage } from "./types.ts";
@@ -134,6 +136,17 @@ export class Collection<T extends object = JsonObject> {
     const items = rows.map((r) => JSON.parse(r.body) as Doc<T>);
     const last = rows[rows.length - 1];
     return more && last ? { items, next: encodeCursor(q.orderField === "id" ? null : last.k, last.id) } : { items };
+  }
+
+  /** Ranked full-text search over the fields declared in `search`; pending local writes included. */
+  search(query: string, options: SearchOptions = {}): Promise<SearchResult<T>> {
+    const target = {
+      collection: this.name,
+      fields: this.options.search,
+      read: <R>(fn: (db: Executor) => Promise<R>) => this.#scope.read(fn),
+      write: <R>(fn: (db: Executor) => Promise<R>) => this.#scope.write((ctx) => fn(ctx.db)),
+    };
+    return searchCollection<T>(target, query, options);
   }
 
   /** Number of documents matching `where`. */
