@@ -69,7 +69,8 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
       continue;
     }
     if (inline === undefined) {
-      if (i + 1 >= argv.length) throw new UsageError(`flag --${spec.name} needs a value${spec.value ? ` (${spec.value})` : ""}`);
+      // `--limit --db x` is a forgotten value, not the value "--db" (`--order -p` stays fine).
+      if (i + 1 >= argv.length || argv[i + 1].startsWith("--")) throw new UsageError(`flag --${spec.name} needs a value${spec.value ? ` (${spec.value})` : ""}`);
       inline = argv[++i];
     }
     if (spec.type === "number") flags[spec.name] = parseNumber(`--${spec.name}`, inline);

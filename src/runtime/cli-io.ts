@@ -4,6 +4,7 @@ import type { StowageAdapter } from "../adapter.ts";
 import { StowageError, describeValue } from "../errors.ts";
 import type { CliIo, Writer } from "../cli/context.ts";
 import { CliFailure } from "../cli/output.ts";
+import { runtimeName } from "./runtime.ts";
 import { defaultDbPath, ensureParentDir, makeTempDir } from "./paths.ts";
 
 /** The CLI's window on the process: stdio, files, the SQLite driver of this runtime. */
@@ -49,10 +50,7 @@ export function createProcessIo(version: string, self: string): CliIo {
         return undefined;
       }
     },
-    async sqliteAdapter(path) {
-      ensureParentDir(path);
-      return openSqliteAdapter(path);
-    },
+    sqliteAdapter: openSqliteAdapter,
     defaultDbPath: () => defaultDbPath(process.env),
     tempDir: makeTempDir,
     onInterrupt(fn) {
@@ -64,20 +62,33 @@ export function createProcessIo(version: string, self: string): CliIo {
   };
 }
 
-/** bun:sqlite on Bun; node:sqlite elsewhere, when that adapter is present. */
+const REMOTE = /^(libsql|https?|wss?):\/\//i;
+
+/**
+ * bun:sqlite on Bun, node:sqlite on Node and Deno; libsql for `libsql://` and `file:` URLs.
+ * Adapters load lazily, so commands that never open libsql work without its native addon.
+ */
 async function openSqliteAdapter(path: string): Promise<StowageAdapter> {
-  if (typeof (globalThis as { Bun?: unknown }).Bun !== "undefined") {
+  if (REMOTE.test(path) || path.startsWith("file:")) {
+    try {
+      const { createLibsqlAdapter } = await import("../../adapters/libsql/index.ts");
+      return createLibsqlAdapter({ url: path });
+    } catch (e) {
+      throw new CliFailure(
+        7,
+        `--db ${describeValue(path)} needs libsql, whose native addon this build does not include (${(e as Error).message}); ` +
+          `use a plain file path, or run the package with bunx / npm where @libsql/client is installed`,
+        { cause: e },
+      );
+    }
+  }
+  if (!REMOTE.test(path)) ensureParentDir(path);
+  if (runtimeName() === "bun") {
     const { createBunSqliteAdapter } = await import("../../adapters/bun-sqlite/index.ts");
     return createBunSqliteAdapter({ path });
   }
-  // A variable specifier keeps the Bun executable from bundling an adapter it never uses.
-  const spec = "../../adapters/node-sqlite/index.ts";
-  try {
-    const mod = (await import(spec)) as { createNodeSqliteAdapter(o: { path: string }): StowageAdapter };
-    return mod.createNodeSqliteAdapter({ path });
-  } catch (e) {
-    throw new CliFailure(7, `no SQLite driver for this runtime (${describeValue((e as Error).message)}); run the CLI with Bun`, { cause: e });
-  }
+  const { createNodeSqliteAdapter } = await import("../../adapters/node-sqlite/index.ts");
+  return createNodeSqliteAdapter({ path });
 }
 
 function fileError(path: string, e: unknown): StowageError {

@@ -66,10 +66,9 @@ const list: Command = {
       } while (cursor && seen < wanted);
       next = cursor;
     });
-    if (!ctx.global.json) {
-      ctx.io.out(rows.length ? table(ctx, rows) : `no documents in ${collection}\n`);
-      if (next) ctx.io.err(`more: --cursor ${next} (or --all)\n`);
-    }
+    if (!ctx.global.json) ctx.io.out(rows.length ? table(ctx, rows) : `no documents in ${collection}\n`);
+    // On stderr in both forms: NDJSON on stdout stays documents only.
+    if (next) ctx.io.err(`more: --cursor ${next} (or --all)\n`);
     return EXIT.ok;
   },
 };

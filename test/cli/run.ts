@@ -1,0 +1,32 @@
+import { join } from "node:path";
+
+export const ROOT = join(import.meta.dir, "..", "..");
+export const BIN = join(ROOT, "src", "cli", "bin.ts");
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI as a child process (`bun src/cli/bin.ts …`, or `exe` when given). */
+export async function cli(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: string; exe?: string; cwd?: string } = {},
+): Promise<RunResult> {
+  const cmd = options.exe ? [options.exe, ...args] : [process.execPath, BIN, ...args];
+  const proc = Bun.spawn(cmd, {
+    cwd: options.cwd ?? ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", ...options.env },
+    stdin: options.stdin === undefined ? "ignore" : new TextEncoder().encode(options.stdin),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+/** Parses NDJSON output back into values. */
+export function ndjson(text: string): any[] {
+  return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
+}
