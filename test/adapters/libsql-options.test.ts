@@ -1,0 +1,76 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { createLibsqlAdapter } from "../../adapters/libsql/index.ts";
+import { StowageError } from "../../src/errors.ts";
+import { Store } from "../../src/store/store.ts";
+import { tempDir } from "../helpers/tmp.ts";
+
+const dir = tempDir();
+afterAll(() => dir.cleanup());
+
+describe("libsql adapter options", () => {
+  test("encryptionKey is passed through: the file holds no plaintext and opens only with the key", async () => {
+    const path = dir.file("secret.db");
+    const store = await Store.open({ adapter: createLibsqlAdapter({ url: `file:${path}`, encryptionKey: "correct horse" }) });
+    await store.collection("notes").put({ id: "n1", text: "plaintext-marker-7f3a" });
+    await store.close();
+
+    expect(readFileSync(path).includes("plaintext-marker-7f3a")).toBe(false);
+    for (const encryptionKey of [undefined, "wrong key"]) {
+      const error = await Store.open({ adapter: createLibsqlAdapter({ url: `file:${path}`, encryptionKey }) }).then(
+        () => undefined,
+        (e) => e,
+      );
+      expect(error).toBeInstanceOf(StowageError);
+      expect((error as StowageError).code).toBe("storage");
+      expect((error as StowageError).message).toContain("not a database");
+    }
+    const again = await Store.open({ adapter: createLibsqlAdapter({ url: `file:${path}`, encryptionKey: "correct horse" }) });
+    expect(await again.collection("notes").get("n1")).toEqual({ id: "n1", text: "plaintext-marker-7f3a" });
+    await again.close();
+  });
+
+  test("a bare path means a local file, and the pragmas are applied (WAL)", async () => {
+    const path = dir.file("bare.db");
+    const adapter = createLibsqlAdapter({ url: path });
+    expect(adapter.location).toBe(`file:${path}`);
+    const store = await Store.open({ adapter });
+    await store.collection("c").put({ id: "a" });
+    const mode = await store.db.executeQuery({ sql: "pragma journal_mode", parameters: [], query: { kind: "RawNode" } as any, queryId: { queryId: "q" } } as any);
+    expect(mode.rows).toEqual([{ journal_mode: "wal" }]);
+    await store.close();
+    expect(readFileSync(path).length).toBeGreaterThan(0);
+  });
+
+  test("capabilities: file, memory and remote declare what each can do", () => {
+    const caps = (url: string) => createLibsqlAdapter({ url }).capabilities;
+    expect(caps("file:x.db")).toEqual({ sql: "sqlite", persistent: true, multiProcess: true, savepoints: true, fts5: true });
+    expect(caps(":memory:")).toEqual({ sql: "sqlite", persistent: false, multiProcess: false, savepoints: true, fts5: true });
+    expect(caps("libsql://db.example.turso.io")).toEqual({ sql: "sqlite", persistent: true, multiProcess: false, savepoints: true, fts5: false });
+  });
+
+  test("a remote URL's credentials never reach location", () => {
+    const adapter = createLibsqlAdapter({ url: "libsql://user:pw@db.example.turso.io?authToken=SECRET", authToken: "OTHER" });
+    expect(adapter.location).toBe("libsql://db.example.turso.io/");
+    expect(createLibsqlAdapter({ url: "https://db.example.com/" }).location).toBe("https://db.example.com/");
+  });
+
+  test("an empty url is a config error naming the value", () => {
+    expect(() => createLibsqlAdapter({ url: "" })).toThrow(/libsql url must be .* got ""/);
+    try {
+      createLibsqlAdapter({ url: " " });
+    } catch (e) {
+      expect((e as StowageError).code).toBe("config");
+    }
+  });
+
+  test("an unreachable remote server fails open with a storage error, not a hang", async () => {
+    // Port 9 (discard) on loopback refuses connections.
+    const error = await Store.open({ adapter: createLibsqlAdapter({ url: "http://127.0.0.1:9", authToken: "t" }) }).then(
+      () => undefined,
+      (e) => e,
+    );
+    expect(error).toBeInstanceOf(StowageError);
+    expect((error as StowageError).code).toBe("storage");
+  });
+});
