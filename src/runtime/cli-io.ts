@@ -76,7 +76,7 @@ async function openSqliteAdapter(path: string): Promise<StowageAdapter> {
     } catch (e) {
       throw new CliFailure(
         7,
-        `--db ${describeValue(path)} needs libsql, whose native addon this build does not include (${(e as Error).message}); ` +
+        `--db ${describeValue(path)} needs libsql, whose native addon this build does not include (${String((e as Error).message).split("\n")[0]}); ` +
           `use a plain file path, or run the package with bunx / npm where @libsql/client is installed`,
         { cause: e },
       );
