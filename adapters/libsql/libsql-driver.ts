@@ -121,7 +121,7 @@ class LibsqlConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    const stmt = { sql: compiled.sql, args: compiled.parameters as InValue[] };
+    const stmt = { sql: compiled.sql, args: compiled.parameters.map(toInValue) };
     const result = this.#tx ? await this.#tx.execute(stmt) : await this.#client.execute(stmt);
     return {
       rows: plainRows<R>(result),
@@ -143,6 +143,14 @@ class LibsqlConnection implements DatabaseConnection {
     this.#tx = undefined;
     this.#client.close();
   }
+}
+
+/**
+ * libsql binds every JS number as REAL (`typeof(?)` of 5 is 'real', `json_array(?)` gives
+ * `[5.0]`), unlike bun:sqlite and node:sqlite. Integers go as BigInt so all adapters agree.
+ */
+function toInValue(value: unknown): InValue {
+  return typeof value === "number" && Number.isSafeInteger(value) ? BigInt(value) : (value as InValue);
 }
 
 /** libsql rows are array-likes with named properties; Kysely and the core want plain objects. */

@@ -42,6 +42,13 @@ describe("libsql adapter options", () => {
     expect(readFileSync(path).length).toBeGreaterThan(0);
   });
 
+  test("integers bind as SQLite integers, as on bun:sqlite and node:sqlite (libsql alone would send REAL)", async () => {
+    const store = await Store.open({ adapter: createLibsqlAdapter({ url: ":memory:" }) });
+    const q = { sql: "select typeof(?) as a, typeof(?) as b, json_array(?, ?) as j", parameters: [5, 2.5, 7, 0.5], query: { kind: "RawNode" } as any, queryId: { queryId: "q" } };
+    expect((await store.db.executeQuery(q as any)).rows).toEqual([{ a: "integer", b: "real", j: "[7,0.5]" }]);
+    await store.close();
+  });
+
   test("capabilities: file, memory and remote declare what each can do", () => {
     const caps = (url: string) => createLibsqlAdapter({ url }).capabilities;
     expect(caps("file:x.db")).toEqual({ sql: "sqlite", persistent: true, multiProcess: true, savepoints: true, fts5: true });
