@@ -33,6 +33,8 @@ export interface CliIo {
   sqliteAdapter(path: string): Promise<StowageAdapter>;
   /** Where the database lives when neither `--db` nor STOWAGE_DB says. */
   defaultDbPath(): string;
+  /** Where `serve`, `keys` and `gc` keep the server's data when `--data` does not say. */
+  defaultServerDbPath(): string;
   /** A fresh temporary directory (demo). */
   tempDir(prefix: string): { path: string; cleanup(): void };
   /** Calls `fn` on SIGINT/SIGTERM (long-running commands stop cleanly). */

@@ -40,8 +40,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
-/** Where the command name is: the first argument that is neither a global flag nor its value. */
+/**
+ * Where the command name is: the first argument that names a command (so `--data x keys`
+ * works although `--data` belongs to the command), else the first that is no global flag
+ * or its value (so an unknown command is reported by its name).
+ */
 function commandIndex(argv: readonly string[]): number {
+  const named = argv.findIndex((a) => Object.hasOwn(COMMANDS, a));
+  if (named >= 0) return named;
   const takesValue = new Set(GLOBAL_FLAGS.filter((s) => s.type !== "boolean").map((s) => `--${s.name}`));
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];

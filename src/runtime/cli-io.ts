@@ -5,7 +5,7 @@ import { StowageError, describeValue } from "../errors.ts";
 import type { CliIo, Writer } from "../cli/context.ts";
 import { CliFailure } from "../cli/output.ts";
 import { runtimeName } from "./runtime.ts";
-import { defaultDbPath, ensureParentDir, makeTempDir } from "./paths.ts";
+import { defaultDbPath, defaultServerDbPath, ensureParentDir, makeTempDir } from "./paths.ts";
 
 /** The CLI's window on the process: stdio, files, the SQLite driver of this runtime. */
 export function createProcessIo(version: string, self: string): CliIo {
@@ -52,6 +52,7 @@ export function createProcessIo(version: string, self: string): CliIo {
     },
     sqliteAdapter: openSqliteAdapter,
     defaultDbPath: () => defaultDbPath(process.env),
+    defaultServerDbPath: () => defaultServerDbPath(process.env),
     tempDir: makeTempDir,
     onInterrupt(fn) {
       process.once("SIGINT", fn);

@@ -18,6 +18,11 @@ export function defaultDbPath(env: Record<string, string | undefined> = process.
   return join(userDataDir(env), "stowage.db");
 }
 
+/** The sync server's database when `stowage serve` is given no `--data`. */
+export function defaultServerDbPath(env: Record<string, string | undefined> = process.env): string {
+  return join(userDataDir(env), "server.db");
+}
+
 /** Creates the directory a file will live in (the data directory may not exist yet). */
 export function ensureParentDir(file: string): void {
   if (file === ":memory:" || file === "") return;

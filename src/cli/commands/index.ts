@@ -11,6 +11,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
   get: { summary: "print one document", load: () => import("./get.ts") },
   list: { summary: "list documents (filters, order, limit) or collections", load: () => import("./list.ts") },
   rm: { summary: "delete documents", load: () => import("./rm.ts") },
+  keys: { summary: "create, list and revoke the server's API keys", load: () => import("./keys.ts") },
+  gc: { summary: "purge old tombstones from the server's database", load: () => import("./gc.ts") },
   export: { summary: "write every document as NDJSON", load: () => import("./export.ts") },
   import: { summary: "read NDJSON documents into the database", load: () => import("./import.ts") },
 };
