@@ -8,3 +8,8 @@ export { Collection } from "./store/collection.ts";
 export { Store, TransactionScope, type OpenStoreOptions } from "./store/store.ts";
 export type * from "./store/types.ts";
 export type { SearchEngine, SearchHit, SearchMatch, SearchOptions, SearchResult } from "./search/types.ts";
+export { openStowage, resolveConfig, Stowage, type ResolvedConfig, type StowageOptions, type SyncIssueRecord } from "./stowage.ts";
+export { SyncEngine, type SyncEngineOptions } from "./sync/engine.ts";
+export type { DocCollection } from "./sync/remote-collection.ts";
+export type { SyncIssue } from "./sync/push.ts";
+export type * from "./sync/types.ts";

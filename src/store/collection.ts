@@ -62,7 +62,8 @@ export class Collection<T extends object = JsonObject> {
         id: r.id,
         op: "put",
         body: r.body,
-        baseVersion: versions?.get(r.id) ?? null,
+        // Strict: the version last seen, 0 for "no document expected"; null means not strict.
+        baseVersion: versions ? (versions.get(r.id) ?? 0) : null,
       }));
       if (atomic && ctx.tx === null && ops.length > 1) {
         ctx.tx = await nextOpId(ctx.db);
@@ -95,7 +96,7 @@ export class Collection<T extends object = JsonObject> {
       // The outbox keeps the patch, not the merged value, so the server merges per field
       // and a concurrent edit to another field survives.
       await appendOutbox(ctx, [
-        { collection: this.name, id, op: "patch", body: JSON.stringify(patchObj), baseVersion: this.options.strict ? row.version : null },
+        { collection: this.name, id, op: "patch", body: JSON.stringify(patchObj), baseVersion: this.options.strict ? (row.version ?? 0) : null },
       ]);
       return doc;
     });
@@ -113,7 +114,7 @@ export class Collection<T extends object = JsonObject> {
       await run(ctx.db, "delete from _stowage_docs where collection = ? and id = ?", [this.name, id]);
       // Queue the delete even when the document is not here yet: it may exist on the server.
       await appendOutbox(ctx, [
-        { collection: this.name, id, op: "delete", body: null, baseVersion: this.options.strict ? (row?.version ?? null) : null },
+        { collection: this.name, id, op: "delete", body: null, baseVersion: this.options.strict ? (row?.version ?? 0) : null },
       ]);
       return row !== undefined;
     });

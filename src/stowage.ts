@@ -1,0 +1,242 @@
+import type { z } from "zod";
+import type { StowageAdapter } from "./adapter.ts";
+import { StowageError, describeValue } from "./errors.ts";
+import type { JsonObject } from "./json.ts";
+import { readEnv } from "./runtime/env.ts";
+import { first, all, run } from "./store/sql.ts";
+import { Store, type TransactionScope } from "./store/store.ts";
+import type { CollectionOptions, StoreEvents } from "./store/types.ts";
+import type { BackoffOptions, Clock } from "./sync/clock.ts";
+import { SyncEngine } from "./sync/engine.ts";
+import { HttpClient, type FetchFn } from "./sync/http.ts";
+import type { SyncIssue } from "./sync/push.ts";
+import { RemoteCollection, RemoteFirstCollection, type DocCollection } from "./sync/remote-collection.ts";
+import type { StowageMode, SyncEvents, SyncResult, SyncStatus } from "./sync/types.ts";
+
+export interface StowageOptions {
+  /** The local SQLite adapter; required in local and hybrid mode. */
+  adapter?: StowageAdapter;
+  /** Server URL (else `STOWAGE_URL`); none means local mode. */
+  url?: string;
+  /** API key (else `STOWAGE_API_KEY`). */
+  apiKey?: string;
+  /** http-only mode: no local store, every call goes to the server (else `STOWAGE_SYNC_DISABLE=1`). */
+  syncDisabled?: boolean;
+  /** Background cycle period (else `STOWAGE_SYNC_INTERVAL`: `60000`, `30s`, `2m`; default 60 s). */
+  syncIntervalMs?: number;
+  /** Wait for a first sync before resolving: true (10 s at most) or a timeout in ms. Default false. */
+  waitForFirstSync?: boolean | number;
+  /** Environment to read; defaults to the process environment. */
+  env?: Record<string, string | undefined>;
+  /** Injected `fetch` (tests, proxies). */
+  fetch?: FetchFn;
+  /** Injected clock (tests). */
+  clock?: Clock;
+  /** Retry schedule after failures. */
+  backoff?: BackoffOptions;
+  /** Start the background loop (default true); false leaves syncing to explicit `sync()` calls. */
+  autoSync?: boolean;
+  /** Changes per pull page (default 1000). */
+  pullLimit?: number;
+  /** Step-by-step trace of the sync engine, for tests and debugging. */
+  onTrace?: (line: string) => void;
+}
+
+/** The mode and settings options and environment give, before anything is opened. */
+export interface ResolvedConfig {
+  mode: StowageMode;
+  url: string | null;
+  apiKey: string | null;
+  syncIntervalMs: number;
+}
+
+/** Mode detection (DESIGN.md "Modes"): options win over the environment. */
+export function resolveConfig(options: StowageOptions = {}): ResolvedConfig {
+  const env = options.env ?? readEnv();
+  const url = (options.url ?? env.STOWAGE_URL ?? "").trim() || null;
+  const apiKey = (options.apiKey ?? env.STOWAGE_API_KEY ?? "").trim() || null;
+  const disabled = options.syncDisabled ?? truthy(env.STOWAGE_SYNC_DISABLE);
+  const syncIntervalMs = options.syncIntervalMs ?? parseInterval(env.STOWAGE_SYNC_INTERVAL) ?? 60_000;
+  if (!Number.isFinite(syncIntervalMs) || syncIntervalMs < 10) {
+    throw new StowageError("config", `sync interval must be at least 10 ms, got ${describeValue(syncIntervalMs)}`);
+  }
+  if (!url) return { mode: "local", url: null, apiKey, syncIntervalMs };
+  if (!/^https?:\/\/[^/]/.test(url)) throw new StowageError("config", `server URL must start with http:// or https://, got ${describeValue(url)}`);
+  if (!apiKey) throw new StowageError("config", `server URL ${describeValue(url)} is set but no API key: set STOWAGE_API_KEY or pass apiKey`);
+  return { mode: disabled ? "http-only" : "hybrid", url, apiKey, syncIntervalMs };
+}
+
+function truthy(v: string | undefined): boolean {
+  return v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
+}
+
+function parseInterval(v: string | undefined): number | undefined {
+  if (v === undefined || v.trim() === "") return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(v);
+  if (!m) throw new StowageError("config", `STOWAGE_SYNC_INTERVAL must be milliseconds or a number with ms, s or m, got ${describeValue(v)}`);
+  return Number(m[1]) * (m[2] === "s" ? 1000 : m[2] === "m" ? 60_000 : 1);
+}
+
+/** A conflict or rejection as recorded, with its place in the list. */
+export interface SyncIssueRecord extends SyncIssue {
+  /** Pass to `dismissIssue` once the application has handled it. */
+  seq: number;
+  /** Wall-clock time it was recorded. */
+  at: number;
+}
+
+type HandleEvents = SyncEvents & Pick<StoreEvents, "write" | "pulled">;
+
+/** Opens Stowage in the mode options and environment ask for. */
+export async function openStowage(options: StowageOptions = {}): Promise<Stowage> {
+  const config = resolveConfig(options);
+  const http = config.url ? new HttpClient({ url: config.url, apiKey: config.apiKey!, fetch: options.fetch }) : null;
+  if (config.mode === "http-only") return new Stowage(config.mode, null, null, http);
+  if (!options.adapter) throw new StowageError("config", `${config.mode} mode needs a local SQLite adapter: pass options.adapter`);
+  const store = await Store.open({ adapter: options.adapter, now: options.clock ? () => options.clock!.now() : undefined });
+  if (config.mode === "local") return new Stowage(config.mode, store, null, null);
+  const engine = new SyncEngine({
+    store,
+    http: http!,
+    clock: options.clock,
+    intervalMs: config.syncIntervalMs,
+    backoff: options.backoff,
+    pullLimit: options.pullLimit,
+    onTrace: options.onTrace,
+    mode: config.mode,
+  });
+  const handle = new Stowage(config.mode, store, engine, http);
+  if (options.autoSync !== false) engine.start();
+  const wait = options.waitForFirstSync;
+  if (wait) {
+    const timeoutMs = typeof wait === "number" ? wait : 10_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // Bounded: offline start-up still opens, with the failure in status().lastError.
+    await Promise.race([
+      engine.sync().catch(() => {}),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+  return handle;
+}
+
+/** An open Stowage: collections, transactions, sync, status and events. */
+export class Stowage {
+  readonly mode: StowageMode;
+  /** The local store (null in http-only mode). */
+  readonly store: Store | null;
+  /** The sync engine (hybrid mode only). */
+  readonly engine: SyncEngine | null;
+  readonly #http: HttpClient | null;
+  #closed = false;
+
+  constructor(mode: StowageMode, store: Store | null, engine: SyncEngine | null, http: HttpClient | null) {
+    this.mode = mode;
+    this.store = store;
+    this.engine = engine;
+    this.#http = http;
+  }
+
+  /** A collection handle: local SQLite, or the server for http-only mode and `remoteFirst` reads. */
+  collection<S extends z.ZodType | undefined = undefined>(
+    name: string,
+    options: CollectionOptions<S> = {},
+  ): DocCollection<S extends z.ZodType ? z.output<S> & object : Record<string, any>> {
+    this.#assertOpen();
+    if (!this.store) return new RemoteCollection(name, options, this.#http!);
+    const local = this.store.collection(name, options);
+    if (options.remoteFirst && this.#http) {
+      const store = this.store;
+      const pending = async (c: string, id: string) =>
+        (await first(store.db, "select 1 from _stowage_outbox where collection = ? and id = ? limit 1", [c, id])) !== undefined;
+      return new RemoteFirstCollection(local, new RemoteCollection(name, options, this.#http), pending);
+    }
+    return local;
+  }
+
+  /** Several writes committed locally together and applied on the server together. */
+  transaction<R>(fn: (tx: TransactionScope) => Promise<R>): Promise<R> {
+    this.#assertOpen();
+    if (!this.store) {
+      return Promise.reject(new StowageError("config", "transactions need a local store; http-only mode (STOWAGE_SYNC_DISABLE=1) writes each document on its own"));
+    }
+    return this.store.transaction(fn);
+  }
+
+  /** One full cycle now (push everything, pull everything); nothing to do in local and http-only mode. */
+  async sync(): Promise<SyncResult> {
+    this.#assertOpen();
+    if (!this.engine) return { pushed: 0, pulled: 0, issues: [], reset: false, leased: false };
+    return this.engine.sync();
+  }
+
+  async status(): Promise<SyncStatus> {
+    this.#assertOpen();
+    if (this.engine) return this.engine.status();
+    const base = this.store ? await this.store.status() : null;
+    return {
+      mode: this.mode,
+      state: "stopped",
+      online: null,
+      clientId: base?.clientId ?? null,
+      outbox: base?.outbox ?? { size: 0, oldestAt: null, oldestAgeMs: null },
+      lastSyncAt: null,
+      lastError: null,
+      cursor: null,
+      conflicts: 0,
+      rejections: 0,
+    };
+  }
+
+  /** Subscribes to sync and store events; returns the unsubscribe function. */
+  on<K extends keyof HandleEvents>(event: K, listener: (payload: HandleEvents[K]) => void): () => void {
+    if (event === "write" || event === "pulled") {
+      if (!this.store) return () => {};
+      return this.store.events.on(event, listener as (p: any) => void);
+    }
+    if (!this.engine) return () => {};
+    return this.engine.events.on(event as keyof SyncEvents, listener as (p: unknown) => void);
+  }
+
+  /** Recorded conflicts and rejections, oldest first. */
+  async issues(): Promise<SyncIssueRecord[]> {
+    this.#assertOpen();
+    if (!this.store) return [];
+    const rows = await all<{ seq: number; kind: "conflict" | "rejected"; op_id: number; collection: string; id: string; op: string; body: string | null; server_body: string | null; server_version: number | null; message: string; created_at: number }>(
+      this.store.db,
+      "select * from _stowage_conflicts order by seq",
+    );
+    return rows.map((r) => ({
+      seq: r.seq,
+      at: r.created_at,
+      kind: r.kind,
+      opId: r.op_id,
+      collection: r.collection,
+      id: r.id,
+      op: r.op,
+      value: r.body === null ? null : (JSON.parse(r.body) as JsonObject),
+      serverValue: r.server_body === null ? null : (JSON.parse(r.server_body) as JsonObject),
+      serverVersion: r.server_version,
+      message: r.message,
+    }));
+  }
+
+  /** Removes a handled conflict or rejection from the list. */
+  async dismissIssue(seq: number): Promise<void> {
+    this.#assertOpen();
+    if (this.store) await run(this.store.db, "delete from _stowage_conflicts where seq = ?", [seq]);
+  }
+
+  /** Stops syncing (waiting for a cycle in flight) and closes the local database. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.engine?.stop();
+    await this.store?.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StowageError("closed", "this Stowage handle has already been closed");
+  }
+}

@@ -1,0 +1,304 @@
+/**
+ * The client sync engine.
+ *
+ *                 start()                      write event (push only), interval timer,
+ *    ┌─────────┐ ────────► ┌──────┐ ◄───────┐  sync() (full: push then pull)
+ *    │ stopped │           │ idle │ ───────►│──────────────┐
+ *    └─────────┘ ◄──────── └──────┘         │              ▼
+ *         ▲        stop()      ▲            │        ┌─────────┐ outbox empty ┌─────────┐
+ *         │                    │ done       │        │ pushing │ ───────────► │ pulling │ more: next page
+ *         │                    └────────────┼─────── └─────────┘   (full)     └─────────┘ ◄──┐
+ *         │ stop()                          │             │ failure               │  └───────┘
+ *         │                                 │             ▼                       │ failure
+ *    ┌─────────┐  timer: min(cap, base·2^n), half to all of it (jitter)           │
+ *    │ backoff │ ──────────────────────────►┘  (a full cycle)  ◄──────────────────┘
+ *    └─────────┘
+ *
+ * One cycle runs at a time; requests made meanwhile coalesce into the next one. Background
+ * cycles never reject: failures go to status, the `error` event and the backoff timer. Only
+ * the process holding the lease (see lease.ts) talks to the server.
+ */
+import { StowageError } from "../errors.ts";
+import { randomToken } from "../ids.ts";
+import { Emitter } from "../store/events.ts";
+import { all, first } from "../store/sql.ts";
+import type { Store } from "../store/store.ts";
+import { backoffDelay, systemClock, type BackoffOptions, type Clock } from "./clock.ts";
+import type { HttpClient } from "./http.ts";
+import { SyncLease } from "./lease.ts";
+import { applyPage, CURSOR_KEY, resetSyncedState } from "./pull.ts";
+import { pushBatch, type SyncIssue } from "./push.ts";
+import { rebaseDocs } from "./rebase.ts";
+import type { StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
+
+export interface SyncEngineOptions {
+  store: Store;
+  http: HttpClient;
+  /** Real clock unless a test passes a fake one. */
+  clock?: Clock;
+  /** Period of the background push-then-pull cycle (default 60,000 ms). */
+  intervalMs?: number;
+  backoff?: BackoffOptions;
+  /** Sync lease lifetime (default 30,000 ms or twice the interval, whichever is longer). */
+  leaseTtlMs?: number;
+  /** Changes per pull page (default 1000). */
+  pullLimit?: number;
+  /** Receives a short line per step (`push:3`, `pull:0`, `idle`, `backoff:500`): tests assert these. */
+  onTrace?: (line: string) => void;
+  /** Reported in status. */
+  mode?: StowageMode;
+}
+
+export class SyncEngine {
+  readonly events = new Emitter<SyncEvents>();
+  readonly #store: Store;
+  readonly #http: HttpClient;
+  readonly #clock: Clock;
+  readonly #intervalMs: number;
+  readonly #backoff: BackoffOptions;
+  readonly #lease: SyncLease;
+  readonly #pullLimit: number;
+  readonly #trace: (line: string) => void;
+  readonly #mode: StowageMode;
+  #state: SyncState = "stopped";
+  #want: "push" | "full" | null = null;
+  #waiters: { resolve: (r: SyncResult) => void; reject: (e: unknown) => void }[] = [];
+  #loop: Promise<void> | null = null;
+  #timer: unknown = null;
+  #attempt = 0;
+  #online: boolean | null = null;
+  #lastSyncAt: number | null = null;
+  #lastError: SyncStatus["lastError"] = null;
+  #unsubscribe: (() => void) | null = null;
+
+  constructor(options: SyncEngineOptions) {
+    this.#store = options.store;
+    this.#http = options.http;
+    this.#clock = options.clock ?? systemClock;
+    this.#intervalMs = options.intervalMs ?? 60_000;
+    this.#backoff = { maxMs: Math.min(60_000, this.#intervalMs), ...options.backoff };
+    this.#lease = new SyncLease(options.store, randomToken(12), options.leaseTtlMs ?? Math.max(30_000, 2 * this.#intervalMs));
+    this.#pullLimit = options.pullLimit ?? 1000;
+    this.#trace = options.onTrace ?? (() => {});
+    this.#mode = options.mode ?? "hybrid";
+  }
+
+  get state(): SyncState {
+    return this.#state;
+  }
+
+  /** Starts background sync: a full cycle now, pushes on every local write, a cycle per interval. */
+  start(): void {
+    if (this.#state !== "stopped") return;
+    this.#setState("idle");
+    this.#unsubscribe = this.#store.events.on("write", () => {
+      // Pushing on a write would only hammer a server we are waiting out.
+      if (this.#state !== "backoff" && this.#state !== "stopped") this.#request("push");
+    });
+    this.#request("full");
+  }
+
+  /** Runs one complete cycle (push everything, pull everything) and answers what it did. */
+  sync(): Promise<SyncResult> {
+    if (this.#store.closed) return Promise.reject(new StowageError("closed", "store has already been closed"));
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      this.#request("full");
+    });
+  }
+
+  /** Stops the timers and waits for a cycle in flight; later writes stay queued locally. */
+  async stop(): Promise<void> {
+    const wasRunning = this.#state !== "stopped";
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+    this.#clearTimer();
+    this.#want = null;
+    await this.#loop;
+    for (const w of this.#waiters.splice(0)) w.reject(new StowageError("closed", "sync engine was stopped"));
+    if (wasRunning || this.#state !== "stopped") this.#setState("stopped");
+    if (!this.#store.closed) await this.#lease.release().catch(() => {});
+  }
+
+  async status(): Promise<SyncStatus> {
+    const base = await this.#store.status();
+    const kinds = await all<{ kind: string; n: number }>(this.#store.db, "select kind, count(*) as n from _stowage_conflicts group by kind");
+    const count = (k: string) => Number(kinds.find((r) => r.kind === k)?.n ?? 0);
+    return {
+      mode: this.#mode,
+      state: this.#state,
+      online: this.#online,
+      clientId: base.clientId,
+      outbox: base.outbox,
+      lastSyncAt: this.#lastSyncAt,
+      lastError: this.#lastError,
+      cursor: (await this.#store.getMeta(CURSOR_KEY)) ?? null,
+      conflicts: count("conflict"),
+      rejections: count("rejected"),
+    };
+  }
+
+  #request(kind: "push" | "full"): void {
+    this.#want = this.#want === "full" || kind === "full" ? "full" : "push";
+    this.#loop ??= this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    // Let the caller's synchronous code (e.g. more writes) run first so requests coalesce.
+    await Promise.resolve();
+    while (this.#want !== null) {
+      const kind = this.#want;
+      this.#want = null;
+      const waiters = kind === "full" ? this.#waiters.splice(0) : [];
+      this.#clearTimer();
+      try {
+        const result = await this.#cycle(kind);
+        this.#attempt = 0;
+        if (kind === "full" && result.leased) this.#lastSyncAt = this.#clock.now();
+        for (const w of waiters) w.resolve(result);
+        if (kind === "full") this.events.emit("sync", result);
+      } catch (e) {
+        for (const w of waiters) w.reject(e);
+        this.#fail(e);
+        continue;
+      }
+      if (this.#state !== "stopped" && this.#want === null) {
+        this.#setState("idle");
+        this.#schedule(this.#intervalMs);
+      }
+    }
+    this.#loop = null;
+  }
+
+  async #cycle(kind: "push" | "full"): Promise<SyncResult> {
+    const result: SyncResult = { pushed: 0, pulled: 0, issues: [], reset: false, leased: true };
+    if (this.#store.closed) throw new StowageError("closed", "store has already been closed");
+    if (!(await this.#lease.acquire(this.#clock.now()))) {
+      this.#trace("lease:busy");
+      result.leased = false;
+      return result;
+    }
+    await this.#push(result);
+    if (kind === "full") await this.#pull(result);
+    return result;
+  }
+
+  async #push(result: SyncResult): Promise<void> {
+    let isolate = false;
+    for (;;) {
+      if (!(await first(this.#store.db, "select 1 from _stowage_outbox limit 1"))) return;
+      this.#setState("pushing");
+      let batch;
+      try {
+        batch = await pushBatch(this.#store, this.#http, isolate);
+      } catch (e) {
+        this.#markOnline(e);
+        // A whole-batch 400: find the bad group by pushing groups one at a time.
+        if (!isolate && e instanceof StowageError && e.code === "rejected" && (e.status === 400 || e.status === 413)) {
+          this.#trace("push:isolate");
+          isolate = true;
+          continue;
+        }
+        throw e;
+      }
+      this.#markOnline(null);
+      isolate = false;
+      this.#trace(`push:${batch.sent}`);
+      result.pushed += batch.applied + batch.duplicate;
+      result.issues.push(...batch.issues);
+      await this.#refreshRejected(batch.issues);
+      for (const issue of batch.issues) this.events.emit(issue.kind, issue);
+      if (batch.sent === 0) return;
+    }
+  }
+
+  async #pull(result: SyncResult): Promise<void> {
+    this.#setState("pulling");
+    let cursor = (await this.#store.getMeta(CURSOR_KEY)) ?? null;
+    for (;;) {
+      let text: string;
+      try {
+        text = await this.#http.pull(cursor, this.#pullLimit);
+      } catch (e) {
+        this.#markOnline(e);
+        throw e;
+      }
+      this.#markOnline(null);
+      const page = await applyPage(this.#store, text);
+      if (page.reset) {
+        if (result.reset) throw new StowageError("protocol", "pull: the server asked for a reset twice in one cycle");
+        this.#trace("reset");
+        result.reset = true;
+        await resetSyncedState(this.#store.db);
+        cursor = null;
+        continue;
+      }
+      this.#trace(`pull:${page.changes}`);
+      result.pulled += page.changes;
+      cursor = page.cursor;
+      if (page.changes > 0) this.#store.events.emit("pulled", { collections: page.collections, changes: page.changes });
+      if (!page.more) return;
+    }
+  }
+
+  /** A rejected op may have left a local value the server never had: take the server's. */
+  async #refreshRejected(issues: SyncIssue[]): Promise<void> {
+    const seen = new Set<string>();
+    for (const issue of issues) {
+      const key = `${issue.collection}/${issue.id}`;
+      if (issue.kind !== "rejected" || seen.has(key)) continue;
+      seen.add(key);
+      try {
+        const doc = await this.#http.getDoc(issue.collection, issue.id);
+        await this.#store.db.transaction().execute((trx) =>
+          rebaseDocs(trx, [{ collection: issue.collection, id: issue.id, value: doc?.value ?? null, version: doc?.version ?? null }]),
+        );
+      } catch {
+        // Best effort: the next pull of this document corrects it anyway.
+      }
+    }
+  }
+
+  #fail(e: unknown): void {
+    const err = e instanceof StowageError ? e : new StowageError("storage", `sync failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    this.#lastError = { code: err.code, message: err.message, at: this.#clock.now() };
+    this.#trace(`error:${err.code}`);
+    this.events.emit("error", err);
+    if (this.#state === "stopped" || err.code === "closed") return;
+    const retryAfter = (err as { retryAfterS?: number }).retryAfterS;
+    const delay = Math.max(backoffDelay(this.#attempt++, this.#backoff), retryAfter ? retryAfter * 1000 : 0);
+    this.#setState("backoff");
+    this.#trace(`backoff:${delay}`);
+    this.#schedule(delay);
+  }
+
+  #schedule(ms: number): void {
+    this.#clearTimer();
+    if (this.#state === "stopped") return;
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = null;
+      this.#request("full");
+    }, ms);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #markOnline(error: unknown): void {
+    const online = !(error instanceof StowageError && error.code === "transport" && error.status === undefined);
+    if (online === this.#online) return;
+    this.#online = online;
+    this.events.emit("online", online);
+  }
+
+  #setState(state: SyncState): void {
+    if (state === this.#state) return;
+    // A cycle finishing after stop() must not bring the engine back to life.
+    if (this.#state === "stopped" && state !== "idle") return;
+    this.#state = state;
+    if (state === "idle" || state === "stopped") this.#trace(state);
+    this.events.emit("state", state);
+  }
+}

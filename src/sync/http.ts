@@ -1,0 +1,161 @@
+import { StowageError } from "../errors.ts";
+import type { JsonObject } from "../json.ts";
+import type { DocListResponse, DocResponse, PushResponse } from "../protocol/wire.ts";
+
+/** The `fetch` the client calls; injected in tests, globalThis.fetch otherwise. */
+export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
+
+export interface HttpClientOptions {
+  /** Server base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** API key sent as a bearer token. */
+  apiKey: string;
+  /** Defaults to globalThis.fetch. */
+  fetch?: FetchFn;
+  /** Abort a request after this many ms (default 30,000). */
+  timeoutMs?: number;
+}
+
+/** A failed exchange: `transport` (retry later) or `rejected` (the server refused; do not resend as is). */
+export interface HttpFailure {
+  /** HTTP status, absent when no answer arrived. */
+  status?: number;
+  /** Seconds the server asked us to wait (429 Retry-After). */
+  retryAfterS?: number;
+}
+
+/**
+ * Protocol v1 over HTTP. Refusals (4xx) become StowageError("rejected") carrying the status and
+ * the server's code; no answer, 5xx and 429 become StowageError("transport"): the caller retries.
+ */
+export class HttpClient {
+  readonly url: string;
+  readonly #apiKey: string;
+  readonly #fetch: FetchFn;
+  readonly #timeoutMs: number;
+
+  constructor(options: HttpClientOptions) {
+    this.url = options.url.replace(/\/+$/, "");
+    this.#apiKey = options.apiKey;
+    this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** Sends a push body already serialized (the outbox holds JSON text; re-parsing it would waste time). */
+  async push(body: string): Promise<PushResponse> {
+    const res = await this.#request("POST", "/v1/push", body);
+    const parsed = (await this.#json(res, "push")) as PushResponse;
+    if (!parsed || !Array.isArray(parsed.results)) throw protocolError("push", parsed);
+    return parsed;
+  }
+
+  /** One pull page as raw JSON text; the store applies it with SQLite's JSON functions. */
+  async pull(cursor: string | null, limit: number): Promise<string> {
+    const qs = `limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+    const res = await this.#request("GET", `/v1/pull?${qs}`);
+    return this.#text(res, "pull");
+  }
+
+  /** GET one document; undefined when absent. */
+  async getDoc(collection: string, id: string): Promise<DocResponse | undefined> {
+    const res = await this.#request("GET", docPath(collection, id), undefined, [404]);
+    if (res.status === 404) return drain(res);
+    return (await this.#json(res, "get")) as DocResponse;
+  }
+
+  async listDocs(collection: string, query: Record<string, string>): Promise<DocListResponse> {
+    const qs = new URLSearchParams(query).toString();
+    const res = await this.#request("GET", `/v1/docs/${collection}${qs ? `?${qs}` : ""}`);
+    return (await this.#json(res, "list")) as DocListResponse;
+  }
+
+  /** PUT or PATCH a document; undefined when PATCH found no document. */
+  async writeDoc(method: "PUT" | "PATCH", collection: string, id: string, value: JsonObject): Promise<DocResponse | undefined> {
+    const res = await this.#request(method, docPath(collection, id), JSON.stringify(value), [404]);
+    if (res.status === 404) return drain(res);
+    return (await this.#json(res, method.toLowerCase())) as DocResponse;
+  }
+
+  /** DELETE a document; false when it did not exist. */
+  async deleteDoc(collection: string, id: string): Promise<boolean> {
+    const res = await this.#request("DELETE", docPath(collection, id), undefined, [404]);
+    if (res.status === 404) {
+      await drain(res);
+      return false;
+    }
+    await this.#json(res, "delete");
+    return true;
+  }
+
+  async #request(method: string, path: string, body?: string, allowed: number[] = []): Promise<Response> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
+    let res: Response;
+    try {
+      res = await this.#fetch(this.url + path, {
+        method,
+        body,
+        signal: controller.signal,
+        headers: body === undefined
+          ? { authorization: `Bearer ${this.#apiKey}` }
+          : { authorization: `Bearer ${this.#apiKey}`, "content-type": "application/json" },
+      });
+    } catch (e) {
+      throw new StowageError("transport", `${method} ${this.url}${path.split("?")[0]} failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (res.ok || allowed.includes(res.status)) return res;
+    const text = await res.text().catch(() => "");
+    let code = "";
+    let message = text.slice(0, 200);
+    try {
+      const err = JSON.parse(text)?.error;
+      if (err && typeof err.code === "string") {
+        code = err.code;
+        message = String(err.message ?? "");
+      }
+    } catch {
+      // not a protocol error body; keep the raw text
+    }
+    const what = `${method} ${path.split("?")[0]} answered ${res.status}${code ? ` ${code}` : ""}: ${message}`;
+    if (res.status >= 500 || res.status === 429 || res.status === 408) {
+      const retry = Number(res.headers.get("retry-after"));
+      const err = new StowageError("transport", what, { status: res.status });
+      if (Number.isFinite(retry) && retry > 0) (err as StowageError & HttpFailure).retryAfterS = retry;
+      throw err;
+    }
+    throw new StowageError(res.status === 409 ? "conflict" : "rejected", what, { status: res.status });
+  }
+
+  async #text(res: Response, what: string): Promise<string> {
+    try {
+      return await res.text();
+    } catch (e) {
+      throw new StowageError("transport", `${what}: connection broke while reading the answer: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async #json(res: Response, what: string): Promise<unknown> {
+    const text = await this.#text(res, what);
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw protocolError(what, text);
+    }
+  }
+}
+
+function docPath(collection: string, id: string): string {
+  return `/v1/docs/${collection}/${encodeURIComponent(id)}`;
+}
+
+async function drain(res: Response): Promise<undefined> {
+  await res.text().catch(() => "");
+  return undefined;
+}
+
+function protocolError(what: string, body: unknown): StowageError {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  return new StowageError("protocol", `${what}: the server's answer is not protocol v1: ${String(text).slice(0, 120)}`);
+}

@@ -1,0 +1,180 @@
+import { StowageError } from "../errors.ts";
+import type { JsonObject } from "../json.ts";
+import type { OpResult } from "../protocol/wire.ts";
+import { all, run } from "../store/sql.ts";
+import type { Store } from "../store/store.ts";
+import type { HttpClient } from "./http.ts";
+import { rebaseDocs, type ServerDoc } from "./rebase.ts";
+
+/** Ops per push request (a transaction group larger than this goes alone, whole). */
+export const PUSH_BATCH_OPS = 500;
+/** Keep requests well under the server's 4 MiB body limit. */
+const PUSH_BATCH_BYTES = 3 * 1024 * 1024;
+
+interface OutboxRow {
+  op_id: number;
+  tx: number | null;
+  collection: string;
+  id: string;
+  op: string;
+  body: string | null;
+  base_version: number | null;
+}
+
+/** A conflict or rejection, as stored in `_stowage_conflicts` and emitted to the application. */
+export interface SyncIssue {
+  /** `conflict` (stale strict write; the server value was kept) or `rejected` (can never apply). */
+  kind: "conflict" | "rejected";
+  opId: number;
+  collection: string;
+  id: string;
+  op: string;
+  /** The local value or patch that was refused (null for delete). */
+  value: JsonObject | null;
+  /** Server state on conflict (null when deleted or absent, or unknown for a rejection). */
+  serverValue: JsonObject | null;
+  serverVersion: number | null;
+  /** The server's reason, e.g. `not_found: document todos/x does not exist`. */
+  message: string;
+}
+
+/** What one push batch did. */
+export interface BatchResult {
+  /** Ops sent (0 when the outbox was empty). */
+  sent: number;
+  applied: number;
+  duplicate: number;
+  issues: SyncIssue[];
+}
+
+/**
+ * Pushes the oldest outbox entries (≤ PUSH_BATCH_OPS ops, whole `tx` groups only) and settles
+ * the answer in one local transaction. Entries leave the outbox only once the server has
+ * answered for them; without an answer the same batch is resent and the server dedups it.
+ * `isolate` pushes the first group alone (after a whole-batch 400, to find the bad op).
+ */
+export async function pushBatch(store: Store, http: HttpClient, isolate = false): Promise<BatchResult> {
+  const rows = await readBatch(store, isolate);
+  if (rows.length === 0) return { sent: 0, applied: 0, duplicate: 0, issues: [] };
+  let response;
+  try {
+    response = await http.push(requestBody(store.clientId, rows));
+  } catch (e) {
+    // A 400/413 for a lone group means its ops can never be accepted as sent: record, drop.
+    if (isolate && e instanceof StowageError && e.code === "rejected" && (e.status === 400 || e.status === 413)) {
+      return settle(store, rows, rows.map((r) => ({ opId: r.op_id, status: "rejected", error: { code: "invalid", message: e.message } })));
+    }
+    throw e;
+  }
+  if (response.results.length !== rows.length) {
+    throw new StowageError("protocol", `push: sent ${rows.length} ops, the server answered ${response.results.length} results`);
+  }
+  return settle(store, rows, response.results);
+}
+
+async function readBatch(store: Store, isolate: boolean): Promise<OutboxRow[]> {
+  const cols = "op_id, tx, collection, id, op, body, base_version";
+  let rows = await all<OutboxRow>(store.db, `select ${cols} from _stowage_outbox order by op_id limit ?`, [isolate ? 1 : PUSH_BATCH_OPS]);
+  if (rows.length === 0) return rows;
+  const last = rows[rows.length - 1];
+  if (last.tx !== null) {
+    // Complete the last group, then drop it again if it does not fit beside earlier ops.
+    const rest = await all<OutboxRow>(store.db, `select ${cols} from _stowage_outbox where tx = ? and op_id > ? order by op_id`, [last.tx, last.op_id]);
+    rows = rows.concat(rest);
+    if (rows.length > PUSH_BATCH_OPS) {
+      const start = rows.findIndex((r) => r.tx === last.tx);
+      if (start > 0) rows = rows.slice(0, start);
+    }
+  }
+  // Byte cap: stop before the group that would pass it (the first group always goes).
+  let bytes = 0;
+  for (let i = 0; i < rows.length; i++) {
+    bytes += (rows[i].body?.length ?? 0) + 120;
+    if (bytes > PUSH_BATCH_BYTES && i > 0) {
+      let cut = i;
+      const tx = rows[i].tx;
+      if (tx !== null) while (cut > 0 && rows[cut - 1].tx === tx) cut--;
+      if (cut > 0) return rows.slice(0, cut);
+    }
+  }
+  return rows;
+}
+
+/** Serializes the request around the stored JSON text, without parsing it. */
+function requestBody(clientId: string, rows: OutboxRow[]): string {
+  const ops = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    let s = `{"opId":${r.op_id},"collection":"${r.collection}","id":${JSON.stringify(r.id)},"op":"${r.op}"`;
+    if (r.tx !== null) s += `,"tx":${r.tx}`;
+    if (r.body !== null && r.op !== "delete") s += `,"value":${r.body}`;
+    // 0 marks "strict, no document expected" locally; null means not strict.
+    if (r.base_version !== null) s += `,"baseVersion":${r.base_version === 0 ? "null" : r.base_version}`;
+    ops[i] = `${s}}`;
+  }
+  return `{"clientId":${JSON.stringify(clientId)},"ops":[${ops.join(",")}]}`;
+}
+
+/** Applies the server's answers: acknowledged entries leave the outbox in one transaction. */
+async function settle(store: Store, rows: OutboxRow[], results: OpResult[]): Promise<BatchResult> {
+  const out: BatchResult = { sent: rows.length, applied: 0, duplicate: 0, issues: [] };
+  const versions: unknown[] = [];
+  const serverDocs: ServerDoc[] = [];
+  const now = store.now();
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    const res = results[i];
+    if (res.opId !== row.op_id) throw new StowageError("protocol", `push: result ${i} is for op ${res.opId}, expected ${row.op_id}`);
+    if (res.status === "applied") {
+      out.applied++;
+      if (typeof res.version === "number") versions.push(row.collection, row.id, res.version);
+    } else if (res.status === "duplicate") {
+      out.duplicate++;
+    } else if (res.status === "conflict" || res.status === "rejected") {
+      const serverValue = res.value ?? null;
+      const serverVersion = res.version ?? null;
+      out.issues.push({
+        kind: res.status,
+        opId: row.op_id,
+        collection: row.collection,
+        id: row.id,
+        op: row.op,
+        value: row.body === null ? null : (JSON.parse(row.body) as JsonObject),
+        serverValue,
+        serverVersion,
+        message: res.error ? `${res.error.code}: ${res.error.message}` : res.status,
+      });
+      if (res.status === "conflict") serverDocs.push({ collection: row.collection, id: row.id, value: serverValue, version: serverVersion });
+    } else {
+      throw new StowageError("protocol", `push: unknown op status ${JSON.stringify(res.status)}`);
+    }
+  }
+  await store.db.transaction().execute(async (trx) => {
+    // The batch is the outbox's oldest entries and op ids only grow, so this is exactly the batch.
+    await run(trx, "delete from _stowage_outbox where op_id <= ?", [rows[rows.length - 1].op_id]);
+    for (let i = 0; i < versions.length; i += 3 * 300) {
+      const chunk = versions.slice(i, i + 3 * 300);
+      const n = chunk.length / 3;
+      await run(
+        trx,
+        `with v(c, i, ver) as (values ${new Array(n).fill("(?, ?, ?)").join(",")})
+         update _stowage_docs set version = (select max(ver) from v where c = collection and i = id)
+         where (collection, id) in (select c, i from v)
+           and (version is null or version < (select max(ver) from v where c = collection and i = id))`,
+        chunk,
+      );
+    }
+    for (const issue of out.issues) {
+      await run(
+        trx,
+        `insert into _stowage_conflicts (kind, op_id, collection, id, op, body, server_body, server_version, message, created_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [issue.kind, issue.opId, issue.collection, issue.id, issue.op, issue.value === null ? null : JSON.stringify(issue.value),
+          issue.serverValue === null ? null : JSON.stringify(issue.serverValue), issue.serverVersion, issue.message, now],
+      );
+    }
+    // The client keeps the server value on conflict (with any later pending ops on top).
+    if (serverDocs.length) await rebaseDocs(trx, serverDocs);
+  });
+  return out;
+}

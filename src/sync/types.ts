@@ -1,0 +1,55 @@
+import type { StowageError } from "../errors.ts";
+import type { SyncIssue } from "./push.ts";
+
+/** What the engine is doing right now. */
+export type SyncState = "stopped" | "idle" | "pushing" | "pulling" | "backoff";
+
+/** How a handle reaches its data. */
+export type StowageMode = "local" | "hybrid" | "http-only";
+
+/** What one `sync()` cycle did. */
+export interface SyncResult {
+  /** Ops the server acknowledged (applied or already applied). */
+  pushed: number;
+  /** Changes applied from pull pages. */
+  pulled: number;
+  /** Conflicts and rejections recorded during this cycle. */
+  issues: SyncIssue[];
+  /** True when the server asked for a full resync. */
+  reset: boolean;
+  /** False when another process holds the sync lease (this one only writes locally). */
+  leased: boolean;
+}
+
+export interface SyncStatus {
+  mode: StowageMode;
+  state: SyncState;
+  /** Whether the last exchange with the server got an answer; null before the first one. */
+  online: boolean | null;
+  clientId: string | null;
+  outbox: { size: number; oldestAt: number | null; oldestAgeMs: number | null };
+  /** Wall-clock time of the last complete successful cycle. */
+  lastSyncAt: number | null;
+  lastError: { code: string; message: string; at: number } | null;
+  /** The opaque pull cursor stored locally. */
+  cursor: string | null;
+  /** Recorded conflicts (strict writes refused as stale). */
+  conflicts: number;
+  /** Recorded rejections (ops that can never apply). */
+  rejections: number;
+}
+
+export interface SyncEvents extends Record<string, unknown> {
+  /** A cycle finished successfully. */
+  sync: SyncResult;
+  /** A strict write met a newer server version; the server value is now local. */
+  conflict: SyncIssue;
+  /** The server refused an op for good; it left the outbox and is recorded. */
+  rejected: SyncIssue;
+  /** A cycle failed; the engine backs off and retries. */
+  error: StowageError;
+  /** The engine changed state. */
+  state: SyncState;
+  /** Reachability changed. */
+  online: boolean;
+}

@@ -1,0 +1,253 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
+import { Store } from "../../src/store/store.ts";
+import { SyncEngine } from "../../src/sync/engine.ts";
+import { HttpClient } from "../../src/sync/http.ts";
+import type { SyncState } from "../../src/sync/types.ts";
+import { tempDir } from "../helpers/tmp.ts";
+import { FakeClock, FakeServer } from "./fake-server.ts";
+
+const dir = tempDir("stowage-engine-");
+afterAll(() => dir.cleanup());
+let n = 0;
+
+async function setup(options: { server?: FakeServer; file?: string; intervalMs?: number } = {}) {
+  const server = options.server ?? new FakeServer();
+  const clock = new FakeClock();
+  const store = await Store.open({ adapter: createBunSqliteAdapter({ path: options.file ?? dir.file(`e${n++}.db`) }), now: clock.now });
+  const trace: string[] = [];
+  const engine = new SyncEngine({
+    store,
+    http: new HttpClient({ url: "http://fake", apiKey: "k", fetch: server.fetch as any }),
+    clock,
+    intervalMs: options.intervalMs ?? 60_000,
+    backoff: { baseMs: 1000, maxMs: 8000, random: () => 0 },
+    onTrace: (l) => trace.push(l),
+  });
+  return { server, clock, store, engine, trace };
+}
+
+/** Resolves when the engine next enters `state` (no sleeping: the engine's own event). */
+function reach(engine: SyncEngine, state: SyncState): Promise<void> {
+  return new Promise((resolve) => {
+    const off = engine.events.on("state", (s) => {
+      if (s === state) {
+        off();
+        resolve();
+      }
+    });
+  });
+}
+
+describe("sync engine (injected clock and fetch)", () => {
+  test("start pushes queued writes, pulls, then idles with the interval timer armed", async () => {
+    const { engine, store, trace, clock, server } = await setup();
+    const todos = store.collection("todos");
+    await todos.putMany([{ id: "a", n: 1 }, { id: "b", n: 2 }, { id: "c", n: 3 }]);
+    engine.start(); // emits the first "idle" synchronously
+    await reach(engine, "idle");
+    expect(trace).toEqual(["idle", "push:3", "pull:3", "idle"]);
+    expect(clock.pending()).toEqual([60_000]);
+    expect(server.value("todos", "b")).toEqual({ id: "b", n: 2 });
+    expect((await engine.status()).outbox.size).toBe(0);
+    await engine.stop();
+    expect(trace.at(-1)).toBe("stopped");
+    expect(clock.pending()).toEqual([]);
+    await store.close();
+  });
+
+  test("a write pushes at once without pulling; the interval runs a full cycle", async () => {
+    const { engine, store, trace, clock, server } = await setup();
+    engine.start();
+    await reach(engine, "idle");
+    trace.length = 0;
+    await store.collection("todos").put({ id: "x", t: 1 });
+    await reach(engine, "idle");
+    expect(trace).toEqual(["push:1", "idle"]);
+    server.write("todos", "y", { t: 2 });
+    trace.length = 0;
+    clock.advance(60_000);
+    await reach(engine, "idle");
+    expect(trace).toEqual(["pull:2", "idle"]); // x (pushed without a pull) and y
+    expect(await store.collection("todos").get("y")).toEqual({ id: "y", t: 2 });
+    await engine.stop();
+    await store.close();
+  });
+
+  test("failures back off exponentially (capped), never reject, and recover", async () => {
+    const { engine, store, trace, clock, server } = await setup();
+    server.down = true;
+    await store.collection("todos").put({ id: "q" });
+    const errors: string[] = [];
+    engine.events.on("error", (e) => errors.push(e.code));
+    engine.start();
+    await reach(engine, "backoff");
+    for (let i = 0; i < 4; i++) {
+      const next = reach(engine, "backoff");
+      clock.advance(clock.pending()[0]);
+      await next;
+    }
+    expect(trace.filter((l) => l.startsWith("backoff"))).toEqual(["backoff:500", "backoff:1000", "backoff:2000", "backoff:4000", "backoff:4000"]);
+    expect(errors).toEqual(["transport", "transport", "transport", "transport", "transport"]);
+    const st = await engine.status();
+    expect(st.online).toBe(false);
+    expect(st.outbox.size).toBe(1);
+    expect(st.lastError?.code).toBe("transport");
+    server.down = false;
+    trace.length = 0;
+    const idle = reach(engine, "idle");
+    clock.advance(4000);
+    await idle;
+    expect(trace).toEqual(["push:1", "pull:1", "idle"]);
+    expect((await engine.status()).online).toBe(true);
+    await engine.stop();
+    await store.close();
+  });
+
+  test("sync() resolves with what it did, and rejects (without breaking the loop) when offline", async () => {
+    const { engine, store, server } = await setup();
+    await store.collection("todos").putMany([{ id: "1" }, { id: "2" }]);
+    server.write("todos", "3", { from: "other" });
+    const r = await engine.sync();
+    expect(r).toEqual({ pushed: 2, pulled: 3, issues: [], reset: false, leased: true });
+    server.down = true;
+    await expect(engine.sync()).rejects.toMatchObject({ code: "transport" });
+    await store.close();
+  });
+
+  test("a lost answer after the server committed: resent, acknowledged as duplicate, applied once", async () => {
+    const { engine, store, server, trace } = await setup();
+    await store.collection("todos").putMany([{ id: "a" }, { id: "b" }]);
+    server.dropAfterCommit = 1;
+    await expect(engine.sync()).rejects.toMatchObject({ code: "transport" });
+    expect((await engine.status()).outbox.size).toBe(2);
+    const r = await engine.sync();
+    expect(r.pushed).toBe(2);
+    expect(server.seq).toBe(2); // two changes on the server, not four
+    expect(trace).toEqual(["error:transport", "push:2", "pull:2"]);
+    await store.close();
+  });
+
+  test("batches hold at most 500 ops and never split a transaction group", async () => {
+    const { engine, store, trace, server } = await setup();
+    const todos = store.collection("todos");
+    await todos.putMany(Array.from({ length: 300 }, (_, i) => ({ id: `lone${i}` })));
+    await store.transaction(async (tx) => {
+      await tx.collection("todos").putMany(Array.from({ length: 300 }, (_, i) => ({ id: `tx${i}` })));
+    });
+    await todos.putMany(Array.from({ length: 700 }, (_, i) => ({ id: `late${i}` })));
+    await engine.sync();
+    expect(trace.filter((l) => l.startsWith("push"))).toEqual(["push:300", "push:500", "push:500"]);
+    expect(server.docs.size).toBe(1300);
+    await store.close();
+  });
+
+  test("a pull never overwrites a pending local edit; the edit is rebased on the server value", async () => {
+    const { engine, store, server } = await setup();
+    const todos = store.collection("todos");
+    server.write("todos", "d", { title: "old", done: false });
+    await engine.sync();
+    await todos.patch("d", { done: true }); // pending
+    server.write("todos", "d", { title: "new", done: false }); // another client's put
+    // Pull only (server down for push is not needed: pull happens after push, so block push by dropping it)
+    server.dropAfterCommit = 0;
+    const http = new HttpClient({ url: "http://fake", apiKey: "k", fetch: server.fetch as any });
+    const { applyPage } = await import("../../src/sync/pull.ts");
+    await applyPage(store, await http.pull(await store.getMeta("sync_cursor") ?? null, 100));
+    expect(await todos.get("d")).toEqual({ id: "d", title: "new", done: true });
+    await engine.sync();
+    expect(server.value("todos", "d")).toEqual({ id: "d", title: "new", done: true });
+    await store.close();
+  });
+
+  test("a strict conflict is recorded, emitted, and the server value kept", async () => {
+    const { engine, store, server } = await setup();
+    const notes = store.collection("notes", { strict: true });
+    server.write("notes", "n", { body: "v1" });
+    await engine.sync();
+    server.write("notes", "n", { body: "theirs" });
+    server.strict.add("notes/n");
+    await notes.put({ id: "n", body: "mine" });
+    const seen: string[] = [];
+    engine.events.on("conflict", (c) => seen.push(`${c.collection}/${c.id}:${c.serverValue?.body}`));
+    const r = await engine.sync();
+    expect(r.issues.map((i) => i.kind)).toEqual(["conflict"]);
+    expect(seen).toEqual(["notes/n:theirs"]);
+    expect(await notes.get("n")).toEqual({ id: "n", body: "theirs" });
+    expect((await engine.status()).conflicts).toBe(1);
+    expect(server.value("notes", "n")).toEqual({ id: "n", body: "theirs" });
+    await store.close();
+  });
+
+  test("a rejected op is recorded, dropped from the outbox, and not retried", async () => {
+    const { engine, store, server } = await setup();
+    const todos = store.collection("todos");
+    await todos.put({ id: "gone", a: 1 });
+    await engine.sync();
+    server.write("todos", "gone", null); // deleted elsewhere
+    await todos.patch("gone", { a: 2 });
+    const r = await engine.sync();
+    expect(r.issues.map((i) => `${i.kind}:${i.message}`)).toEqual(["rejected:not_found: no todos/gone"]);
+    expect((await engine.status()).rejections).toBe(1);
+    expect((await engine.status()).outbox.size).toBe(0);
+    expect(await todos.get("gone")).toBeUndefined();
+    const again = await engine.sync();
+    expect(again.pushed).toBe(0);
+    await store.close();
+  });
+
+  test("reset after a purge drops synced docs, keeps pending ops, and resyncs", async () => {
+    const { engine, store, server, trace } = await setup();
+    const todos = store.collection("todos");
+    server.write("todos", "keep", { v: 1 });
+    server.write("todos", "purged", { v: 1 });
+    await engine.sync();
+    server.write("todos", "purged", null);
+    server.docs.delete("todos/purged"); // the tombstone is purged: our cursor is behind the horizon
+    server.horizon = server.seq + 1;
+    server.write("todos", "keep", { v: 2 });
+    await todos.put({ id: "mine", pending: true });
+    await todos.patch("keep", { local: true });
+    trace.length = 0;
+    const r = await engine.sync();
+    expect(r.reset).toBe(true);
+    expect(trace).toEqual(["push:2", "reset", "pull:2"]);
+    expect(await todos.get("purged")).toBeUndefined();
+    expect(await todos.get("keep")).toEqual({ id: "keep", v: 2, local: true });
+    expect(await todos.get("mine")).toEqual({ id: "mine", pending: true });
+
+    // Ops still pending at the reset survive it and are rebased on the resynced values.
+    await todos.patch("keep", { again: 1 });
+    await todos.put({ id: "offline-only" });
+    const { applyPage, resetSyncedState } = await import("../../src/sync/pull.ts");
+    await resetSyncedState(store.db);
+    expect(await todos.get("offline-only")).toEqual({ id: "offline-only" });
+    const http = new HttpClient({ url: "http://fake", apiKey: "k", fetch: server.fetch as any });
+    const page = await applyPage(store, await http.pull(null, 100));
+    expect(page.changes).toBe(2);
+    expect(await todos.get("keep")).toEqual({ id: "keep", v: 2, local: true, again: 1 });
+    expect((await engine.status()).outbox.size).toBe(2);
+    await engine.sync();
+    expect(server.value("todos", "keep")).toEqual({ id: "keep", v: 2, local: true, again: 1 });
+    expect(server.value("todos", "offline-only")).toEqual({ id: "offline-only" });
+    await store.close();
+  });
+
+  test("only one process (store handle) sharing a file holds the sync lease", async () => {
+    const file = dir.file("lease.db");
+    const server = new FakeServer();
+    const a = await setup({ server, file });
+    const b = await setup({ server, file });
+    await a.store.collection("todos").put({ id: "from-b-file" });
+    expect((await a.engine.sync()).leased).toBe(true);
+    await b.store.collection("todos").put({ id: "written-by-b" });
+    const rb = await b.engine.sync();
+    expect(rb.leased).toBe(false);
+    expect(b.trace).toEqual(["lease:busy"]);
+    expect((await a.engine.sync()).pushed).toBe(1); // A pushes B's write from the shared outbox
+    await a.engine.stop(); // releases the lease
+    expect((await b.engine.sync()).leased).toBe(true);
+    await a.store.close();
+    await b.store.close();
+  });
+});
