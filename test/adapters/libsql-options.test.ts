@@ -4,6 +4,7 @@ import { createLibsqlAdapter } from "../../adapters/libsql/index.ts";
 import { StowageError } from "../../src/errors.ts";
 import { Store } from "../../src/store/store.ts";
 import { tempDir } from "../helpers/tmp.ts";
+import { startHranaServer } from "./hrana-server.ts";
 
 const dir = tempDir();
 afterAll(() => dir.cleanup());
@@ -79,5 +80,34 @@ describe("libsql adapter options", () => {
     );
     expect(error).toBeInstanceOf(StowageError);
     expect((error as StowageError).code).toBe("storage");
+  });
+
+  test("remote: the auth token is sent, a wrong one is refused, and no stream outlives a transaction", async () => {
+    const server = startHranaServer({ path: dir.file("remote.db"), authToken: "right" });
+    try {
+      const refused = await Store.open({ adapter: createLibsqlAdapter({ url: server.url, authToken: "wrong" }) }).then(
+        () => undefined,
+        (e) => e,
+      );
+      expect((refused as StowageError).code).toBe("storage");
+      expect((refused as StowageError).message).toContain("401");
+
+      const store = await Store.open({ adapter: createLibsqlAdapter({ url: server.url, authToken: "right" }) });
+      await store.transaction(async (tx) => {
+        await tx.collection("c").put({ id: "a", n: 1 });
+        await tx.collection("c").put({ id: "b", n: 2 });
+      });
+      await store
+        .transaction(async (tx) => {
+          await tx.collection("c").put({ id: "c", n: 3 });
+          throw new Error("undo");
+        })
+        .catch(() => {});
+      expect((await store.collection("c").list()).items.map((d) => d.id)).toEqual(["a", "b"]);
+      expect(server.openStreams).toBe(0);
+      await store.close();
+    } finally {
+      await server.stop();
+    }
   });
 });
