@@ -1,0 +1,214 @@
+import type { Transaction } from "kysely";
+import type { ErrorInfo } from "../protocol/wire.ts";
+import { mergePatch, type JsonObject } from "../json.ts";
+import { MAX_ROWS_PER_STATEMENT } from "./dialect-sql.ts";
+import { num, type ServerTables } from "./schema.ts";
+
+/** One write to apply: a pushed op, or a direct PUT/PATCH/DELETE. */
+export interface WriteOp {
+  /** Ops sharing a defined `tx` and adjacent in the list are applied all-or-nothing. */
+  tx?: number;
+  collection: string;
+  id: string;
+  op: "put" | "patch" | "delete";
+  /** The document (put) or merge patch (patch). */
+  value?: JsonObject;
+  /** Strict check: the version the writer last saw; null means "no live document". */
+  baseVersion?: number | null;
+}
+
+/** What happened to one WriteOp. */
+export interface WriteOutcome {
+  status: "applied" | "conflict" | "rejected";
+  /** The change's sequence number (applied), or the current version (conflict). */
+  version?: number;
+  /** The current value on conflict (null when absent or deleted); the new value when applied. */
+  value?: JsonObject | null;
+  error?: ErrorInfo;
+}
+
+interface DocState {
+  seq: number;
+  deleted: boolean;
+  writer: string | null;
+  body: string | null;
+  /** Parsed `body`, filled on first need. */
+  value?: JsonObject;
+}
+
+export interface ApplyContext {
+  tenantId: string;
+  /** The tenant's sequence counter before this transaction's changes. */
+  seq: number;
+  /** The pushing clientId (its own last writes pass the strict check), or null. */
+  writer: string | null;
+  /** Wall clock for `updated_at`, used only by the tombstone retention window. */
+  now: number;
+  /** Largest JSON text of one value, in characters. */
+  maxValueChars: number;
+}
+
+const key = (collection: string, id: string) => `${collection}\u0000${id}`;
+
+/**
+ * Applies ops inside the caller's transaction, after the caller locked the tenant row.
+ * Outcomes are computed in memory first (so a refused op of a `tx` group leaves nothing of
+ * the group behind), then every changed document is written with multi-row upserts.
+ * Answers one outcome per op and the new sequence counter; the caller stores the counter.
+ */
+export async function applyOps(
+  trx: Transaction<ServerTables>,
+  ctx: ApplyContext,
+  ops: WriteOp[],
+): Promise<{ outcomes: WriteOutcome[]; seq: number }> {
+  const states = await loadStates(trx, ctx.tenantId, ops);
+  const dirty = new Map<string, { collection: string; id: string; state: DocState }>();
+  const outcomes: WriteOutcome[] = new Array(ops.length);
+  let seq = ctx.seq;
+  for (let start = 0; start < ops.length; ) {
+    let end = start + 1;
+    const tx = ops[start].tx;
+    if (tx !== undefined) while (end < ops.length && ops[end].tx === tx) end++;
+    const overlay = new Map<string, { collection: string; id: string; state: DocState }>();
+    let tentative = seq;
+    let refused = -1;
+    for (let i = start; i < end; i++) {
+      const op = ops[i];
+      const k = key(op.collection, op.id);
+      const current = overlay.get(k)?.state ?? states.get(k);
+      const { outcome, next } = evaluate(op, current, ctx);
+      outcomes[i] = outcome;
+      if (outcome.status !== "applied") {
+        refused = i;
+        break;
+      }
+      if (next) {
+        next.seq = ++tentative;
+        outcome.version = next.seq;
+        overlay.set(k, { collection: op.collection, id: op.id, state: next });
+      }
+    }
+    if (refused < 0) {
+      seq = tentative;
+      for (const [k, doc] of overlay) {
+        states.set(k, doc.state);
+        dirty.set(k, doc);
+      }
+    } else if (end - start > 1) {
+      const message = `op ${refused - start + 1} of this transaction was refused`;
+      for (let i = start; i < end; i++) {
+        if (i !== refused) outcomes[i] = { status: "rejected", error: { code: "tx_aborted", message } };
+      }
+    }
+    start = end;
+  }
+  await writeStates(trx, ctx, [...dirty.values()]);
+  return { outcomes, seq };
+}
+
+function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext): { outcome: WriteOutcome; next?: DocState } {
+  const live = current !== undefined && !current.deleted;
+  if (op.baseVersion !== undefined) {
+    const own = ctx.writer !== null && current?.writer === ctx.writer;
+    const matches = op.baseVersion === null ? !live : current !== undefined && current.seq === op.baseVersion;
+    if (!own && !matches) {
+      const outcome: WriteOutcome = {
+        status: "conflict",
+        value: live ? valueOf(current!) : null,
+        error: {
+          code: "conflict",
+          message: `base version ${op.baseVersion} is stale; current is ${live ? current!.seq : current ? `${current.seq} (deleted)` : "absent"}`,
+        },
+      };
+      if (current) outcome.version = current.seq;
+      return { outcome };
+    }
+  }
+  if (op.op === "delete") {
+    // Deleting what is not there changes nothing and takes no sequence number.
+    if (!live) return { outcome: { status: "applied" } };
+    return { outcome: { status: "applied" }, next: { seq: 0, deleted: true, writer: ctx.writer, body: null } };
+  }
+  let value: JsonObject;
+  if (op.op === "patch") {
+    if (!live) {
+      return { outcome: { status: "rejected", error: { code: "not_found", message: `no document ${op.collection}/${op.id} to patch` } } };
+    }
+    value = mergePatch(valueOf(current!), op.value ?? {}) as JsonObject;
+  } else {
+    value = op.value ?? {};
+  }
+  if (value.id !== op.id) value = { ...value, id: op.id };
+  const body = JSON.stringify(value);
+  if (body.length > ctx.maxValueChars) {
+    return {
+      outcome: {
+        status: "rejected",
+        error: { code: "invalid", message: `document ${op.collection}/${op.id} would be ${body.length} characters of JSON; the limit is ${ctx.maxValueChars}` },
+      },
+    };
+  }
+  return { outcome: { status: "applied", value }, next: { seq: 0, deleted: false, writer: ctx.writer, body, value } };
+}
+
+function valueOf(state: DocState): JsonObject {
+  return (state.value ??= JSON.parse(state.body ?? "{}") as JsonObject);
+}
+
+async function loadStates(trx: Transaction<ServerTables>, tenantId: string, ops: WriteOp[]): Promise<Map<string, DocState>> {
+  const byCollection = new Map<string, Set<string>>();
+  for (const op of ops) {
+    let ids = byCollection.get(op.collection);
+    if (!ids) byCollection.set(op.collection, (ids = new Set()));
+    ids.add(op.id);
+  }
+  const states = new Map<string, DocState>();
+  for (const [collection, idSet] of byCollection) {
+    const ids = [...idSet];
+    for (let i = 0; i < ids.length; i += MAX_ROWS_PER_STATEMENT) {
+      const rows = await trx
+        .selectFrom("stowage_docs")
+        .select(["id", "seq", "deleted", "writer", "body"])
+        .where("tenant_id", "=", tenantId)
+        .where("collection", "=", collection)
+        .where("id", "in", ids.slice(i, i + MAX_ROWS_PER_STATEMENT))
+        .execute();
+      for (const r of rows) {
+        states.set(key(collection, r.id), { seq: num(r.seq), deleted: Number(r.deleted) === 1, writer: r.writer, body: r.body });
+      }
+    }
+  }
+  return states;
+}
+
+async function writeStates(
+  trx: Transaction<ServerTables>,
+  ctx: ApplyContext,
+  docs: { collection: string; id: string; state: DocState }[],
+): Promise<void> {
+  for (let i = 0; i < docs.length; i += MAX_ROWS_PER_STATEMENT) {
+    const rows = docs.slice(i, i + MAX_ROWS_PER_STATEMENT).map(({ collection, id, state }) => ({
+      tenant_id: ctx.tenantId,
+      collection,
+      id,
+      seq: state.seq,
+      deleted: state.deleted ? 1 : 0,
+      writer: state.writer,
+      body: state.body,
+      updated_at: ctx.now,
+    }));
+    await trx
+      .insertInto("stowage_docs")
+      .values(rows)
+      .onConflict((oc) =>
+        oc.columns(["tenant_id", "collection", "id"]).doUpdateSet((eb) => ({
+          seq: eb.ref("excluded.seq"),
+          deleted: eb.ref("excluded.deleted"),
+          writer: eb.ref("excluded.writer"),
+          body: eb.ref("excluded.body"),
+          updated_at: eb.ref("excluded.updated_at"),
+        })),
+      )
+      .execute();
+  }
+}

@@ -1,0 +1,91 @@
+import { sql, type Kysely, type Transaction } from "kysely";
+import type { Migration } from "kysely/migration";
+import type { ServerTables } from "./schema.ts";
+
+/**
+ * The only place server SQL differs between SQLite and PostgreSQL. Everything else is
+ * Kysely builder code both accept.
+ */
+export type SqlFamily = "sqlite" | "postgres";
+
+/**
+ * Reads the tenant's counters and, on PostgreSQL, locks its row until commit, which is what
+ * makes sequence numbers follow commit order there. SQLite's `BEGIN IMMEDIATE` already holds
+ * the single write lock, so a plain read suffices.
+ *
+ * Why a locked counter row and not `nextval()`, `serial` or `now()` (PostgreSQL): those hand
+ * out numbers when a statement runs, not when its transaction commits. Writer A can take 7,
+ * writer B take 8 and commit first; a reader that pulls then sees 8, moves its cursor past
+ * it, and never sees 7 when A commits. Here every write transaction of a tenant first takes
+ * this row's lock with `SELECT … FOR UPDATE` (held until COMMIT/ROLLBACK) and only then reads
+ * the counter, allocates numbers above it and writes the new counter back. So:
+ * - writers of one tenant run their allocate-and-commit sections one after another: B waits
+ *   for A's lock, and under READ COMMITTED a `FOR UPDATE` that waited re-reads the row's
+ *   newest committed version, so B numbers from A's counter, never from a stale copy;
+ * - PostgreSQL makes a transaction visible before it releases its locks, so A's changes are
+ *   visible before B can even allocate; every number B commits is above every number A
+ *   committed, and B becomes visible after A;
+ * - a pull runs `seq > cursor` as one statement, on one snapshot: if it sees B's 8 it sees
+ *   A's 7 too, so a cursor never passes a change that commits later. A rolled-back writer
+ *   wrote its counter nowhere, so its numbers are reused and no gaps matter either way.
+ * The price is that one tenant's writes commit one at a time (other tenants are not held
+ * up); a push is one transaction of multi-row statements, so the lock is held briefly.
+ */
+export async function lockTenant(
+  tx: Transaction<ServerTables> | Kysely<ServerTables>,
+  family: SqlFamily,
+  tenantId: string,
+): Promise<{ seq: number; purged_seq: number } | undefined> {
+  const query = tx.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId);
+  const row = family === "postgres" ? await query.forUpdate().executeTakeFirst() : await query.executeTakeFirst();
+  return row ? { seq: Number(row.seq), purged_seq: Number(row.purged_seq) } : undefined;
+}
+
+/** Rows per multi-row statement: PostgreSQL allows 65,535 parameters, SQLite 32,766. */
+export const MAX_ROWS_PER_STATEMENT = 500;
+
+/** Migrations one family needs beyond the shared ones; they run after the shared migration of the same number. */
+export function familyMigrations(family: SqlFamily): Record<string, Migration> {
+  return family === "postgres" ? POSTGRES_MIGRATIONS : {};
+}
+
+/** The channel every committed change of a tenant is announced on, payload `<tenantId>:<seq>`. */
+export const CHANGES_CHANNEL = "stowage_changes";
+
+const POSTGRES_MIGRATIONS: Record<string, Migration> = {
+  "0001_server_postgres": {
+    async up(db) {
+      // Documents as jsonb (validated, compact, queryable). The PostgreSQL adapter reads jsonb
+      // back as JSON text, so the core handles bodies exactly as it does on SQLite.
+      await sql`alter table stowage_docs alter column body type jsonb using body::jsonb`.execute(db);
+      // Compare collections and ids byte by byte, as SQLite does, so listings and their
+      // cursors order the same on both stores whatever the database's locale.
+      await sql`alter table stowage_docs alter column collection type text collate "C", alter column id type text collate "C"`.execute(db);
+      // Pull reads `tenant_id = $1 and seq > $2 order by seq limit n` through the shared
+      // (tenant_id, seq) index: O(changes returned), never O(documents).
+      // Pokes between server instances: announce each new counter value. NOTIFY inside the
+      // write transaction is delivered at COMMIT, in commit order, and never for a rollback.
+      await sql`create or replace function stowage_notify_change() returns trigger language plpgsql as $$
+        begin
+          perform pg_notify(${sql.lit(CHANGES_CHANNEL)}, new.id || ':' || new.seq);
+          return null;
+        end $$`.execute(db);
+      await sql`create trigger stowage_tenants_notify after update of seq on stowage_tenants
+        for each row when (new.seq is distinct from old.seq) execute function stowage_notify_change()`.execute(db);
+    },
+  },
+};
+
+// JSON.stringify writes U+0000 and unpaired surrogates as \u escapes; jsonb refuses both.
+// An odd run of backslashes before `u` makes it an escape, an even run an escaped backslash.
+const UNSTORABLE_IN_JSONB = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+
+/**
+ * Why this store cannot keep a value's JSON text, or undefined when it can. PostgreSQL's
+ * jsonb refuses the character U+0000 and unpaired UTF-16 surrogates; refusing them before
+ * the transaction answers 400 instead of failing the whole push with a 500.
+ */
+export function unstorableJson(family: SqlFamily, json: string): string | undefined {
+  if (family !== "postgres" || !json.includes("\\u")) return undefined;
+  return UNSTORABLE_IN_JSONB.test(json) ? "value contains U+0000 or an unpaired surrogate, which PostgreSQL cannot store" : undefined;
+}

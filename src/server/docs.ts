@@ -1,0 +1,104 @@
+import type { DocListQuery } from "../protocol/wire.ts";
+import type { JsonObject } from "../json.ts";
+import { compareValues, compileWhere, field, getField } from "./filter.ts";
+import { HttpError } from "./http.ts";
+import { num } from "./schema.ts";
+import type { ServerStore } from "./store.ts";
+
+/** Most live documents a filtered or ordered listing scans in memory. */
+export const MAX_SCAN = 100_000;
+
+/** GET /v1/docs/:collection/:id: the live document and its version, or undefined. */
+export async function getDoc(store: ServerStore, tenantId: string, collection: string, id: string): Promise<{ value: JsonObject; version: number } | undefined> {
+  const row = await store.db
+    .selectFrom("stowage_docs")
+    .select(["seq", "body"])
+    .where("tenant_id", "=", tenantId)
+    .where("collection", "=", collection)
+    .where("id", "=", id)
+    .where("deleted", "=", 0)
+    .executeTakeFirst();
+  return row ? { value: JSON.parse(row.body ?? "{}") as JsonObject, version: num(row.seq) } : undefined;
+}
+
+/**
+ * GET /v1/docs/:collection. Ordered by id, it is a keyset scan in SQL. With `where` or another
+ * `orderBy` the collection's live documents are filtered and sorted in memory (up to MAX_SCAN),
+ * which keeps the SQL the same on every store; the cursor is keyset either way.
+ */
+export async function listDocs(store: ServerStore, tenantId: string, collection: string, q: DocListQuery): Promise<{ items: JsonObject[]; next?: string }> {
+  const limit = q.limit ?? 100;
+  const match = compileWhere(q.where);
+  let order = q.orderBy ?? "id";
+  const descending = order.startsWith("-");
+  if (descending) order = order.slice(1);
+  field(order);
+  const after = q.cursor === undefined || q.cursor === "" ? undefined : decodeCursor(q.cursor);
+  const dir = descending ? -1 : 1;
+
+  if (q.where === undefined && order === "id") {
+    let query = store.db
+      .selectFrom("stowage_docs")
+      .select(["id", "body"])
+      .where("tenant_id", "=", tenantId)
+      .where("collection", "=", collection)
+      .where("deleted", "=", 0)
+      .orderBy("id", descending ? "desc" : "asc")
+      .limit(limit + 1);
+    if (after) query = query.where("id", descending ? "<" : ">", after[1]);
+    const rows = await query.execute();
+    const page = rows.slice(0, limit).map((r) => JSON.parse(r.body ?? "{}") as JsonObject);
+    const last = page[page.length - 1];
+    return rows.length > limit ? { items: page, next: encodeCursor(last.id, String(last.id)) } : { items: page };
+  }
+
+  const docs: JsonObject[] = [];
+  let lastId = "";
+  for (;;) {
+    const rows = await store.db
+      .selectFrom("stowage_docs")
+      .select(["id", "body"])
+      .where("tenant_id", "=", tenantId)
+      .where("collection", "=", collection)
+      .where("deleted", "=", 0)
+      .where("id", ">", lastId)
+      .orderBy("id")
+      .limit(1000)
+      .execute();
+    for (const r of rows) {
+      const doc = JSON.parse(r.body ?? "{}") as JsonObject;
+      if (match(doc)) docs.push(doc);
+    }
+    if (rows.length < 1000) break;
+    lastId = rows[rows.length - 1].id;
+    if (docs.length > MAX_SCAN) {
+      throw new HttpError(400, "bad_request", `collection ${collection} has more than ${MAX_SCAN} matching documents; narrow the where filter`);
+    }
+  }
+  const key = (d: JsonObject) => (order === "id" ? d.id : getField(d, order));
+  const cmp = (a: [unknown, string], b: [unknown, string]) => dir * (compareValues(a[0], b[0]) || compareValues(a[1], b[1]));
+  const keyed = docs.map((d) => ({ k: [key(d), String(d.id)] as [unknown, string], d }));
+  keyed.sort((a, b) => cmp(a.k, b.k));
+  const rest = after ? keyed.filter((x) => cmp(x.k, after) > 0) : keyed;
+  const page = rest.slice(0, limit);
+  const last = page[page.length - 1];
+  return rest.length > limit ? { items: page.map((x) => x.d), next: encodeCursor(last.k[0], last.k[1]) } : { items: page.map((x) => x.d) };
+}
+
+function encodeCursor(value: unknown, id: string): string {
+  const bytes = new TextEncoder().encode(JSON.stringify([value ?? null, id]));
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function decodeCursor(cursor: string): [unknown, string] {
+  try {
+    const bin = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
+    const parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
+    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[1] === "string") return parsed as [unknown, string];
+  } catch {
+    // answered below
+  }
+  throw new HttpError(400, "invalid_cursor", `invalid list cursor ${JSON.stringify(cursor.slice(0, 80))}`);
+}

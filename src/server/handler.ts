@@ -1,0 +1,232 @@
+import type { z } from "zod";
+import { docListQuerySchema, pullQuerySchema, pushRequestSchema, WIRE_LIMITS, type PushOp } from "../protocol/wire.ts";
+import { isPlainObject, type JsonObject } from "../json.ts";
+import { isStowageError, type StowageErrorIssue } from "../errors.ts";
+import { isCollectionName, isDocId } from "../names.ts";
+import { applyOps } from "./apply.ts";
+import { lockTenant } from "./dialect-sql.ts";
+import { getDoc, listDocs } from "./docs.ts";
+import { errorResponse, HttpError, json, jsonText, readJson } from "./http.ts";
+import { authenticate, type Principal } from "./keys.ts";
+import { parsePullCursor, pullPage } from "./pull.ts";
+import { checkPush, push } from "./push.ts";
+import { RateLimiter, type RateLimit } from "./rate-limit.ts";
+import type { ServerStore } from "./store.ts";
+
+/** What the server refuses past; every member has the protocol's default. */
+export interface ServerLimits {
+  /** Largest request body in bytes (413 past it). Default 4 MiB. */
+  maxBodyBytes: number;
+  /** Largest JSON of one document, in characters. Default 1 MiB. */
+  maxValueChars: number;
+  /** Deepest nesting of a document. Default 64. */
+  maxValueDepth: number;
+  /** Per-key token bucket, or false for none. Default 50/s, burst 200. */
+  rate: RateLimit | false;
+}
+
+export interface ServerHandlerOptions {
+  /** The store to serve. */
+  store: ServerStore;
+  /** Overrides of the default limits. */
+  limits?: Partial<ServerLimits>;
+  /** The clock in ms (rate limiting, tombstone ages); tests inject one. */
+  now?: () => number;
+  /** Called with unexpected failures (answered 500); defaults to console.error. */
+  onError?: (error: unknown) => void;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  maxBodyBytes: WIRE_LIMITS.maxBodyBytes,
+  maxValueChars: WIRE_LIMITS.maxValueChars,
+  maxValueDepth: WIRE_LIMITS.maxValueDepth,
+  rate: { perSecond: 50, burst: 200 },
+};
+
+type Route = { kind: "health" } | { kind: "push" } | { kind: "pull" } | { kind: "list"; collection: string } | { kind: "doc"; collection: string; id: string };
+
+const METHODS: Record<Route["kind"], string[]> = {
+  health: ["GET"],
+  push: ["POST"],
+  pull: ["GET"],
+  list: ["GET"],
+  doc: ["GET", "PUT", "PATCH", "DELETE"],
+};
+
+/** The server as a web-standard handler: `(Request) => Promise<Response>`, never rejecting. */
+export function createServerHandler(options: ServerHandlerOptions): (req: Request) => Promise<Response> {
+  const { store } = options;
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const now = options.now ?? Date.now;
+  const onError = options.onError ?? ((e: unknown) => console.error("stowage server: internal error:", e));
+  const limiter = limits.rate ? new RateLimiter(limits.rate) : undefined;
+
+  async function handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    const route = matchRoute(url.pathname);
+    if (!METHODS[route.kind].includes(req.method)) {
+      throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed on ${url.pathname.slice(0, 100)}`, {
+        headers: { allow: METHODS[route.kind].join(", ") },
+      });
+    }
+    if (route.kind === "health") return json({ ok: true, protocol: 1, store: store.family });
+    const principal = await authorize(req);
+    if (route.kind === "push") {
+      const body = parse(pushRequestSchema, await readJson(req, limits.maxBodyBytes));
+      const issues = checkPush(body, limits);
+      if (issues.length) throw validation(issues);
+      return json(await push(store, principal.tenantId, body, limits, now()));
+    }
+    if (route.kind === "pull") {
+      const q = parse(pullQuerySchema, query(url));
+      let after: number;
+      try {
+        after = parsePullCursor(q.cursor);
+      } catch (e) {
+        if (isStowageError(e)) throw new HttpError(400, "invalid_cursor", e.message);
+        throw e;
+      }
+      return jsonText(await pullPage(store, principal.tenantId, after, q.limit ?? WIRE_LIMITS.defaultPullLimit));
+    }
+    if (route.kind === "list") {
+      return json(await listDocs(store, principal.tenantId, route.collection, parse(docListQuerySchema, query(url))));
+    }
+    return doc(req, url, principal, route.collection, route.id);
+  }
+
+  async function doc(req: Request, url: URL, principal: Principal, collection: string, id: string): Promise<Response> {
+    if (url.search !== "") throw new HttpError(400, "bad_request", "this endpoint takes no query parameters");
+    if (req.method === "GET") {
+      const found = await getDoc(store, principal.tenantId, collection, id);
+      if (!found) throw notFound(collection, id);
+      return json(found);
+    }
+    const baseVersion = ifMatch(req.headers.get("if-match"));
+    let value: JsonObject | undefined;
+    if (req.method !== "DELETE") {
+      const body = await readJson(req, limits.maxBodyBytes);
+      if (!isPlainObject(body)) throw new HttpError(400, "bad_request", "the body must be a JSON object");
+      const problem = checkValueSafe(body as JsonObject, id);
+      if (problem) throw validation([{ path: [], message: problem }]);
+      value = body as JsonObject;
+    }
+    const op = req.method === "PUT" ? "put" : req.method === "PATCH" ? "patch" : "delete";
+    const t = now();
+    const outcome = await store.db.transaction().execute(async (trx) => {
+      const tenant = await lockTenant(trx, store.family, principal.tenantId);
+      if (!tenant) throw new Error(`tenant ${principal.tenantId} vanished`);
+      const { outcomes, seq } = await applyOps(trx, { tenantId: principal.tenantId, seq: tenant.seq, writer: null, now: t, maxValueChars: limits.maxValueChars }, [
+        { collection, id, op, value, baseVersion },
+      ]);
+      if (seq !== tenant.seq) await trx.updateTable("stowage_tenants").set({ seq }).where("id", "=", principal.tenantId).execute();
+      return outcomes[0];
+    });
+    if (outcome.status === "conflict") throw new HttpError(409, "conflict", outcome.error?.message ?? "version mismatch");
+    if (outcome.status === "rejected") {
+      if (outcome.error?.code === "not_found") throw notFound(collection, id);
+      throw new HttpError(400, "bad_request", outcome.error?.message ?? "the document was refused");
+    }
+    if (outcome.version === undefined) throw notFound(collection, id); // DELETE of an absent document
+    return op === "delete" ? json({ deleted: true, version: outcome.version }) : json({ value: outcome.value, version: outcome.version });
+  }
+
+  function checkValueSafe(value: JsonObject, id: string): string | undefined {
+    return checkPush({ clientId: "directaccess", ops: [{ opId: 1, collection: "x", id, op: "put", value } as PushOp] }, limits)[0]?.message;
+  }
+
+  async function authorize(req: Request): Promise<Principal> {
+    const header = req.headers.get("authorization");
+    const match = header === null ? null : /^Bearer +([^\s]{1,200})$/i.exec(header.trim());
+    const principal = match ? await authenticate(store, match[1]) : undefined;
+    if (!principal) {
+      throw new HttpError(401, "unauthorized", header === null ? "missing Authorization: Bearer <key>" : "the API key is malformed, unknown or revoked", {
+        headers: { "www-authenticate": 'Bearer realm="stowage"' },
+      });
+    }
+    const wait = limiter?.take(principal.keyId, now()) ?? 0;
+    if (wait > 0) {
+      throw new HttpError(429, "rate_limited", `too many requests for key ${principal.keyId}; retry in ${wait} s`, { headers: { "retry-after": String(wait) } });
+    }
+    return principal;
+  }
+
+  return async (req) => {
+    try {
+      return await handle(req);
+    } catch (e) {
+      if (e instanceof HttpError) return errorResponse(e);
+      onError(e);
+      return errorResponse(new HttpError(500, "internal", "the server failed to handle the request"));
+    }
+  };
+}
+
+function matchRoute(pathname: string): Route {
+  const raw = pathname.split("/");
+  if (raw[0] !== "" || raw[1] !== "v1") throw notFoundRoute(pathname);
+  let parts: string[];
+  try {
+    parts = raw.slice(2).map((p) => decodeURIComponent(p));
+  } catch {
+    throw new HttpError(400, "bad_request", `the path ${JSON.stringify(pathname.slice(0, 100))} is not valid percent-encoding`);
+  }
+  if (parts.length === 1 && parts[0] === "health") return { kind: "health" };
+  if (parts.length === 1 && parts[0] === "push") return { kind: "push" };
+  if (parts.length === 1 && parts[0] === "pull") return { kind: "pull" };
+  if (parts[0] === "docs" && (parts.length === 2 || parts.length === 3)) {
+    const collection = parts[1];
+    if (!isCollectionName(collection)) {
+      throw new HttpError(400, "bad_request", `invalid collection name ${JSON.stringify(String(collection).slice(0, 80))}: use [a-z][a-z0-9_]{0,62}`);
+    }
+    if (parts.length === 2) return { kind: "list", collection };
+    const id = parts[2];
+    if (!isDocId(id)) {
+      throw new HttpError(400, "bad_request", `invalid document id ${JSON.stringify(String(id).slice(0, 80))}: use 1-200 characters from A-Z a-z 0-9 . _ ~ : @ + = - (not . or ..)`);
+    }
+    return { kind: "doc", collection, id };
+  }
+  throw notFoundRoute(pathname);
+}
+
+function notFoundRoute(pathname: string): HttpError {
+  return new HttpError(404, "not_found", `no route ${JSON.stringify(pathname.slice(0, 100))}`);
+}
+
+function notFound(collection: string, id: string): HttpError {
+  return new HttpError(404, "not_found", `no document ${collection}/${id}`);
+}
+
+/** `If-Match: <version>` (quotes allowed); `0` means "must not exist". */
+function ifMatch(header: string | null): number | null | undefined {
+  if (header === null) return undefined;
+  const m = /^"?(0|[1-9][0-9]{0,15})"?$/.exec(header.trim());
+  if (!m || !Number.isSafeInteger(Number(m[1]))) throw new HttpError(400, "bad_request", `If-Match must be a version number, got ${JSON.stringify(header.slice(0, 40))}`);
+  const n = Number(m[1]);
+  return n === 0 ? null : n;
+}
+
+/** Query parameters as a record; a repeated parameter is refused rather than guessed at. */
+function query(url: URL): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) {
+    if (Object.hasOwn(out, k)) throw new HttpError(400, "bad_request", `query parameter ${JSON.stringify(k.slice(0, 40))} is repeated`);
+    out[k] = v;
+  }
+  return out;
+}
+
+function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues: StowageErrorIssue[] = result.error.issues.slice(0, 20).map((i) => ({
+    path: i.path.map((p) => (typeof p === "number" ? p : String(p))),
+    message: i.message,
+  }));
+  throw validation(issues);
+}
+
+function validation(issues: StowageErrorIssue[]): HttpError {
+  const first = issues[0];
+  const where = first.path.length ? `${first.path.join(".")}: ` : "";
+  return new HttpError(400, "bad_request", `${where}${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""}`, { issues });
+}

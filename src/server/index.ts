@@ -1,0 +1,6 @@
+/** The sync server's library API: the handler, the store, tenants and keys, gc. */
+export { createServerHandler, DEFAULT_LIMITS, type ServerHandlerOptions, type ServerLimits } from "./handler.ts";
+export { openServerStore, type OpenServerStoreOptions, type ServerStore } from "./store.ts";
+export { createKey, createTenant, findTenant, listKeys, listTenants, revokeKey, authenticate, type KeyInfo, type Principal, type Tenant } from "./keys.ts";
+export { gc, type GcOptions, type GcReport } from "./gc.ts";
+export type { RateLimit } from "./rate-limit.ts";

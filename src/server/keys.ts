@@ -1,0 +1,165 @@
+import { StowageError, describeValue } from "../errors.ts";
+import { randomToken } from "../ids.ts";
+import { num } from "./schema.ts";
+import type { ServerStore } from "./store.ts";
+
+/** A tenant: one isolated data space; every key belongs to exactly one. */
+export interface Tenant {
+  /** Stable internal id (`t_…`). */
+  id: string;
+  /** Unique human name, as given to `stowage keys create --tenant NAME`. */
+  name: string;
+  /** Creation time, ms since the epoch. */
+  createdAt: number;
+}
+
+/** A key's public description; the secret is shown once by `createKey` and never stored. */
+export interface KeyInfo {
+  /** Public key id (`k_` + 16 hex), the part of the key that is safe to print and log. */
+  id: string;
+  /** The tenant's id. */
+  tenantId: string;
+  /** The tenant's name. */
+  tenantName: string;
+  /** Free text given at creation. */
+  label: string | null;
+  /** Creation time, ms since the epoch. */
+  createdAt: number;
+  /** Revocation time, or null while the key works. */
+  revokedAt: number | null;
+}
+
+const TENANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+// A key is `stw_<16 hex key id>_<43 base64url secret>`: the id finds the row, the hash proves it.
+const KEY = /^stw_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+
+/** Creates a tenant; its name must be new. */
+export async function createTenant(store: ServerStore, name: string, now = Date.now()): Promise<Tenant> {
+  if (typeof name !== "string" || !TENANT_NAME.test(name)) {
+    throw new StowageError("input", `invalid tenant name ${describeValue(name)}: use 1-64 characters from A-Z a-z 0-9 . _ - (starting with a letter or digit)`);
+  }
+  if (await findTenant(store, name)) throw new StowageError("input", `tenant ${JSON.stringify(name)} already exists`);
+  const tenant = { id: `t_${hex(8)}`, name, createdAt: now };
+  await store.db.insertInto("stowage_tenants").values({ id: tenant.id, name, seq: 0, purged_seq: 0, created_at: now }).execute();
+  return tenant;
+}
+
+/** Finds a tenant by name or id. */
+export async function findTenant(store: ServerStore, nameOrId: string): Promise<Tenant | undefined> {
+  const row = await store.db
+    .selectFrom("stowage_tenants")
+    .select(["id", "name", "created_at"])
+    .where((eb) => eb.or([eb("name", "=", nameOrId), eb("id", "=", nameOrId)]))
+    .executeTakeFirst();
+  return row ? { id: row.id, name: row.name, createdAt: num(row.created_at) } : undefined;
+}
+
+/** Every tenant, by name. */
+export async function listTenants(store: ServerStore): Promise<Tenant[]> {
+  const rows = await store.db.selectFrom("stowage_tenants").select(["id", "name", "created_at"]).orderBy("name").execute();
+  return rows.map((r) => ({ id: r.id, name: r.name, createdAt: num(r.created_at) }));
+}
+
+/**
+ * Creates an API key for a tenant (by name or id; `createIfMissing` makes the tenant first).
+ * Answers the key itself, which is not stored anywhere: show it once.
+ */
+export async function createKey(
+  store: ServerStore,
+  tenant: string,
+  options: { label?: string; createIfMissing?: boolean; now?: number } = {},
+): Promise<{ id: string; key: string; tenant: Tenant }> {
+  const now = options.now ?? Date.now();
+  let found = await findTenant(store, tenant);
+  if (!found && options.createIfMissing) found = await createTenant(store, tenant, now);
+  if (!found) throw new StowageError("input", `no tenant named ${describeValue(tenant)}`);
+  const id = hex(8);
+  const key = `stw_${id}_${randomToken(32)}`;
+  await store.db
+    .insertInto("stowage_keys")
+    .values({ id: `k_${id}`, tenant_id: found.id, hash: await sha256Hex(key), label: options.label ?? null, created_at: now, revoked_at: null })
+    .execute();
+  return { id: `k_${id}`, key, tenant: found };
+}
+
+/** Keys of one tenant (name or id), or of every tenant; never the secrets. */
+export async function listKeys(store: ServerStore, tenant?: string): Promise<KeyInfo[]> {
+  let query = store.db
+    .selectFrom("stowage_keys as k")
+    .innerJoin("stowage_tenants as t", "t.id", "k.tenant_id")
+    .select(["k.id", "k.tenant_id", "t.name", "k.label", "k.created_at", "k.revoked_at"])
+    .orderBy("t.name")
+    .orderBy("k.created_at")
+    .orderBy("k.id");
+  if (tenant !== undefined) {
+    const found = await findTenant(store, tenant);
+    if (!found) throw new StowageError("input", `no tenant named ${describeValue(tenant)}`);
+    query = query.where("k.tenant_id", "=", found.id);
+  }
+  return (await query.execute()).map((r) => ({
+    id: r.id,
+    tenantId: r.tenant_id,
+    tenantName: r.name,
+    label: r.label,
+    createdAt: num(r.created_at),
+    revokedAt: r.revoked_at == null ? null : num(r.revoked_at),
+  }));
+}
+
+/** Revokes a key by its id (`k_…`) or by the key itself; later requests with it answer 401. */
+export async function revokeKey(store: ServerStore, idOrKey: string, now = Date.now()): Promise<KeyInfo> {
+  const match = KEY.exec(idOrKey);
+  const id = match ? `k_${match[1]}` : idOrKey;
+  await store.db.updateTable("stowage_keys").set({ revoked_at: now }).where("id", "=", id).where("revoked_at", "is", null).execute();
+  const info = (await listKeys(store)).find((k) => k.id === id);
+  if (!info) throw new StowageError("input", `no key with id ${describeValue(id)}`);
+  return info;
+}
+
+/** The authenticated side of a request. */
+export interface Principal {
+  /** The key's id, the rate limiter's bucket. */
+  keyId: string;
+  /** The tenant every read and write of the request is confined to. */
+  tenantId: string;
+}
+
+/**
+ * Checks an API key: the id part finds the row, then the SHA-256 of the whole key is compared
+ * with the stored hash in constant time. Answers undefined for anything that is not a live key.
+ */
+export async function authenticate(store: ServerStore, key: string): Promise<Principal | undefined> {
+  const match = KEY.exec(key);
+  if (!match) return undefined;
+  const row = await store.db
+    .selectFrom("stowage_keys")
+    .select(["id", "tenant_id", "hash", "revoked_at"])
+    .where("id", "=", `k_${match[1]}`)
+    .executeTakeFirst();
+  const hash = await sha256Hex(key);
+  // Compare even when the row is missing, so a wrong id costs the same as a wrong secret.
+  const same = constantTimeEqual(hash, row?.hash ?? "0".repeat(64));
+  if (!row || !same || row.revoked_at != null) return undefined;
+  return { keyId: row.id, tenantId: row.tenant_id };
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  let out = "";
+  for (const b of digest) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+/** Compares two strings without an early exit, so timing does not reveal the matching prefix. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) diff |= (a.charCodeAt(i % (a.length || 1)) | 0) ^ (b.charCodeAt(i % (b.length || 1)) | 0);
+  return diff === 0;
+}
+
+function hex(bytes: number): string {
+  const buf = new Uint8Array(bytes);
+  crypto.getRandomValues(buf);
+  return Array.from(buf, (b) => b.toString(16).padStart(2, "0")).join("");
+}

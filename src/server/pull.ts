@@ -1,0 +1,53 @@
+import { StowageError, describeValue } from "../errors.ts";
+import { num } from "./schema.ts";
+import type { ServerStore } from "./store.ts";
+
+const CURSOR = /^v1\.(0|[1-9][0-9]{0,15})$/;
+
+/** Reads an opaque pull cursor: absent or empty is the start. Throws `input` for anything else unparseable. */
+export function parsePullCursor(cursor: string | undefined): number {
+  if (cursor === undefined || cursor === "") return 0;
+  const match = CURSOR.exec(cursor);
+  const n = match ? Number(match[1]) : NaN;
+  if (!Number.isSafeInteger(n)) throw new StowageError("input", `invalid cursor ${describeValue(cursor)}`);
+  return n;
+}
+
+export function pullCursor(seq: number): string {
+  return `v1.${seq}`;
+}
+
+/**
+ * One pull page as JSON text. Bodies are stored as JSON text, so the page is assembled
+ * without parsing and re-serializing every document. Reads in one transaction so the purge
+ * horizon and the changes come from the same state.
+ */
+export async function pullPage(store: ServerStore, tenantId: string, after: number, limit: number): Promise<string> {
+  return store.db.transaction().execute(async (trx) => {
+    const tenant = await trx.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId).executeTakeFirst();
+    const seq = num(tenant?.seq);
+    const purged = num(tenant?.purged_seq);
+    // A cursor at 0 has no state to lose; one behind the horizon may have missed purged deletes.
+    if ((after > 0 && after < purged) || after > seq) return '{"reset":true}';
+    const rows = await trx
+      .selectFrom("stowage_docs")
+      .select(["collection", "id", "seq", "deleted", "body"])
+      .where("tenant_id", "=", tenantId)
+      .where("seq", ">", after)
+      .orderBy("seq")
+      .limit(limit + 1)
+      .execute();
+    const more = rows.length > limit;
+    if (more) rows.length = limit;
+    let last = after;
+    const parts: string[] = [];
+    for (const r of rows) {
+      last = num(r.seq);
+      const deleted = Number(r.deleted) === 1;
+      parts.push(
+        `{"collection":${JSON.stringify(r.collection)},"id":${JSON.stringify(r.id)},"version":${last},"value":${deleted ? "null" : r.body},"deleted":${deleted}}`,
+      );
+    }
+    return `{"changes":[${parts.join(",")}],"cursor":"${pullCursor(last)}","more":${more}}`;
+  });
+}

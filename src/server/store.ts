@@ -1,0 +1,39 @@
+import { Kysely } from "kysely";
+import type { StowageAdapter } from "../adapter.ts";
+import type { SqlFamily } from "./dialect-sql.ts";
+import { migrateServer, type ServerTables } from "./schema.ts";
+
+/** The server's database: tenants, keys, documents, client marks. Storage-agnostic over Kysely. */
+export interface ServerStore {
+  /** The Kysely instance over the adapter's dialect. */
+  readonly db: Kysely<ServerTables>;
+  /** The adapter the store was opened with. */
+  readonly adapter: StowageAdapter;
+  /** SQL family, for the few statements that differ (dialect-sql.ts). */
+  readonly family: SqlFamily;
+  /** Closes the database; in-flight transactions finish first. */
+  close(): Promise<void>;
+}
+
+export interface OpenServerStoreOptions {
+  /** Where the data lives: bun-sqlite now, PostgreSQL later. */
+  adapter: StowageAdapter;
+}
+
+/** Opens (and migrates) the server store on an adapter. */
+export async function openServerStore(options: OpenServerStoreOptions): Promise<ServerStore> {
+  const db = new Kysely<ServerTables>({ dialect: options.adapter.dialect });
+  try {
+    await migrateServer(db, options.adapter.capabilities.sql);
+  } catch (e) {
+    await db.destroy();
+    throw e;
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    db,
+    adapter: options.adapter,
+    family: options.adapter.capabilities.sql,
+    close: () => (closed ??= db.destroy()),
+  };
+}
