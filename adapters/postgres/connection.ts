@@ -1,0 +1,42 @@
+import pg from "pg";
+import { StowageError, describeValue } from "../../src/errors.ts";
+
+const URL_RE = /^postgres(ql)?:\/\//i;
+const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * The `pg` client settings for a URL and schema, shared by the pool and the LISTEN connection
+ * so both see the same database and schema.
+ */
+export function postgresConnectionSettings(options: { url: string; schema?: string }): pg.ClientConfig {
+  if (typeof options.url !== "string" || !URL_RE.test(options.url)) {
+    throw new StowageError("config", `invalid PostgreSQL URL ${describeValue(redactPostgresUrl(String(options.url)))}: expected postgres://user@host:port/database`);
+  }
+  if (options.schema !== undefined && !SCHEMA_RE.test(options.schema)) {
+    throw new StowageError("config", `invalid PostgreSQL schema name ${describeValue(options.schema)}: use [a-z_][a-z0-9_]{0,62}`);
+  }
+  return {
+    connectionString: options.url,
+    // The schema name is checked above, so it needs no quoting here.
+    options: options.schema ? `-c search_path=${options.schema}` : undefined,
+    types: { getTypeParser },
+    application_name: "stowage",
+  };
+}
+
+// jsonb comes back as its JSON text, exactly as a SQLite text column would: the server core
+// parses or forwards document bodies itself and never sees a driver-specific shape. int8
+// comes back as a number (sequence numbers stay below 2^53), like SQLite's integers.
+const INT8 = 20;
+const JSONB = 3802;
+const JSON_OID = 114;
+function getTypeParser(oid: number, format?: "text" | "binary"): (value: string) => unknown {
+  if (oid === JSONB || oid === JSON_OID) return (value) => value;
+  if (oid === INT8) return (value) => (Number.isSafeInteger(Number(value)) ? Number(value) : value);
+  return pg.types.getTypeParser(oid, format as "text");
+}
+
+/** The URL without its password, for messages and status. */
+export function redactPostgresUrl(url: string): string {
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]+):[^@/]*@/i, "$1:***@");
+}

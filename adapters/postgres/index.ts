@@ -1,0 +1,69 @@
+import { CompiledQuery, PostgresDialect, type DatabaseConnection } from "kysely";
+import pg from "pg";
+import type { StowageAdapter } from "../../src/adapter.ts";
+import { postgresConnectionSettings, redactPostgresUrl } from "./connection.ts";
+
+export { postgresConnectionSettings, redactPostgresUrl } from "./connection.ts";
+export { listenForChanges, type ChangeListener, type ChangePoke } from "./notify.ts";
+
+/** Pool settings we pass through to `pg.Pool`; the connection itself comes from `url` and `schema`. */
+export interface PostgresPoolOptions {
+  /** Most connections this process opens (default 10; mind the server's `max_connections`). */
+  max?: number;
+  /** Close a connection idle this long, in ms (default 10000). */
+  idleTimeoutMillis?: number;
+  /** Give up on connecting after this long, in ms (default 10000). */
+  connectionTimeoutMillis?: number;
+}
+
+export interface PostgresOptions {
+  /** `postgres://user:password@host:port/database` (or `postgresql://`). */
+  url: string;
+  /** Schema holding Stowage's tables (created when missing); default: the server's `search_path`. */
+  schema?: string;
+  /** Pool sizing and timeouts. */
+  pool?: PostgresPoolOptions;
+}
+
+/** Stowage's server store over PostgreSQL (node-postgres and Kysely's PostgreSQL dialect). */
+export function createPostgresAdapter(options: PostgresOptions): StowageAdapter {
+  const settings = postgresConnectionSettings(options);
+  let schemaReady: Promise<void> | undefined;
+  const pool = new pg.Pool({
+    ...settings,
+    max: options.pool?.max ?? 10,
+    idleTimeoutMillis: options.pool?.idleTimeoutMillis ?? 10_000,
+    connectionTimeoutMillis: options.pool?.connectionTimeoutMillis ?? 10_000,
+  });
+  // An idle connection that breaks (server restart, network) is dropped by the pool; without a
+  // listener the 'error' event would crash the process instead.
+  pool.on("error", () => {});
+  return {
+    name: "postgres",
+    location: redactPostgresUrl(options.url) + (options.schema ? ` (schema ${options.schema})` : ""),
+    dialect: new PostgresDialect({
+      pool,
+      // Once per adapter, on the first connection: later connections resolve the search_path lazily.
+      onCreateConnection: options.schema
+        ? async (connection) => {
+            schemaReady ??= ensureSchema(connection, options.schema!).catch((e) => {
+              schemaReady = undefined;
+              throw e;
+            });
+            await schemaReady;
+          }
+        : undefined,
+    }),
+    capabilities: { sql: "postgres", persistent: true, multiProcess: true, savepoints: true, fts5: false },
+  };
+}
+
+async function ensureSchema(connection: DatabaseConnection, schema: string): Promise<void> {
+  try {
+    await connection.executeQuery(CompiledQuery.raw(`create schema if not exists ${schema}`));
+  } catch (e) {
+    // Two processes creating the same schema at once: the loser sees a unique violation.
+    if ((e as { code?: string }).code !== "23505" && (e as { code?: string }).code !== "42P06") throw e;
+  }
+}
+
