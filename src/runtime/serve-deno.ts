@@ -1,12 +1,11 @@
 import type { FetchHandler, RuntimeListener } from "./serve-node.ts";
-import { urlHost } from "./serve-node.ts";
 
 /** The slice of Deno's API the listener uses (the project is type-checked without Deno's lib). */
 interface DenoServe {
   serve(
     options: { port: number; hostname: string; onListen?: (addr: { port: number }) => void },
     handler: (request: Request) => Response | Promise<Response>,
-  ): { addr: { port: number }; shutdown(): Promise<void>; finished: Promise<void> };
+  ): { addr: { port: number }; shutdown(): Promise<void> };
 }
 
 /** Serves `fetch` with `Deno.serve`, which speaks Request/Response natively. */
@@ -14,10 +13,5 @@ export async function serveDeno(fetch: FetchHandler, options: { port: number; ho
   const deno = (globalThis as unknown as { Deno: DenoServe }).Deno;
   // onListen replaces Deno's default "Listening on …" line, which would pollute CLI output.
   const server = deno.serve({ port: options.port, hostname: options.hostname, onListen: () => {} }, (request) => fetch(request));
-  const port = server.addr.port;
-  return {
-    port,
-    url: `http://${urlHost(options.hostname)}:${port}`,
-    close: () => server.shutdown(),
-  };
+  return { port: server.addr.port, close: () => server.shutdown() };
 }

@@ -1,15 +1,13 @@
-import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
 
 /** A web-standard handler: the server core is one of these. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
-/** A running listener, the same shape on every runtime. */
+/** A running listener, the same shape on every runtime (serve.ts builds the URL). */
 export interface RuntimeListener {
   /** The bound port (the real one when 0 was asked for). */
   readonly port: number;
-  /** `http://host:port`, ready for clients. */
-  readonly url: string;
   /** Stops accepting, drops idle keep-alive sockets, and resolves once closed. */
   close(): Promise<void>;
 }
@@ -23,25 +21,19 @@ export async function serveNode(fetch: FetchHandler, options: { port: number; ho
   const { serve } = await import("@hono/node-server");
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve(
-      // Keep the real global Request/Response: the core and its tests use them directly.
+      // Keep the real global Request/Response: the core and its callers use them directly.
       { fetch: (request) => fetch(request), port: options.port, hostname: options.hostname, overrideGlobalObjects: false },
       () => resolve(s as Server),
     );
     s.once("error", reject);
   });
-  const port = (server.address() as AddressInfo).port;
   return {
-    port,
-    url: `http://${urlHost(options.hostname)}:${port}`,
+    port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
+        // close() waits for keep-alive sockets to time out; idle ones can go now.
         server.closeIdleConnections();
       }),
   };
-}
-
-/** Wraps an IPv6 literal in brackets for use in a URL. */
-export function urlHost(hostname: string): string {
-  return hostname.includes(":") ? `[${hostname}]` : hostname;
 }

@@ -2,6 +2,10 @@
  * The HTTP listener: serves a web-standard handler on the current runtime. Runtime glue
  * lives here and nowhere else in src/.
  */
+import { runtimeName } from "./runtime.ts";
+import { serveDeno } from "./serve-deno.ts";
+import { serveNode } from "./serve-node.ts";
+
 export interface ServeOptions {
   /** The handler to serve. */
   fetch: (req: Request) => Promise<Response>;
@@ -22,23 +26,45 @@ export interface RunningServer {
 
 export async function serve(options: ServeOptions): Promise<RunningServer> {
   const hostname = options.hostname ?? "127.0.0.1";
-  const bun = (globalThis as { Bun?: typeof Bun }).Bun;
-  if (!bun) throw new Error("serve() currently needs Bun; Node and Deno listeners are not written yet");
+  const runtime = runtimeName();
+  if (runtime !== "bun") {
+    // Node (through @hono/node-server) and Deno (Deno.serve): see serve-node.ts, serve-deno.ts.
+    const fetch = async (req: Request) => {
+      try {
+        return await options.fetch(req);
+      } catch {
+        return internalError();
+      }
+    };
+    const listen = runtime === "deno" ? serveDeno : serveNode;
+    const listener = await listen(fetch, { port: options.port ?? 0, hostname });
+    return { url: baseUrl(hostname, listener.port), port: listener.port, stop: () => listener.close() };
+  }
+  const bun = (globalThis as { Bun?: typeof Bun }).Bun!;
   const server = bun.serve({
     port: options.port ?? 0,
     hostname,
     // The handler enforces its own (smaller) limit while reading; this only caps Bun's buffer.
     maxRequestBodySize: 64 * 1024 * 1024,
     fetch: options.fetch,
-    error: () => new Response('{"error":{"code":"internal","message":"the server failed to handle the request"}}', { status: 500, headers: { "content-type": "application/json" } }),
+    error: internalError,
   });
   const port = server.port ?? 0;
-  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   return {
-    url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`,
+    url: baseUrl(hostname, port),
     port,
     stop: async () => {
       await server.stop(true);
     },
   };
+}
+
+function internalError(): Response {
+  return new Response('{"error":{"code":"internal","message":"the server failed to handle the request"}}', { status: 500, headers: { "content-type": "application/json" } });
+}
+
+/** The URL clients use: a wildcard bind is reached on loopback, IPv6 literals in brackets. */
+function baseUrl(hostname: string, port: number): string {
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`;
 }

@@ -1,0 +1,129 @@
+/**
+ * End to end on whatever runtime runs this file: `node test/runtimes/e2e.ts`,
+ * `deno run -A test/runtimes/e2e.ts` (or `bun`). A sync server on node:sqlite listens on
+ * 127.0.0.1:0 through this runtime's listener; two clients, each on its own node:sqlite
+ * file, write, sync, and read back what the other wrote. Not a bun:test file, so it has its
+ * own small harness: prints one line per check and `N passed, N failed`, exits 1 on failure.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createNodeSqliteAdapter } from "../../adapters/node-sqlite/index.ts";
+import { runtimeName, runtimeVersion } from "../../src/runtime/runtime.ts";
+import { serve, type RunningServer } from "../../src/runtime/serve.ts";
+import { createKey, createServerHandler, openServerStore, type ServerStore } from "../../src/server/index.ts";
+import { openStowage, type Stowage } from "../../src/stowage.ts";
+
+const results: { name: string; error?: unknown }[] = [];
+
+async function check(name: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+    results.push({ name });
+    console.log(`ok   ${name}`);
+  } catch (error) {
+    results.push({ name, error });
+    console.log(`FAIL ${name}\n     ${(error as Error)?.stack ?? String(error)}`);
+  }
+}
+
+function equal(actual: unknown, expected: unknown, what: string): void {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`${what}: expected ${e}, got ${a}`);
+}
+
+const expected = process.argv[2];
+const dir = mkdtempSync(join(tmpdir(), "stowage-runtime-"));
+let serverStore: ServerStore | undefined;
+let server: RunningServer | undefined;
+const clients: Stowage[] = [];
+
+try {
+  console.log(`# ${runtimeVersion()}`);
+  if (expected) {
+    await check(`runtime detection says ${expected}`, async () => equal(runtimeName(), expected, "runtimeName()"));
+  }
+
+  let key = "";
+  await check("server store opens on node:sqlite and a key is created", async () => {
+    serverStore = await openServerStore({ adapter: createNodeSqliteAdapter({ path: join(dir, "server.db") }) });
+    key = (await createKey(serverStore, "runtime", { createIfMissing: true })).key;
+    if (!key) throw new Error("no key");
+  });
+
+  await check(`server listens on 127.0.0.1 through the ${runtimeName()} listener`, async () => {
+    server = await serve({ fetch: createServerHandler({ store: serverStore!, limits: { rate: false } }), port: 0 });
+    const res = await fetch(`${server.url}/v1/health`);
+    equal(res.status, 200, "GET /v1/health status");
+    await res.body?.cancel();
+  });
+
+  const open = async (name: string) => {
+    const s = await openStowage({ adapter: createNodeSqliteAdapter({ path: join(dir, `${name}.db`) }), url: server!.url, apiKey: key, autoSync: false });
+    clients.push(s);
+    return s;
+  };
+
+  let alice: Stowage;
+  let bob: Stowage;
+  await check("two clients open local stores on node:sqlite in hybrid mode", async () => {
+    alice = await open("alice");
+    bob = await open("bob");
+    equal([alice.mode, bob.mode], ["hybrid", "hybrid"], "modes");
+  });
+
+  await check("alice writes locally (put, putMany, transaction) and syncs", async () => {
+    const notes = alice.collection("notes");
+    await notes.put({ id: "a1", text: "from alice", n: 1 });
+    await notes.putMany([{ id: "a2", text: "two", n: 2 }, { id: "a3", text: "three", n: 3 }]);
+    await alice.transaction(async (tx) => {
+      await tx.collection("notes").patch("a1", { n: 10 });
+      await tx.collection("tags").put({ id: "t1", label: "runtime" });
+    });
+    const r = await alice.sync();
+    equal(r.pushed, 5, "ops pushed");
+    equal((await alice.status()).outbox.size, 0, "alice outbox after sync");
+  });
+
+  await check("bob writes his own note, syncs, and reads back everything alice wrote", async () => {
+    await bob.collection("notes").put({ id: "b1", text: "from bob", n: 7 });
+    await bob.sync();
+    const ids = (await bob.collection("notes").list({ limit: 100 })).items.map((d) => d.id);
+    equal(ids, ["a1", "a2", "a3", "b1"], "bob's notes");
+    equal(await bob.collection("notes").get("a1"), { id: "a1", text: "from alice", n: 10 }, "a1 on bob");
+    equal(await bob.collection("tags").get("t1"), { id: "t1", label: "runtime" }, "t1 on bob");
+  });
+
+  await check("alice syncs and reads what bob wrote; a delete and a patch travel back", async () => {
+    await alice.sync();
+    equal(await alice.collection("notes").get("b1"), { id: "b1", text: "from bob", n: 7 }, "b1 on alice");
+    await bob.collection("notes").delete("a2");
+    await bob.collection("notes").patch("a3", { text: "three, edited by bob" });
+    await bob.sync();
+    await alice.sync();
+    equal(await alice.collection("notes").get("a2"), undefined, "a2 deleted on alice");
+    equal(await alice.collection("notes").get("a3"), { id: "a3", text: "three, edited by bob", n: 3 }, "a3 patched on alice");
+    equal(await alice.collection("notes").count(), 3, "alice note count");
+  });
+
+  await check("a third client starting empty pulls the whole state", async () => {
+    const carol = await open("carol");
+    await carol.sync();
+    const notes = (await carol.collection("notes").list({ limit: 100 })).items;
+    equal(notes.map((d) => d.id), ["a1", "a3", "b1"], "carol's notes");
+    equal((await carol.status()).outbox.size, 0, "carol outbox");
+  });
+} catch (error) {
+  results.push({ name: "harness", error });
+  console.log(`FAIL harness\n     ${(error as Error)?.stack ?? String(error)}`);
+} finally {
+  for (const c of clients) await c.close().catch(() => {});
+  await server?.stop().catch(() => {});
+  await serverStore?.close().catch(() => {});
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const failed = results.filter((r) => r.error !== undefined).length;
+console.log(`${runtimeName()}: ${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
