@@ -73,7 +73,7 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
     const principal = await authorize(req);
     if (route.kind === "push") {
       const body = parse(pushRequestSchema, await readJson(req, limits.maxBodyBytes));
-      const issues = checkPush(body, limits);
+      const issues = checkPush(body, limits, store.family);
       if (issues.length) throw validation(issues);
       return json(await push(store, principal.tenantId, body, limits, now()));
     }
@@ -131,7 +131,7 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
   }
 
   function checkValueSafe(value: JsonObject, id: string): string | undefined {
-    return checkPush({ clientId: "directaccess", ops: [{ opId: 1, collection: "x", id, op: "put", value } as PushOp] }, limits)[0]?.message;
+    return checkPush({ clientId: "directaccess", ops: [{ opId: 1, collection: "x", id, op: "put", value } as PushOp] }, limits, store.family)[0]?.message;
   }
 
   async function authorize(req: Request): Promise<Principal> {

@@ -1,7 +1,7 @@
 import type { Transaction } from "kysely";
 import type { ErrorInfo, OpResult, PushRequest, PushResponse } from "../protocol/wire.ts";
 import { applyOps, type WriteOp } from "./apply.ts";
-import { lockTenant, MAX_ROWS_PER_STATEMENT } from "./dialect-sql.ts";
+import { lockTenant, MAX_ROWS_PER_STATEMENT, unstorableJson, type SqlFamily } from "./dialect-sql.ts";
 import { num, type ServerTables } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
 import type { StowageErrorIssue } from "../errors.ts";
@@ -18,7 +18,7 @@ export interface PushLimits {
  * The checks zod cannot express: op ids strictly increasing, `tx` groups contiguous, values
  * within size and depth, `id` fields matching. Any issue refuses the whole request (400).
  */
-export function checkPush(req: PushRequest, limits: PushLimits): StowageErrorIssue[] {
+export function checkPush(req: PushRequest, limits: PushLimits, family: SqlFamily = "sqlite"): StowageErrorIssue[] {
   const issues: StowageErrorIssue[] = [];
   const closedTx = new Set<number>();
   let previousTx: number | undefined;
@@ -35,7 +35,7 @@ export function checkPush(req: PushRequest, limits: PushLimits): StowageErrorIss
       previousTx = op.tx;
     }
     if (op.op !== "delete") {
-      const problem = checkValue(op.value, op.id, limits);
+      const problem = checkValue(op.value, op.id, limits, family);
       if (problem) issues.push({ path: ["ops", i, "value"], message: problem });
     }
     if (issues.length >= 20) break;
@@ -44,7 +44,7 @@ export function checkPush(req: PushRequest, limits: PushLimits): StowageErrorIss
 }
 
 /** Why a document value (or patch) is refused, or undefined when it is fine. */
-export function checkValue(value: Record<string, unknown>, id: string, limits: PushLimits): string | undefined {
+export function checkValue(value: Record<string, unknown>, id: string, limits: PushLimits, family: SqlFamily = "sqlite"): string | undefined {
   if ("id" in value && value.id !== id) return `value.id ${JSON.stringify(value.id)?.slice(0, 80)} does not match the document id ${JSON.stringify(id)}`;
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length) {
@@ -52,9 +52,10 @@ export function checkValue(value: Record<string, unknown>, id: string, limits: P
     if (depth > limits.maxValueDepth) return `value is nested deeper than ${limits.maxValueDepth} levels`;
     if (v !== null && typeof v === "object") for (const child of Object.values(v)) if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
   }
-  const length = JSON.stringify(value).length;
-  if (length > limits.maxValueChars) return `value is ${length} characters of JSON; the limit is ${limits.maxValueChars}`;
-  return undefined;
+  const json = JSON.stringify(value);
+  if (json.length > limits.maxValueChars) return `value is ${json.length} characters of JSON; the limit is ${limits.maxValueChars}`;
+  // What this store cannot keep (PostgreSQL jsonb: U+0000, lone surrogates) is a 400, not a 500.
+  return unstorableJson(family, json);
 }
 
 /**
