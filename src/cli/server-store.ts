@@ -1,8 +1,7 @@
 import type { StowageAdapter } from "../adapter.ts";
 import { openServerStore, type ServerStore } from "../server/store.ts";
 import type { FlagSpec } from "./args.ts";
-import { EXIT, type CliContext } from "./context.ts";
-import { CliFailure } from "./output.ts";
+import type { CliContext } from "./context.ts";
 
 /** The flag `serve`, `keys` and `gc` share: where the server's data lives. */
 export const DATA_FLAG: FlagSpec = {
@@ -21,16 +20,8 @@ export function serverDataLocation(ctx: CliContext, flags: Record<string, unknow
 /** The adapter for the server's database: a SQLite file, or PostgreSQL for a URL. */
 export async function serverAdapter(ctx: CliContext, location: string): Promise<StowageAdapter> {
   if (/^postgres(ql)?:\/\//i.test(location)) {
-    // A variable specifier: the PostgreSQL adapter is optional in this build.
-    const spec = "../../adapters/postgres/index.ts";
-    let mod: { createPostgresAdapter?: (o: { url: string }) => StowageAdapter };
-    try {
-      mod = await import(spec);
-    } catch (e) {
-      throw new CliFailure(EXIT.unavailable, `--data ${location.replace(/:\/\/[^@/]*@/, "://…@")}: the PostgreSQL server store is not available in this build (${String((e as Error).message).split("\n")[0]})`);
-    }
-    if (!mod.createPostgresAdapter) throw new CliFailure(EXIT.unavailable, "the PostgreSQL adapter does not export createPostgresAdapter");
-    return mod.createPostgresAdapter({ url: location });
+    const { createPostgresAdapter } = await import("../../adapters/postgres/index.ts");
+    return createPostgresAdapter({ url: location });
   }
   return ctx.io.sqliteAdapter(location);
 }

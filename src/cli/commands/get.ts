@@ -1,6 +1,6 @@
 import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
-import { withStore } from "../local.ts";
+import { withDocs } from "../local.ts";
 import { CliFailure, printJson } from "../output.ts";
 
 const USAGE = "get <collection> <id>";
@@ -11,8 +11,8 @@ const get: Command = {
   help: "Prints the document as indented JSON (with --json: one line). Exit 4 when it does not exist.",
   async run(ctx, args) {
     const [collection, id] = expectPositionals(args, 2, 2, USAGE);
-    const doc = await withStore(ctx, (store) => store.collection(collection).get(id));
-    if (!doc) throw new CliFailure(EXIT.notFound, `document ${collection}/${id} not found in ${ctx.global.db}`);
+    const doc = await withDocs(ctx, (c) => c(collection).get(id));
+    if (!doc) throw new CliFailure(EXIT.notFound, `document ${collection}/${id} not found in ${ctx.global.syncDisable && ctx.global.url ? ctx.global.url : ctx.global.db}`);
     if (ctx.global.json) printJson(ctx, doc);
     else ctx.io.out(`${JSON.stringify(doc, null, 2)}\n`);
     return EXIT.ok;

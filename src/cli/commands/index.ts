@@ -11,8 +11,13 @@ export const COMMANDS: Record<string, CommandEntry> = {
   get: { summary: "print one document", load: () => import("./get.ts") },
   list: { summary: "list documents (filters, order, limit) or collections", load: () => import("./list.ts") },
   rm: { summary: "delete documents", load: () => import("./rm.ts") },
+  sync: { summary: "push local writes and pull others', once or --watch", load: () => import("./sync.ts") },
+  status: { summary: "mode, queued writes, server reachability", load: () => import("./status.ts") },
+  serve: { summary: "run the sync server", load: () => import("./serve.ts") },
   keys: { summary: "create, list and revoke the server's API keys", load: () => import("./keys.ts") },
   gc: { summary: "purge old tombstones from the server's database", load: () => import("./gc.ts") },
   export: { summary: "write every document as NDJSON", load: () => import("./export.ts") },
   import: { summary: "read NDJSON documents into the database", load: () => import("./import.ts") },
+  search: { summary: "full-text search a collection (ranked, with snippets)", load: () => import("./search.ts") },
+  mcp: { summary: "Model Context Protocol server over stdio (store, recall, …)", load: () => import("./mcp.ts") },
 };

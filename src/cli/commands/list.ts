@@ -3,7 +3,7 @@ import { all } from "../../store/sql.ts";
 import type { FieldFilter, ListOptions, Scalar } from "../../store/types.ts";
 import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
-import { withStore } from "../local.ts";
+import { withDocs, withStore } from "../local.ts";
 import { cell, printJson, renderTable } from "../output.ts";
 
 const USAGE = "list [<collection>] [--where FIELD<op>VALUE]... [--order [-]FIELD] [--limit N] [--all]";
@@ -48,8 +48,8 @@ const list: Command = {
     const wanted = everything ? Infinity : (limit ?? 100);
     const rows: Record<string, unknown>[] = [];
     let next: string | undefined;
-    await withStore(ctx, async (store) => {
-      const c = store.collection(collection);
+    await withDocs(ctx, async (docs) => {
+      const c = docs(collection);
       let cursor = args.flags.cursor as string | undefined;
       let seen = 0;
       do {

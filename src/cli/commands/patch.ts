@@ -1,6 +1,7 @@
+import type { JsonObject } from "../../json.ts";
 import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
-import { readJsonArg, withStore } from "../local.ts";
+import { readJsonArg, withDocs } from "../local.ts";
 import { printJson } from "../output.ts";
 
 const USAGE = "patch <collection> <id> <json | @file.json | ->";
@@ -17,7 +18,7 @@ const patch: Command = {
   async run(ctx, args) {
     const [collection, id, arg] = expectPositionals(args, 3, 3, USAGE);
     const value = await readJsonArg(ctx, arg, `patch for ${collection}/${id}`);
-    const doc = await withStore(ctx, (store) => store.collection(collection).patch(id, value as Record<string, any>));
+    const doc = await withDocs(ctx, (c) => c(collection).patch(id, value as JsonObject));
     if (ctx.global.json) printJson(ctx, doc);
     else ctx.io.out(`${JSON.stringify(doc, null, 2)}\n`);
     return EXIT.ok;

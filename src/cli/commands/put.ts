@@ -2,7 +2,7 @@ import { StowageError } from "../../errors.ts";
 import { isPlainObject } from "../../json.ts";
 import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
-import { readJsonArg, withStore } from "../local.ts";
+import { readJsonArg, withDocs } from "../local.ts";
 import { printJson } from "../output.ts";
 
 const USAGE = "put <collection> <json | @file.json | -> [--id ID]";
@@ -31,7 +31,7 @@ const put: Command = {
       if (many) throw new StowageError("input", `--id cannot be used with an array of documents`);
       if (isPlainObject(value)) values[0] = { ...value, id };
     }
-    const docs = await withStore(ctx, (store) => store.collection(collection).putMany(values, { atomic: true }));
+    const docs = await withDocs(ctx, (c) => c(collection).putMany(values, { atomic: true }));
     for (const doc of docs) {
       if (ctx.global.json) printJson(ctx, doc);
       else ctx.io.out(`${doc.id}\n`);

@@ -1,7 +1,7 @@
 import { assertDocId } from "../../names.ts";
 import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
-import { withStore } from "../local.ts";
+import { httpOnly, withDocs, withStore } from "../local.ts";
 import { printJson } from "../output.ts";
 
 const USAGE = "rm <collection> <id>...";
@@ -16,14 +16,20 @@ const rm: Command = {
   async run(ctx, args) {
     const [collection, ...ids] = expectPositionals(args, 2, Infinity, USAGE);
     for (const id of ids) assertDocId(id); // refuse the whole command before deleting anything
-    const existed = await withStore(ctx, (store) =>
-      store.transaction(async (tx) => {
-        const c = tx.collection(collection);
-        const out: boolean[] = [];
-        for (const id of ids) out.push(await c.delete(id));
-        return out;
-      }),
-    );
+    const existed = httpOnly(ctx)
+      ? await withDocs(ctx, async (c) => {
+          const out: boolean[] = [];
+          for (const id of ids) out.push(await c(collection).delete(id));
+          return out;
+        })
+      : await withStore(ctx, (store) =>
+          store.transaction(async (tx) => {
+            const c = tx.collection(collection);
+            const out: boolean[] = [];
+            for (const id of ids) out.push(await c.delete(id));
+            return out;
+          }),
+        );
     ids.forEach((id, i) => {
       if (ctx.global.json) printJson(ctx, { id, existed: existed[i] });
       else ctx.io.out(existed[i] ? `${id}\n` : `${id} (not here locally; the delete still syncs)\n`);

@@ -1,0 +1,70 @@
+import { expectPositionals } from "../args.ts";
+import { EXIT, type Command } from "../context.ts";
+import { httpOnly, openSynced } from "../local.ts";
+import { printJson } from "../output.ts";
+
+const USAGE = "status";
+
+const status: Command = {
+  usage: USAGE,
+  summary: "mode, database, queued writes, server reachability",
+  help: [
+    "Shows the mode (local, hybrid, http-only), where the data lives, how many writes wait in the",
+    "outbox and how old the oldest is, recorded conflicts, the pull cursor, and whether the server",
+    "answers GET /v1/health now (exit 0 either way: an offline server is a state, not an error).",
+  ].join("\n"),
+  async run(ctx, args) {
+    expectPositionals(args, 0, 0, USAGE);
+    const handle = await openSynced(ctx, { autoSync: false });
+    let s;
+    try {
+      s = await handle.status();
+    } finally {
+      await handle.close();
+    }
+    const server = ctx.global.url ? await health(ctx.global.url) : null;
+    const report = {
+      ...s,
+      db: httpOnly(ctx) ? null : ctx.global.db,
+      url: ctx.global.url ?? null,
+      server,
+    };
+    if (ctx.global.json) {
+      printJson(ctx, report);
+      return EXIT.ok;
+    }
+    const age = (ms: number | null) => (ms === null ? "" : ` (oldest ${formatAge(ms)} old)`);
+    const rows: [string, string][] = [
+      ["mode", s.mode],
+      ["database", report.db ?? "(none: http-only)"],
+      ["client", s.clientId ?? ""],
+      ["outbox", `${s.outbox.size} queued${age(s.outbox.oldestAgeMs)}`],
+      ["conflicts", `${s.conflicts} conflicts, ${s.rejections} rejections`],
+    ];
+    if (ctx.global.url) {
+      rows.push(["server", `${ctx.global.url} — ${server!.ok ? `reachable (${server!.ms} ms)` : `unreachable: ${server!.error}`}`]);
+      rows.push(["cursor", s.cursor ?? "(never pulled)"]);
+    } else rows.push(["server", "none (local mode): set --url/STOWAGE_URL and --key/STOWAGE_API_KEY to sync"]);
+    for (const [k, v] of rows) ctx.io.out(`${k.padEnd(10)} ${v}\n`);
+    return EXIT.ok;
+  },
+};
+export default status;
+
+async function health(url: string): Promise<{ ok: boolean; ms: number; error?: string }> {
+  const start = Date.now();
+  try {
+    const res = await fetch(new URL("/v1/health", url), { signal: AbortSignal.timeout(3000) });
+    await res.body?.cancel();
+    return res.ok ? { ok: true, ms: Date.now() - start } : { ok: false, ms: Date.now() - start, error: `HTTP ${res.status}` };
+  } catch (e) {
+    return { ok: false, ms: Date.now() - start, error: (e as Error).message };
+  }
+}
+
+function formatAge(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 3_600_000)} h`;
+}
