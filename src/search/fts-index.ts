@@ -112,3 +112,15 @@ export async function dropSearchIndex(access: IndexAccess, collection: string): 
     await run(db, "delete from _stowage_meta where key = ?", [metaKey(collection)]);
   });
 }
+
+/** The fields a collection's index was last built for (by any process), if it has one. */
+export async function indexedFields(read: IndexAccess["read"], collection: string): Promise<string[] | undefined> {
+  const row = await read((db) => first<{ value: string }>(db, "select value from _stowage_meta where key = ?", [metaKey(collection)]));
+  if (!row) return undefined;
+  try {
+    const fields = (JSON.parse(row.value) as { fields?: unknown }).fields;
+    return Array.isArray(fields) && fields.every((f) => typeof f === "string") ? fields : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,47 @@
+import type { JsonObject } from "../json.ts";
+import { indexedFields } from "../search/fts-index.ts";
+import type { SearchOptions, SearchResult } from "../search/types.ts";
+import type { Store } from "../store/store.ts";
+import type { Doc, ListOptions, ListPage } from "../store/types.ts";
+
+/** The collection operations the MCP tools use, whatever the mode behind them. */
+export interface McpCollection {
+  /** Creates or replaces a document. */
+  put(value: JsonObject): Promise<Doc<JsonObject>>;
+  /** Reads one document. */
+  get(id: string): Promise<Doc<JsonObject> | undefined>;
+  /** Lists with filters and pagination. */
+  list(options: ListOptions): Promise<ListPage<JsonObject>>;
+  /** Merges a JSON Merge Patch. */
+  patch(id: string, patch: JsonObject): Promise<Doc<JsonObject>>;
+  /** Deletes; answers whether the document existed. */
+  delete(id: string): Promise<boolean>;
+  /** Full-text search over the collection's search fields. */
+  search(query: string, options: SearchOptions): Promise<SearchResult<JsonObject>>;
+}
+
+/** What the MCP server runs on: the local store, or a Stowage handle in any mode. */
+export interface McpBackend {
+  /** `local`, `hybrid` or `http-only`. */
+  readonly mode: string;
+  /** A collection handle whose full-text search covers `search`. */
+  collection(name: string, search: string[]): McpCollection;
+  /** The fields a collection's existing search index covers (declared by an app), if any. */
+  indexedFields?(name: string): Promise<string[] | undefined>;
+  /** Mode, outbox, last sync and errors, as plain JSON. */
+  status(): Promise<Record<string, unknown>>;
+  /** Runs one sync cycle now and answers what it did; absent when there is no server. */
+  sync?(): Promise<Record<string, unknown>>;
+}
+
+/** Local mode: the store alone, no network. */
+export function storeBackend(store: Store): McpBackend {
+  return {
+    mode: "local",
+    collection: (name, search) => store.collection(name, { search }),
+    indexedFields: (name) => indexedFields((fn) => fn(store.db), name),
+    async status() {
+      return { mode: "local", ...(await store.status()) } as unknown as Record<string, unknown>;
+    },
+  };
+}
