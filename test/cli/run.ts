@@ -30,3 +30,38 @@ export async function cli(
 export function ndjson(text: string): any[] {
   return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
 }
+
+/** A `stowage serve` child process; `url` is read from its first stdout line. */
+export interface ServeProcess {
+  url: string;
+  proc: ReturnType<typeof Bun.spawn>;
+  stop(): Promise<void>;
+}
+
+export async function startServe(data: string, options: { exe?: string; cwd?: string; port?: number } = {}): Promise<ServeProcess> {
+  const args = ["serve", "--port", String(options.port ?? 0), "--json", "--data", data];
+  const cmd = options.exe ? [options.exe, ...args] : [process.execPath, BIN, ...args];
+  const proc = Bun.spawn(cmd, {
+    cwd: options.cwd ?? ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`serve exited early: ${await new Response(proc.stderr as ReadableStream).text()}`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  const { url } = JSON.parse(text.split("\n")[0]);
+  return {
+    url,
+    proc,
+    async stop() {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { copyFileSync, existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { buildTarget, HOST } from "../../build.ts";
+import { tempDir } from "../helpers/tmp.ts";
+import { cli, startServe, type ServeProcess } from "./run.ts";
+
+const out = tempDir("stowage-bin-build-");
+const one = tempDir("stowage-bin-a-");
+const two = tempDir("stowage-bin-b-");
+let server: ServeProcess | undefined;
+let exeA = "";
+let exeB = "";
+
+/** True when some folder above `dir` (or `dir` itself) holds node_modules. */
+function nodeModulesAbove(dir: string): boolean {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, "node_modules"))) return true;
+    if (dirname(d) === d) return false;
+  }
+}
+
+beforeAll(async () => {
+  const built = await buildTarget(HOST!, out.path);
+  expect(built).toMatchObject({ status: "ok" });
+  const name = HOST === "windows-x64" ? "stowage.exe" : "stowage";
+  exeA = join(one.path, name);
+  exeB = join(two.path, name);
+  copyFileSync(built.file!, exeA);
+  copyFileSync(built.file!, exeB);
+});
+afterAll(async () => {
+  await server?.stop();
+  for (const t of [out, one, two]) t.cleanup();
+});
+
+test.skipIf(!HOST)("the single executable serves, and a second copy puts, syncs and gets, with no node_modules anywhere", async () => {
+  expect(nodeModulesAbove(one.path)).toBe(false);
+  expect(nodeModulesAbove(two.path)).toBe(false);
+  const inA = { exe: exeA, cwd: one.path };
+  const inB = { exe: exeB, cwd: two.path };
+
+  const version = await cli(["--version"], inA);
+  expect(version.stdout).toMatch(/^stowage \d+\.\d+\.\d+\n$/);
+
+  const data = join(one.path, "server.db");
+  const made = await cli(["keys", "create", "--tenant", "bin", "--data", data, "--json"], inA);
+  expect(made.code).toBe(0);
+  const { key } = JSON.parse(made.stdout);
+  server = await startServe(data, inA);
+
+  const remote = ["--url", server.url, "--key", key];
+  const writer = ["--db", join(two.path, "writer.db"), ...remote];
+  expect(await cli(["put", "todos", '{"id":"x1","title":"from the binary"}', ...writer], inB)).toMatchObject({ code: 0, stdout: "x1\n" });
+  const pushed = await cli(["sync", "--json", ...writer], inB);
+  expect(pushed.code).toBe(0);
+  expect(JSON.parse(pushed.stdout)).toMatchObject({ pushed: 1, outbox: 0 });
+
+  // A fresh database on the second copy pulls the document back from the server.
+  const reader = ["--db", join(two.path, "reader.db"), ...remote];
+  expect((await cli(["sync", ...reader], inB)).code).toBe(0);
+  const got = await cli(["get", "todos", "x1", "--json", ...reader], inB);
+  expect(got).toEqual({ code: 0, stdout: '{"id":"x1","title":"from the binary"}\n', stderr: "" });
+
+  // The libsql native addon is not in the executable: said plainly, exit 7.
+  const libsql = await cli(["get", "todos", "x1", "--db", `file:${join(two.path, "l.db")}`], inB);
+  expect(libsql.code).toBe(7);
+  expect(libsql.stderr).toContain("needs libsql, whose native addon this build does not include");
+});
