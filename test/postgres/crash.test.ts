@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import pg from "pg";
+import { createPostgresAdapter } from "../../adapters/postgres/index.ts";
+import { createKey, openServerStore, type ServerStore } from "../../src/server/index.ts";
+import { PG_URL, dropSchema, newSchemaName, pgAvailable, pgQuery } from "../helpers/pg.ts";
+import { call, spawnPgServer, type PgServerProcess } from "./spawn.ts";
+
+/** A server process SIGKILLed in the middle of a push leaves all of the push or none of it. */
+const run = await pgAvailable("PostgreSQL crash test");
+const N = 200;
+
+function group(clientId: string, firstOpId: number, prefix: string) {
+  return {
+    clientId,
+    ops: Array.from({ length: N }, (_, i) => ({
+      opId: firstOpId + i,
+      tx: firstOpId,
+      collection: "crash",
+      id: `${prefix}-${i}`,
+      op: "put",
+      value: { i, pad: "x".repeat(200) },
+    })),
+  };
+}
+
+async function countDocs(schema: string, prefix: string): Promise<number> {
+  const rows = await pgQuery<{ n: number }>("select count(*)::int as n from stowage_docs where id like $1", [`${prefix}-%`], schema);
+  return rows[0].n;
+}
+
+/** Waits until no backend of this schema's servers is still inside a transaction. */
+async function settled(schema: string): Promise<void> {
+  for (;;) {
+    const rows = await pgQuery<{ n: number }>(
+      "select count(*)::int as n from pg_stat_activity where application_name = 'stowage' and state <> 'idle'",
+      [],
+      schema,
+    );
+    if (rows[0].n === 0) return;
+    await Bun.sleep(20);
+  }
+}
+
+describe.skipIf(!run)("SIGKILL of a PostgreSQL server process mid-push", () => {
+  const schema = newSchemaName();
+  let store: ServerStore;
+  let key: string;
+  const procs: PgServerProcess[] = [];
+
+  beforeAll(async () => {
+    store = await openServerStore({ adapter: createPostgresAdapter({ url: PG_URL, schema, pool: { max: 2 } }) });
+    key = (await createKey(store, "crash", { createIfMissing: true })).key;
+  });
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.kill()));
+    await store?.close();
+    await dropSchema(schema);
+  });
+
+  test("killed while its transaction has written every document but not committed: none of the group lands; a resend applies it once", async () => {
+    // Seed the client's mark so its row exists, then hold that row's lock: the push writes its
+    // 200 documents, then blocks on the mark update, inside its open transaction.
+    const server = await spawnPgServer(PG_URL, schema);
+    procs.push(server);
+    const first = await call(server.url, key, "/v1/push", { clientId: "crashclient", ops: [{ opId: 1, collection: "crash", id: "seed", op: "put", value: {} }] });
+    expect(first.json.results[0].status).toBe("applied");
+
+    const blocker = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
+    await blocker.connect();
+    try {
+      await blocker.query("begin");
+      await blocker.query("select * from stowage_clients where client_id = 'crashclient' for update");
+      const pending = call(server.url, key, "/v1/push", group("crashclient", 2, "a")).catch((e: unknown) => e);
+      // Wait until the server's transaction is stuck on our lock, i.e. past every document write.
+      for (;;) {
+        const rows = await pgQuery<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where application_name = 'stowage' and wait_event_type = 'Lock' and query like '%stowage_clients%'",
+        );
+        if (rows[0].n > 0) break;
+        await Bun.sleep(10);
+      }
+      await server.kill("SIGKILL");
+      expect(await pending).toBeInstanceOf(Error); // the client never got an answer
+      await blocker.query("rollback");
+    } finally {
+      await blocker.end();
+    }
+    await settled(schema);
+    expect(await countDocs(schema, "a")).toBe(0);
+
+    // The client resends the same request to a new process: applied once, whole.
+    const again = await spawnPgServer(PG_URL, schema);
+    procs.push(again);
+    const res = await call(again.url, key, "/v1/push", group("crashclient", 2, "a"));
+    expect(res.status).toBe(200);
+    expect(res.json.results.map((r: { status: string }) => r.status)).toEqual(Array(N).fill("applied"));
+    expect(await countDocs(schema, "a")).toBe(N);
+    const twice = await call(again.url, key, "/v1/push", group("crashclient", 2, "a"));
+    expect(twice.json.results.map((r: { status: string }) => r.status)).toEqual(Array(N).fill("duplicate"));
+    expect(await countDocs(schema, "a")).toBe(N);
+    await again.kill();
+  });
+
+  test("killed at arbitrary moments during pushes of 200-op groups: every group is all there or absent", async () => {
+    const outcomes: number[] = [];
+    const delays = [0, 20, 50, 80, 120, 170, 250, 400];
+    for (let round = 0; round < delays.length; round++) {
+      const server = await spawnPgServer(PG_URL, schema);
+      procs.push(server);
+      const prefix = `r${round}`;
+      const pushes = Array.from({ length: 4 }, (_, k) =>
+        call(server.url, key, "/v1/push", group(`roundclient${round}x${k}`, 1, `${prefix}-${k}`)).catch(() => undefined),
+      );
+      // Kill at a different moment each round: before, during and after the transactions.
+      await Bun.sleep(delays[round]);
+      await server.kill("SIGKILL");
+      await Promise.all(pushes);
+      await settled(schema);
+      for (let k = 0; k < 4; k++) {
+        const n = await countDocs(schema, `${prefix}-${k}`);
+        outcomes.push(n);
+        expect([0, N]).toContain(n);
+      }
+    }
+    // Each group's client mark agrees with its documents: applied whole, recorded whole.
+    const marks = await pgQuery<{ client_id: string; last_op_id: number }>("select client_id, last_op_id::int from stowage_clients where client_id like 'roundclient%'", [], schema);
+    expect(marks.every((m) => m.last_op_id === N)).toBe(true);
+    expect(marks.length).toBe(outcomes.filter((n) => n === N).length);
+    console.log(`crash rounds: ${outcomes.filter((n) => n === N).length} groups committed whole, ${outcomes.filter((n) => n === 0).length} absent, 0 partial`);
+  });
+});
