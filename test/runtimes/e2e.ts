@@ -5,9 +5,11 @@
  * file, write, sync, and read back what the other wrote. Not a bun:test file, so it has its
  * own small harness: prints one line per check and `N passed, N failed`, exits 1 on failure.
  */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createNodeSqliteAdapter } from "../../adapters/node-sqlite/index.ts";
 import { runtimeName, runtimeVersion } from "../../src/runtime/runtime.ts";
 import { serve, type RunningServer } from "../../src/runtime/serve.ts";
@@ -38,6 +40,26 @@ const dir = mkdtempSync(join(tmpdir(), "stowage-runtime-"));
 let serverStore: ServerStore | undefined;
 let server: RunningServer | undefined;
 const clients: Stowage[] = [];
+let child: ChildProcess | undefined;
+const BIN = join(dirname(fileURLToPath(import.meta.url)), "../../src/cli/bin.ts");
+
+/** argv that runs the CLI on this same runtime. */
+function cli(...args: string[]): [string, string[]] {
+  return [process.execPath, runtimeName() === "deno" ? ["run", "-A", BIN, ...args] : [BIN, ...args]];
+}
+
+/** The first stdout line of a child, parsed as JSON. */
+function firstLine(proc: ChildProcess): Promise<any> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    proc.stdout!.on("data", (chunk) => {
+      text += String(chunk);
+      const nl = text.indexOf("\n");
+      if (nl >= 0) resolve(JSON.parse(text.slice(0, nl)));
+    });
+    proc.once("exit", (code) => reject(new Error(`CLI exited (${code}) before printing its URL`)));
+  });
+}
 
 try {
   console.log(`# ${runtimeVersion()}`);
@@ -114,10 +136,44 @@ try {
     equal(notes.map((d) => d.id), ["a1", "a3", "b1"], "carol's notes");
     equal((await carol.status()).outbox.size, 0, "carol outbox");
   });
+
+  await check(`the CLI runs on ${runtimeName()}: \`keys create\` and \`serve\` serve two clients, SIGTERM stops it`, async () => {
+    const data = join(dir, "cli-server.db");
+    const [cmd, keyArgs] = cli("keys", "create", "--tenant", "cli", "--data", data, "--json");
+    const cliKey = JSON.parse(execFileSync(cmd, keyArgs, { encoding: "utf8" })).key as string;
+    const [serveCmd, serveArgs] = cli("serve", "--port", "0", "--data", data, "--json");
+    child = spawn(serveCmd, serveArgs, { stdio: ["ignore", "pipe", "inherit"] });
+    const { url } = await firstLine(child);
+    const dave = await openStowage({ adapter: createNodeSqliteAdapter({ path: join(dir, "dave.db") }), url, apiKey: cliKey, autoSync: false });
+    const erin = await openStowage({ adapter: createNodeSqliteAdapter({ path: join(dir, "erin.db") }), url, apiKey: cliKey, autoSync: false });
+    clients.push(dave, erin);
+    await dave.collection("notes").put({ id: "d1", via: "cli server" });
+    await dave.sync();
+    await erin.sync();
+    equal(await erin.collection("notes").get("d1"), { id: "d1", via: "cli server" }, "d1 on erin");
+    equal(await erin.collection("notes").count(), 1, "erin note count");
+    const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    const code = await exited;
+    // Deno's node:child_process reports (null, "SIGTERM") as soon as kill() is called, before
+    // the child has run its handler; the shell sees exit 0. So also wait until it stops answering.
+    if (runtimeName() !== "deno") equal(code, 0, "serve exit code after SIGTERM");
+    let answering = true;
+    for (let i = 0; i < 100 && answering; i++) {
+      answering = await fetch(`${url}/v1/health`).then(
+        async (r) => (await r.body?.cancel(), true),
+        () => false,
+      );
+      if (answering) await new Promise((r) => setTimeout(r, 50));
+    }
+    equal(answering, false, "server still answering after SIGTERM");
+    child = undefined;
+  });
 } catch (error) {
   results.push({ name: "harness", error });
   console.log(`FAIL harness\n     ${(error as Error)?.stack ?? String(error)}`);
 } finally {
+  child?.kill("SIGKILL");
   for (const c of clients) await c.close().catch(() => {});
   await server?.stop().catch(() => {});
   await serverStore?.close().catch(() => {});
