@@ -16,6 +16,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   serve: { summary: "run the sync server", load: () => import("./serve.ts") },
   keys: { summary: "create, list and revoke the server's API keys", load: () => import("./keys.ts") },
   gc: { summary: "purge old tombstones from the server's database", load: () => import("./gc.ts") },
+  demo: { summary: "a server and two clients converging, in a few seconds (npm start)", load: () => import("./demo.ts") },
   export: { summary: "write every document as NDJSON", load: () => import("./export.ts") },
   import: { summary: "read NDJSON documents into the database", load: () => import("./import.ts") },
   search: { summary: "full-text search a collection (ranked, with snippets)", load: () => import("./search.ts") },

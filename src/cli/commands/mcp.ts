@@ -1,12 +1,12 @@
 import { StowageError, describeValue } from "../../errors.ts";
-import { storeBackend } from "../../mcp/backend.ts";
+import { stowageBackend } from "../../mcp/backend.ts";
 import { LineTransport } from "../../mcp/line-transport.ts";
 import { createMcpServer } from "../../mcp/server.ts";
 import { DEFAULT_COLLECTION, DEFAULT_SEARCH_FIELDS } from "../../mcp/tools.ts";
 import { assertCollectionName, assertFieldPath } from "../../names.ts";
-import { Store } from "../../store/store.ts";
 import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
+import { openSynced } from "../local.ts";
 
 const USAGE = "mcp [--search COLLECTION=FIELD,FIELD]...";
 
@@ -26,9 +26,10 @@ const mcp: Command = {
   async run(ctx, args) {
     expectPositionals(args, 0, 0, USAGE);
     const search = parseSearchFlags((args.flags.search as string[] | undefined) ?? []);
-    const store = await Store.open({ adapter: await ctx.io.sqliteAdapter(ctx.global.db) });
+    // Local, hybrid (background sync; works offline) or http-only, as flags and environment say.
+    const stowage = await openSynced(ctx, { autoSync: true });
     try {
-      const server = createMcpServer(storeBackend(store), { version: ctx.io.version, search });
+      const server = createMcpServer(stowageBackend(stowage), { version: ctx.io.version, search });
       const stdout = await ctx.io.openWriter("-");
       const transport = new LineTransport({ lines: ctx.io.readLines("-"), write: (text) => stdout.write(text) });
       transport.onerror = (e) => ctx.io.err(`stowage mcp: ${e.message}\n`);
@@ -37,7 +38,7 @@ const mcp: Command = {
       await transport.finished;
       await server.close().catch(() => {});
     } finally {
-      await store.close();
+      await stowage.close();
     }
     return EXIT.ok;
   },

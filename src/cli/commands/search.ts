@@ -1,10 +1,10 @@
 import { StowageError, describeValue } from "../../errors.ts";
-import { indexedFields } from "../../search/fts-index.ts";
+import { stowageBackend } from "../../mcp/backend.ts";
 import { DEFAULT_SEARCH_FIELDS } from "../../mcp/tools.ts";
 import { assertFieldPath } from "../../names.ts";
 import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
-import { withStore } from "../local.ts";
+import { openSynced } from "../local.ts";
 import { paint, printJson } from "../output.ts";
 
 const USAGE = "search <collection> <query> [--fields FIELD,FIELD] [--limit N] [--any]";
@@ -34,16 +34,21 @@ const search: Command = {
       throw new StowageError("input", `--limit must be a positive integer, got ${describeValue(limit)}`);
     }
     const flagged = args.flags.fields as string | undefined;
-    const result = await withStore(ctx, async (store) => {
+    const stowage = await openSynced(ctx, { autoSync: false });
+    let result;
+    try {
+      const backend = stowageBackend(stowage);
       const fields = flagged !== undefined
         ? flagged.split(",").map((f) => assertFieldPath(f.trim()))
-        : ((await indexedFields((fn) => fn(store.db), collection)) ?? DEFAULT_SEARCH_FIELDS);
-      return store.collection(collection, { search: fields }).search(query, {
+        : ((await backend.indexedFields?.(collection)) ?? DEFAULT_SEARCH_FIELDS);
+      result = await backend.collection(collection, fields).search(query, {
         limit: limit ?? 20,
         match: args.flags.any === true ? "any" : "all",
         highlight: ctx.global.json || !ctx.io.stdoutTTY ? ["**", "**"] : ["\x1b[1m", "\x1b[0m"],
       });
-    });
+    } finally {
+      await stowage.close();
+    }
     if (result.note) ctx.io.err(`${paint(ctx, "yellow", "note:")} ${result.note}\n`);
     if (ctx.global.json) {
       for (const h of result.hits) printJson(ctx, { id: h.id, score: h.score, snippet: h.snippet, doc: h.doc });
