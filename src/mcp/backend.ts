@@ -1,5 +1,7 @@
 import type { JsonObject } from "../json.ts";
 import { indexedFields } from "../search/fts-index.ts";
+import { scanSearch } from "../search/scan.ts";
+import type { Stowage } from "../stowage.ts";
 import type { SearchOptions, SearchResult } from "../search/types.ts";
 import type { Store } from "../store/store.ts";
 import type { Doc, ListOptions, ListPage } from "../store/types.ts";
@@ -44,4 +46,33 @@ export function storeBackend(store: Store): McpBackend {
       return { mode: "local", ...(await store.status()) } as unknown as Record<string, unknown>;
     },
   };
+}
+
+/**
+ * Any mode through an open Stowage handle. Local and hybrid collections search the local
+ * FTS index (pending writes included); http-only collections scan the server's documents.
+ */
+export function stowageBackend(stowage: Stowage): McpBackend {
+  const store = stowage.store;
+  const backend: McpBackend = {
+    mode: stowage.mode,
+    collection(name, search) {
+      const c = stowage.collection(name, { search }) as unknown as Omit<McpCollection, "search"> & Partial<Pick<McpCollection, "search">>;
+      if (typeof c.search === "function") return c as McpCollection;
+      return {
+        put: (value) => c.put(value),
+        get: (id) => c.get(id),
+        list: (options) => c.list(options),
+        patch: (id, patch) => c.patch(id, patch),
+        delete: (id) => c.delete(id),
+        search: (query, options) => scanSearch<JsonObject>((o) => c.list(o), name, search, query, options),
+      };
+    },
+    async status() {
+      return { ...(await stowage.status()) } as unknown as Record<string, unknown>;
+    },
+  };
+  if (store) backend.indexedFields = (name) => indexedFields((fn) => fn(store.db), name);
+  if (stowage.mode === "hybrid") backend.sync = async () => ({ ...(await stowage.sync()) }) as unknown as Record<string, unknown>;
+  return backend;
 }

@@ -4,7 +4,7 @@ import type { Doc } from "../store/types.ts";
 import { assertSearchFields, ensureSearchIndex, ftsNames, type IndexAccess } from "./fts-index.ts";
 import { ftsMatch, likePattern, parseQuery, type Term } from "./query.ts";
 import { excerpt, fieldText, fieldTextSql } from "./text.ts";
-import type { SearchEngine, SearchHit, SearchOptions, SearchResult } from "./types.ts";
+import type { SearchHit, SearchOptions, SearchResult } from "./types.ts";
 
 export const MAX_SEARCH_LIMIT = 1_000;
 const SNIPPET_TOKENS = 24;
@@ -51,7 +51,7 @@ export async function searchCollection<T>(target: SearchTarget, query: string, o
   return result;
 }
 
-async function chooseEngine(target: SearchTarget, forced: SearchEngine | undefined): Promise<SearchEngine> {
+async function chooseEngine(target: SearchTarget, forced: SearchOptions["engine"]): Promise<"fts5" | "like"> {
   if (forced !== undefined && forced !== "fts5" && forced !== "like") {
     throw new StowageError("input", `search engine must be "fts5" or "like", got ${describeValue(forced)}`);
   }

@@ -4,7 +4,7 @@ import type { Doc } from "../store/types.ts";
 export type SearchMatch = "all" | "any" | "auto";
 
 /** Which machinery answered a search. */
-export type SearchEngine = "fts5" | "like";
+export type SearchEngine = "fts5" | "like" | "scan";
 
 export interface SearchOptions {
   /** Most hits to return, 1–1,000 (default 20). */
@@ -12,7 +12,7 @@ export interface SearchOptions {
   /** `all` words (default), `any` word, or `auto`: all, then any when nothing matches all. */
   match?: SearchMatch;
   /** Force an engine; by default FTS5 when the SQLite build has it, else a LIKE scan. */
-  engine?: SearchEngine;
+  engine?: "fts5" | "like";
   /** Marks around matched words in snippets (default `**` and `**`). */
   highlight?: [string, string];
 }
@@ -22,7 +22,7 @@ export interface SearchHit<T> {
   id: string;
   /** The whole document as stored locally (pending local writes included). */
   doc: Doc<T>;
-  /** Relevance, higher is better (negated bm25 with FTS5; matched-word count with LIKE). */
+  /** Relevance, higher is better (negated bm25 with FTS5; words matched with LIKE and scan). */
   score: number;
   /** A short excerpt around the matched words, with the highlight marks. */
   snippet: string;

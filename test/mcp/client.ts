@@ -34,12 +34,12 @@ export function spawnMcp(cmd: string[], env: Record<string, string | undefined> 
   let err = "";
   void (async () => {
     const decoder = new TextDecoder();
-    for await (const chunk of proc.stderr) err += decoder.decode(chunk, { stream: true });
+    for await (const chunk of chunks(proc.stderr)) err += decoder.decode(chunk, { stream: true });
   })();
   void (async () => {
     const decoder = new TextDecoder();
     let buf = "";
-    for await (const chunk of proc.stdout) {
+    for await (const chunk of chunks(proc.stdout)) {
       buf += decoder.decode(chunk, { stream: true });
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0) {
@@ -97,3 +97,12 @@ export function spawnMcp(cmd: string[], env: Record<string, string | undefined> 
 
 /** The text of a tool result's first content item. */
 export const text = (r: any): string => r.content?.[0]?.text ?? "";
+
+async function* chunks(stream: ReadableStream<Uint8Array>): AsyncIterable<Uint8Array> {
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    yield value;
+  }
+}
