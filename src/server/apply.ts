@@ -138,7 +138,7 @@ function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext)
   } else {
     value = op.value ?? {};
   }
-  if (value.id !== op.id) value = { ...value, id: op.id };
+  if (value.id !== op.id) value = { id: op.id, ...value };
   const body = JSON.stringify(value);
   if (body.length > ctx.maxValueChars) {
     return {

@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createServer, connect, type Server, type Socket } from "node:net";
+import type { TestServer } from "../helpers/server.ts";
+import { api, puts, type Api } from "./client.ts";
+import type { SuiteContext } from "./suite.ts";
+
+export function pushTests(name: string, ctx: SuiteContext): void {
+  describe(`server push [${name}]`, () => {
+    let s: TestServer;
+    let a: Api;
+    beforeAll(async () => {
+      s = await ctx.start();
+      a = api(s.url, s.key);
+    });
+    afterAll(() => s.stop());
+
+    test("the same batch sent twice is applied once; refusals are replayed", async () => {
+      const ops = [
+        ...puts(3, { prefix: "twice-" }),
+        { opId: 4, collection: "todos", id: "twice-missing", op: "patch" as const, value: { x: 1 } },
+      ];
+      const first = await a.push({ clientId: "client-twice", ops });
+      expect(first.results.map((r) => r.status)).toEqual(["applied", "applied", "applied", "rejected"]);
+      expect(first.results[3].error?.code).toBe("not_found");
+      expect(first.lastOpId).toBe(4);
+      const again = await a.push({ clientId: "client-twice", ops });
+      expect(again.results.map((r) => r.status)).toEqual(["duplicate", "duplicate", "duplicate", "rejected"]);
+      expect(again.results[3]).toEqual(first.results[3]);
+      expect(again.lastOpId).toBe(4);
+      const changes = (await a.pullAll()).flatMap((p) => p.changes).filter((c) => c.id.startsWith("twice-"));
+      expect(changes.map((c) => [c.id, c.version])).toEqual([["twice-1", first.results[0].version!], ["twice-2", first.results[1].version!], ["twice-3", first.results[2].version!]]);
+    });
+
+    test("a batch resent after the connection dropped post-commit is applied once", async () => {
+      // A proxy that forwards the request, then drops the client once the server starts answering.
+      const target = new URL(s.url);
+      let drop = true;
+      const sockets: Socket[] = [];
+      const proxy: Server = createServer((client) => {
+        const upstream = connect(Number(target.port), target.hostname);
+        sockets.push(client, upstream);
+        client.on("data", (d) => upstream.write(d));
+        client.on("error", () => {});
+        upstream.on("error", () => {});
+        upstream.on("data", (d) => {
+          if (drop) {
+            client.destroy();
+            upstream.destroy();
+          } else client.write(d);
+        });
+        client.on("close", () => upstream.destroy());
+        upstream.on("close", () => client.destroy());
+      });
+      await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+      const port = (proxy.address() as { port: number }).port;
+      const via = api(`http://127.0.0.1:${port}`, s.key);
+      const ops = puts(50, { prefix: "drop-" });
+      const before = (await a.pullAll()).flatMap((p) => p.changes).length;
+      await expect(via.push({ clientId: "client-dropped", ops })).rejects.toThrow();
+      drop = false;
+      const resent = await via.push({ clientId: "client-dropped", ops });
+      expect(resent.results.every((r) => r.status === "duplicate")).toBe(true);
+      expect(resent.lastOpId).toBe(50);
+      const changes = (await a.pullAll()).flatMap((p) => p.changes);
+      expect(changes.length).toBe(before + 50);
+      const dropped = changes.filter((c) => c.id.startsWith("drop-"));
+      expect(dropped.map((c) => c.id).sort()).toEqual(ops.map((o) => o.id).sort());
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => proxy.close(r));
+    });
+
+    test("8 concurrent pushers x 500 ops: a pull with limit 100 sees every change once, in order", async () => {
+      const t = await ctx.start();
+      const b = api(t.url, t.key);
+      try {
+        await Promise.all(
+          Array.from({ length: 8 }, async (_, p) => {
+            for (let batch = 0; batch < 10; batch++) {
+              const res = await b.push({ clientId: `pusher-${p}-xx`, ops: puts(50, { prefix: `p${p}-`, firstOpId: batch * 50 + 1 }) });
+              expect(res.results.every((r) => r.status === "applied")).toBe(true);
+            }
+          }),
+        );
+        const pages = await b.pullAll(undefined, 100);
+        expect(pages.length).toBe(40);
+        const changes = pages.flatMap((p) => p.changes);
+        expect(changes.length).toBe(4000);
+        expect(changes.map((c) => c.version)).toEqual(Array.from({ length: 4000 }, (_, i) => i + 1));
+        expect(new Set(changes.map((c) => c.id)).size).toBe(4000);
+        for (let p = 0; p < 8; p++) for (let i = 1; i <= 500; i++) expect(changes.some((c) => c.id === `p${p}-${i}`)).toBe(true);
+      } finally {
+        await t.stop();
+      }
+    });
+
+    test("tx groups are all-or-nothing; patches merge; strict refuses stale versions", async () => {
+      const c = "client-txgroup";
+      const r1 = await a.push({
+        clientId: c,
+        ops: [
+          { opId: 1, collection: "notes", id: "n1", op: "put", value: { a: 1, nested: { x: 1, y: 2 } } },
+          { opId: 2, tx: 2, collection: "notes", id: "n2", op: "put", value: { b: 1 } },
+          { opId: 3, tx: 2, collection: "notes", id: "nope", op: "patch", value: { b: 2 } },
+          { opId: 4, collection: "notes", id: "n1", op: "patch", value: { nested: { x: null, z: 3 }, c: true } },
+        ],
+      });
+      expect(r1.results.map((r) => [r.status, r.error?.code])).toEqual([
+        ["applied", undefined],
+        ["rejected", "tx_aborted"],
+        ["rejected", "not_found"],
+        ["applied", undefined],
+      ]);
+      const n1 = await a.call("GET", "/v1/docs/notes/n1");
+      expect(n1.json).toEqual({ value: { id: "n1", a: 1, nested: { y: 2, z: 3 }, c: true }, version: r1.results[3].version });
+      expect((await a.call("GET", "/v1/docs/notes/n2")).status).toBe(404);
+
+      // Another client with a stale base version gets a conflict carrying the current value.
+      const stale = await a.push({ clientId: "client-other", ops: [{ opId: 1, collection: "notes", id: "n1", op: "put", value: { a: 9 }, baseVersion: r1.results[0].version }] });
+      expect(stale.results[0]).toMatchObject({ status: "conflict", version: r1.results[3].version, value: n1.json.value });
+      const fresh = await a.push({ clientId: "client-other", ops: [{ opId: 2, collection: "notes", id: "n1", op: "put", value: { a: 9 }, baseVersion: r1.results[3].version }] });
+      expect(fresh.results[0].status).toBe("applied");
+      // Its own last write passes the check even with an older base version.
+      const own = await a.push({ clientId: "client-other", ops: [{ opId: 3, collection: "notes", id: "n1", op: "patch", value: { a: 10 }, baseVersion: r1.results[3].version }] });
+      expect(own.results[0].status).toBe("applied");
+      // baseVersion null: "I expect no live document".
+      const exists = await a.push({ clientId: "client-third", ops: [{ opId: 1, collection: "notes", id: "n1", op: "put", value: {}, baseVersion: null }] });
+      expect(exists.results[0].status).toBe("conflict");
+      const absent = await a.push({ clientId: "client-third", ops: [{ opId: 2, collection: "notes", id: "n9", op: "put", value: {}, baseVersion: null }] });
+      expect(absent.results[0].status).toBe("applied");
+      // Deleting what is not there is applied without a version.
+      const del = await a.push({ clientId: "client-third", ops: [{ opId: 3, collection: "notes", id: "never", op: "delete" }] });
+      expect(del.results[0]).toEqual({ opId: 3, status: "applied" });
+    });
+
+    test("malformed pushes are refused whole before anything is applied", async () => {
+      const bad = [
+        { clientId: "client-bad1", ops: [...puts(2, { prefix: "bad-" }), { ...puts(1, { prefix: "bad-" })[0], opId: 1 }] },
+        { clientId: "client-bad1", ops: [{ opId: 1, tx: 1, collection: "t", id: "a", op: "put", value: {} }, { opId: 2, collection: "t", id: "b", op: "put", value: {} }, { opId: 3, tx: 1, collection: "t", id: "c", op: "put", value: {} }] },
+        { clientId: "client-bad1", ops: [{ opId: 1, collection: "t", id: "a", op: "put", value: { id: "b" } }] },
+        { clientId: "client-bad1", ops: [{ opId: 1, collection: "t", id: "a", op: "delete", value: {} }] },
+        { clientId: "short", ops: puts(1) },
+      ];
+      for (const body of bad) {
+        const r = await a.call("POST", "/v1/push", body);
+        expect(r.status).toBe(400);
+        expect(r.json.error.code).toBe("bad_request");
+        expect(r.json.error.issues.length).toBeGreaterThan(0);
+      }
+      const ok = await a.push({ clientId: "client-bad1", ops: puts(1, { prefix: "bad-" }) });
+      expect(ok.results[0].status).toBe("applied");
+    });
+  });
+}
