@@ -49,6 +49,17 @@ export function familyMigrations(family: SqlFamily): Record<string, Migration> {
   return family === "postgres" ? POSTGRES_MIGRATIONS : {};
 }
 
+/**
+ * Where the migrator keeps its bookkeeping tables. On PostgreSQL it must be named: Kysely
+ * looks for them by name in every schema, so a second Stowage schema in the same database
+ * would find the first one's tables and skip creating its own.
+ */
+export async function migrationTableSchema(db: Kysely<any>, family: SqlFamily): Promise<string | undefined> {
+  if (family !== "postgres") return undefined;
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+  return rows[0]?.schema ?? undefined;
+}
+
 /** The channel every committed change of a tenant is announced on, payload `<tenantId>:<seq>`. */
 export const CHANGES_CHANNEL = "stowage_changes";
 

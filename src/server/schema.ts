@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import { Migrator, type Migration } from "kysely/migration";
 import { StowageError } from "../errors.ts";
-import { familyMigrations, type SqlFamily } from "./dialect-sql.ts";
+import { familyMigrations, migrationTableSchema, type SqlFamily } from "./dialect-sql.ts";
 
 /** Server tables, as Kysely sees them. Counters are `bigint` (PostgreSQL may hand them back as strings). */
 export interface ServerTables {
@@ -113,6 +113,7 @@ export async function migrateServer(db: Kysely<any>, family: SqlFamily = "sqlite
     provider: { getMigrations: async () => ({ ...migrations, ...familyMigrations(family) }) },
     migrationTableName: "stowage_server_migration",
     migrationLockTableName: "stowage_server_migration_lock",
+    migrationTableSchema: await migrationTableSchema(db, family),
   });
   const { error } = await migrator.migrateToLatest();
   if (error) {
