@@ -93,3 +93,33 @@ test("hybrid mode: store and recall work with the server down; the writes reach 
   expect(await a.close()).toBe(0);
   expect(await b.close()).toBe(0);
 }, 60_000);
+
+test("http-only mode: tools go straight to the server; recall scans it and says so", async () => {
+  const { startServer } = await import("../helpers/server.ts");
+  const direct = await startServer();
+  try {
+    const c = spawnMcp([process.execPath, BIN, "mcp", "--db", tmp.file("unused.db")], {
+      STOWAGE_URL: direct.url,
+      STOWAGE_API_KEY: direct.key,
+      STOWAGE_SYNC_DISABLE: "1",
+    });
+    children.push(c);
+    await c.initialize();
+    const stored = await c.call("store", { id: "h1", title: "Direct write", content: "goes to the heron server" });
+    expect(stored.isError).toBeUndefined();
+    const res = await fetch(`${direct.url}/v1/docs/memories/h1`, { headers: { authorization: `Bearer ${direct.key}` } });
+    expect(res.status).toBe(200);
+    const found = await c.call("recall", { query: "heron" });
+    expect(found.structuredContent.engine).toBe("scan");
+    expect(found.structuredContent.hits.map((h: any) => h.id)).toEqual(["h1"]);
+    expect(found.structuredContent.hits[0].snippet).toBe("goes to the **heron** server");
+    expect(text(found)).toContain("http-only mode has no local index: scanned 1 document(s)");
+    const status = await c.call("sync_status", {});
+    expect(status.structuredContent.mode).toBe("http-only");
+    await c.call("delete", { id: "h1" });
+    expect((await c.call("recall", { query: "heron" })).structuredContent.hits).toEqual([]);
+    expect(await c.close()).toBe(0);
+  } finally {
+    await direct.stop();
+  }
+}, 30_000);
