@@ -7,6 +7,7 @@ import { createReporter, type Reporter } from "./report.ts";
  */
 const SECTIONS: Record<string, () => Promise<{ default: (r: Reporter) => Promise<void> }>> = {
   local: () => import("./local.ts"),
+  server: () => import("./server.ts"),
   adapters: () => import("./adapters.ts"),
   cli: () => import("./cli.ts"),
 };
