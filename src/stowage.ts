@@ -38,6 +38,8 @@ export interface StowageOptions {
   autoSync?: boolean;
   /** Changes per pull page (default 1000). */
   pullLimit?: number;
+  /** How long a crashed process's sync lease blocks the others (default 20,000 ms). */
+  leaseTtlMs?: number;
   /** Step-by-step trace of the sync engine, for tests and debugging. */
   onTrace?: (line: string) => void;
 }
@@ -102,6 +104,7 @@ export async function openStowage(options: StowageOptions = {}): Promise<Stowage
     intervalMs: config.syncIntervalMs,
     backoff: options.backoff,
     pullLimit: options.pullLimit,
+    leaseTtlMs: options.leaseTtlMs,
     onTrace: options.onTrace,
     mode: config.mode,
   });

@@ -39,7 +39,7 @@ export interface SyncEngineOptions {
   /** Period of the background push-then-pull cycle (default 60,000 ms). */
   intervalMs?: number;
   backoff?: BackoffOptions;
-  /** Sync lease lifetime (default 30,000 ms or twice the interval, whichever is longer). */
+  /** Sync lease lifetime (default 20,000 ms), renewed before every request; longer than any one request. */
   leaseTtlMs?: number;
   /** Changes per pull page (default 1000). */
   pullLimit?: number;
@@ -57,6 +57,7 @@ export class SyncEngine {
   readonly #intervalMs: number;
   readonly #backoff: BackoffOptions;
   readonly #lease: SyncLease;
+  readonly #leaseTtlMs: number;
   readonly #pullLimit: number;
   readonly #trace: (line: string) => void;
   readonly #mode: StowageMode;
@@ -70,6 +71,7 @@ export class SyncEngine {
   #lastSyncAt: number | null = null;
   #lastError: SyncStatus["lastError"] = null;
   #unsubscribe: (() => void) | null = null;
+  #leased = true;
 
   constructor(options: SyncEngineOptions) {
     this.#store = options.store;
@@ -77,7 +79,8 @@ export class SyncEngine {
     this.#clock = options.clock ?? systemClock;
     this.#intervalMs = options.intervalMs ?? 60_000;
     this.#backoff = { maxMs: Math.min(60_000, this.#intervalMs), ...options.backoff };
-    this.#lease = new SyncLease(options.store, randomToken(12), options.leaseTtlMs ?? Math.max(30_000, 2 * this.#intervalMs));
+    this.#leaseTtlMs = options.leaseTtlMs ?? 20_000;
+    this.#lease = new SyncLease(options.store, randomToken(12), this.#leaseTtlMs);
     this.#pullLimit = options.pullLimit ?? 1000;
     this.#trace = options.onTrace ?? (() => {});
     this.#mode = options.mode ?? "hybrid";
@@ -164,7 +167,8 @@ export class SyncEngine {
       }
       if (this.#state !== "stopped" && this.#want === null) {
         this.#setState("idle");
-        this.#schedule(this.#intervalMs);
+        // Another process holds the lease: try again once it would have expired.
+        this.#schedule(this.#leased ? this.#intervalMs : Math.min(this.#intervalMs, this.#leaseTtlMs));
       }
     }
     this.#loop = null;
@@ -175,9 +179,10 @@ export class SyncEngine {
     if (this.#store.closed) throw new StowageError("closed", "store has already been closed");
     if (!(await this.#lease.acquire(this.#clock.now()))) {
       this.#trace("lease:busy");
-      result.leased = false;
+      this.#leased = result.leased = false;
       return result;
     }
+    this.#leased = true;
     await this.#push(result);
     if (kind === "full") await this.#pull(result);
     return result;
@@ -188,6 +193,7 @@ export class SyncEngine {
     for (;;) {
       if (!(await first(this.#store.db, "select 1 from _stowage_outbox limit 1"))) return;
       this.#setState("pushing");
+      await this.#renewLease();
       let batch;
       try {
         batch = await pushBatch(this.#store, this.#http, isolate);
@@ -216,6 +222,7 @@ export class SyncEngine {
     this.#setState("pulling");
     let cursor = (await this.#store.getMeta(CURSOR_KEY)) ?? null;
     for (;;) {
+      await this.#renewLease();
       let text: string;
       try {
         text = await this.#http.pull(cursor, this.#pullLimit);
@@ -238,6 +245,13 @@ export class SyncEngine {
       cursor = page.cursor;
       if (page.changes > 0) this.#store.events.emit("pulled", { collections: page.collections, changes: page.changes });
       if (!page.more) return;
+    }
+  }
+
+  /** A cycle longer than the lease must not run on after another process took over. */
+  async #renewLease(): Promise<void> {
+    if (!(await this.#lease.acquire(this.#clock.now()))) {
+      throw new StowageError("storage", "the sync lease passed to another process during this cycle");
     }
   }
 

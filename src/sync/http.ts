@@ -12,7 +12,7 @@ export interface HttpClientOptions {
   apiKey: string;
   /** Defaults to globalThis.fetch. */
   fetch?: FetchFn;
-  /** Abort a request after this many ms (default 30,000). */
+  /** Abort a request after this many ms (default 10,000: well inside the sync lease). */
   timeoutMs?: number;
 }
 
@@ -38,7 +38,7 @@ export class HttpClient {
     this.url = options.url.replace(/\/+$/, "");
     this.#apiKey = options.apiKey;
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
   }
 
   /** Sends a push body already serialized (the outbox holds JSON text; re-parsing it would waste time). */

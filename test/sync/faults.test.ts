@@ -1,0 +1,187 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import type { Subprocess } from "bun";
+import { join } from "node:path";
+import type { Stowage } from "../../src/stowage.ts";
+import { startFaultProxy } from "../helpers/fault-proxy.ts";
+import { spawnServer, startServer, type SpawnedServer } from "../helpers/server.ts";
+import { tempDir } from "../helpers/tmp.ts";
+import { openClient, rng } from "./clients.ts";
+
+const dir = tempDir("stowage-faults-");
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+  dir.cleanup();
+});
+let n = 0;
+
+/** Every change the server has ever numbered: (docs, highest version). One op applied once = one number. */
+async function serverTally(url: string, key: string): Promise<{ docs: Map<string, Record<string, unknown>>; maxVersion: number }> {
+  const docs = new Map<string, Record<string, unknown>>();
+  let cursor = "";
+  let maxVersion = 0;
+  for (;;) {
+    const res = await fetch(`${url}/v1/pull?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { headers: { authorization: `Bearer ${key}` } });
+    const page = (await res.json()) as { changes: { collection: string; id: string; version: number; value: Record<string, unknown> | null }[]; cursor: string; more: boolean };
+    for (const c of page.changes) {
+      maxVersion = Math.max(maxVersion, c.version);
+      if (c.value) docs.set(`${c.collection}/${c.id}`, c.value);
+      else docs.delete(`${c.collection}/${c.id}`);
+    }
+    cursor = page.cursor;
+    if (!page.more) return { docs, maxVersion };
+  }
+}
+
+/** Syncs until a cycle succeeds with an empty outbox (faults make single attempts fail). */
+async function syncUntilClean(client: Stowage, attempts = 300): Promise<number> {
+  let failures = 0;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      const r = await client.sync();
+      if (r.leased && (await client.status()).outbox.size === 0) return failures;
+      if (!r.leased) await Bun.sleep(50); // a killed process's lease has not expired yet
+    } catch {
+      failures++;
+    }
+  }
+  throw new Error(`still not clean after ${attempts} attempts`);
+}
+
+async function lines(proc: Subprocess<"ignore", "pipe", "inherit">, onLine: (line: string) => boolean | void): Promise<void> {
+  const reader = proc.stdout.getReader();
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    text += new TextDecoder().decode(value);
+    let nl;
+    while ((nl = text.indexOf("\n")) >= 0) {
+      const line = text.slice(0, nl);
+      text = text.slice(nl + 1);
+      if (onLine(line)) {
+        reader.releaseLock();
+        return;
+      }
+    }
+  }
+}
+
+describe("sync under faults (real server processes, real HTTP)", () => {
+  test("server down: 1,000 writes queue; it comes back; the server holds each exactly once", async () => {
+    const dbPath = dir.file("down-server.db");
+    let server: SpawnedServer = await spawnServer({ dbPath });
+    cleanups.push(() => server.kill());
+    const port = Number(new URL(server.url).port);
+    await server.kill("SIGKILL");
+    const client = await openClient(dir.file(`c${n++}.db`), server.url, server.key);
+    cleanups.push(() => client.close());
+    const items = client.collection("items");
+    for (let i = 0; i < 1000; i += 100) await items.putMany(Array.from({ length: 100 }, (_, j) => ({ id: `q${i + j}`, i: i + j })));
+    await expect(client.sync()).rejects.toMatchObject({ code: "transport" });
+    const st = await client.status();
+    expect(st.outbox.size).toBe(1000);
+    expect(st.online).toBe(false);
+    server = await spawnServer({ dbPath, port });
+    await syncUntilClean(client);
+    const tally = await serverTally(server.url, server.key);
+    expect(tally.docs.size).toBe(1000);
+    expect(tally.maxVersion).toBe(1000); // 1,000 ops, 1,000 sequence numbers: none applied twice
+    expect(tally.docs.get("items/q737")).toEqual({ id: "q737", i: 737 });
+  });
+
+  test("10% of responses dropped after the server committed: no duplicate, nothing lost", async () => {
+    const server = await startServer();
+    cleanups.push(() => server.stop());
+    const proxy = await startFaultProxy(server.url, { dropRate: 0.1, random: rng(7) });
+    cleanups.push(() => proxy.stop());
+    const client = await openClient(dir.file(`c${n++}.db`), proxy.url, server.key, { pullLimit: 100 });
+    cleanups.push(() => client.close());
+    const items = client.collection("items");
+    let ops = 0;
+    for (let round = 0; round < 40; round++) {
+      await items.putMany(Array.from({ length: 50 }, (_, j) => ({ id: `d${round * 50 + j}`, v: 0 })));
+      ops += 50;
+      for (let j = 0; j < 10; j++) await items.patch(`d${round * 50 + j * 5}`, { v: round + 1 });
+      ops += 10;
+      await items.delete(`d${round * 50 + 49}`);
+      ops += 1;
+      try {
+        await client.sync();
+      } catch {
+        // a dropped answer: the next cycle resends
+      }
+    }
+    const failures = await syncUntilClean(client);
+    expect(proxy.stats.dropped).toBeGreaterThan(0);
+    const tally = await serverTally(server.url, server.key);
+    expect(tally.maxVersion).toBe(ops);
+    expect(tally.docs.size).toBe(2000 - 40);
+    expect(tally.docs.get("items/d55")).toEqual({ id: "d55", v: 2 });
+    expect(tally.docs.has("items/d49")).toBe(false);
+    expect(failures + proxy.stats.dropped).toBeGreaterThan(0);
+    // The client converged on the same state through lossy pulls.
+    expect(await items.count()).toBe(1960);
+    expect(await items.get("d55")).toEqual({ id: "d55", v: 2 });
+  });
+
+  test("server killed with SIGKILL in the middle of a push: after a restart nothing lost, nothing duplicated", async () => {
+    const dbPath = dir.file("killed-server.db");
+    let server = await spawnServer({ dbPath });
+    const port = Number(new URL(server.url).port);
+    cleanups.push(() => server.kill());
+    let killed: Promise<void> | null = null;
+    const client = await openClient(dir.file(`c${n++}.db`), server.url, server.key, {
+      // Kill the server as soon as the first batch is acknowledged: the next batch is in flight.
+      onTrace: (line) => {
+        if (line === "push:500" && !killed) killed = server.kill("SIGKILL");
+      },
+    });
+    cleanups.push(() => client.close());
+    const items = client.collection("items");
+    for (let i = 0; i < 5000; i += 500) await items.putMany(Array.from({ length: 500 }, (_, j) => ({ id: `k${i + j}`, n: i + j })));
+    await expect(client.sync()).rejects.toMatchObject({ code: "transport" });
+    await killed;
+    expect((await client.status()).outbox.size).toBeGreaterThan(0);
+    server = await spawnServer({ dbPath, port });
+    await syncUntilClean(client);
+    const tally = await serverTally(server.url, server.key);
+    expect(tally.docs.size).toBe(5000);
+    expect(tally.maxVersion).toBe(5000);
+  });
+
+  test("client process killed with SIGKILL in the middle of a sync: after a restart nothing lost, nothing duplicated", async () => {
+    const server = await startServer();
+    cleanups.push(() => server.stop());
+    const dbPath = dir.file("killed-client.db");
+    const fixture = join(import.meta.dir, "../fixtures/sync-client.ts");
+    let wrote = 0;
+    let pushes = 0;
+    for (let life = 0; life < 3; life++) {
+      let lifePushes = 0;
+      const proc = Bun.spawn([process.execPath, fixture, dbPath, server.url, server.key, `life${life}`, "2000"], { stdout: "pipe", stderr: "inherit" });
+      cleanups.push(() => proc.kill("SIGKILL"));
+      // Kill it right after a push was acknowledged, while it keeps writing and syncing.
+      await lines(proc, (line) => {
+        if (line.startsWith("wrote ")) wrote = Math.max(wrote, Number(line.slice(6)));
+        if (line.startsWith("trace push:")) {
+          pushes++;
+          lifePushes++;
+        }
+        return lifePushes >= 3;
+      });
+      proc.kill("SIGKILL");
+      await proc.exited;
+    }
+    const client = await openClient(dbPath, server.url, server.key, { leaseTtlMs: 500 });
+    cleanups.push(() => client.close());
+    const local = await client.collection("crash").count();
+    expect(local).toBeGreaterThan(0);
+    await syncUntilClean(client);
+    const tally = await serverTally(server.url, server.key);
+    expect(tally.docs.size).toBe(local); // every committed local write, and nothing else
+    expect(tally.maxVersion).toBe(local); // each applied exactly once
+    expect(pushes).toBeGreaterThanOrEqual(9);
+    expect(wrote).toBeGreaterThan(0);
+  }, 30_000);
+});
