@@ -5,20 +5,43 @@ const URL_RE = /^postgres(ql)?:\/\//i;
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
+ * The database URL and schema to use: `schema` as given, else a `?schema=` parameter of the
+ * URL (so `stowage serve --data postgres://…/db?schema=stowage` works), else none (the
+ * server's search_path). The answered URL no longer carries the parameter.
+ */
+export function postgresTarget(options: { url: string; schema?: string }): { url: string; schema?: string } {
+  if (typeof options.url !== "string" || !URL_RE.test(options.url)) {
+    throw new StowageError("config", `invalid PostgreSQL URL ${describeValue(redactPostgresUrl(String(options.url)))}: expected postgres://user@host:port/database`);
+  }
+  let url = options.url;
+  let schema = options.schema;
+  const q = url.indexOf("?");
+  if (q >= 0) {
+    const params = new URLSearchParams(url.slice(q + 1));
+    const fromUrl = params.get("schema");
+    if (fromUrl !== null) {
+      params.delete("schema");
+      schema ??= fromUrl;
+      const rest = params.toString();
+      url = url.slice(0, q) + (rest ? `?${rest}` : "");
+    }
+  }
+  if (schema !== undefined && !SCHEMA_RE.test(schema)) {
+    throw new StowageError("config", `invalid PostgreSQL schema name ${describeValue(schema)}: use [a-z_][a-z0-9_]{0,62}`);
+  }
+  return schema === undefined ? { url } : { url, schema };
+}
+
+/**
  * The `pg` client settings for a URL and schema, shared by the pool and the LISTEN connection
  * so both see the same database and schema.
  */
 export function postgresConnectionSettings(options: { url: string; schema?: string }): pg.ClientConfig {
-  if (typeof options.url !== "string" || !URL_RE.test(options.url)) {
-    throw new StowageError("config", `invalid PostgreSQL URL ${describeValue(redactPostgresUrl(String(options.url)))}: expected postgres://user@host:port/database`);
-  }
-  if (options.schema !== undefined && !SCHEMA_RE.test(options.schema)) {
-    throw new StowageError("config", `invalid PostgreSQL schema name ${describeValue(options.schema)}: use [a-z_][a-z0-9_]{0,62}`);
-  }
+  const { url, schema } = postgresTarget(options);
   return {
-    connectionString: options.url,
-    // The schema name is checked above, so it needs no quoting here.
-    options: options.schema ? `-c search_path=${options.schema}` : undefined,
+    connectionString: url,
+    // The schema name is checked by postgresTarget, so it needs no quoting here.
+    options: schema ? `-c search_path=${schema}` : undefined,
     types: { getTypeParser },
     application_name: "stowage",
   };

@@ -1,9 +1,9 @@
 import { CompiledQuery, PostgresDialect, type DatabaseConnection } from "kysely";
 import pg from "pg";
 import type { StowageAdapter } from "../../src/adapter.ts";
-import { postgresConnectionSettings, redactPostgresUrl } from "./connection.ts";
+import { postgresConnectionSettings, postgresTarget, redactPostgresUrl } from "./connection.ts";
 
-export { postgresConnectionSettings, redactPostgresUrl } from "./connection.ts";
+export { postgresConnectionSettings, postgresTarget, redactPostgresUrl } from "./connection.ts";
 export { listenForChanges, type ChangeListener, type ChangePoke } from "./notify.ts";
 
 /** Pool settings we pass through to `pg.Pool`; the connection itself comes from `url` and `schema`. */
@@ -19,7 +19,7 @@ export interface PostgresPoolOptions {
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database` (or `postgresql://`). */
   url: string;
-  /** Schema holding Stowage's tables (created when missing); default: the server's `search_path`. */
+  /** Schema holding Stowage's tables (created when missing); default: the URL's `?schema=`, else the server's `search_path`. */
   schema?: string;
   /** Pool sizing and timeouts. */
   pool?: PostgresPoolOptions;
@@ -27,7 +27,8 @@ export interface PostgresOptions {
 
 /** Stowage's server store over PostgreSQL (node-postgres and Kysely's PostgreSQL dialect). */
 export function createPostgresAdapter(options: PostgresOptions): StowageAdapter {
-  const settings = postgresConnectionSettings(options);
+  const { url, schema } = postgresTarget(options);
+  const settings = postgresConnectionSettings({ url, schema });
   let schemaReady: Promise<void> | undefined;
   const pool = new pg.Pool({
     ...settings,
@@ -40,13 +41,13 @@ export function createPostgresAdapter(options: PostgresOptions): StowageAdapter 
   pool.on("error", () => {});
   return {
     name: "postgres",
-    location: redactPostgresUrl(options.url) + (options.schema ? ` (schema ${options.schema})` : ""),
+    location: redactPostgresUrl(url) + (schema ? ` (schema ${schema})` : ""),
     dialect: new PostgresDialect({
       pool,
       // Once per adapter, on the first connection: later connections resolve the search_path lazily.
-      onCreateConnection: options.schema
+      onCreateConnection: schema
         ? async (connection) => {
-            schemaReady ??= ensureSchema(connection, options.schema!).catch((e) => {
+            schemaReady ??= ensureSchema(connection, schema).catch((e) => {
               schemaReady = undefined;
               throw e;
             });

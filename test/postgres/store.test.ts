@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createPostgresAdapter, listenForChanges, type ChangePoke } from "../../adapters/postgres/index.ts";
+import { createPostgresAdapter, listenForChanges, postgresTarget, type ChangePoke } from "../../adapters/postgres/index.ts";
 import { isStowageError } from "../../src/errors.ts";
 import { unstorableJson } from "../../src/server/dialect-sql.ts";
 import { createTenant } from "../../src/server/keys.ts";
@@ -29,6 +29,14 @@ describe("createPostgresAdapter", () => {
       }
       expect(isStowageError(error, "config")).toBe(true);
     }
+  });
+
+  test("a ?schema= URL parameter picks the schema and leaves the connection string", () => {
+    const a = createPostgresAdapter({ url: "postgres://u:pw@h:5432/db?schema=stow&sslmode=disable" });
+    expect(a.location).toBe("postgres://u:***@h:5432/db?sslmode=disable (schema stow)");
+    expect(postgresTarget({ url: "postgres://h/db?schema=stow" })).toEqual({ url: "postgres://h/db", schema: "stow" });
+    expect(postgresTarget({ url: "postgres://h/db?schema=stow", schema: "given" })).toEqual({ url: "postgres://h/db", schema: "given" });
+    expect(() => postgresTarget({ url: "postgres://h/db?schema=Bad-Name" })).toThrow('invalid PostgreSQL schema name "Bad-Name"');
   });
 
   test("unstorableJson finds U+0000 and lone surrogates only where jsonb would refuse them", () => {
