@@ -3,7 +3,6 @@ import { indexedFields } from "../search/fts-index.ts";
 import { scanSearch } from "../search/scan.ts";
 import type { Stowage } from "../stowage.ts";
 import type { SearchOptions, SearchResult } from "../search/types.ts";
-import type { Store } from "../store/store.ts";
 import type { Doc, ListOptions, ListPage } from "../store/types.ts";
 
 /** The collection operations the MCP tools use, whatever the mode behind them. */
@@ -36,21 +35,10 @@ export interface McpBackend {
   sync?(): Promise<Record<string, unknown>>;
 }
 
-/** Local mode: the store alone, no network. */
-export function storeBackend(store: Store): McpBackend {
-  return {
-    mode: "local",
-    collection: (name, search) => store.collection(name, { search }),
-    indexedFields: (name) => indexedFields((fn) => fn(store.db), name),
-    async status() {
-      return { mode: "local", ...(await store.status()) } as unknown as Record<string, unknown>;
-    },
-  };
-}
-
 /**
  * Any mode through an open Stowage handle. Local and hybrid collections search the local
- * FTS index (pending writes included); http-only collections scan the server's documents.
+ * FTS index (pending writes included), or a LIKE scan when the adapter declares no FTS5;
+ * http-only collections scan the server's documents.
  */
 export function stowageBackend(stowage: Stowage): McpBackend {
   const store = stowage.store;
@@ -58,14 +46,17 @@ export function stowageBackend(stowage: Stowage): McpBackend {
     mode: stowage.mode,
     collection(name, search) {
       const c = stowage.collection(name, { search }) as unknown as Omit<McpCollection, "search"> & Partial<Pick<McpCollection, "search">>;
-      if (typeof c.search === "function") return c as McpCollection;
+      const local = c.search;
+      if (local && store?.adapter.capabilities.fts5 !== false) return c as McpCollection;
       return {
         put: (value) => c.put(value),
         get: (id) => c.get(id),
         list: (options) => c.list(options),
         patch: (id, patch) => c.patch(id, patch),
         delete: (id) => c.delete(id),
-        search: (query, options) => scanSearch<JsonObject>((o) => c.list(o), name, search, query, options),
+        search: local
+          ? (query, options) => local.call(c, query, { ...options, engine: "like" })
+          : (query, options) => scanSearch<JsonObject>((o) => c.list(o), name, search, query, options),
       };
     },
     async status() {
