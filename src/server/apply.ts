@@ -6,6 +6,8 @@ import { num, type ServerTables } from "./schema.ts";
 
 /** One write to apply: a pushed op, or a direct PUT/PATCH/DELETE. */
 export interface WriteOp {
+  /** The pushed op's id, for messages (absent for direct writes). */
+  opId?: number;
   /** Ops sharing a defined `tx` and adjacent in the list are applied all-or-nothing. */
   tx?: number;
   collection: string;
@@ -95,7 +97,8 @@ export async function applyOps(
         dirty.set(k, doc);
       }
     } else if (end - start > 1) {
-      const message = `op ${refused - start + 1} of this transaction was refused`;
+      const which = ops[refused].opId ?? refused - start + 1;
+      const message = `op ${which} of this transaction was refused (${outcomes[refused].error?.code ?? outcomes[refused].status})`;
       for (let i = start; i < end; i++) {
         if (i !== refused) outcomes[i] = { status: "rejected", error: { code: "tx_aborted", message } };
       }

@@ -50,3 +50,24 @@ export async function gc(store: ServerStore, options: GcOptions): Promise<GcRepo
   report.opResults = Number(removed.numDeletedRows ?? 0);
   return report;
 }
+
+/**
+ * The server option for gc: purges every `everyMs` (default hourly) in the background until
+ * stopped. Failures go to `onError`; the loop never rejects.
+ */
+export function startGc(store: ServerStore, options: { olderThanMs: number; everyMs?: number; onError?: (e: unknown) => void }): { stop(): void } {
+  let running = false;
+  const timer = setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      await gc(store, { olderThanMs: options.olderThanMs });
+    } catch (e) {
+      options.onError?.(e);
+    } finally {
+      running = false;
+    }
+  }, Math.max(1000, options.everyMs ?? 3_600_000));
+  (timer as { unref?: () => void }).unref?.();
+  return { stop: () => clearInterval(timer) };
+}

@@ -2,5 +2,6 @@
 export { createServerHandler, DEFAULT_LIMITS, type ServerHandlerOptions, type ServerLimits } from "./handler.ts";
 export { openServerStore, type OpenServerStoreOptions, type ServerStore } from "./store.ts";
 export { createKey, createTenant, findTenant, listKeys, listTenants, revokeKey, authenticate, type KeyInfo, type Principal, type Tenant } from "./keys.ts";
-export { gc, type GcOptions, type GcReport } from "./gc.ts";
+export { gc, startGc, type GcOptions, type GcReport } from "./gc.ts";
 export type { RateLimit } from "./rate-limit.ts";
+export { sha256Hex, constantTimeEqual } from "./keys.ts";

@@ -50,7 +50,13 @@ export function checkValue(value: Record<string, unknown>, id: string, limits: P
   while (stack.length) {
     const [v, depth] = stack.pop()!;
     if (depth > limits.maxValueDepth) return `value is nested deeper than ${limits.maxValueDepth} levels`;
-    if (v !== null && typeof v === "object") for (const child of Object.values(v)) if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+    if (v === null || typeof v !== "object") continue;
+    for (const k in v) {
+      // JSON.parse makes `__proto__` an own key, but merging it would set a prototype instead.
+      if (k === "__proto__") return "value has a field named __proto__, which is not allowed";
+      const child = (v as Record<string, unknown>)[k];
+      if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+    }
   }
   const json = JSON.stringify(value);
   if (json.length > limits.maxValueChars) return `value is ${json.length} characters of JSON; the limit is ${limits.maxValueChars}`;
@@ -84,6 +90,7 @@ export async function push(store: ServerStore, tenantId: string, req: PushReques
     if (fresh.length === 0) return { results, lastOpId: mark };
 
     const writes: WriteOp[] = fresh.map((op) => ({
+      opId: op.opId,
       tx: op.tx,
       collection: op.collection,
       id: op.id,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createKey } from "../../src/server/index.ts";
+import { constantTimeEqual, createKey, listKeys, revokeKey, sha256Hex } from "../../src/server/index.ts";
 import type { TestServer } from "../helpers/server.ts";
 import { api, puts, type Api } from "./client.ts";
 import type { SuiteContext } from "./suite.ts";
@@ -47,6 +47,25 @@ export function isolationTests(name: string, ctx: SuiteContext): void {
       );
       const aChanges = (await a.pullAll()).flatMap((p) => p.changes);
       expect(aChanges.map((c) => [c.id, c.value])).toEqual([["secret-4", { id: "secret-4", mine: true }]]);
+    });
+
+    test("keys are stored as SHA-256 only, listed without secrets, and revocable by id", async () => {
+      const made = await createKey(s.store, "tenant-c", { createIfMissing: true, label: "ci" });
+      expect(made.key).toMatch(/^stw_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+      const rows = await s.store.db.selectFrom("stowage_keys").selectAll().execute();
+      expect(JSON.stringify(rows)).not.toContain(made.key.slice(21));
+      expect(rows.find((r) => r.id === made.id)?.hash).toBe(await sha256Hex(made.key));
+      const listed = await listKeys(s.store, "tenant-c");
+      expect(listed.map((k) => [k.id, k.tenantName, k.label, k.revokedAt])).toEqual([[made.id, "tenant-c", "ci", null]]);
+      expect(JSON.stringify(listed)).not.toContain(made.key.slice(21));
+      const c = api(s.url, made.key);
+      expect((await c.call("GET", "/v1/pull")).status).toBe(200);
+      expect((await revokeKey(s.store, made.id)).revokedAt).not.toBeNull();
+      expect((await c.call("GET", "/v1/pull")).status).toBe(401);
+      expect(constantTimeEqual("abc", "abc")).toBe(true);
+      expect(constantTimeEqual("abc", "abd")).toBe(false);
+      expect(constantTimeEqual("abc", "abcd")).toBe(false);
+      expect(constantTimeEqual("", "a")).toBe(false);
     });
   });
 }

@@ -139,6 +139,7 @@ export function pushTests(name: string, ctx: SuiteContext): void {
         { clientId: "client-bad1", ops: [{ opId: 1, collection: "t", id: "a", op: "put", value: { id: "b" } }] },
         { clientId: "client-bad1", ops: [{ opId: 1, collection: "t", id: "a", op: "delete", value: {} }] },
         { clientId: "short", ops: puts(1) },
+        JSON.parse('{"clientId":"client-bad1","ops":[{"opId":1,"collection":"t","id":"a","op":"put","value":{"x":{"__proto__":{"polluted":true}}}}]}'),
       ];
       for (const body of bad) {
         const r = await a.call("POST", "/v1/push", body);
