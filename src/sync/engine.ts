@@ -72,6 +72,7 @@ export class SyncEngine {
   #lastError: SyncStatus["lastError"] = null;
   #unsubscribe: (() => void) | null = null;
   #leased = true;
+  #started = false;
 
   constructor(options: SyncEngineOptions) {
     this.#store = options.store;
@@ -92,11 +93,12 @@ export class SyncEngine {
 
   /** Starts background sync: a full cycle now, pushes on every local write, a cycle per interval. */
   start(): void {
-    if (this.#state !== "stopped") return;
+    if (this.#started) return;
+    this.#started = true;
     this.#setState("idle");
     this.#unsubscribe = this.#store.events.on("write", () => {
       // Pushing on a write would only hammer a server we are waiting out.
-      if (this.#state !== "backoff" && this.#state !== "stopped") this.#request("push");
+      if (this.#state !== "backoff" && this.#started) this.#request("push");
     });
     this.#request("full");
   }
@@ -112,14 +114,14 @@ export class SyncEngine {
 
   /** Stops the timers and waits for a cycle in flight; later writes stay queued locally. */
   async stop(): Promise<void> {
-    const wasRunning = this.#state !== "stopped";
+    this.#started = false;
     this.#unsubscribe?.();
     this.#unsubscribe = null;
     this.#clearTimer();
     this.#want = null;
     await this.#loop;
     for (const w of this.#waiters.splice(0)) w.reject(new StowageError("closed", "sync engine was stopped"));
-    if (wasRunning || this.#state !== "stopped") this.#setState("stopped");
+    this.#setState("stopped", true);
     if (!this.#store.closed) await this.#lease.release().catch(() => {});
   }
 
@@ -165,7 +167,8 @@ export class SyncEngine {
         this.#fail(e);
         continue;
       }
-      if (this.#state !== "stopped" && this.#want === null) {
+      if (!this.#started) this.#setState("stopped");
+      else if (this.#want === null) {
         this.#setState("idle");
         // Another process holds the lease: try again once it would have expired.
         this.#schedule(this.#leased ? this.#intervalMs : Math.min(this.#intervalMs, this.#leaseTtlMs));
@@ -278,7 +281,10 @@ export class SyncEngine {
     this.#lastError = { code: err.code, message: err.message, at: this.#clock.now() };
     this.#trace(`error:${err.code}`);
     this.events.emit("error", err);
-    if (this.#state === "stopped" || err.code === "closed") return;
+    if (!this.#started || err.code === "closed") {
+      this.#setState("stopped");
+      return;
+    }
     const retryAfter = (err as { retryAfterS?: number }).retryAfterS;
     const delay = Math.max(backoffDelay(this.#attempt++, this.#backoff), retryAfter ? retryAfter * 1000 : 0);
     this.#setState("backoff");
@@ -288,7 +294,7 @@ export class SyncEngine {
 
   #schedule(ms: number): void {
     this.#clearTimer();
-    if (this.#state === "stopped") return;
+    if (!this.#started) return;
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = null;
       this.#request("full");
@@ -307,12 +313,11 @@ export class SyncEngine {
     this.events.emit("online", online);
   }
 
-  #setState(state: SyncState): void {
+  /** `traced`: a manual `sync()` on an engine never started returns to stopped silently. */
+  #setState(state: SyncState, traced = state === "idle"): void {
     if (state === this.#state) return;
-    // A cycle finishing after stop() must not bring the engine back to life.
-    if (this.#state === "stopped" && state !== "idle") return;
     this.#state = state;
-    if (state === "idle" || state === "stopped") this.#trace(state);
+    if (traced) this.#trace(state);
     this.events.emit("state", state);
   }
 }
