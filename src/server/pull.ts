@@ -19,35 +19,37 @@ export function pullCursor(seq: number): string {
 
 /**
  * One pull page as JSON text. Bodies are stored as JSON text, so the page is assembled
- * without parsing and re-serializing every document. Reads in one transaction so the purge
- * horizon and the changes come from the same state.
+ * without parsing and re-serializing every document.
+ *
+ * The changes are read before the tenant's counters, without a transaction: the purge horizon
+ * and the sequence only grow, so if the horizon read afterwards is still at or below the
+ * cursor, no tombstone after the cursor had been purged when the changes were read. This
+ * holds under PostgreSQL's READ COMMITTED as well as on SQLite, and never blocks writers.
  */
 export async function pullPage(store: ServerStore, tenantId: string, after: number, limit: number): Promise<string> {
-  return store.db.transaction().execute(async (trx) => {
-    const tenant = await trx.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId).executeTakeFirst();
-    const seq = num(tenant?.seq);
-    const purged = num(tenant?.purged_seq);
-    // A cursor at 0 has no state to lose; one behind the horizon may have missed purged deletes.
-    if ((after > 0 && after < purged) || after > seq) return '{"reset":true}';
-    const rows = await trx
-      .selectFrom("stowage_docs")
-      .select(["collection", "id", "seq", "deleted", "body"])
-      .where("tenant_id", "=", tenantId)
-      .where("seq", ">", after)
-      .orderBy("seq")
-      .limit(limit + 1)
-      .execute();
-    const more = rows.length > limit;
-    if (more) rows.length = limit;
-    let last = after;
-    const parts: string[] = [];
-    for (const r of rows) {
-      last = num(r.seq);
-      const deleted = Number(r.deleted) === 1;
-      parts.push(
-        `{"collection":${JSON.stringify(r.collection)},"id":${JSON.stringify(r.id)},"version":${last},"value":${deleted ? "null" : r.body},"deleted":${deleted}}`,
-      );
-    }
-    return `{"changes":[${parts.join(",")}],"cursor":"${pullCursor(last)}","more":${more}}`;
-  });
+  const rows = await store.db
+    .selectFrom("stowage_docs")
+    .select(["collection", "id", "seq", "deleted", "body"])
+    .where("tenant_id", "=", tenantId)
+    .where("seq", ">", after)
+    .orderBy("seq")
+    .limit(limit + 1)
+    .execute();
+  const tenant = await store.db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId).executeTakeFirst();
+  const seq = num(tenant?.seq);
+  const purged = num(tenant?.purged_seq);
+  // A cursor at 0 has no state to lose; one behind the horizon may have missed purged deletes.
+  if ((after > 0 && after < purged) || after > seq) return '{"reset":true}';
+  const more = rows.length > limit;
+  if (more) rows.length = limit;
+  let last = after;
+  const parts: string[] = [];
+  for (const r of rows) {
+    last = num(r.seq);
+    const deleted = Number(r.deleted) === 1;
+    parts.push(
+      `{"collection":${JSON.stringify(r.collection)},"id":${JSON.stringify(r.id)},"version":${last},"value":${deleted ? "null" : r.body},"deleted":${deleted}}`,
+    );
+  }
+  return `{"changes":[${parts.join(",")}],"cursor":"${pullCursor(last)}","more":${more}}`;
 }
