@@ -110,7 +110,10 @@ class LibsqlConnection implements DatabaseConnection {
 
   async end(how: "commit" | "rollback"): Promise<void> {
     const tx = this.#tx;
-    if (!tx) throw new StowageError("storage", `cannot ${how}: no transaction is open`);
+    // Kysely rolls back after a failed commit; that commit already closed (and so rolled
+    // back) the transaction, and throwing here would hide the commit's own error.
+    if (!tx && how === "rollback") return;
+    if (!tx) throw new StowageError("storage", "cannot commit: no transaction is open");
     this.#tx = undefined;
     try {
       await (how === "commit" ? tx.commit() : tx.rollback());
