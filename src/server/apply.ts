@@ -10,8 +10,11 @@ export interface WriteOp {
   opId?: number;
   /** Ops sharing a defined `tx` and adjacent in the list are applied all-or-nothing. */
   tx?: number;
+  /** A valid collection name. */
   collection: string;
+  /** A valid document id. */
   id: string;
+  /** Create or replace, merge patch, or delete. */
   op: "put" | "patch" | "delete";
   /** The document (put) or merge patch (patch). */
   value?: JsonObject;
@@ -21,24 +24,31 @@ export interface WriteOp {
 
 /** What happened to one WriteOp. */
 export interface WriteOutcome {
+  /** Applied, refused for a stale base version, or refused for good. */
   status: "applied" | "conflict" | "rejected";
   /** The change's sequence number (applied), or the current version (conflict). */
   version?: number;
   /** The current value on conflict (null when absent or deleted); the new value when applied. */
   value?: JsonObject | null;
+  /** Why a conflict or rejection happened. */
   error?: ErrorInfo;
 }
 
 interface DocState {
+  /** Version: the sequence number of the latest change. */
   seq: number;
+  /** A tombstone. */
   deleted: boolean;
+  /** clientId of the latest change, null for direct writes. */
   writer: string | null;
+  /** JSON text of the value, null for a tombstone. */
   body: string | null;
   /** Parsed `body`, filled on first need. */
   value?: JsonObject;
 }
 
 export interface ApplyContext {
+  /** The tenant every read and write is confined to. */
   tenantId: string;
   /** The tenant's sequence counter before this transaction's changes. */
   seq: number;
