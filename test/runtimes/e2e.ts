@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createLibsqlAdapter } from "../../adapters/libsql/index.ts";
 import { createNodeSqliteAdapter } from "../../adapters/node-sqlite/index.ts";
 import { runtimeName, runtimeVersion } from "../../src/runtime/runtime.ts";
 import { serve, type RunningServer } from "../../src/runtime/serve.ts";
@@ -135,6 +136,21 @@ try {
     const notes = (await carol.collection("notes").list({ limit: 100 })).items;
     equal(notes.map((d) => d.id), ["a1", "a3", "b1"], "carol's notes");
     equal((await carol.status()).outbox.size, 0, "carol outbox");
+  });
+
+  await check("a client on libsql (file:) syncs with the same server on this runtime", async () => {
+    const dana = await openStowage({ adapter: createLibsqlAdapter({ url: `file:${join(dir, "dana.db")}` }), url: server!.url, apiKey: key, autoSync: false });
+    clients.push(dana);
+    await dana.sync();
+    await dana.transaction(async (tx) => {
+      await tx.collection("notes").put({ id: "l1", text: "from libsql", n: 12 });
+      await tx.collection("notes").patch("a1", { viaLibsql: true });
+    });
+    await dana.sync();
+    equal((await dana.collection("notes").list({ limit: 100 })).items.map((d) => d.id), ["a1", "a3", "b1", "l1"], "dana's notes");
+    await alice.sync();
+    equal(await alice.collection("notes").get("a1"), { id: "a1", text: "from alice", n: 10, viaLibsql: true }, "a1 on alice");
+    equal(await alice.collection("notes").get("l1"), { id: "l1", text: "from libsql", n: 12 }, "l1 on alice");
   });
 
   await check(`the CLI runs on ${runtimeName()}: \`keys create\` and \`serve\` serve two clients, SIGTERM stops it`, async () => {
