@@ -8,6 +8,7 @@ import { createReporter, type Reporter } from "./report.ts";
 const SECTIONS: Record<string, () => Promise<{ default: (r: Reporter) => Promise<void> }>> = {
   local: () => import("./local.ts"),
   server: () => import("./server.ts"),
+  postgres: () => import("./postgres.ts"),
   adapters: () => import("./adapters.ts"),
   cli: () => import("./cli.ts"),
 };

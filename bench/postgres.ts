@@ -1,0 +1,106 @@
+import { createPostgresAdapter } from "../adapters/postgres/index.ts";
+import { createKey, openServerStore } from "../src/server/index.ts";
+import { PG_URL, dropSchema, newSchemaName, pgAvailable } from "../test/helpers/pg.ts";
+import { spawnServer } from "../test/helpers/server.ts";
+import { tempDir } from "../test/helpers/tmp.ts";
+import { spawnPgServer } from "../test/postgres/spawn.ts";
+import type { Reporter } from "./report.ts";
+
+/**
+ * Server push throughput with 32 concurrent clients, SQLite and PostgreSQL side by side. Each
+ * server is a real child process (rate limit off); clients are fetch calls in this process,
+ * all pushing to one tenant, so every push takes that tenant's counter lock in turn.
+ */
+const CLIENTS = 32;
+const RUNS: { name: string; batches: number; size: number }[] = [
+  { name: "batches of 100", batches: 8, size: 100 },
+  { name: "single-op pushes", batches: 25, size: 1 },
+];
+
+interface Target {
+  urls: string[];
+  /** Keys to push with, client c uses keys[c % keys.length] (one per tenant). */
+  keys: string[];
+  stop(): Promise<void>;
+}
+
+export default async function postgresBench(r: Reporter): Promise<void> {
+  const pg = await pgAvailable("bench postgres").catch(() => false);
+  if (!pg) r.log("bench postgres: PostgreSQL unreachable, only SQLite figures");
+  for (const run of RUNS) {
+    const sqlite = await measure(await sqliteTarget(), run);
+    r.figure("server push, 32 clients", `sqlite, ${run.name}`, sqlite, "ops/s");
+    if (!pg) continue;
+    const one = await measure(await pgTarget(1), run);
+    r.figure("server push, 32 clients", `postgres, 1 instance, ${run.name}`, one, "ops/s", { note: `${(one / sqlite).toFixed(2)}x sqlite` });
+    const two = await measure(await pgTarget(2), run);
+    r.figure("server push, 32 clients", `postgres, 2 instances, ${run.name}`, two, "ops/s", { note: `${(two / sqlite).toFixed(2)}x sqlite` });
+    // Tenants do not wait for each other's counter lock.
+    const spread = await measure(await pgTarget(2, 8), run);
+    r.figure("server push, 32 clients", `postgres, 2 instances, 8 tenants, ${run.name}`, spread, "ops/s", { note: `${(spread / sqlite).toFixed(2)}x sqlite` });
+  }
+}
+
+async function sqliteTarget(): Promise<Target> {
+  const tmp = tempDir("stowage-bench-pg-");
+  const server = await spawnServer({ dbPath: tmp.file("server.db") });
+  return {
+    urls: [server.url],
+    keys: [server.key],
+    stop: async () => {
+      await server.kill("SIGTERM");
+      tmp.cleanup();
+    },
+  };
+}
+
+async function pgTarget(instances: number, tenants = 1): Promise<Target> {
+  const schema = newSchemaName();
+  const store = await openServerStore({ adapter: createPostgresAdapter({ url: PG_URL, schema, pool: { max: 2 } }) });
+  const keys: string[] = [];
+  for (let t = 0; t < tenants; t++) keys.push((await createKey(store, `bench${t}`, { createIfMissing: true })).key);
+  await store.close();
+  const servers = await Promise.all(Array.from({ length: instances }, () => spawnPgServer(PG_URL, schema)));
+  return {
+    urls: servers.map((s) => s.url),
+    keys,
+    stop: async () => {
+      await Promise.all(servers.map((s) => s.kill("SIGTERM")));
+      await dropSchema(schema);
+    },
+  };
+}
+
+/** 32 clients each send `batches` pushes of `size` new documents, spread over the target's instances. */
+async function measure(target: Target, run: { batches: number; size: number }): Promise<number> {
+  try {
+    // Bodies are built before the clock starts, so the figure is the server's, not JSON.stringify's.
+    const bodies = Array.from({ length: CLIENTS }, (_, c) => Array.from({ length: run.batches }, (_, b) => batch(c, b, run.size)));
+    for (const [i, url] of target.urls.entries()) await post(url, target.keys[0], batch(900 + i, 0, 50)); // warm-up
+    const start = performance.now();
+    await Promise.all(
+      bodies.map(async (mine, c) => {
+        for (let b = 0; b < mine.length; b++) await post(target.urls[(c + b) % target.urls.length], target.keys[c % target.keys.length], mine[b]);
+      }),
+    );
+    return (CLIENTS * run.batches * run.size) / ((performance.now() - start) / 1000);
+  } finally {
+    await target.stop();
+  }
+}
+
+function batch(client: number, b: number, size: number): string {
+  return JSON.stringify({
+    clientId: `bench-client-${client}`,
+    ops: Array.from({ length: size }, (_, i) => {
+      const n = b * size + i + 1;
+      return { opId: n, collection: "todos", id: `c${client}-${n}`, op: "put", value: { title: `todo ${n}`, done: n % 3 === 0, n, tags: ["a", "b"] } };
+    }),
+  });
+}
+
+async function post(url: string, key: string, body: string): Promise<void> {
+  const res = await fetch(`${url}/v1/push`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body });
+  if (res.status !== 200) throw new Error(`push answered ${res.status}: ${await res.text()}`);
+  await res.arrayBuffer();
+}
