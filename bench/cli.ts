@@ -47,7 +47,32 @@ export default async function bench(r: Reporter): Promise<void> {
       times.sort((a, b) => a - b);
       r.figure("cli", name, percentile(times, 50), "ms", { note: `p90 ${percentile(times, 90).toFixed(1)} ms; ${aim}` });
     }
+    await streaming(r, exe, tmp.path, env);
   } finally {
     tmp.cleanup();
   }
+}
+
+/** export/import of a million documents through the executable: speed and peak memory. */
+async function streaming(r: Reporter, exe: string, dir: string, env: Record<string, string>): Promise<void> {
+  const N = Number(process.env.BENCH_CLI_DOCS ?? 1_000_000);
+  const src = join(dir, "million.db");
+  const store = await Store.open({ adapter: createBunSqliteAdapter({ path: src }) });
+  const c = store.collection("docs");
+  for (let b = 0; b < N; b += 10_000) {
+    const n = Math.min(10_000, N - b);
+    await c.putMany(Array.from({ length: n }, (_, i) => ({ id: `d${String(b + i).padStart(7, "0")}`, title: `document ${b + i}`, done: i % 2 === 0, tags: ["a", "b"], n: i })));
+  }
+  await store.close();
+  const dump = join(dir, "million.ndjson");
+  const run = (name: string, cmd: string[]) => {
+    const start = performance.now();
+    const p = Bun.spawnSync(cmd, { env, stdout: "pipe", stderr: "pipe" });
+    const s = (performance.now() - start) / 1000;
+    if (p.exitCode !== 0) throw new Error(`${name} exited ${p.exitCode}: ${p.stderr}`);
+    const rss = p.resourceUsage?.maxRSS;
+    r.figure("cli", `${name} ${N.toLocaleString("en-US")} docs`, N / s, "docs/s", { note: rss ? `peak RSS ${(rss / 1024 / 1024).toFixed(0)} MB` : undefined });
+  };
+  run("export (NDJSON to a file)", [exe, "export", "--db", src, "--out", dump]);
+  run("import (NDJSON into a fresh db)", [exe, "import", dump, "--db", join(dir, "fresh.db")]);
 }

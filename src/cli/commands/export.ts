@@ -24,25 +24,36 @@ const exportCommand: Command = {
     let written = 0;
     try {
       await withStore(ctx, async (store) => {
-        const filter = collections.length ? ` and collection in (${collections.map(() => "?").join(",")})` : "";
-        const total = Number((await first<{ n: number }>(store.db, `select count(*) as n from _stowage_docs where 1=1${filter}`, collections))?.n ?? 0);
+        const filter = collections.length ? ` where collection in (${collections.map(() => "?").join(",")})` : "";
+        const total = Number((await first<{ n: number }>(store.db, `select count(*) as n from _stowage_docs${filter}`, collections))?.n ?? 0);
         const bar = progress(ctx, "export", "docs");
-        // Keyset pages over the primary key: each page is one short read, memory stays at one page.
-        let after: [string, string] = ["", ""];
+        // Collection by collection, then keyset pages over the primary key (collection, id):
+        // every page is an index range read, and memory stays at one page.
+        let collection = collections.length ? undefined : "";
+        const wanted = [...new Set(collections)].sort();
         for (;;) {
-          const rows = await all<{ collection: string; id: string; body: string }>(
-            store.db,
-            `select collection, id, body from _stowage_docs where (collection > ? or (collection = ? and id > ?))${filter} order by collection, id limit ${PAGE}`,
-            [after[0], after[0], after[1], ...collections],
-          );
-          if (rows.length === 0) break;
-          let chunk = "";
-          for (const r of rows) chunk += `{"collection":${JSON.stringify(r.collection)},"doc":${r.body}}\n`;
-          await out.write(chunk);
-          written += rows.length;
-          bar.update(written, total);
-          const last = rows[rows.length - 1];
-          after = [last.collection, last.id];
+          const next = collections.length
+            ? wanted.shift()
+            : (await first<{ c: string | null }>(store.db, "select min(collection) as c from _stowage_docs where collection > ?", [collection]))?.c ?? undefined;
+          if (next === undefined || next === null) break;
+          collection = next;
+          let after = "";
+          for (;;) {
+            const rows = await all<{ id: string; body: string }>(
+              store.db,
+              `select id, body from _stowage_docs where collection = ? and id > ? order by id limit ${PAGE}`,
+              [collection, after],
+            );
+            if (rows.length === 0) break;
+            const prefix = `{"collection":${JSON.stringify(collection)},"doc":`;
+            let chunk = "";
+            for (const r of rows) chunk += `${prefix}${r.body}}\n`;
+            await out.write(chunk);
+            written += rows.length;
+            bar.update(written, total);
+            after = rows[rows.length - 1].id;
+            if (rows.length < PAGE) break;
+          }
         }
         bar.finish();
       });
