@@ -26,7 +26,9 @@ export function mergePatch(target: JsonValue | undefined, patch: JsonValue): Jso
   const result: JsonObject = isPlainObject(target) ? { ...(target as JsonObject) } : {};
   for (const [key, value] of Object.entries(patch as JsonObject)) {
     if (value === null) delete result[key];
-    else result[key] = mergePatch(result[key], value);
+    // defineProperty, not assignment: JSON.parse yields own "__proto__" keys, and assigning
+    // one would replace the result's prototype instead of storing a field.
+    else Object.defineProperty(result, key, { value: mergePatch(Object.hasOwn(result, key) ? result[key] : undefined, value), enumerable: true, writable: true, configurable: true });
   }
   return result;
 }
