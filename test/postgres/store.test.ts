@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createPostgresAdapter, listenForChanges, postgresTarget, type ChangePoke } from "../../adapters/postgres/index.ts";
 import { isStowageError } from "../../src/errors.ts";
 import { unstorableJson } from "../../src/server/dialect-sql.ts";
-import { createTenant } from "../../src/server/keys.ts";
+import { createKey, createTenant } from "../../src/server/keys.ts";
+import { createServerHandler } from "../../src/server/handler.ts";
 import { pullPage } from "../../src/server/pull.ts";
 import { push } from "../../src/server/push.ts";
 import { openServerStore, type ServerStore } from "../../src/server/store.ts";
@@ -144,6 +145,53 @@ describe.skipIf(!run)("PostgreSQL server store", () => {
     } finally {
       await listener.close();
     }
+  });
+
+  test("the listener reconnects after its connection is killed, pokes everyone to look again, and keeps receiving", async () => {
+    const listener = listenForChanges({ url: PG_URL, schema, retryMs: 50 });
+    try {
+      await listener.ready;
+      const pokes: ChangePoke[] = [];
+      let onPoke = () => {};
+      listener.subscribe(tenantId, (p) => {
+        pokes.push(p);
+        onPoke();
+      });
+      const next = () => new Promise<void>((resolve) => (onPoke = resolve));
+      const missed = next();
+      const killed = await pgQuery<{ ok: boolean }>("select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = 'stowage' and query = 'listen stowage_changes'");
+      expect(killed.length).toBeGreaterThan(0);
+      await missed;
+      expect(pokes).toEqual([{ tenant: tenantId }]);
+      const woken = next();
+      const res = await push(a, tenantId, { clientId: "client-three", ops: [{ opId: 1, collection: "todos", id: "t5", op: "put", value: {} }] }, LIMITS, Date.now());
+      await woken;
+      expect(pokes).toEqual([{ tenant: tenantId }, { tenant: tenantId, seq: res.results[0].version! }]);
+    } finally {
+      await listener.close();
+    }
+  });
+
+  test("what jsonb cannot store (U+0000, a lone surrogate) is a 400 before anything is applied, not a 500", async () => {
+    const { key } = await createKey(a, "acme");
+    const handler = createServerHandler({ store: b, limits: { rate: false }, onError: () => {} });
+    const req = (path: string, method: string, body: unknown) =>
+      handler(new Request(`http://stowage.test${path}`, { method, headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) }));
+    const before = JSON.parse(await pullPage(a, tenantId, 0, 1000)).changes.length;
+    const res = await req("/v1/push", "POST", {
+      clientId: "client-bad",
+      ops: [
+        { opId: 1, collection: "todos", id: "ok1", op: "put", value: { fine: true } },
+        { opId: 2, collection: "todos", id: "bad1", op: "put", value: { text: "a\u0000b" } },
+      ],
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; issues: { path: unknown[] }[] } };
+    expect(body.error.code).toBe("bad_request");
+    expect(body.error.issues[0].path).toEqual(["ops", 1, "value"]);
+    const put = await req("/v1/docs/todos/bad2", "PUT", { text: "\ud800" });
+    expect(put.status).toBe(400);
+    expect(JSON.parse(await pullPage(a, tenantId, 0, 1000)).changes.length).toBe(before);
   });
 
   test("pull reads changes through the (tenant_id, seq) index, not by scanning documents", async () => {
