@@ -6,7 +6,10 @@ import { reportError } from "./output.ts";
 /** Runs one CLI invocation and answers the exit code; never throws. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const ctx: CliContext = { io, global: { db: "", syncDisable: false, json: false, color: false } };
-  ctx.global.color = io.stderrTTY && io.env.NO_COLOR === undefined && io.env.TERM !== "dumb";
+  // Colour for tables on a terminal stdout; errors check stderr themselves (output.ts).
+  ctx.global.color = io.stdoutTTY && io.env.NO_COLOR === undefined && io.env.TERM !== "dumb";
+  // Known before parsing, so even a usage error comes out as JSON for a script.
+  ctx.global.json = argv.includes("--json");
   try {
     const first = commandIndex(argv);
     const name = first < 0 ? undefined : argv[first];

@@ -43,7 +43,13 @@ export function exitCodeFor(e: unknown): number {
 export function reportError(ctx: CliContext, e: unknown): number {
   const code = exitCodeFor(e);
   const message = e instanceof Error ? e.message : String(e);
-  ctx.io.err(`${paint(ctx, "red", "stowage:")} ${message}\n`);
+  if (ctx.global.json) {
+    const kind = e instanceof UsageError ? "usage" : isStowageError(e) ? e.code : code === EXIT.notFound ? "not_found" : code === EXIT.unavailable ? "unavailable" : "failure";
+    ctx.io.err(`${JSON.stringify({ error: { code: kind, exit: code, message, ...(isStowageError(e) && e.issues ? { issues: e.issues } : {}) } })}\n`);
+    return code;
+  }
+  const red = ctx.io.stderrTTY && ctx.io.env.NO_COLOR === undefined && ctx.io.env.TERM !== "dumb";
+  ctx.io.err(`${red ? "\x1b[31mstowage:\x1b[0m" : "stowage:"} ${message}\n`);
   if (isStowageError(e) && e.issues?.length) {
     for (const issue of e.issues.slice(0, 10)) ctx.io.err(`  ${issue.path.join(".") || "(value)"}: ${issue.message}\n`);
   }

@@ -64,3 +64,14 @@ describe("bad input: clear stderr, non-zero exit, nothing changed", () => {
     expect(readFileSync(file, "utf8")).toContain("Bad Name");
   });
 });
+
+test("with --json, errors are one JSON line on stderr", async () => {
+  const r = await cli(["get", "todos", "missing", "--db", db, "--json"]);
+  expect(r.code).toBe(4);
+  expect(r.stdout).toBe("");
+  expect(JSON.parse(r.stderr)).toEqual({ error: { code: "not_found", exit: 4, message: `document todos/missing not found in ${db}` } });
+  const usage = await cli(["get", "--bogus", "--json"]);
+  expect(JSON.parse(usage.stderr).error).toMatchObject({ code: "usage", exit: 2 });
+  const bad = await cli(["put", "No", "{}", "--json", "--db", db]);
+  expect(JSON.parse(bad.stderr).error).toMatchObject({ code: "input", exit: 3 });
+});
