@@ -11,6 +11,7 @@ const SECTIONS: Record<string, () => Promise<{ default: (r: Reporter) => Promise
   postgres: () => import("./postgres.ts"),
   adapters: () => import("./adapters.ts"),
   cli: () => import("./cli.ts"),
+  sync: () => import("./sync.ts"),
   search: () => import("./search.ts"),
 };
 

@@ -1,6 +1,8 @@
-import { StowageError } from "../errors.ts";
+import { StowageError, describeValue } from "../errors.ts";
 import type { JsonObject } from "../json.ts";
-import { all, first, run, type Executor } from "../store/sql.ts";
+import { isCollectionName, isDocId } from "../names.ts";
+import type { Change } from "../protocol/wire.ts";
+import { all, placeholders, run, type Executor } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
 import { rebaseDocs } from "./rebase.ts";
 
@@ -21,71 +23,91 @@ export interface PageResult {
   cursor: string | null;
 }
 
-// One pass over the page in SQLite's JSON functions: no JS parse or re-serialization of
-// documents on the hot path. Docs with pending ops are skipped here and rebased in JS. The
-// outbox has no (collection, id) index, so it is probed with an uncorrelated IN, which SQLite
-// builds into one ephemeral index per statement instead of scanning once per change.
-const UPSERT_PAGE = `
-insert into _stowage_docs (collection, id, body, version)
-select json_extract(c.value, '$.collection'), json_extract(c.value, '$.id'),
-       json_extract(c.value, '$.value'), json_extract(c.value, '$.version')
-from json_each(?, '$.changes') c
-where json_extract(c.value, '$.deleted') = 0 and (json_extract(c.value, '$.collection'), json_extract(c.value, '$.id'))
-  not in (select collection, id from _stowage_outbox)
-on conflict (collection, id) do update set body = excluded.body, version = excluded.version
-where _stowage_docs.version is null or _stowage_docs.version <= excluded.version`;
-
-const DELETE_PAGE = `
-delete from _stowage_docs where (collection, id) in (
-  select json_extract(c.value, '$.collection'), json_extract(c.value, '$.id')
-  from json_each(?, '$.changes') c
-  where json_extract(c.value, '$.deleted') = 1 and (json_extract(c.value, '$.collection'), json_extract(c.value, '$.id'))
-    not in (select collection, id from _stowage_outbox))`;
-
-const PENDING_IN_PAGE = `
-select json_extract(c.value, '$.collection') as collection, json_extract(c.value, '$.id') as id,
-       json_extract(c.value, '$.value') as body, json_extract(c.value, '$.version') as version
-from json_each(?, '$.changes') c
-where (json_extract(c.value, '$.collection'), json_extract(c.value, '$.id')) in (select collection, id from _stowage_outbox)`;
-
-const PAGE_HEAD = `
-select json_valid(?1) as valid, json_extract(?1, '$.reset') as reset, json_extract(?1, '$.cursor') as cursor,
-       json_extract(?1, '$.more') as more, json_type(?1, '$.changes') as changes_type,
-       json_array_length(?1, '$.changes') as n`;
+/** Rows per multi-row statement (4 parameters each). */
+const ROWS = 500;
+const UPSERT_TAIL = `on conflict (collection, id) do update set body = excluded.body, version = excluded.version
+  where _stowage_docs.version is null or _stowage_docs.version <= excluded.version`;
 
 /**
- * Applies one page and stores its cursor in ONE local transaction, so a crash never skips a
- * page; applying a page twice is harmless because versions only move forward.
+ * Applies one page (the server's JSON text) and stores its cursor in ONE local transaction,
+ * so a crash never skips a page; applying a page twice is harmless because versions only
+ * move forward. Documents with pending outbox entries are rebased, never overwritten.
+ * (Measured: one JSON.parse and multi-row upserts beat SQLite's json_each over the text,
+ * which re-parses each element per extracted field.)
  */
 export async function applyPage(store: Store, text: string): Promise<PageResult> {
-  const head = await first<{ valid: number; reset: number | null; cursor: unknown; more: number | null; changes_type: string | null; n: number | null }>(
-    store.db,
-    PAGE_HEAD,
-    [text],
-  );
-  if (!head?.valid) throw new StowageError("protocol", `pull: the server's answer is not JSON: ${text.slice(0, 120)}`);
-  if (head.reset === 1) return { changes: 0, collections: [], more: false, reset: true, cursor: null };
-  if (head.changes_type !== "array" || typeof head.cursor !== "string" || head.more === null) {
-    throw new StowageError("protocol", `pull: the server's answer is not a protocol v1 page: ${text.slice(0, 120)}`);
+  let body: { changes?: unknown; cursor?: unknown; more?: unknown; reset?: unknown };
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new StowageError("protocol", `pull: the server's answer is not JSON: ${describeValue(text.slice(0, 120))}`);
   }
-  const n = Number(head.n ?? 0);
-  let collections: string[] = [];
-  await store.db.transaction().execute(async (trx) => {
-    if (n > 0) {
-      await run(trx, UPSERT_PAGE, [text]);
-      await run(trx, DELETE_PAGE, [text]);
-      if (await first(trx, "select 1 from _stowage_outbox limit 1")) {
-        const pending = await all<{ collection: string; id: string; body: string | null; version: number }>(trx, PENDING_IN_PAGE, [text]);
-        await rebaseDocs(
-          trx,
-          pending.map((p) => ({ collection: p.collection, id: p.id, value: p.body === null ? null : (JSON.parse(p.body) as JsonObject), version: p.version })),
-        );
-      }
-      collections = (await all<{ c: string }>(trx, "select distinct json_extract(value, '$.collection') as c from json_each(?, '$.changes')", [text])).map((r) => r.c);
+  if (body?.reset === true) return { changes: 0, collections: [], more: false, reset: true, cursor: null };
+  if (!Array.isArray(body?.changes) || typeof body.cursor !== "string" || typeof body.more !== "boolean") {
+    throw new StowageError("protocol", `pull: the server's answer is not a protocol v1 page: ${describeValue(text.slice(0, 120))}`);
+  }
+  const changes = body.changes as Change[];
+  const collections = new Set<string>();
+  for (const c of changes) {
+    if (!isCollectionName(c?.collection) || !isDocId(c.id) || typeof c.version !== "number" || (!c.deleted && (c.value === null || typeof c.value !== "object"))) {
+      throw new StowageError("protocol", `pull: malformed change ${describeValue(c)}`);
     }
-    await store.setMeta(CURSOR_KEY, head.cursor as string, trx);
+    collections.add(c.collection);
+  }
+  const cursor = body.cursor;
+  await store.db.transaction().execute(async (trx) => {
+    const pending = changes.length ? await pendingKeys(trx, changes) : null;
+    const live: Change[] = [];
+    const dead: Change[] = [];
+    const rebase: Change[] = [];
+    for (const c of changes) {
+      if (pending?.has(`${c.collection}\u0000${c.id}`)) rebase.push(c);
+      else if (c.deleted) dead.push(c);
+      else live.push(c);
+    }
+    for (let i = 0; i < live.length; i += ROWS) {
+      const chunk = live.slice(i, i + ROWS);
+      const params: unknown[] = new Array(chunk.length * 4);
+      for (let j = 0; j < chunk.length; j++) {
+        const c = chunk[j];
+        params[j * 4] = c.collection;
+        params[j * 4 + 1] = c.id;
+        params[j * 4 + 2] = JSON.stringify(c.value);
+        params[j * 4 + 3] = c.version;
+      }
+      await run(trx, `insert into _stowage_docs (collection, id, body, version) values ${placeholders(chunk.length, 4)} ${UPSERT_TAIL}`, params);
+    }
+    for (let i = 0; i < dead.length; i += ROWS) {
+      const chunk = dead.slice(i, i + ROWS);
+      const params: unknown[] = [];
+      for (const c of chunk) params.push(c.collection, c.id);
+      await run(trx, `delete from _stowage_docs where (collection, id) in (values ${placeholders(chunk.length, 2)})`, params);
+    }
+    if (rebase.length) {
+      await rebaseDocs(trx, rebase.map((c) => ({ collection: c.collection, id: c.id, value: c.deleted ? null : (c.value as JsonObject), version: c.version })));
+    }
+    await store.setMeta(CURSOR_KEY, cursor, trx);
   });
-  return { changes: n, collections, more: head.more === 1, reset: false, cursor: head.cursor as string };
+  return { changes: changes.length, collections: [...collections], more: body.more, reset: false, cursor };
+}
+
+/** Which of the page's documents have pending ops (one outbox pass; usually the outbox is empty). */
+async function pendingKeys(db: Executor, changes: Change[]): Promise<Set<string> | null> {
+  const any = await all(db, "select 1 from _stowage_outbox limit 1");
+  if (any.length === 0) return null;
+  const keys = new Set<string>();
+  for (let i = 0; i < changes.length; i += ROWS) {
+    const chunk = changes.slice(i, i + ROWS);
+    const params: string[] = [];
+    for (const c of chunk) params.push(c.collection, c.id);
+    const rows = await all<{ collection: string; id: string }>(
+      db,
+      `select distinct collection, id from _stowage_outbox where (collection, id) in (values ${placeholders(chunk.length, 2)})`,
+      params,
+    );
+    for (const r of rows) keys.add(`${r.collection}\u0000${r.id}`);
+  }
+  return keys;
 }
 
 /**
@@ -95,11 +117,7 @@ export async function applyPage(store: Store, text: string): Promise<PageResult>
  */
 export async function resetSyncedState(db: Executor & Pick<Store["db"], "transaction">): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    await run(
-      trx,
-      `delete from _stowage_docs where not exists (
-         select 1 from _stowage_outbox o where o.collection = _stowage_docs.collection and o.id = _stowage_docs.id)`,
-    );
+    await run(trx, "delete from _stowage_docs where (collection, id) not in (select collection, id from _stowage_outbox)");
     await run(trx, "update _stowage_docs set version = null");
     await run(trx, "delete from _stowage_meta where key = ?", [CURSOR_KEY]);
   });
