@@ -1,4 +1,6 @@
 import { Database } from "bun:sqlite";
+import { DatabaseSync } from "node:sqlite";
+import { createClient } from "@libsql/client";
 import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
 import { createLibsqlAdapter } from "../adapters/libsql/index.ts";
 import { createNodeSqliteAdapter } from "../adapters/node-sqlite/index.ts";
@@ -27,6 +29,35 @@ function rawInsert(path: string, docs: ReturnType<typeof makeDocs>): number {
   return ms;
 }
 
+/** The same rows through node:sqlite directly: how much of an adapter's gap is the driver's. */
+function rawNodeSqlite(path: string, docs: ReturnType<typeof makeDocs>): number {
+  const db = new DatabaseSync(path);
+  db.exec(sqlitePragmas({ path }));
+  db.exec("create table docs (id text primary key, body text not null)");
+  const insert = db.prepare("insert into docs (id, body) values (?, ?)");
+  const start = performance.now();
+  db.exec("begin");
+  for (const d of docs) insert.run(d.id, JSON.stringify(d));
+  db.exec("commit");
+  const ms = performance.now() - start;
+  db.close();
+  return ms;
+}
+
+/** The same rows through @libsql/client directly, one execute per row in one transaction. */
+async function rawLibsql(path: string, docs: ReturnType<typeof makeDocs>): Promise<number> {
+  const client = createClient({ url: `file:${path}` });
+  await client.executeMultiple(sqlitePragmas({ path }));
+  await client.execute("create table docs (id text primary key, body text not null)");
+  const start = performance.now();
+  const tx = await client.transaction("write");
+  for (const d of docs) await tx.execute({ sql: "insert into docs (id, body) values (?, ?)", args: [d.id, JSON.stringify(d)] });
+  await tx.commit();
+  const ms = performance.now() - start;
+  client.close();
+  return ms;
+}
+
 async function putMany(adapter: StowageAdapter): Promise<number> {
   const store = await Store.open({ adapter });
   const docs = makeDocs(N);
@@ -47,6 +78,10 @@ export default async function bench(r: Reporter): Promise<void> {
     };
     const raw = await best((i) => rawInsert(dir.file(`raw-${i}.db`), makeDocs(N)));
     r.figure(SECTION, "raw bun:sqlite insert (baseline)", (N / raw) * 1000, "rows/s");
+    const rawNode = await best((i) => rawNodeSqlite(dir.file(`raw-node-${i}.db`), makeDocs(N)));
+    r.figure(SECTION, "raw node:sqlite insert (driver alone, for reference)", (N / rawNode) * 1000, "rows/s", { ratio: raw / rawNode });
+    const rawLib = await best((i) => rawLibsql(dir.file(`raw-libsql-${i}.db`), makeDocs(N)));
+    r.figure(SECTION, "raw @libsql/client insert (driver alone, for reference)", (N / rawLib) * 1000, "rows/s", { ratio: raw / rawLib });
 
     const targets: [string, (i: number) => StowageAdapter][] = [
       ["bun-sqlite (file)", (i) => createBunSqliteAdapter({ path: dir.file(`bun-${i}.db`) })],
