@@ -125,4 +125,16 @@ describe("stowage mcp over stdio", () => {
     await other.initialize();
     expect(await other.close()).toBe(0);
   });
+
+  test("SIGTERM stops the server cleanly; what it stored is still there on restart", async () => {
+    const first = spawnMcp([process.execPath, BIN, "mcp", "--db", tmp.file("term.db")]);
+    await first.initialize();
+    await first.call("store", { id: "t1", content: "survives a restart" });
+    first.proc.kill("SIGTERM");
+    expect(await first.proc.exited).toBe(0);
+    const again = spawnMcp([process.execPath, BIN, "mcp", "--db", tmp.file("term.db")]);
+    await again.initialize();
+    expect((await again.call("recall", { query: "restart" })).structuredContent.hits.map((h: any) => h.id)).toEqual(["t1"]);
+    expect(await again.close()).toBe(0);
+  });
 });
