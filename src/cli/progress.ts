@@ -11,12 +11,14 @@ export interface Progress {
 export function progress(ctx: CliContext, label: string, unit: string): Progress {
   if (!ctx.io.stderrTTY || ctx.global.json) return { update() {}, finish() {} };
   const start = Date.now();
+  // STOWAGE_PROGRESS_DELAY_MS only lets tests see the bar without a job that takes a second.
+  const delay = Number(ctx.io.env.STOWAGE_PROGRESS_DELAY_MS ?? 1000);
   let lastDraw = 0;
   let drawn = false;
   return {
     update(done, total) {
       const now = Date.now();
-      if (now - start < 1000 || now - lastDraw < 100) return;
+      if (now - start < delay || (lastDraw && now - lastDraw < 100)) return;
       lastDraw = now;
       drawn = true;
       const width = 30;
