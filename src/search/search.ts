@@ -8,7 +8,7 @@ import type { SearchHit, SearchOptions, SearchResult } from "./types.ts";
 
 export const MAX_SEARCH_LIMIT = 1_000;
 const SNIPPET_TOKENS = 24;
-const LIKE_NOTE = "this SQLite build has no FTS5: results come from a substring scan (no stemming, ranked by words matched)";
+const LIKE_NOTE = "no FTS5 here (the adapter or its SQLite build lacks it): results come from a substring scan, without stemming, ranked by words matched";
 
 /** A collection as search sees it: its name, declared fields and database access. */
 export interface SearchTarget extends IndexAccess {
