@@ -16,7 +16,8 @@ const mcp: Command = {
   help: [
     "Speaks MCP (JSON-RPC, one message per line) on stdin/stdout until stdin closes; logs go to stderr.",
     `Documents go to the "${DEFAULT_COLLECTION}" collection unless a tool names another; recall searches`,
-    `${DEFAULT_SEARCH_FIELDS.join(", ")} unless --search says otherwise for a collection.`,
+    `the fields --search gives for the collection, else those of its existing index (an application`,
+    `declared them), else ${DEFAULT_SEARCH_FIELDS.join(", ")}.`,
     "",
     "Client configuration (Claude Desktop, Cursor, …):",
     '  { "mcpServers": { "stowage": { "command": "stowage", "args": ["mcp"],',
