@@ -44,7 +44,8 @@ export class SyncLease {
   /** Gives the lease up (on stop) so another process can take over at once. */
   async release(): Promise<void> {
     this.#heldUntil = 0;
-    await run(this.#store.db, "delete from _stowage_meta where key = ? and value like ?", [LEASE_KEY, `${this.#owner} %`]);
+    const prefix = `${this.#owner} `;
+    await run(this.#store.db, "delete from _stowage_meta where key = ? and substr(value, 1, ?) = ?", [LEASE_KEY, prefix.length, prefix]);
   }
 }
 

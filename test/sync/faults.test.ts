@@ -184,4 +184,35 @@ describe("sync under faults (real server processes, real HTTP)", () => {
     expect(pushes).toBeGreaterThanOrEqual(9);
     expect(wrote).toBeGreaterThan(0);
   }, 30_000);
+
+  test("two processes writing one database file: one syncs at a time, nothing is pushed twice", async () => {
+    const server = await startServer();
+    cleanups.push(() => server.stop());
+    const dbPath = dir.file("shared.db");
+    // Create the file first: two processes racing to create and migrate a new file is the
+    // store's concern (it can answer "database is locked"), not what this test is about.
+    await (await openClient(dbPath, server.url, server.key)).close();
+    const fixture = join(import.meta.dir, "../fixtures/sync-client.ts");
+    const procs = ["p1", "p2"].map((prefix) =>
+      Bun.spawn([process.execPath, fixture, dbPath, server.url, server.key, prefix, "1500"], { stdout: "pipe", stderr: "inherit" }),
+    );
+    for (const p of procs) cleanups.push(() => p.kill("SIGKILL"));
+    const busy = [0, 0];
+    const done = await Promise.all(
+      procs.map(async (p, i) => {
+        let finished = false;
+        await lines(p, (line) => {
+          if (line === "trace lease:busy") busy[i]++;
+          if (line === "done") finished = true;
+        });
+        await p.exited;
+        return finished;
+      }),
+    );
+    expect(done).toEqual([true, true]);
+    expect(busy[0] + busy[1]).toBeGreaterThan(0); // they did contend for the lease
+    const tally = await serverTally(server.url, server.key);
+    expect(tally.docs.size).toBe(3000);
+    expect(tally.maxVersion).toBe(3000); // 3,000 ops, each applied once
+  }, 30_000);
 });
