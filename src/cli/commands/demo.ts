@@ -25,6 +25,7 @@ const demo: Command = {
     const keep = args.flags.keep === true;
     const say = (text: string) => ctx.io.out(`${text}\n`);
     const step = (n: number, text: string) => say(`\n${paint(ctx, "bold", `${n}.`)} ${paint(ctx, "bold", text)}`);
+    const why = (text: string) => say(paint(ctx, "dim", `   ${text}`));
     let serverStore: ServerStore | undefined;
     let server: RunningServer | undefined;
     const clients: Stowage[] = [];
@@ -49,6 +50,7 @@ const demo: Command = {
       const bob = await open("bob");
       say(`   alice → ${dir.path}/alice.db`);
       say(`   bob   → ${dir.path}/bob.db`);
+      why("Reads never touch the network; writes go to local SQLite and an outbox in one transaction.");
 
       step(3, "Both write, then sync");
       await alice.collection("todos").put({ id: "milk", title: "buy milk", done: false });
@@ -56,6 +58,7 @@ const demo: Command = {
       say("   alice: put todos/milk     bob: put todos/bread");
       await syncAll(ctx, [alice, bob, alice]);
       await show(ctx, { alice, bob });
+      why("(The background loop does this every STOWAGE_SYNC_INTERVAL and after each write; the demo calls sync() itself so each step is visible.)");
 
       step(4, "The server goes down; both keep writing");
       await server.stop();
@@ -72,6 +75,8 @@ const demo: Command = {
         say(`   ${name.padEnd(5)} sync → ${err ? paint(ctx, "yellow", "server unreachable") : "ok?"}; ${s.outbox.size} writes queued locally, reads still work`);
       }
 
+      why("Nothing failed for the application: the writes are committed locally and wait in the outbox.");
+
       step(5, "The server comes back on the same port; the queues drain");
       server = await serve({ fetch: handler, port });
       say(`   listening again on ${server.url}`);
@@ -80,6 +85,7 @@ const demo: Command = {
       const milk = await alice.collection("todos").get("milk");
       say(same ? paint(ctx, "green", "   converged: alice and bob hold identical data") : paint(ctx, "red", "   NOT converged"));
       say(`   both edits to milk survived (merged per field): ${JSON.stringify(milk)}`);
+      why("Each op carries (client id, op id), so a retried push is applied once; the pull cursor is a server sequence, never a clock.");
       if (ctx.global.json) printJson(ctx, { converged: same, docs: (await alice.collection("todos").list()).items });
 
       say(`\n${paint(ctx, "bold", "Try next")}`);
