@@ -103,21 +103,31 @@ describe("clients over the real server", () => {
     const w1 = await client();
     const w2 = await client();
     const reader = await client();
-    const expected = new Map<string, number>();
+    const expected = new Map<string, unknown>();
     for (let round = 0; round < 500; round++) {
-      const id1 = `w1-${round % 50}`;
-      const id2 = `w2-${round % 50}`;
-      await w1.collection("log").put({ id: id1, round });
-      await w2.collection("log").put({ id: id2, round });
-      expected.set(id1, round);
-      expected.set(id2, round);
+      // Each round: a new document per writer, and both writers patch one shared document
+      // (different fields) — commits land in the same millisecond, which is what defeats a
+      // timestamp cursor.
+      await Promise.all([
+        w1.collection("log").put({ id: `w1-${round}`, round }),
+        w2.collection("log").put({ id: `w2-${round}`, round }),
+      ]);
+      if (round === 0) {
+        await w1.collection("log").put({ id: "shared", w1: -1, w2: -1 });
+        await w1.sync();
+        await w2.sync();
+      } else {
+        await Promise.all([w1.collection("log").patch("shared", { w1: round }), w2.collection("log").patch("shared", { w2: round })]);
+      }
+      expected.set(`w1-${round}`, { id: `w1-${round}`, round });
+      expected.set(`w2-${round}`, { id: `w2-${round}`, round });
       // Interleaved pushes and pulls, as three processes would do them.
       await Promise.all([w1.sync(), w2.sync(), reader.sync()]);
     }
     await reader.sync();
-    const page = await reader.collection("log").list({ limit: 1000 });
-    const got = new Map(page.items.map((d) => [d.id, d.round as number]));
-    expect(got.size).toBe(100);
-    expect(got).toEqual(expected);
+    expected.set("shared", { id: "shared", w1: 499, w2: 499 });
+    const page = await reader.collection("log").list({ limit: 2000 });
+    expect(page.items.length).toBe(1001);
+    expect(new Map(page.items.map((d) => [d.id, d]))).toEqual(expected);
   });
 });

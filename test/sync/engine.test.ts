@@ -196,6 +196,21 @@ describe("sync engine (injected clock and fetch)", () => {
     await store.close();
   });
 
+  test("a batch refused whole (400) is split to find the bad op, which is recorded as rejected", async () => {
+    const { engine, store, server, trace } = await setup();
+    const todos = store.collection("todos");
+    await todos.put({ id: "a" });
+    await todos.put({ id: "bad", poison: true });
+    await todos.put({ id: "c" });
+    const r = await engine.sync();
+    expect(trace).toEqual(["push:isolate", "push:1", "push:isolate", "push:1", "push:1", "pull:2"]);
+    expect(r.issues.map((i) => `${i.kind}:${i.id}`)).toEqual(["rejected:bad"]);
+    expect([...server.docs.keys()]).toEqual(["todos/a", "todos/c"]);
+    expect(await todos.get("bad")).toBeUndefined(); // the server never had it
+    expect((await engine.status()).outbox.size).toBe(0);
+    await store.close();
+  });
+
   test("reset after a purge drops synced docs, keeps pending ops, and resyncs", async () => {
     const { engine, store, server, trace } = await setup();
     const todos = store.collection("todos");

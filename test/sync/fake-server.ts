@@ -23,6 +23,10 @@ export class FakeServer {
     this.log.push(`${init.method ?? "GET"} ${url.pathname}`);
     if (this.down) throw new TypeError("fetch failed: connection refused");
     if (url.pathname === "/v1/push") {
+      // A value the server refuses outright: the whole request is answered 400, nothing applied.
+      if (String(init.body).includes('"poison":true')) {
+        return Response.json({ error: { code: "bad_request", message: "ops[?].value: poisoned" } }, { status: 400 });
+      }
       const res = this.#push(JSON.parse(String(init.body)));
       if (this.dropAfterCommit > 0) {
         this.dropAfterCommit--;
