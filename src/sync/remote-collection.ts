@@ -1,9 +1,10 @@
 import type { z } from "zod";
-import { StowageError } from "../errors.ts";
+import { StowageError, describeValue } from "../errors.ts";
 import { uuidv7 } from "../ids.ts";
 import { assertJsonObject, type JsonObject } from "../json.ts";
 import { assertCollectionName, assertDocId } from "../names.ts";
 import type { Collection, Input } from "../store/collection.ts";
+import type { SearchOptions, SearchResult } from "../search/types.ts";
 import type { CollectionOptions, Doc, ListOptions, ListPage } from "../store/types.ts";
 import { validateDoc } from "../store/validate.ts";
 import type { HttpClient } from "./http.ts";
@@ -26,6 +27,8 @@ export interface DocCollection<T extends object = JsonObject> {
   list(options?: ListOptions): Promise<ListPage<T>>;
   /** Counts documents matching `where`. */
   count(where?: ListOptions["where"]): Promise<number>;
+  /** Full-text search over the collection's `search` fields (local data only). */
+  search(query: string, options?: SearchOptions): Promise<SearchResult<T>>;
 }
 
 /** http-only mode: every read and write is one call on `/v1/docs`; nothing is stored locally. */
@@ -95,6 +98,11 @@ export class RemoteCollection<T extends object = JsonObject> implements DocColle
     } while (cursor);
     return n;
   }
+
+  /** The server has no search endpoint (protocol v1); search needs the local store. */
+  async search(query: string): Promise<SearchResult<T>> {
+    throw new StowageError("config", `search ${describeValue(query)} on ${this.name} needs a local store; http-only mode has none`);
+  }
 }
 
 /**
@@ -144,6 +152,11 @@ export class RemoteFirstCollection<T extends object = JsonObject> implements Doc
 
   count(where?: ListOptions["where"]): Promise<number> {
     return offline(() => this.#remote.count(where), () => this.#local.count(where));
+  }
+
+  /** Search runs on the local copy (the server has no search endpoint). */
+  search(query: string, options?: SearchOptions): Promise<SearchResult<T>> {
+    return this.#local.search(query, options);
   }
 }
 

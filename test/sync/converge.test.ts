@@ -128,6 +128,6 @@ describe("clients over the real server", () => {
     expected.set("shared", { id: "shared", w1: 499, w2: 499 });
     const page = await reader.collection("log").list({ limit: 2000 });
     expect(page.items.length).toBe(1001);
-    expect(new Map(page.items.map((d) => [d.id, d]))).toEqual(expected);
+    expect(new Map<string, unknown>(page.items.map((d) => [d.id, d]))).toEqual(expected);
   });
 });
