@@ -36,14 +36,14 @@ export function postgresTarget(options: { url: string; schema?: string }): { url
  * The `pg` client settings for a URL and schema, shared by the pool and the LISTEN connection
  * so both see the same database and schema.
  */
-export function postgresConnectionSettings(options: { url: string; schema?: string }): pg.ClientConfig {
+export function postgresConnectionSettings(options: { url: string; schema?: string; applicationName?: string }): pg.ClientConfig {
   const { url, schema } = postgresTarget(options);
   return {
     connectionString: url,
     // The schema name is checked by postgresTarget, so it needs no quoting here.
     options: schema ? `-c search_path=${schema}` : undefined,
     types: { getTypeParser },
-    application_name: "stowage",
+    application_name: options.applicationName ?? "stowage",
   };
 }
 

@@ -33,6 +33,8 @@ export interface ListenOptions {
   url: string;
   /** Same schema as the adapter's (pokes are database-wide, so this only sets the connection up alike). */
   schema?: string;
+  /** `application_name` of the LISTEN connection, as pg_stat_activity shows it (default `stowage-listen`). */
+  applicationName?: string;
   /** Wait before reconnecting after the connection broke, in ms (default 1000). */
   retryMs?: number;
 }
@@ -58,7 +60,7 @@ export function listenForChanges(options: ListenOptions): ChangeListener {
   };
 
   const connect = async (reconnecting: boolean) => {
-    const c = new pg.Client(postgresConnectionSettings(options));
+    const c = new pg.Client(postgresConnectionSettings({ ...options, applicationName: options.applicationName ?? "stowage-listen" }));
     client = c;
     c.on("notification", (msg) => {
       if (msg.channel !== CHANGES_CHANNEL || !msg.payload) return;

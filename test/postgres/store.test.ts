@@ -148,7 +148,7 @@ describe.skipIf(!run)("PostgreSQL server store", () => {
   });
 
   test("the listener reconnects after its connection is killed, pokes everyone to look again, and keeps receiving", async () => {
-    const listener = listenForChanges({ url: PG_URL, schema, retryMs: 50 });
+    const listener = listenForChanges({ url: PG_URL, schema, retryMs: 50, applicationName: `stowage-listen-${schema}` });
     try {
       await listener.ready;
       const pokes: ChangePoke[] = [];
@@ -159,7 +159,7 @@ describe.skipIf(!run)("PostgreSQL server store", () => {
       });
       const next = () => new Promise<void>((resolve) => (onPoke = resolve));
       const missed = next();
-      const killed = await pgQuery<{ ok: boolean }>("select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = 'stowage' and query = 'listen stowage_changes'");
+      const killed = await pgQuery<{ ok: boolean }>("select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = $1", [`stowage-listen-${schema}`]);
       expect(killed.length).toBeGreaterThan(0);
       await missed;
       expect(pokes).toEqual([{ tenant: tenantId }]);
