@@ -261,6 +261,8 @@ describe("sync engine (injected clock and fetch)", () => {
     expect(b.trace).toEqual(["lease:busy"]);
     expect((await a.engine.sync()).pushed).toBe(1); // A pushes B's write from the shared outbox
     await a.engine.stop(); // releases the lease
+    expect((await b.engine.sync()).leased).toBe(false); // B looks again only after a second
+    b.clock.advance(1000);
     expect((await b.engine.sync()).leased).toBe(true);
     await a.store.close();
     await b.store.close();
