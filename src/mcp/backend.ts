@@ -45,9 +45,10 @@ export function stowageBackend(stowage: Stowage): McpBackend {
   const backend: McpBackend = {
     mode: stowage.mode,
     collection(name, search) {
-      const c = stowage.collection(name, { search }) as unknown as Omit<McpCollection, "search"> & Partial<Pick<McpCollection, "search">>;
-      const local = c.search;
-      if (local && store?.adapter.capabilities.fts5 !== false) return c as McpCollection;
+      const c = stowage.collection(name, { search }) as unknown as McpCollection;
+      // No local store (http-only): scan the server. An adapter without FTS5: LIKE scan locally.
+      const local = store ? c.search : undefined;
+      if (local && store?.adapter.capabilities.fts5 !== false) return c;
       return {
         put: (value) => c.put(value),
         get: (id) => c.get(id),
