@@ -194,7 +194,7 @@ describe.skipIf(!run)("PostgreSQL server store", () => {
     expect(JSON.parse(await pullPage(a, tenantId, 0, 1000)).changes.length).toBe(before);
   });
 
-  test("pull reads changes through the (tenant_id, seq) index, not by scanning documents", async () => {
+  test("pull reads changes through the (tenant_id, seq) index and gc finds tombstones through a partial index, neither scanning documents", async () => {
     const other = (await createTenant(a, "bulk")).id;
     await pgQuery(
       "insert into stowage_docs (tenant_id, collection, id, seq, deleted, writer, body, updated_at) select $1, 'bulk', 'd' || g, g, 0, null, '{}'::jsonb, 0 from generate_series(1, 20000) g",
@@ -210,5 +210,11 @@ describe.skipIf(!run)("PostgreSQL server store", () => {
     const text = plan.map((r) => r["QUERY PLAN"]).join("\n");
     expect(text).toContain("stowage_docs_seq");
     expect(text).not.toContain("Seq Scan");
+    const gcPlan = await pgQuery<{ "QUERY PLAN": string }>(
+      "explain select max(seq), count(*) from stowage_docs where tenant_id = $1 and deleted = 1 and updated_at < $2",
+      [other, Date.now()],
+      schema,
+    );
+    expect(gcPlan.map((r) => r["QUERY PLAN"]).join("\n")).toContain("stowage_docs_tombstones");
   });
 });
