@@ -60,6 +60,10 @@ export function createPostgresAdapter(options: PostgresOptions): StowageAdapter 
 }
 
 async function ensureSchema(connection: DatabaseConnection, schema: string): Promise<void> {
+  // Look first: CREATE SCHEMA IF NOT EXISTS still needs CREATE on the database, which a
+  // least-privilege role given an existing schema does not have.
+  const found = await connection.executeQuery(CompiledQuery.raw("select 1 from pg_namespace where nspname = $1", [schema]));
+  if (found.rows.length > 0) return;
   try {
     await connection.executeQuery(CompiledQuery.raw(`create schema if not exists ${schema}`));
   } catch (e) {
