@@ -46,9 +46,13 @@ export interface StowageOptions {
 
 /** The mode and settings options and environment give, before anything is opened. */
 export interface ResolvedConfig {
+  /** local, hybrid or http-only. */
   mode: StowageMode;
+  /** Server base URL, null in local mode. */
   url: string | null;
+  /** API key, if any. */
   apiKey: string | null;
+  /** Background cycle period. */
   syncIntervalMs: number;
 }
 

@@ -32,7 +32,9 @@ import { rebaseDocs } from "./rebase.ts";
 import type { StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
 
 export interface SyncEngineOptions {
+  /** The local store whose outbox is pushed and whose documents pulls update. */
   store: Store;
+  /** Protocol v1 client for the server. */
   http: HttpClient;
   /** Real clock unless a test passes a fake one. */
   clock?: Clock;

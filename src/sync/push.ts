@@ -25,14 +25,19 @@ interface OutboxRow {
 export interface SyncIssue {
   /** `conflict` (stale strict write; the server value was kept) or `rejected` (can never apply). */
   kind: "conflict" | "rejected";
+  /** The refused op's id in the outbox. */
   opId: number;
+  /** Collection of the document. */
   collection: string;
+  /** Document id. */
   id: string;
+  /** `put`, `patch` or `delete`. */
   op: string;
   /** The local value or patch that was refused (null for delete). */
   value: JsonObject | null;
   /** Server state on conflict (null when deleted or absent, or unknown for a rejection). */
   serverValue: JsonObject | null;
+  /** Server version on conflict. */
   serverVersion: number | null;
   /** The server's reason, e.g. `not_found: document todos/x does not exist`. */
   message: string;
@@ -42,8 +47,11 @@ export interface SyncIssue {
 export interface BatchResult {
   /** Ops sent (0 when the outbox was empty). */
   sent: number;
+  /** Ops the server applied now. */
   applied: number;
+  /** Ops the server had already applied (an earlier answer was lost). */
   duplicate: number;
+  /** Conflicts and rejections, recorded in `_stowage_conflicts`. */
   issues: SyncIssue[];
 }
 

@@ -3,9 +3,13 @@ import { all, run, type Executor } from "../store/sql.ts";
 
 /** A document's state on the server: `value` null when deleted or absent. */
 export interface ServerDoc {
+  /** Collection of the document. */
   collection: string;
+  /** Document id. */
   id: string;
+  /** Server value; null when deleted or absent. */
   value: JsonObject | null;
+  /** Server version; null when unknown. */
   version: number | null;
 }
 

@@ -22,14 +22,19 @@ export interface SyncResult {
 }
 
 export interface SyncStatus {
+  /** local, hybrid or http-only. */
   mode: StowageMode;
+  /** What the engine is doing now. */
   state: SyncState;
   /** Whether the last exchange with the server got an answer; null before the first one. */
   online: boolean | null;
+  /** This database's client id (null in http-only mode). */
   clientId: string | null;
+  /** Pending ops: how many, and when the oldest was written. */
   outbox: { size: number; oldestAt: number | null; oldestAgeMs: number | null };
   /** Wall-clock time of the last complete successful cycle. */
   lastSyncAt: number | null;
+  /** The last failure, kept after recovery so it can be inspected. */
   lastError: { code: string; message: string; at: number } | null;
   /** The opaque pull cursor stored locally. */
   cursor: string | null;
