@@ -2,6 +2,7 @@ import type { FetchHandler, RuntimeListener } from "./serve-node.ts";
 
 /** The slice of Deno's API the listener uses (the project is type-checked without Deno's lib). */
 interface DenoServe {
+  /** Starts listening; `addr.port` is the bound port, `shutdown()` stops and drains. */
   serve(
     options: { port: number; hostname: string; onListen?: (addr: { port: number }) => void },
     handler: (request: Request) => Response | Promise<Response>,
