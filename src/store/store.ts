@@ -37,6 +37,12 @@ export class Store {
   }
 
   static async open(options: OpenStoreOptions): Promise<Store> {
+    if (options.adapter.capabilities.sql !== "sqlite") {
+      throw new StowageError(
+        "config",
+        `the local store needs a SQLite adapter; ${options.adapter.name} (${options.adapter.capabilities.sql}) can only hold a sync server's data`,
+      );
+    }
     const db = new Kysely<any>({ dialect: options.adapter.dialect });
     try {
       await migrateLocal(db);
