@@ -76,7 +76,7 @@ try {
   });
 
   await check(`server listens on 127.0.0.1 through the ${runtimeName()} listener`, async () => {
-    server = await serve({ fetch: createServerHandler({ store: serverStore!, limits: { rate: false } }), port: 0 });
+    server = await serve({ fetch: createServerHandler({ store: serverStore!, limits: { rate: false, maxBodyBytes: 64 * 1024 } }), port: 0 });
     const res = await fetch(`${server.url}/v1/health`);
     equal(res.status, 200, "GET /v1/health status");
     await res.body?.cancel();
@@ -151,6 +151,42 @@ try {
     await alice.sync();
     equal(await alice.collection("notes").get("a1"), { id: "a1", text: "from alice", n: 10, viaLibsql: true }, "a1 on alice");
     equal(await alice.collection("notes").get("l1"), { id: "l1", text: "from libsql", n: 12 }, "l1 on alice");
+  });
+
+  await check(`bad, oversized and streamed requests get 4xx answers through the ${runtimeName()} listener`, async () => {
+    const post = (body: BodyInit, headers: Record<string, string> = {}) =>
+      fetch(`${server!.url}/v1/push`, { method: "POST", body, headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...headers }, duplex: "half" } as RequestInit);
+    const answer = async (res: Response) => [res.status, ((await res.json()) as { error?: { code?: string } }).error?.code ?? "none"];
+    const big = JSON.stringify({ clientId: "big", ops: [{ opId: 1, collection: "notes", id: "x", op: "put", value: { pad: "x".repeat(100 * 1024) } }] });
+    equal((await answer(await post(big)))[0], 413, "oversized body by Content-Length");
+    const chunks = [big.slice(0, 40_000), big.slice(40_000)];
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next === undefined) controller.close();
+        else controller.enqueue(new TextEncoder().encode(next));
+      },
+    });
+    equal((await answer(await post(stream)))[0], 413, "oversized chunked body");
+    equal((await answer(await post("{not json")))[0], 400, "malformed JSON");
+    const noAuth = await fetch(`${server!.url}/v1/pull`);
+    equal(noAuth.status, 401, "no key");
+    await noAuth.body?.cancel();
+    const missing = await fetch(`${server!.url}/v1/nowhere`, { headers: { authorization: `Bearer ${key}` } });
+    equal(missing.status, 404, "unknown route");
+    await missing.body?.cancel();
+    // A normal streamed (chunked) push still goes through.
+    const ok = JSON.stringify({ clientId: "streamer", ops: [{ opId: 1, collection: "streamed", id: "s1", op: "put", value: { ok: true } }] });
+    const small = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(ok.slice(0, 10)));
+        controller.enqueue(new TextEncoder().encode(ok.slice(10)));
+        controller.close();
+      },
+    });
+    const res = await post(small);
+    equal(res.status, 200, "chunked push status");
+    equal(((await res.json()) as { results: { status: string }[] }).results.map((r) => r.status), ["applied"], "chunked push results");
   });
 
   await check(`the CLI runs on ${runtimeName()}: \`keys create\` and \`serve\` serve two clients, SIGTERM stops it`, async () => {
