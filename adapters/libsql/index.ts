@@ -72,7 +72,9 @@ function redact(url: string): string {
     u.username = "";
     u.password = "";
     u.search = "";
-    return u.toString();
+    u.hash = "";
+    // WHATWG URL adds a lone "/" path to http(s) but not to libsql:; show both the same way.
+    return u.toString().replace(/\/$/, "");
   } catch {
     return url.replace(/\?.*$/, "");
   }

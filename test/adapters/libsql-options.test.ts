@@ -59,8 +59,9 @@ describe("libsql adapter options", () => {
 
   test("a remote URL's credentials never reach location", () => {
     const adapter = createLibsqlAdapter({ url: "libsql://user:pw@db.example.turso.io?authToken=SECRET", authToken: "OTHER" });
-    expect(adapter.location).toBe("libsql://db.example.turso.io/");
-    expect(createLibsqlAdapter({ url: "https://db.example.com/" }).location).toBe("https://db.example.com/");
+    expect(adapter.location).toBe("libsql://db.example.turso.io");
+    expect(createLibsqlAdapter({ url: "https://db.example.com/" }).location).toBe("https://db.example.com");
+    expect(createLibsqlAdapter({ url: "https://db.example.com/base/?authToken=x#frag" }).location).toBe("https://db.example.com/base");
   });
 
   test("an empty url is a config error naming the value", () => {
@@ -106,6 +107,24 @@ describe("libsql adapter options", () => {
       expect((await store.collection("c").list()).items.map((d) => d.id)).toEqual(["a", "b"]);
       expect(server.openStreams).toBe(0);
       await store.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("remote: a libsql:// URL (HTTP with ?tls=0) reaches the same server, and location hides the token", async () => {
+    const server = startHranaServer({ path: dir.file("libsql-url.db"), authToken: "tok" });
+    try {
+      const url = `${server.url.replace("http://", "libsql://")}?tls=0`;
+      const adapter = createLibsqlAdapter({ url, authToken: "tok" });
+      expect(adapter.location).toBe(server.url.replace("http://", "libsql://"));
+      const store = await Store.open({ adapter });
+      await store.collection("c").put({ id: "via-libsql-url" });
+      await store.close();
+      expect(server.requests).toBeGreaterThan(0);
+      const again = await Store.open({ adapter: createLibsqlAdapter({ url: server.url, authToken: "tok" }) });
+      expect(await again.collection("c").get("via-libsql-url")).toEqual({ id: "via-libsql-url" });
+      await again.close();
     } finally {
       await server.stop();
     }
