@@ -34,6 +34,8 @@ export function createLibsqlAdapter(options: LibsqlOptions): StowageAdapter {
         // One connection: our driver's lock already serialises every query, and the
         // per-connection pragmas below then hold for every statement.
         concurrency: remote ? undefined : 1,
+        // The pragma below sets it too; this also covers a connection the pool reopens.
+        timeout: remote ? undefined : Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)),
       });
       if (!remote) {
         try {
