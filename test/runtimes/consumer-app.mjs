@@ -65,6 +65,33 @@ try {
     equal((await store.collection("notes").list({ where: { n: { gte: 2 } } })).items, [{ id: "l2", n: 2 }], "list");
     await store.close();
   });
+
+  await check("`stowage/server` serves two clients (node-sqlite and libsql) through its web-standard handler", async () => {
+    const { openStowage } = await import("stowage");
+    const { createServerHandler, openServerStore, createKey } = await import("stowage/server");
+    const { createNodeSqliteAdapter } = await import("stowage/node-sqlite");
+    const { createLibsqlAdapter } = await import("stowage/libsql");
+    const store = await openServerStore({ adapter: createNodeSqliteAdapter({ path: join(dir, "server.db") }) });
+    const { key } = await createKey(store, "app", { createIfMissing: true });
+    const handler = createServerHandler({ store, limits: { rate: false } });
+    // No listener needed: the client's fetch goes straight to the handler.
+    const fetch = (input, init) => handler(new Request(input, init));
+    const a = await openStowage({ adapter: createNodeSqliteAdapter({ path: join(dir, "a.db") }), url: "http://app.invalid", apiKey: key, fetch, autoSync: false, env: {} });
+    const b = await openStowage({ adapter: createLibsqlAdapter({ url: `file:${join(dir, "b.db")}` }), url: "http://app.invalid", apiKey: key, fetch, autoSync: false, env: {} });
+    try {
+      await a.collection("notes").put({ id: "from-a", n: 1 });
+      await a.sync();
+      await b.collection("notes").put({ id: "from-b", n: 2 });
+      await b.sync();
+      await a.sync();
+      equal((await a.collection("notes").list()).items, [{ id: "from-a", n: 1 }, { id: "from-b", n: 2 }], "a's notes");
+      equal((await b.collection("notes").list()).items, [{ id: "from-a", n: 1 }, { id: "from-b", n: 2 }], "b's notes");
+    } finally {
+      await a.close();
+      await b.close();
+      await store.close();
+    }
+  });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
