@@ -34,6 +34,7 @@ export default async function syncBench(r: Reporter): Promise<void> {
     const docs = pusher.collection("docs");
     const data = makeDocs(PULL_N);
     for (let i = 0; i < PUSH_N; i += 1000) await docs.putMany(data.slice(i, i + 1000));
+    Bun.gc(true);
     const t0 = performance.now();
     await pusher.sync();
     const pushMs = pushEnd - t0;

@@ -21,13 +21,14 @@
 import { StowageError } from "../errors.ts";
 import { randomToken } from "../ids.ts";
 import { Emitter } from "../store/events.ts";
-import { all, first } from "../store/sql.ts";
+import { all } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
 import { backoffDelay, systemClock, type BackoffOptions, type Clock } from "./clock.ts";
 import type { HttpClient } from "./http.ts";
 import { SyncLease } from "./lease.ts";
 import { applyPage, CURSOR_KEY, resetSyncedState } from "./pull.ts";
-import { pushBatch, type SyncIssue } from "./push.ts";
+import type { OpResult } from "../protocol/wire.ts";
+import { isRefusedWhole, prepareBatch, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome, type SyncIssue } from "./push.ts";
 import { rebaseDocs } from "./rebase.ts";
 import type { StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
 
@@ -193,34 +194,61 @@ export class SyncEngine {
     return result;
   }
 
+  /**
+   * Drains the outbox. Pipelined: the next batch is read and sent before the previous answer
+   * is settled locally, which hides the local work behind the server's. Safe because batches
+   * are sent strictly in op id order, one request at a time, and settling batch N touches
+   * only entries ≤ N's last op id.
+   */
   async #push(result: SyncResult): Promise<void> {
     let isolate = false;
-    for (;;) {
-      if (!(await first(this.#store.db, "select 1 from _stowage_outbox limit 1"))) return;
-      this.#setState("pushing");
-      await this.#renewLease();
-      let batch;
-      try {
-        batch = await pushBatch(this.#store, this.#http, isolate);
-      } catch (e) {
-        this.#markOnline(e);
-        // A whole-batch 400: find the bad group by pushing groups one at a time.
-        if (!isolate && e instanceof StowageError && e.code === "rejected" && (e.status === 400 || e.status === 413)) {
+    let batch = await prepareBatch(this.#store, 0, isolate);
+    if (!batch) return;
+    this.#setState("pushing");
+    let inflight = await this.#send(batch);
+    while (batch) {
+      const outcome: PushOutcome = await inflight;
+      let results: OpResult[];
+      if (outcome.ok) {
+        results = outcome.results;
+        this.#markOnline(null);
+      } else {
+        this.#markOnline(outcome.error);
+        if (!isRefusedWhole(outcome.error)) throw outcome.error;
+        if (!isolate) {
+          // A whole-batch 400: find the bad group by pushing groups one at a time.
           this.#trace("push:isolate");
           isolate = true;
+          batch = (await prepareBatch(this.#store, 0, true))!;
+          inflight = await this.#send(batch);
           continue;
         }
-        throw e;
+        results = rejectAll(batch, outcome.error); // a lone group refused whole: record, drop
       }
-      this.#markOnline(null);
-      isolate = false;
-      this.#trace(`push:${batch.sent}`);
-      result.pushed += batch.applied + batch.duplicate;
-      result.issues.push(...batch.issues);
-      await this.#refreshRejected(batch.issues);
-      for (const issue of batch.issues) this.events.emit(issue.kind, issue);
-      if (batch.sent === 0) return;
+      let next: PreparedBatch | null = null;
+      if (!isolate) {
+        next = await prepareBatch(this.#store, batch.lastOpId, false);
+        if (next) inflight = await this.#send(next);
+      }
+      const settled = await settleBatch(this.#store, batch, results);
+      this.#trace(`push:${batch.rows.length}`);
+      result.pushed += settled.applied + settled.duplicate;
+      result.issues.push(...settled.issues);
+      await this.#refreshRejected(settled.issues);
+      for (const issue of settled.issues) this.events.emit(issue.kind, issue);
+      if (isolate) {
+        isolate = false;
+        next = await prepareBatch(this.#store, 0, false);
+        if (next) inflight = await this.#send(next);
+      }
+      batch = next;
     }
+  }
+
+  /** Renews the lease, then starts the request (not awaiting its answer). */
+  async #send(batch: PreparedBatch): Promise<Promise<PushOutcome>> {
+    await this.#renewLease();
+    return sendBatch(this.#http, batch);
   }
 
   async #pull(result: SyncResult): Promise<void> {

@@ -11,7 +11,8 @@ export const PUSH_BATCH_OPS = 500;
 /** Keep requests well under the server's 4 MiB body limit. */
 const PUSH_BATCH_BYTES = 3 * 1024 * 1024;
 
-interface OutboxRow {
+/** An outbox entry as read for pushing. */
+export interface OutboxRow {
   op_id: number;
   tx: number | null;
   collection: string;
@@ -55,34 +56,59 @@ export interface BatchResult {
   issues: SyncIssue[];
 }
 
-/**
- * Pushes the oldest outbox entries (≤ PUSH_BATCH_OPS ops, whole `tx` groups only) and settles
- * the answer in one local transaction. Entries leave the outbox only once the server has
- * answered for them; without an answer the same batch is resent and the server dedups it.
- * `isolate` pushes the first group alone (after a whole-batch 400, to find the bad op).
- */
-export async function pushBatch(store: Store, http: HttpClient, isolate = false): Promise<BatchResult> {
-  const rows = await readBatch(store, isolate);
-  if (rows.length === 0) return { sent: 0, applied: 0, duplicate: 0, issues: [] };
-  let response;
-  try {
-    response = await http.push(requestBody(store.clientId, rows));
-  } catch (e) {
-    // A 400/413 for a lone group means its ops can never be accepted as sent: record, drop.
-    if (isolate && e instanceof StowageError && e.code === "rejected" && (e.status === 400 || e.status === 413)) {
-      return settle(store, rows, rows.map((r) => ({ opId: r.op_id, status: "rejected", error: { code: "invalid", message: e.message } })));
-    }
-    throw e;
-  }
-  if (response.results.length !== rows.length) {
-    throw new StowageError("protocol", `push: sent ${rows.length} ops, the server answered ${response.results.length} results`);
-  }
-  return settle(store, rows, response.results);
+/** A batch read from the outbox and serialized, ready to send. */
+export interface PreparedBatch {
+  /** The outbox rows, in op id order. */
+  rows: OutboxRow[];
+  /** The request body. */
+  body: string;
+  /** Highest op id in the batch. */
+  lastOpId: number;
 }
 
-async function readBatch(store: Store, isolate: boolean): Promise<OutboxRow[]> {
+/** The answer to one push request: results, or the failure (never a rejected promise). */
+export type PushOutcome = { ok: true; results: OpResult[] } | { ok: false; error: unknown };
+
+/**
+ * The oldest outbox entries after `afterOpId` (≤ PUSH_BATCH_OPS ops, whole `tx` groups only),
+ * serialized; null when there are none. `isolate` takes the first group alone (after a
+ * whole-batch 400, to find the bad op).
+ */
+export async function prepareBatch(store: Store, afterOpId: number, isolate: boolean): Promise<PreparedBatch | null> {
+  const rows = await readBatch(store, afterOpId, isolate);
+  if (rows.length === 0) return null;
+  return { rows, body: requestBody(store.clientId, rows), lastOpId: rows[rows.length - 1].op_id };
+}
+
+/** Sends a batch; the promise never rejects, so a pipelined request cannot go unhandled. */
+export function sendBatch(http: HttpClient, batch: PreparedBatch): Promise<PushOutcome> {
+  return http.push(batch.body).then(
+    (response): PushOutcome => {
+      if (response.results.length !== batch.rows.length) {
+        return { ok: false, error: new StowageError("protocol", `push: sent ${batch.rows.length} ops, the server answered ${response.results.length} results`) };
+      }
+      return { ok: true, results: response.results };
+    },
+    (error): PushOutcome => ({ ok: false, error }),
+  );
+}
+
+/** A whole-request 400/413: the request as sent can never be accepted. */
+export function isRefusedWhole(error: unknown): error is StowageError {
+  return error instanceof StowageError && error.code === "rejected" && (error.status === 400 || error.status === 413);
+}
+
+/** Results that reject every op of a lone group the server refused whole. */
+export function rejectAll(batch: PreparedBatch, error: StowageError): OpResult[] {
+  return batch.rows.map((r) => ({ opId: r.op_id, status: "rejected", error: { code: "invalid", message: error.message } }));
+}
+
+async function readBatch(store: Store, afterOpId: number, isolate: boolean): Promise<OutboxRow[]> {
   const cols = "op_id, tx, collection, id, op, body, base_version";
-  let rows = await all<OutboxRow>(store.db, `select ${cols} from _stowage_outbox order by op_id limit ?`, [isolate ? 1 : PUSH_BATCH_OPS]);
+  let rows = await all<OutboxRow>(store.db, `select ${cols} from _stowage_outbox where op_id > ? order by op_id limit ?`, [
+    afterOpId,
+    isolate ? 1 : PUSH_BATCH_OPS,
+  ]);
   if (rows.length === 0) return rows;
   const last = rows[rows.length - 1];
   if (last.tx !== null) {
@@ -123,8 +149,12 @@ function requestBody(clientId: string, rows: OutboxRow[]): string {
   return `{"clientId":${JSON.stringify(clientId)},"ops":[${ops.join(",")}]}`;
 }
 
-/** Applies the server's answers: acknowledged entries leave the outbox in one transaction. */
-async function settle(store: Store, rows: OutboxRow[], results: OpResult[]): Promise<BatchResult> {
+/**
+ * Applies the server's answers in one local transaction: the batch's entries leave the outbox
+ * (only now that the server has answered for them), conflicts and rejections are recorded.
+ */
+export async function settleBatch(store: Store, batch: PreparedBatch, results: OpResult[]): Promise<BatchResult> {
+  const rows = batch.rows;
   const out: BatchResult = { sent: rows.length, applied: 0, duplicate: 0, issues: [] };
   const versions: unknown[] = [];
   const serverDocs: ServerDoc[] = [];
@@ -161,7 +191,7 @@ async function settle(store: Store, rows: OutboxRow[], results: OpResult[]): Pro
   }
   await store.db.transaction().execute(async (trx) => {
     // The batch is the outbox's oldest entries and op ids only grow, so this is exactly the batch.
-    await run(trx, "delete from _stowage_outbox where op_id <= ?", [rows[rows.length - 1].op_id]);
+    await run(trx, "delete from _stowage_outbox where op_id <= ?", [batch.lastOpId]);
     // One cached single-row statement per doc: a keyed update is ~2 µs, where a multi-row
     // UPDATE ... FROM (VALUES ...) form cost a correlated lookup per row.
     for (let i = 0; i < versions.length; i += 3) {
