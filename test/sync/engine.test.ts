@@ -139,6 +139,7 @@ describe("sync engine (injected clock and fetch)", () => {
     await engine.sync();
     expect(trace.filter((l) => l.startsWith("push"))).toEqual(["push:300", "push:500", "push:500"]);
     expect(server.docs.size).toBe(1300);
+    expect(server.maxPushesInFlight).toBe(1); // pipelined, but never two requests at once
     await store.close();
   });
 

@@ -17,12 +17,19 @@ export class FakeServer {
   dropAfterCommit = 0;
   /** Answer `conflict` for ops on these `collection/id` keys that carry a baseVersion. */
   strict = new Set<string>();
+  /** Most push requests ever in flight at once (the client must keep this at 1). */
+  maxPushesInFlight = 0;
+  #pushesInFlight = 0;
 
   fetch = async (input: string, init: RequestInit = {}): Promise<Response> => {
     const url = new URL(input);
     this.log.push(`${init.method ?? "GET"} ${url.pathname}`);
     if (this.down) throw new TypeError("fetch failed: connection refused");
     if (url.pathname === "/v1/push") {
+      this.maxPushesInFlight = Math.max(this.maxPushesInFlight, ++this.#pushesInFlight);
+      // Yield a few turns, as a network would, so overlapping requests would show.
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+      this.#pushesInFlight--;
       // A value the server refuses outright: the whole request is answered 400, nothing applied.
       if (String(init.body).includes('"poison":true')) {
         return Response.json({ error: { code: "bad_request", message: "ops[?].value: poisoned" } }, { status: 400 });
