@@ -23,6 +23,9 @@ export function createLibsqlAdapter(options: LibsqlOptions): StowageAdapter {
   const url = normalizeUrl(options.url);
   const remote = REMOTE.test(url);
   const memory = !remote && /^(file:)?:memory:/i.test(url);
+  if (remote && options.encryptionKey !== undefined) {
+    throw new StowageError("config", `encryptionKey applies to local files only, not to the remote URL ${redact(url)}`);
+  }
   return {
     name: "libsql",
     location: remote ? redact(url) : url,

@@ -64,6 +64,12 @@ describe("libsql adapter options", () => {
     expect(createLibsqlAdapter({ url: "https://db.example.com/base/?authToken=x#frag" }).location).toBe("https://db.example.com/base");
   });
 
+  test("an encryption key with a remote URL is a config error, not a silent no-op", () => {
+    expect(() => createLibsqlAdapter({ url: "libsql://db.example.turso.io?authToken=SECRET", encryptionKey: "k" })).toThrow(
+      "encryptionKey applies to local files only, not to the remote URL libsql://db.example.turso.io",
+    );
+  });
+
   test("an empty url is a config error naming the value", () => {
     expect(() => createLibsqlAdapter({ url: "" })).toThrow(/libsql url must be .* got ""/);
     try {
