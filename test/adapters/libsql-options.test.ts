@@ -128,7 +128,8 @@ describe("libsql adapter options", () => {
       await store.collection("c").put({ id: "via-libsql-url" });
       await store.close();
       expect(server.requests).toBeGreaterThan(0);
-      const again = await Store.open({ adapter: createLibsqlAdapter({ url: server.url, authToken: "tok" }) });
+      // The token may also ride in the URL (as `--db libsql://…?authToken=…` on the CLI).
+      const again = await Store.open({ adapter: createLibsqlAdapter({ url: `${server.url}?authToken=tok` }) });
       expect(await again.collection("c").get("via-libsql-url")).toEqual({ id: "via-libsql-url" });
       await again.close();
     } finally {
