@@ -32,6 +32,9 @@ import { isRefusedWhole, prepareBatch, rejectAll, sendBatch, settleBatch, type P
 import { rebaseDocs } from "./rebase.ts";
 import type { StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
 
+/** Pull pages larger than this make the next page smaller. */
+const PAGE_BYTES = 8 * 1024 * 1024;
+
 export interface SyncEngineOptions {
   /** The local store whose outbox is pushed and whose documents pulls update. */
   store: Store;
@@ -254,16 +257,20 @@ export class SyncEngine {
   async #pull(result: SyncResult): Promise<void> {
     this.#setState("pulling");
     let cursor = (await this.#store.getMeta(CURSOR_KEY)) ?? null;
+    let limit = this.#pullLimit;
     for (;;) {
       await this.#renewLease();
       let text: string;
       try {
-        text = await this.#http.pull(cursor, this.#pullLimit);
+        text = await this.#http.pull(cursor, limit);
       } catch (e) {
         this.#markOnline(e);
         throw e;
       }
       this.#markOnline(null);
+      // Pages are bounded in documents, not bytes: with large documents, ask for fewer per
+      // page so memory stays flat (and grow back once they are small again).
+      limit = text.length > PAGE_BYTES ? Math.max(10, Math.floor(limit / 4)) : Math.min(this.#pullLimit, limit * 2);
       const page = await applyPage(this.#store, text);
       if (page.reset) {
         if (result.reset) throw new StowageError("protocol", "pull: the server asked for a reset twice in one cycle");
