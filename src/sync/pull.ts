@@ -55,6 +55,10 @@ export async function applyPage(store: Store, text: string): Promise<PageResult>
     collections.add(c.collection);
   }
   const cursor = body.cursor;
+  // An idle poll (nothing new, same cursor) needs no write transaction.
+  if (changes.length === 0 && (await store.getMeta(CURSOR_KEY)) === cursor) {
+    return { changes: 0, collections: [], more: body.more, reset: false, cursor };
+  }
   await store.db.transaction().execute(async (trx) => {
     const pending = changes.length ? await pendingKeys(trx, changes) : null;
     const live: Change[] = [];
