@@ -77,8 +77,9 @@ export class SyncEngine {
   #lastSyncAt: number | null = null;
   #lastError: SyncStatus["lastError"] = null;
   #unsubscribe: (() => void) | null = null;
-  #leased = true;
   #started = false;
+  /** When the next periodic full cycle is due; write-triggered pushes do not postpone it. */
+  #fullDueAt = 0;
 
   constructor(options: SyncEngineOptions) {
     this.#store = options.store;
@@ -165,7 +166,11 @@ export class SyncEngine {
       try {
         const result = await this.#cycle(kind);
         this.#attempt = 0;
-        if (kind === "full" && result.leased) this.#lastSyncAt = this.#clock.now();
+        if (kind === "full") {
+          // Another process holds the lease: look again once it would have expired.
+          this.#fullDueAt = this.#clock.now() + (result.leased ? this.#intervalMs : Math.min(this.#intervalMs, this.#leaseTtlMs));
+          if (result.leased) this.#lastSyncAt = this.#clock.now();
+        }
         for (const w of waiters) w.resolve(result);
         if (kind === "full") this.events.emit("sync", result);
       } catch (e) {
@@ -176,8 +181,7 @@ export class SyncEngine {
       if (!this.#started) this.#setState("stopped");
       else if (this.#want === null) {
         this.#setState("idle");
-        // Another process holds the lease: try again once it would have expired.
-        this.#schedule(this.#leased ? this.#intervalMs : Math.min(this.#intervalMs, this.#leaseTtlMs));
+        this.#schedule(Math.max(0, this.#fullDueAt - this.#clock.now()));
       }
     }
     this.#loop = null;
@@ -188,10 +192,9 @@ export class SyncEngine {
     if (this.#store.closed) throw new StowageError("closed", "store has already been closed");
     if (!(await this.#lease.acquire(this.#clock.now()))) {
       this.#trace("lease:busy");
-      this.#leased = result.leased = false;
+      result.leased = false;
       return result;
     }
-    this.#leased = true;
     await this.#push(result);
     if (kind === "full") await this.#pull(result);
     return result;

@@ -74,6 +74,25 @@ describe("sync engine (injected clock and fetch)", () => {
     await store.close();
   });
 
+  test("a stream of writes does not postpone the periodic pull", async () => {
+    const { engine, store, trace, clock, server } = await setup();
+    engine.start();
+    await reach(engine, "idle");
+    server.write("todos", "remote", { v: 1 });
+    trace.length = 0;
+    for (let i = 0; i < 5; i++) {
+      clock.advance(15_000);
+      await store.collection("todos").put({ id: `w${i}` });
+      await reach(engine, "idle");
+    }
+    // 75 s after the first cycle: four write pushes, then the full cycle due at 60 s.
+    expect(trace.filter((l) => l.startsWith("pull"))).toEqual(["pull:5"]);
+    expect(await store.collection("todos").get("remote")).toEqual({ id: "remote", v: 1 });
+    expect(clock.pending()).toEqual([45_000]);
+    await engine.stop();
+    await store.close();
+  });
+
   test("failures back off exponentially (capped), never reject, and recover", async () => {
     const { engine, store, trace, clock, server } = await setup();
     server.down = true;
