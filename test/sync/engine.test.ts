@@ -123,6 +123,22 @@ describe("sync engine (injected clock and fetch)", () => {
     await store.close();
   });
 
+  test("429: the engine waits at least as long as Retry-After says", async () => {
+    const { engine, store, trace, clock, server } = await setup();
+    server.rateLimited = 1;
+    await store.collection("todos").put({ id: "r" });
+    engine.start();
+    await reach(engine, "backoff");
+    expect(trace).toEqual(["idle", "error:transport", "backoff:7000"]);
+    expect((await engine.status()).online).toBe(true); // the server answered: reachable, just busy
+    const idle = reach(engine, "idle");
+    clock.advance(7000);
+    await idle;
+    expect(trace.slice(3)).toEqual(["push:1", "pull:1", "idle"]);
+    await engine.stop();
+    await store.close();
+  });
+
   test("sync() resolves with what it did, and rejects (without breaking the loop) when offline", async () => {
     const { engine, store, server } = await setup();
     await store.collection("todos").putMany([{ id: "1" }, { id: "2" }]);

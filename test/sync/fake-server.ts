@@ -13,6 +13,8 @@ export class FakeServer {
   log: string[] = [];
   /** Fail every request as a dropped connection while true. */
   down = false;
+  /** Answer the next N requests 429 with Retry-After: 7. */
+  rateLimited = 0;
   /** Apply the next N pushes, then lose their answers. */
   dropAfterCommit = 0;
   /** Answer `conflict` for ops on these `collection/id` keys that carry a baseVersion. */
@@ -25,6 +27,10 @@ export class FakeServer {
     const url = new URL(input);
     this.log.push(`${init.method ?? "GET"} ${url.pathname}`);
     if (this.down) throw new TypeError("fetch failed: connection refused");
+    if (this.rateLimited > 0) {
+      this.rateLimited--;
+      return Response.json({ error: { code: "rate_limited", message: "slow down" } }, { status: 429, headers: { "retry-after": "7" } });
+    }
     if (url.pathname === "/v1/push") {
       this.maxPushesInFlight = Math.max(this.maxPushesInFlight, ++this.#pushesInFlight);
       // Yield a few turns, as a network would, so overlapping requests would show.
