@@ -9,6 +9,11 @@ import { defaultDbPath, defaultServerDbPath, ensureParentDir, makeTempDir } from
 
 /** The CLI's window on the process: stdio, files, the SQLite driver of this runtime. */
 export function createProcessIo(version: string, self: string): CliIo {
+  // `stowage export | head` closes the pipe early: stop quietly, as Unix tools do.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
   return {
     out: (text) => void process.stdout.write(text),
     err: (text) => void process.stderr.write(text),

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { Store } from "../../src/store/store.ts";
 import { tempDir } from "../helpers/tmp.ts";
-import { cli, ndjson } from "./run.ts";
+import { BIN, cli, ndjson } from "./run.ts";
 
 const tmp = tempDir("stowage-cli-io-");
 afterAll(() => tmp.cleanup());
@@ -61,4 +61,15 @@ test("export of chosen collections to stdout; import of bare documents from stdi
   expect(r.code).toBe(0);
   expect(ndjson((await cli(["list", "z", "--json", "--db", db])).stdout)).toEqual([{ id: "a", k: 1 }, { id: "b", k: 2 }]);
   writeFileSync(tmp.file("unused"), "");
+});
+
+test("export into a pipe closed early (| head) stops quietly", async () => {
+  const db = tmp.file("src.db"); // 2,504 documents from the first test: more than a pipe buffer
+  const p = Bun.spawn(["sh", "-c", `"${process.execPath}" "${BIN}" export --db "${db}" | head -n 1; echo "exit \${PIPESTATUS:-0}"`], { stdout: "pipe", stderr: "pipe" });
+  const timer = setTimeout(() => p.kill("SIGKILL"), 20_000);
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  clearTimeout(timer);
+  expect(code).toBe(0);
+  expect(out.split("\n")[0]).toBe('{"collection":"a_first","doc":{"id":"only","v":true}}');
+  expect(err).toBe("");
 });
