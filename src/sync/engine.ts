@@ -16,7 +16,8 @@
  *
  * One cycle runs at a time; requests made meanwhile coalesce into the next one. Background
  * cycles never reject: failures go to status, the `error` event and the backoff timer. Only
- * the process holding the lease (see lease.ts) talks to the server.
+ * the process holding the lease (see lease.ts) talks to the server. The steps of a cycle
+ * (push drain, pull pages, reset) are in cycle.ts; this file decides when they run.
  */
 import { StowageError } from "../errors.ts";
 import { randomToken } from "../ids.ts";
@@ -26,14 +27,9 @@ import type { Store } from "../store/store.ts";
 import { backoffDelay, systemClock, type BackoffOptions, type Clock } from "./clock.ts";
 import type { HttpClient } from "./http.ts";
 import { SyncLease } from "./lease.ts";
-import { applyPage, CURSOR_KEY, resetSyncedState } from "./pull.ts";
-import type { OpResult } from "../protocol/wire.ts";
-import { isRefusedWhole, prepareBatch, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome, type SyncIssue } from "./push.ts";
-import { rebaseDocs } from "./rebase.ts";
+import { CURSOR_KEY } from "./pull.ts";
+import { pullAll, pushAll, type CycleContext } from "./cycle.ts";
 import type { StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
-
-/** Pull pages larger than this make the next page smaller. */
-const PAGE_BYTES = 8 * 1024 * 1024;
 
 export interface SyncEngineOptions {
   /** The local store whose outbox is pushed and whose documents pulls update. */
@@ -195,124 +191,30 @@ export class SyncEngine {
       result.leased = false;
       return result;
     }
-    await this.#push(result);
-    if (kind === "full") await this.#pull(result);
+    const steps = this.#steps();
+    await pushAll(steps, result);
+    if (kind === "full") await pullAll(steps, result);
     return result;
   }
 
-  /**
-   * Drains the outbox. Pipelined: the next batch is read and sent before the previous answer
-   * is settled locally, which hides the local work behind the server's. Safe because batches
-   * are sent strictly in op id order, one request at a time, and settling batch N touches
-   * only entries ≤ N's last op id.
-   */
-  async #push(result: SyncResult): Promise<void> {
-    let isolate = false;
-    let batch = await prepareBatch(this.#store, 0, isolate);
-    if (!batch) return;
-    this.#setState("pushing");
-    let inflight = await this.#send(batch);
-    while (batch) {
-      const outcome: PushOutcome = await inflight;
-      let results: OpResult[];
-      if (outcome.ok) {
-        results = outcome.results;
-        this.#markOnline(null);
-      } else {
-        this.#markOnline(outcome.error);
-        if (!isRefusedWhole(outcome.error)) throw outcome.error;
-        if (!isolate) {
-          // A whole-batch 400: find the bad group by pushing groups one at a time.
-          this.#trace("push:isolate");
-          isolate = true;
-          batch = (await prepareBatch(this.#store, 0, true))!;
-          inflight = await this.#send(batch);
-          continue;
-        }
-        results = rejectAll(batch, outcome.error); // a lone group refused whole: record, drop
-      }
-      let next: PreparedBatch | null = null;
-      if (!isolate) {
-        next = await prepareBatch(this.#store, batch.lastOpId, false);
-        if (next) inflight = await this.#send(next);
-      }
-      const settled = await settleBatch(this.#store, batch, results);
-      this.#trace(`push:${batch.rows.length}`);
-      result.pushed += settled.applied + settled.duplicate;
-      result.issues.push(...settled.issues);
-      await this.#refreshRejected(settled.issues);
-      for (const issue of settled.issues) this.events.emit(issue.kind, issue);
-      if (isolate) {
-        isolate = false;
-        next = await prepareBatch(this.#store, 0, false);
-        if (next) inflight = await this.#send(next);
-      }
-      batch = next;
-    }
-  }
-
-  /** Renews the lease, then starts the request (not awaiting its answer). */
-  async #send(batch: PreparedBatch): Promise<Promise<PushOutcome>> {
-    await this.#renewLease();
-    return sendBatch(this.#http, batch);
-  }
-
-  async #pull(result: SyncResult): Promise<void> {
-    this.#setState("pulling");
-    let cursor = (await this.#store.getMeta(CURSOR_KEY)) ?? null;
-    let limit = this.#pullLimit;
-    for (;;) {
-      await this.#renewLease();
-      let text: string;
-      try {
-        text = await this.#http.pull(cursor, limit);
-      } catch (e) {
-        this.#markOnline(e);
-        throw e;
-      }
-      this.#markOnline(null);
-      // Pages are bounded in documents, not bytes: with large documents, ask for fewer per
-      // page so memory stays flat (and grow back once they are small again).
-      limit = text.length > PAGE_BYTES ? Math.max(10, Math.floor(limit / 4)) : Math.min(this.#pullLimit, limit * 2);
-      const page = await applyPage(this.#store, text);
-      if (page.reset) {
-        if (result.reset) throw new StowageError("protocol", "pull: the server asked for a reset twice in one cycle");
-        this.#trace("reset");
-        result.reset = true;
-        await resetSyncedState(this.#store.db);
-        cursor = null;
-        continue;
-      }
-      this.#trace(`pull:${page.changes}`);
-      result.pulled += page.changes;
-      cursor = page.cursor;
-      if (page.changes > 0) this.#store.events.emit("pulled", { collections: page.collections, changes: page.changes });
-      if (!page.more) return;
-    }
+  /** What the cycle steps (cycle.ts) need from the engine. */
+  #steps(): CycleContext {
+    return {
+      store: this.#store,
+      http: this.#http,
+      pullLimit: this.#pullLimit,
+      trace: this.#trace,
+      setState: (state) => this.#setState(state),
+      markOnline: (error) => this.#markOnline(error),
+      renewLease: () => this.#renewLease(),
+      emitIssue: (issue) => this.events.emit(issue.kind, issue),
+    };
   }
 
   /** A cycle longer than the lease must not run on after another process took over. */
   async #renewLease(): Promise<void> {
     if (!(await this.#lease.acquire(this.#clock.now()))) {
       throw new StowageError("storage", "the sync lease passed to another process during this cycle");
-    }
-  }
-
-  /** A rejected op may have left a local value the server never had: take the server's. */
-  async #refreshRejected(issues: SyncIssue[]): Promise<void> {
-    const seen = new Set<string>();
-    for (const issue of issues) {
-      const key = `${issue.collection}/${issue.id}`;
-      if (issue.kind !== "rejected" || seen.has(key)) continue;
-      seen.add(key);
-      try {
-        const doc = await this.#http.getDoc(issue.collection, issue.id);
-        await this.#store.db.transaction().execute((trx) =>
-          rebaseDocs(trx, [{ collection: issue.collection, id: issue.id, value: doc?.value ?? null, version: doc?.version ?? null }]),
-        );
-      } catch {
-        // Best effort: the next pull of this document corrects it anyway.
-      }
     }
   }
 
