@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { tempDir } from "../helpers/tmp.ts";
-import { cli, ndjson, startServe, type ServeProcess } from "./run.ts";
+import { BIN, ROOT, cli, ndjson, startServe, type ServeProcess } from "./run.ts";
 
 const tmp = tempDir("stowage-cli-srv-");
 const data = tmp.file("server.db");
@@ -47,6 +47,31 @@ describe("server commands", () => {
     await client("b", "sync");
     await client("a", "sync");
     expect(ndjson((await client("a", "list", "todos", "--json")).stdout)).toEqual([{ id: "t1", title: "from a", done: true }]);
+  });
+
+  test("sync --watch keeps pulling until interrupted", async () => {
+    const db = tmp.file("watcher.db");
+    const watcher = Bun.spawn([process.execPath, BIN, "sync", "--watch", "--json", "--db", db, "--url", server.url, "--key", key, "--sync-interval", "100ms"], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: tmp.path },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    try {
+      await client("a", "put", "watched", '{"id":"w1","n":1}');
+      await client("a", "sync");
+      let got = "";
+      for (let i = 0; i < 200 && !got; i++) {
+        await Bun.sleep(50);
+        got = (await cli(["get", "watched", "w1", "--json", "--db", db])).stdout;
+      }
+      expect(got).toBe('{"id":"w1","n":1}\n');
+    } finally {
+      watcher.kill("SIGINT");
+    }
+    expect(await watcher.exited).toBe(0);
+    const events = ndjson(await new Response(watcher.stdout).text());
+    expect(events.some((e) => e.event === "sync" && e.pulled >= 1)).toBe(true);
   });
 
   test("http-only mode reads and writes the server directly", async () => {
