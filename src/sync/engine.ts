@@ -1,19 +1,25 @@
 /**
  * The client sync engine.
  *
- *                 start()                      write event (push only), interval timer,
- *    ┌─────────┐ ────────► ┌──────┐ ◄───────┐  sync() (full: push then pull)
- *    │ stopped │           │ idle │ ───────►│──────────────┐
- *    └─────────┘ ◄──────── └──────┘         │              ▼
- *         ▲        stop()      ▲            │        ┌─────────┐ outbox empty ┌─────────┐
- *         │                    │ done       │        │ pushing │ ───────────► │ pulling │ more: next page
- *         │                    └────────────┼─────── └─────────┘   (full)     └─────────┘ ◄──┐
- *         │ stop()                          │             │ failure               │  └───────┘
- *         │                                 │             ▼                       │ failure
- *    ┌─────────┐  timer: min(cap, base·2^n), half to all of it (jitter)           │
- *    │ backoff │ ──────────────────────────►┘  (a full cycle)  ◄──────────────────┘
- *    └─────────┘
+ *                     start()
+ *     ┌─────────┐ ─────────────► ┌──────┐ ◄──────────────────────────────────┐
+ *     │ stopped │                │ idle │                                    │ done
+ *     └─────────┘ ◄── stop() ─── └──────┘                                    │
+ *                                   │ write (push only) · interval timer ·   │
+ *                                   │ sync() · start() (full cycle)          │
+ *                                   ▼                                        │
+ *                              ┌─────────┐  outbox empty and  ┌─────────┐    │
+ *                              │ pushing │ ─────────────────► │ pulling │ ───┘
+ *                              └─────────┘  a full cycle      └─────────┘
+ *                                 │  ▲ next batch                 │  ▲ more: next page
+ *                         failure │  └──┘                 failure │  └──┘
+ *                                 ▼                               ▼
+ *                      ┌──────────────────────────────────────────────────┐
+ *                      │ backoff: half to all of min(cap, base·2^n) ms,   │
+ *                      │ at least Retry-After; then a full cycle          │ ──► pushing
+ *                      └──────────────────────────────────────────────────┘
  *
+ * A push-only cycle goes back to idle from pushing. stop() waits for the cycle in flight.
  * One cycle runs at a time; requests made meanwhile coalesce into the next one. Background
  * cycles never reject: failures go to status, the `error` event and the backoff timer. Only
  * the process holding the lease (see lease.ts) talks to the server. The steps of a cycle
