@@ -108,6 +108,9 @@ describe("server commands", () => {
     const r = await cli(["sync", "--db", tmp.file("c.db"), "--url", server.url, "--key", other.key]);
     expect(r.code).toBe(6);
     expect(r.stderr).toStartWith("stowage: ");
+    const missing = await cli(["keys", "revoke", "k_0000000000000000", "--data", data]);
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toBe('stowage: no key with id "k_0000000000000000"\n');
   });
 
   test("sync without a server and keys without --tenant are usage errors", async () => {

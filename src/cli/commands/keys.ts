@@ -1,7 +1,8 @@
+import { isStowageError } from "../../errors.ts";
 import { createKey, listKeys, revokeKey } from "../../server/keys.ts";
 import { UsageError, expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
-import { printJson, renderTable } from "../output.ts";
+import { CliFailure, printJson, renderTable } from "../output.ts";
 import { DATA_FLAG, serverDataLocation, withServerStore } from "../server-store.ts";
 
 const USAGE = "keys create --tenant NAME [--label TEXT] | keys list [--tenant NAME] | keys revoke <key-id | key>";
@@ -51,7 +52,10 @@ const keys: Command = {
     }
     if (action === "revoke") {
       if (arg === undefined) throw new UsageError(`keys revoke needs a key id (k_…) or the key: usage: ${USAGE}`);
-      const info = await withServerStore(ctx, args.flags, (store) => revokeKey(store, arg));
+      const info = await withServerStore(ctx, args.flags, (store) => revokeKey(store, arg)).catch((e: unknown) => {
+        if (isStowageError(e, "input") && /^no key/.test(e.message)) throw new CliFailure(EXIT.notFound, e.message);
+        throw e;
+      });
       if (ctx.global.json) printJson(ctx, info);
       else ctx.io.out(`revoked ${info.id} (tenant ${info.tenantName})\n`);
       return EXIT.ok;
