@@ -65,13 +65,15 @@ async function streaming(r: Reporter, exe: string, dir: string, env: Record<stri
   }
   await store.close();
   const dump = join(dir, "million.ndjson");
+  // GNU time reports the child's own peak RSS; Bun's resourceUsage accumulates over children.
+  const gnuTime = ["/usr/bin/time", "/bin/time"].find((t) => Bun.which(t));
   const run = (name: string, cmd: string[]) => {
     const start = performance.now();
-    const p = Bun.spawnSync(cmd, { env, stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawnSync(gnuTime ? [gnuTime, "-f", "maxrss=%M", ...cmd] : cmd, { env, stdout: "pipe", stderr: "pipe" });
     const s = (performance.now() - start) / 1000;
     if (p.exitCode !== 0) throw new Error(`${name} exited ${p.exitCode}: ${p.stderr}`);
-    const rss = p.resourceUsage?.maxRSS;
-    r.figure("cli", `${name} ${N.toLocaleString("en-US")} docs`, N / s, "docs/s", { note: rss ? `peak RSS ${(rss / 1024 / 1024).toFixed(0)} MB` : undefined });
+    const kb = /maxrss=(\d+)/.exec(p.stderr.toString())?.[1];
+    r.figure("cli", `${name} ${N.toLocaleString("en-US")} docs`, N / s, "docs/s", { note: kb ? `peak RSS ${(Number(kb) / 1024).toFixed(0)} MB` : undefined });
   };
   run("export (NDJSON to a file)", [exe, "export", "--db", src, "--out", dump]);
   run("import (NDJSON into a fresh db)", [exe, "import", dump, "--db", join(dir, "fresh.db")]);
