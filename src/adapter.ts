@@ -40,9 +40,10 @@ export interface SqliteFileOptions {
 export function sqlitePragmas(options: SqliteFileOptions): string {
   const memory = options.path === ":memory:" || options.path === "";
   return [
+    // busy_timeout first: switching a new file to WAL takes a lock another process may hold.
+    `pragma busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))};`,
     memory ? "" : "pragma journal_mode = wal;",
     `pragma synchronous = ${options.durability === "full" ? "full" : "normal"};`,
-    `pragma busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))};`,
     "pragma foreign_keys = on;",
   ].join(" ");
 }

@@ -1,6 +1,5 @@
 import type { Client } from "@libsql/client";
 import {
-  SqliteAdapter,
   SqliteIntrospector,
   SqliteQueryCompiler,
   type DatabaseIntrospector,
@@ -10,6 +9,7 @@ import {
   type Kysely,
   type QueryCompiler,
 } from "kysely";
+import { TransactionalSqliteAdapter } from "../../src/sqlite/sqlite-adapter.ts";
 import { LibsqlDriver } from "./libsql-driver.ts";
 
 /** Kysely's SQLite SQL and introspection, on our libsql driver (see libsql-driver.ts for why). */
@@ -29,7 +29,7 @@ export class LibsqlDialect implements Dialect {
   }
 
   createAdapter(): DialectAdapter {
-    return new SqliteAdapter();
+    return new TransactionalSqliteAdapter();
   }
 
   createIntrospector(db: Kysely<any>): DatabaseIntrospector {

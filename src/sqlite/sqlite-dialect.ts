@@ -1,5 +1,4 @@
 import {
-  SqliteAdapter,
   SqliteIntrospector,
   SqliteQueryCompiler,
   type DatabaseIntrospector,
@@ -9,6 +8,7 @@ import {
   type Kysely,
   type QueryCompiler,
 } from "kysely";
+import { TransactionalSqliteAdapter } from "./sqlite-adapter.ts";
 import { SyncSqliteDriver } from "./sqlite-driver.ts";
 import type { SyncSqliteDatabase } from "./sync-database.ts";
 
@@ -29,7 +29,7 @@ export class SyncSqliteDialect implements Dialect {
   }
 
   createAdapter(): DialectAdapter {
-    return new SqliteAdapter();
+    return new TransactionalSqliteAdapter();
   }
 
   createIntrospector(db: Kysely<any>): DatabaseIntrospector {

@@ -1,4 +1,5 @@
 import { StowageError } from "../errors.ts";
+import { WIRE_LIMITS } from "../protocol/wire.ts";
 import { BATCH_ROWS, all, placeholders, run, type Executor } from "./sql.ts";
 import type { OpKind } from "./types.ts";
 
@@ -21,8 +22,8 @@ export interface NewOp {
   baseVersion: number | null;
 }
 
-/** Largest group pushed as one server transaction; it must fit one push request. */
-export const MAX_TX_OPS = 5_000;
+/** Largest group pushed as one server transaction: a group must fit in one push request. */
+export const MAX_TX_OPS = WIRE_LIMITS.maxOpsPerPush;
 
 /** Writes documents (upsert, keeping the last server version seen) in multi-row statements. */
 export async function upsertDocs(db: Executor, collection: string, rows: { id: string; body: string }[]): Promise<void> {

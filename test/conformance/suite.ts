@@ -175,6 +175,18 @@ export function runConformance(target: ConformanceTarget): void {
       expect(await docCount()).toBe(2);
     });
 
+    test("a transaction larger than one push request is refused whole", async () => {
+      const error = await store
+        .transaction(async (tx) => {
+          await tx.collection("big").putMany(Array.from({ length: 1001 }, (_, i) => ({ id: `b${i}` })));
+        })
+        .then(() => undefined, (e) => e);
+      expect(error).toBeInstanceOf(StowageError);
+      expect(error.message).toContain("at most 1000 writes");
+      expect(await store.collection("big").count()).toBe(0);
+      expect(await outbox()).toHaveLength(0);
+    });
+
     test("concurrent writes from one process all land, each with its outbox entry", async () => {
       const c = store.collection("conc");
       await Promise.all(Array.from({ length: 200 }, (_, i) => c.put({ id: `k${i}`, i })));

@@ -35,3 +35,20 @@ test("three processes writing one file at once: every write lands once, op ids u
     await store.close();
   }
 });
+
+test("six processes opening a new file at the same instant all migrate and write without errors", async () => {
+  const dbPath = dir.file("fresh.db");
+  const children = Array.from({ length: 6 }, (_, i) =>
+    Bun.spawn([process.execPath, writer, dbPath, `open${i}`, "1"], { stdout: "pipe", stderr: "pipe" }),
+  );
+  const results = await Promise.all(children.map(async (c) => ({ code: await c.exited, err: await new Response(c.stderr).text() })));
+  expect(results).toEqual(Array.from({ length: 6 }, () => ({ code: 0, err: "" })));
+  const store = await Store.open({ adapter: createBunSqliteAdapter({ path: dbPath }) });
+  try {
+    expect(await store.collection("crash").count()).toBe(6);
+    const migrations = await store.db.selectFrom("_stowage_migration").select("name").execute();
+    expect(migrations).toEqual([{ name: "0001_local_store" }]);
+  } finally {
+    await store.close();
+  }
+});
