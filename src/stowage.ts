@@ -178,6 +178,13 @@ export class Stowage {
     return this.engine.sync();
   }
 
+  /** Pushes queued writes now, without pulling; nothing to do in local and http-only mode. */
+  async push(): Promise<SyncResult> {
+    this.#assertOpen();
+    if (!this.engine) return { pushed: 0, pulled: 0, issues: [], reset: false, leased: false };
+    return this.engine.push();
+  }
+
   async status(): Promise<SyncStatus> {
     this.#assertOpen();
     if (this.engine) return this.engine.status();

@@ -1,5 +1,5 @@
 import type { JsonObject } from "../json.ts";
-import { StowageError, describeValue } from "../errors.ts";
+import { StowageError, describeValue, isStowageError } from "../errors.ts";
 import { Store } from "../store/store.ts";
 import type { Doc, ListOptions, ListPage } from "../store/types.ts";
 import type { Stowage } from "../stowage.ts";
@@ -30,14 +30,51 @@ export interface Docs {
 }
 
 /**
- * Document commands read and write the local database (sync pushes the writes later); in
- * http-only mode they go straight to the server instead.
+ * Document commands read and write the local database; in http-only mode they go straight to
+ * the server instead. With `push` (the write commands) and a server configured, the write is
+ * pushed right after its local commit, as the library does: an unreachable server only leaves
+ * it queued (a notice, exit 0), since the write itself is safe on disk.
  */
-export async function withDocs<R>(ctx: CliContext, fn: (collection: (name: string) => Docs) => Promise<R>): Promise<R> {
+export async function withDocs<R>(
+  ctx: CliContext,
+  fn: (collection: (name: string) => Docs) => Promise<R>,
+  options: { push?: boolean } = {},
+): Promise<R> {
+  if (!httpOnly(ctx) && options.push && ctx.global.url !== undefined && ctx.global.key !== undefined) {
+    return pushAfter(ctx, (handle) => fn((name) => handle.collection(name) as unknown as Docs));
+  }
   if (!httpOnly(ctx)) return withStore(ctx, (store) => fn((name) => store.collection(name) as unknown as Docs));
   const handle = await openSynced(ctx, { autoSync: false });
   try {
     return await fn((name) => handle.collection(name) as unknown as Docs);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Like `withStore` for write commands: with a server configured, pushes after the commit. */
+export async function withWriteStore<R>(ctx: CliContext, fn: (store: Store) => Promise<R>): Promise<R> {
+  if (httpOnly(ctx) || ctx.global.url === undefined || ctx.global.key === undefined) return withStore(ctx, fn);
+  return pushAfter(ctx, (handle) => fn(handle.store!));
+}
+
+async function pushAfter<R>(ctx: CliContext, run: (handle: Stowage) => Promise<R>): Promise<R> {
+  const handle = await openSynced(ctx, { autoSync: false });
+  try {
+    const result = await run(handle);
+    try {
+      await handle.push();
+    } catch (e) {
+      if (!isStowageError(e, "transport")) {
+        throw new StowageError(isStowageError(e) ? e.code : "storage", `saved locally and queued, but the server refused the push: ${(e as Error).message}`, {
+          cause: e,
+          status: (e as StowageError).status,
+        });
+      }
+      const queued = (await handle.status()).outbox.size;
+      ctx.io.err(`stowage: server unreachable (${(e as Error).message}); saved locally, ${queued} write${queued === 1 ? "" : "s"} queued for \`stowage sync\`\n`);
+    }
+    return result;
   } finally {
     await handle.close();
   }

@@ -72,6 +72,8 @@ export class SyncEngine {
   #state: SyncState = "stopped";
   #want: "push" | "full" | null = null;
   #waiters: { resolve: (r: SyncResult) => void; reject: (e: unknown) => void }[] = [];
+  /** Callers of push(): any cycle settles them, since a full cycle pushes first. */
+  #pushWaiters: { resolve: (r: SyncResult) => void; reject: (e: unknown) => void }[] = [];
   #loop: Promise<void> | null = null;
   #timer: unknown = null;
   #attempt = 0;
@@ -121,6 +123,15 @@ export class SyncEngine {
     });
   }
 
+  /** Pushes the outbox now (no pull) and answers what it did; rejects when the push fails. */
+  push(): Promise<SyncResult> {
+    if (this.#store.closed) return Promise.reject(new StowageError("closed", "store has already been closed"));
+    return new Promise((resolve, reject) => {
+      this.#pushWaiters.push({ resolve, reject });
+      this.#request("push");
+    });
+  }
+
   /** Stops the timers and waits for a cycle in flight; later writes stay queued locally. */
   async stop(): Promise<void> {
     this.#started = false;
@@ -129,7 +140,7 @@ export class SyncEngine {
     this.#clearTimer();
     this.#want = null;
     await this.#loop;
-    for (const w of this.#waiters.splice(0)) w.reject(new StowageError("closed", "sync engine was stopped"));
+    for (const w of [...this.#waiters.splice(0), ...this.#pushWaiters.splice(0)]) w.reject(new StowageError("closed", "sync engine was stopped"));
     this.#setState("stopped", true);
     if (!this.#store.closed) await this.#lease.release().catch(() => {});
   }
@@ -163,7 +174,7 @@ export class SyncEngine {
     while (this.#want !== null) {
       const kind = this.#want;
       this.#want = null;
-      const waiters = kind === "full" ? this.#waiters.splice(0) : [];
+      const waiters = kind === "full" ? [...this.#waiters.splice(0), ...this.#pushWaiters.splice(0)] : this.#pushWaiters.splice(0);
       this.#clearTimer();
       try {
         const result = await this.#cycle(kind);

@@ -30,12 +30,13 @@ describe("server commands", () => {
   });
 
   test("two clients converge through sync", async () => {
-    expect((await client("a", "put", "todos", '{"id":"t1","title":"from a"}')).code).toBe(0);
-    expect((await client("b", "put", "todos", '{"id":"t2","title":"from b"}')).code).toBe(0);
+    // A write command pushes right after its local commit, so the server has both at once.
+    expect(await client("a", "put", "todos", '{"id":"t1","title":"from a"}')).toMatchObject({ code: 0, stdout: "t1\n", stderr: "" });
+    expect(await client("b", "put", "todos", '{"id":"t2","title":"from b"}')).toMatchObject({ code: 0, stdout: "t2\n", stderr: "" });
     const a1 = await client("a", "sync", "--json");
     expect(a1.code).toBe(0);
-    expect(JSON.parse(a1.stdout)).toMatchObject({ pushed: 1, outbox: 0 });
-    expect(JSON.parse((await client("b", "sync", "--json")).stdout)).toMatchObject({ pushed: 1, pulled: 2, outbox: 0 });
+    expect(JSON.parse(a1.stdout)).toMatchObject({ pushed: 0, pulled: 2, outbox: 0 });
+    expect(JSON.parse((await client("b", "sync", "--json")).stdout)).toMatchObject({ pushed: 0, pulled: 2, outbox: 0 });
     await client("a", "sync");
     for (const who of ["a", "b"]) {
       const docs = ndjson((await client(who, "list", "todos", "--json")).stdout);
@@ -44,7 +45,7 @@ describe("server commands", () => {
     // A patch and a delete travel too.
     await client("b", "patch", "todos", "t1", '{"done":true}');
     await client("b", "rm", "todos", "t2");
-    await client("b", "sync");
+    expect(JSON.parse((await client("b", "status", "--json")).stdout).outbox.size).toBe(0);
     await client("a", "sync");
     expect(ndjson((await client("a", "list", "todos", "--json")).stdout)).toEqual([{ id: "t1", title: "from a", done: true }]);
   });
@@ -87,14 +88,19 @@ describe("server commands", () => {
   test("status reports mode, outbox and a reachable server", async () => {
     await client("a", "put", "todos", '{"id":"t9"}');
     const s = JSON.parse((await client("a", "status", "--json")).stdout);
-    expect(s).toMatchObject({ mode: "hybrid", url: server.url, outbox: { size: 1 }, server: { ok: true } });
+    expect(s).toMatchObject({ mode: "hybrid", url: server.url, outbox: { size: 0 }, server: { ok: true } });
     const local = JSON.parse((await cli(["status", "--json", "--db", tmp.file("lonely.db")])).stdout);
     expect(local).toMatchObject({ mode: "local", url: null, server: null, outbox: { size: 0 } });
   });
 
-  test("an unreachable server: exit 5, writes stay queued, nothing changed", async () => {
+  test("an unreachable server: put saves and queues (exit 0, a notice); sync exits 5 and changes nothing", async () => {
     const db = tmp.file("a.db");
+    const put = await cli(["put", "todos", '{"id":"offline1"}', "--db", db, "--url", "http://127.0.0.1:9", "--key", key]);
+    expect(put.code).toBe(0);
+    expect(put.stdout).toBe("offline1\n");
+    expect(put.stderr).toMatch(/^stowage: server unreachable .*; saved locally, 1 write queued for `stowage sync`\n$/);
     const before = (await cli(["export", "--db", db])).stdout;
+    expect(before).toContain('"offline1"');
     const r = await cli(["sync", "--db", db, "--url", "http://127.0.0.1:9", "--key", key]);
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/^stowage: .*127\.0\.0\.1:9/);

@@ -74,6 +74,23 @@ describe("sync engine (injected clock and fetch)", () => {
     await store.close();
   });
 
+  test("push() pushes without pulling, resolves with what it did, and rejects when the server is down", async () => {
+    const { engine, store, trace, server } = await setup();
+    server.write("todos", "remote", { t: 0 });
+    await store.collection("todos").putMany([{ id: "p1" }, { id: "p2" }]);
+    const result = await engine.push();
+    expect(result).toMatchObject({ pushed: 2, pulled: 0 });
+    expect(trace.filter((l) => /^(push|pull)/.test(l))).toEqual(["push:2"]);
+    expect(await store.collection("todos").get("remote")).toBeUndefined();
+    server.down = true;
+    await store.collection("todos").put({ id: "p3" });
+    const error = await engine.push().then(() => undefined, (e) => e);
+    expect(error?.code).toBe("transport");
+    expect((await engine.status()).outbox.size).toBe(1);
+    await engine.stop();
+    await store.close();
+  });
+
   test("a stream of writes does not postpone the periodic pull", async () => {
     const { engine, store, trace, clock, server } = await setup();
     engine.start();

@@ -18,7 +18,7 @@ const patch: Command = {
   async run(ctx, args) {
     const [collection, id, arg] = expectPositionals(args, 3, 3, USAGE);
     const value = await readJsonArg(ctx, arg, `patch for ${collection}/${id}`);
-    const doc = await withDocs(ctx, (c) => c(collection).patch(id, value as JsonObject));
+    const doc = await withDocs(ctx, (c) => c(collection).patch(id, value as JsonObject), { push: true });
     if (ctx.global.json) printJson(ctx, doc);
     else ctx.io.out(`${JSON.stringify(doc, null, 2)}\n`);
     return EXIT.ok;

@@ -13,7 +13,9 @@ const put: Command = {
   help: [
     "The value is a JSON object: literal, @file.json, or - for stdin. An array of objects is",
     "written in one transaction. An id is generated (UUIDv7) unless the value or --id has one.",
-    "Prints the id (with --json: the stored document, one line each).",
+    "Prints the id (with --json: the stored document, one line each). With a server configured",
+    "(--url/--key), the write is pushed right after its local commit; when the server is",
+    "unreachable it stays queued for `stowage sync` and the command still succeeds.",
     "",
     "  stowage put todos '{\"title\":\"buy milk\",\"done\":false}'",
     "  stowage put todos @todo.json --id t1",
@@ -31,7 +33,7 @@ const put: Command = {
       if (many) throw new StowageError("input", `--id cannot be used with an array of documents`);
       if (isPlainObject(value)) values[0] = { ...value, id };
     }
-    const docs = await withDocs(ctx, (c) => c(collection).putMany(values, { atomic: true }));
+    const docs = await withDocs(ctx, (c) => c(collection).putMany(values, { atomic: true }), { push: true });
     for (const doc of docs) {
       if (ctx.global.json) printJson(ctx, doc);
       else ctx.io.out(`${doc.id}\n`);

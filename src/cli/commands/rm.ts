@@ -1,7 +1,7 @@
 import { assertDocId } from "../../names.ts";
 import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
-import { httpOnly, withDocs, withStore } from "../local.ts";
+import { httpOnly, withDocs, withWriteStore } from "../local.ts";
 import { printJson } from "../output.ts";
 
 const USAGE = "rm <collection> <id>...";
@@ -22,7 +22,7 @@ const rm: Command = {
           for (const id of ids) out.push(await c(collection).delete(id));
           return out;
         })
-      : await withStore(ctx, (store) =>
+      : await withWriteStore(ctx, (store) =>
           store.transaction(async (tx) => {
             const c = tx.collection(collection);
             const out: boolean[] = [];
