@@ -1,38 +1,10 @@
 import type { Client } from "@libsql/client";
-import {
-  SqliteIntrospector,
-  SqliteQueryCompiler,
-  type DatabaseIntrospector,
-  type Dialect,
-  type DialectAdapter,
-  type Driver,
-  type Kysely,
-  type QueryCompiler,
-} from "kysely";
-import { TransactionalSqliteAdapter } from "../../src/sqlite/sqlite-adapter.ts";
+import { SqliteFamilyDialect } from "../../src/sqlite/sqlite-dialect.ts";
 import { LibsqlDriver } from "./libsql-driver.ts";
 
 /** Kysely's SQLite SQL and introspection, on our libsql driver (see libsql-driver.ts for why). */
-export class LibsqlDialect implements Dialect {
-  readonly #open: () => Promise<Client>;
-
+export class LibsqlDialect extends SqliteFamilyDialect {
   constructor(open: () => Promise<Client>) {
-    this.#open = open;
-  }
-
-  createDriver(): Driver {
-    return new LibsqlDriver(this.#open);
-  }
-
-  createQueryCompiler(): QueryCompiler {
-    return new SqliteQueryCompiler();
-  }
-
-  createAdapter(): DialectAdapter {
-    return new TransactionalSqliteAdapter();
-  }
-
-  createIntrospector(db: Kysely<any>): DatabaseIntrospector {
-    return new SqliteIntrospector(db);
+    super(() => new LibsqlDriver(open));
   }
 }

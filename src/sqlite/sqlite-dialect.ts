@@ -12,16 +12,16 @@ import { TransactionalSqliteAdapter } from "./sqlite-adapter.ts";
 import { SyncSqliteDriver } from "./sqlite-driver.ts";
 import type { SyncSqliteDatabase } from "./sync-database.ts";
 
-/** Kysely's SQLite SQL and introspection, on our driver (see sqlite-driver.ts for why). */
-export class SyncSqliteDialect implements Dialect {
-  readonly #open: () => SyncSqliteDatabase | Promise<SyncSqliteDatabase>;
+/** Kysely's SQLite SQL and introspection on a driver of ours; SQLite dialects differ only in it. */
+export class SqliteFamilyDialect implements Dialect {
+  readonly #createDriver: () => Driver;
 
-  constructor(open: () => SyncSqliteDatabase | Promise<SyncSqliteDatabase>) {
-    this.#open = open;
+  constructor(createDriver: () => Driver) {
+    this.#createDriver = createDriver;
   }
 
   createDriver(): Driver {
-    return new SyncSqliteDriver(this.#open);
+    return this.#createDriver();
   }
 
   createQueryCompiler(): QueryCompiler {
@@ -34,5 +34,12 @@ export class SyncSqliteDialect implements Dialect {
 
   createIntrospector(db: Kysely<any>): DatabaseIntrospector {
     return new SqliteIntrospector(db);
+  }
+}
+
+/** The dialect for synchronous drivers (bun:sqlite, node:sqlite); see sqlite-driver.ts for why it is ours. */
+export class SyncSqliteDialect extends SqliteFamilyDialect {
+  constructor(open: () => SyncSqliteDatabase | Promise<SyncSqliteDatabase>) {
+    super(() => new SyncSqliteDriver(open));
   }
 }
