@@ -15,9 +15,10 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
   process.exit(code);
 }
 
-/** How a person runs this CLI again: the executable itself, or `bun <script>`. */
+/** How a person runs this CLI again: the executable itself, or `npx bun <script>` in a checkout. */
 function selfCommand(): string {
   const compiled = import.meta.url.includes("$bunfs") || import.meta.url.includes("~BUN");
   if (compiled) return process.execPath;
-  return process.env.npm_lifecycle_event ? "bun src/cli/bin.ts" : "stowage";
+  // Under `npm start` Bun may exist only in node_modules/.bin: npx finds it there.
+  return process.env.npm_lifecycle_event ? "npx bun src/cli/bin.ts" : "stowage";
 }
