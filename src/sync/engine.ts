@@ -19,7 +19,8 @@
  *                      │ at least Retry-After; then a full cycle          │ ──► pushing
  *                      └──────────────────────────────────────────────────┘
  *
- * A push-only cycle goes back to idle from pushing. stop() waits for the cycle in flight.
+ * A push-only cycle (after a write, or push()) goes back to idle from pushing. stop() waits
+ * for the cycle in flight.
  * One cycle runs at a time; requests made meanwhile coalesce into the next one. Background
  * cycles never reject: failures go to status, the `error` event and the backoff timer. Only
  * the process holding the lease (see lease.ts) talks to the server. The steps of a cycle
