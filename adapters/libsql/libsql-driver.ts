@@ -3,18 +3,16 @@ import {
   CompiledQuery,
   SelectQueryNode,
   type DatabaseConnection,
-  type Driver,
-  type QueryCompiler,
   type QueryResult,
   type TransactionSettings,
 } from "kysely";
 import { StowageError } from "../../src/errors.ts";
-import { Mutex } from "../../src/sqlite/mutex.ts";
+import { SingleConnectionDriver, type HeldConnection } from "../../src/sqlite/single-connection-driver.ts";
 
 /**
  * A Kysely driver over @libsql/client. We do not use @libsql/kysely-libsql: it loses
  * `:memory:` data after a transaction (it opened a second connection, i.e. a second, empty
- * database) and breaks under Deno. Ours keeps the shape of src/sqlite/sqlite-driver.ts:
+ * database) and breaks under Deno. Ours shares the lock and lifecycle of src/sqlite/single-connection-driver.ts:
  * - one holder at a time (a FIFO mutex), so a query issued during another caller's
  *   transaction waits instead of running inside it or failing with TRANSACTION_ACTIVE;
  * - transactions through `client.transaction("write")` rather than a `BEGIN` statement:
@@ -23,78 +21,25 @@ import { Mutex } from "../../src/sqlite/mutex.ts";
  *   every statement on one connection. "write" is `BEGIN IMMEDIATE` locally, so a second
  *   process waits on busy_timeout instead of failing when it cannot upgrade a read lock.
  */
-export class LibsqlDriver implements Driver {
-  readonly #open: () => Promise<Client>;
-  readonly #mutex = new Mutex();
-  #connection?: LibsqlConnection;
-
+export class LibsqlDriver extends SingleConnectionDriver<LibsqlConnection> {
   constructor(open: () => Promise<Client>) {
-    this.#open = open;
+    super(async () => new LibsqlConnection(await open()));
   }
 
-  async init(): Promise<void> {
-    this.#connection = new LibsqlConnection(await this.#open());
-  }
-
-  async acquireConnection(): Promise<DatabaseConnection> {
-    const release = await this.#mutex.lock();
-    const connection = this.#connection;
-    if (!connection) {
-      release();
-      throw new StowageError("closed", "database connection has already been closed");
-    }
-    connection.release = release;
-    return connection;
-  }
-
-  async beginTransaction(connection: DatabaseConnection, _settings: TransactionSettings): Promise<void> {
+  override async beginTransaction(connection: DatabaseConnection, _settings: TransactionSettings): Promise<void> {
     await (connection as LibsqlConnection).begin();
   }
 
-  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
     await (connection as LibsqlConnection).end("commit");
   }
 
-  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     await (connection as LibsqlConnection).end("rollback");
   }
-
-  async savepoint(connection: DatabaseConnection, name: string, _compile: QueryCompiler["compileQuery"]): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw(`savepoint ${quoteName(name)}`));
-  }
-
-  async rollbackToSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw(`rollback to ${quoteName(name)}`));
-  }
-
-  async releaseSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw(`release ${quoteName(name)}`));
-  }
-
-  async releaseConnection(connection: DatabaseConnection): Promise<void> {
-    const c = connection as LibsqlConnection;
-    const release = c.release;
-    c.release = undefined;
-    release?.();
-  }
-
-  async destroy(): Promise<void> {
-    // Wait for the current holder so close never pulls the client out from under a transaction.
-    const release = await this.#mutex.lock();
-    try {
-      this.#connection?.close();
-      this.#connection = undefined;
-    } finally {
-      release();
-    }
-  }
 }
 
-function quoteName(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-class LibsqlConnection implements DatabaseConnection {
+class LibsqlConnection implements HeldConnection {
   readonly #client: Client;
   #tx?: Transaction;
   release?: () => void;

@@ -1,14 +1,6 @@
-import {
-  CompiledQuery,
-  SelectQueryNode,
-  type DatabaseConnection,
-  type Driver,
-  type QueryCompiler,
-  type QueryResult,
-  type TransactionSettings,
-} from "kysely";
+import { SelectQueryNode, type CompiledQuery, type QueryResult } from "kysely";
 import { StowageError } from "../errors.ts";
-import { Mutex } from "./mutex.ts";
+import { SingleConnectionDriver, type HeldConnection } from "./single-connection-driver.ts";
 import type { SyncSqliteDatabase, SyncSqliteStatement } from "./sync-database.ts";
 
 const STATEMENT_CACHE_SIZE = 256;
@@ -22,79 +14,15 @@ const STATEMENT_CACHE_SIZE = 256;
  *   SQLITE_BUSY when its read lock cannot be upgraded;
  * - a prepared-statement cache (both re-prepare every query, a third of a put's cost);
  * - savepoints and a kysely ^0.29 peer (kysely-bun-sqlite 0.4 has neither).
+ * The lock, transactions and savepoints are shared with libsql's driver (single-connection-driver.ts).
  */
-export class SyncSqliteDriver implements Driver {
-  readonly #open: () => SyncSqliteDatabase | Promise<SyncSqliteDatabase>;
-  readonly #mutex = new Mutex();
-  #connection?: SyncSqliteConnection;
-
+export class SyncSqliteDriver extends SingleConnectionDriver<SyncSqliteConnection> {
   constructor(open: () => SyncSqliteDatabase | Promise<SyncSqliteDatabase>) {
-    this.#open = open;
-  }
-
-  async init(): Promise<void> {
-    this.#connection = new SyncSqliteConnection(await this.#open());
-  }
-
-  async acquireConnection(): Promise<DatabaseConnection> {
-    const release = await this.#mutex.lock();
-    const connection = this.#connection;
-    if (!connection) {
-      release();
-      throw new StowageError("closed", "database connection has already been closed");
-    }
-    connection.release = release;
-    return connection;
-  }
-
-  async beginTransaction(connection: DatabaseConnection, _settings: TransactionSettings): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("begin immediate"));
-  }
-
-  async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("commit"));
-  }
-
-  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("rollback"));
-  }
-
-  async savepoint(connection: DatabaseConnection, name: string, _compile: QueryCompiler["compileQuery"]): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw(`savepoint ${quoteName(name)}`));
-  }
-
-  async rollbackToSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw(`rollback to ${quoteName(name)}`));
-  }
-
-  async releaseSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw(`release ${quoteName(name)}`));
-  }
-
-  async releaseConnection(connection: DatabaseConnection): Promise<void> {
-    const c = connection as SyncSqliteConnection;
-    const release = c.release;
-    c.release = undefined;
-    release?.();
-  }
-
-  async destroy(): Promise<void> {
-    // Wait for the current holder so close never pulls the handle out from under a transaction.
-    const release = await this.#mutex.lock();
-    try {
-      this.#connection?.close();
-      this.#connection = undefined;
-    } finally {
-      release();
-    }
+    super(async () => new SyncSqliteConnection(await open()));
   }
 }
 
-function quoteName(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-class SyncSqliteConnection implements DatabaseConnection {
+class SyncSqliteConnection implements HeldConnection {
   readonly #db: SyncSqliteDatabase;
   readonly #statements = new Map<string, SyncSqliteStatement>();
   release?: () => void;
