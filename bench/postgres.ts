@@ -4,6 +4,7 @@ import { PG_URL, dropSchema, newSchemaName, pgAvailable } from "../test/helpers/
 import { spawnServer } from "../test/helpers/server.ts";
 import { tempDir } from "../test/helpers/tmp.ts";
 import { spawnPgServer } from "../test/postgres/spawn.ts";
+import { batch, post } from "./push-load.ts";
 import type { Reporter } from "./report.ts";
 
 /**
@@ -89,18 +90,3 @@ async function measure(target: Target, run: { batches: number; size: number }): 
   }
 }
 
-function batch(client: number, b: number, size: number): string {
-  return JSON.stringify({
-    clientId: `bench-client-${client}`,
-    ops: Array.from({ length: size }, (_, i) => {
-      const n = b * size + i + 1;
-      return { opId: n, collection: "todos", id: `c${client}-${n}`, op: "put", value: { title: `todo ${n}`, done: n % 3 === 0, n, tags: ["a", "b"] } };
-    }),
-  });
-}
-
-async function post(url: string, key: string, body: string): Promise<void> {
-  const res = await fetch(`${url}/v1/push`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body });
-  if (res.status !== 200) throw new Error(`push answered ${res.status}: ${await res.text()}`);
-  await res.arrayBuffer();
-}

@@ -1,5 +1,6 @@
 import { spawnServer } from "../test/helpers/server.ts";
 import { tempDir } from "../test/helpers/tmp.ts";
+import { batch, post } from "./push-load.ts";
 import type { Reporter } from "./report.ts";
 
 /**
@@ -17,21 +18,6 @@ export default async function serverBench(r: Reporter): Promise<void> {
   }
 }
 
-function batch(client: number, b: number, size: number) {
-  return JSON.stringify({
-    clientId: `bench-client-${client}`,
-    ops: Array.from({ length: size }, (_, i) => {
-      const n = b * size + i + 1;
-      return { opId: n, collection: "todos", id: `c${client}-${n}`, op: "put", value: { title: `todo ${n}`, done: n % 3 === 0, n, tags: ["a", "b"] } };
-    }),
-  });
-}
-
-async function post(url: string, key: string, body: string): Promise<void> {
-  const res = await fetch(`${url}/v1/push`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body });
-  if (res.status !== 200) throw new Error(`push answered ${res.status}: ${await res.text()}`);
-  await res.arrayBuffer();
-}
 
 /** `clients` concurrent pushers each send `batches` batches of 500 new documents. */
 async function pushRun(dbPath: string, clients: number, batches: number): Promise<number> {

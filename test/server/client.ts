@@ -1,3 +1,5 @@
+import { afterAll, beforeAll } from "bun:test";
+import type { TestServer } from "../helpers/server.ts";
 import { connect } from "node:net";
 import type { PullPage, PullResponse, PushRequest, PushResponse } from "../../src/protocol/wire.ts";
 
@@ -85,3 +87,16 @@ export async function rawStatus(url: string, head: string, chunks: string[]): Pr
   });
 }
 
+
+/**
+ * Registers a server for the enclosing describe block: started before its tests (then
+ * `ready` receives it and an Api for its key), stopped after them.
+ */
+export function useServer(start: () => Promise<TestServer>, ready: (server: TestServer, api: Api) => void | Promise<void>): void {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await start();
+    await ready(server, api(server.url, server.key));
+  });
+  afterAll(() => server?.stop());
+}

@@ -1,17 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { TestServer } from "../helpers/server.ts";
-import { api, type Api } from "./client.ts";
+import { describe, expect, test } from "bun:test";
+import { useServer, type Api } from "./client.ts";
 import type { SuiteContext } from "./suite.ts";
 
 export function docsTests(name: string, ctx: SuiteContext): void {
   describe(`server direct document access [${name}]`, () => {
-    let s: TestServer;
     let a: Api;
-    beforeAll(async () => {
-      s = await ctx.start();
-      a = api(s.url, s.key);
+    useServer(ctx.start, (_server, client) => {
+      a = client;
     });
-    afterAll(() => s.stop());
 
     test("GET, PUT, PATCH, DELETE with If-Match; writes take sequence numbers and are pulled", async () => {
       expect((await a.call("GET", "/v1/docs/items/i1")).status).toBe(404);

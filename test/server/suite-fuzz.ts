@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { isCollectionName, isDocId } from "../../src/names.ts";
 import type { TestServer } from "../helpers/server.ts";
-import { api, puts, rawStatus, type Api } from "./client.ts";
+import { puts, rawStatus, useServer, type Api } from "./client.ts";
 import type { SuiteContext } from "./suite.ts";
 
 /** Mulberry32: a seeded PRNG, so a failing case can be replayed. */
@@ -103,11 +103,10 @@ export function fuzzTests(name: string, ctx: SuiteContext): void {
   describe(`server malformed input [${name}]`, () => {
     let s: TestServer;
     let a: Api;
-    beforeAll(async () => {
-      s = await ctx.start();
-      a = api(s.url, s.key);
+    useServer(ctx.start, (server, client) => {
+      s = server;
+      a = client;
     });
-    afterAll(() => s.stop());
 
     test("1,200 generated malformed requests: never a 5xx, data intact afterwards", async () => {
       await a.push({ clientId: "fuzz-owner-1", ops: puts(20, { prefix: "keep-" }) });

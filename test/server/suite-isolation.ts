@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { constantTimeEqual, createKey, listKeys, revokeKey, sha256Hex } from "../../src/server/index.ts";
 import type { TestServer } from "../helpers/server.ts";
-import { api, puts, type Api } from "./client.ts";
+import { api, puts, useServer, type Api } from "./client.ts";
 import type { SuiteContext } from "./suite.ts";
 
 export function isolationTests(name: string, ctx: SuiteContext): void {
@@ -9,13 +9,12 @@ export function isolationTests(name: string, ctx: SuiteContext): void {
     let s: TestServer;
     let a: Api;
     let b: Api;
-    beforeAll(async () => {
-      s = await ctx.start();
-      a = api(s.url, s.key);
+    useServer(ctx.start, async (server, client) => {
+      s = server;
+      a = client;
       b = api(s.url, (await createKey(s.store, "tenant-b", { createIfMissing: true })).key);
       await b.push({ clientId: "shared-client", ops: puts(5, { prefix: "secret-", collection: "vault" }) });
     });
-    afterAll(() => s.stop());
 
     test("a key of tenant A cannot read, write or learn of tenant B's data on any endpoint", async () => {
       expect(await a.pull()).toEqual({ changes: [], cursor: "v1.0", more: false });

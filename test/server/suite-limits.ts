@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createKey, revokeKey } from "../../src/server/index.ts";
 import type { TestServer } from "../helpers/server.ts";
-import { api, puts, rawStatus, type Api } from "./client.ts";
+import { api, puts, rawStatus, useServer, type Api } from "./client.ts";
 import type { SuiteContext } from "./suite.ts";
 
 export function limitTests(name: string, ctx: SuiteContext): void {
@@ -9,11 +9,13 @@ export function limitTests(name: string, ctx: SuiteContext): void {
     let s: TestServer;
     let a: Api;
     let clock = 1_000_000;
-    beforeAll(async () => {
-      s = await ctx.start({ limits: { maxBodyBytes: 20_000, rate: { perSecond: 2, burst: 5 } }, now: () => clock });
-      a = api(s.url, s.key);
-    });
-    afterAll(() => s.stop());
+    useServer(
+      () => ctx.start({ limits: { maxBodyBytes: 20_000, rate: { perSecond: 2, burst: 5 } }, now: () => clock }),
+      (server, client) => {
+        s = server;
+        a = client;
+      },
+    );
 
     test("401 for missing, malformed, unknown and revoked keys on every endpoint", async () => {
       clock += 60_000;

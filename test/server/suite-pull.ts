@@ -1,18 +1,14 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { gc } from "../../src/server/index.ts";
-import type { TestServer } from "../helpers/server.ts";
-import { api, puts, type Api } from "./client.ts";
+import { api, puts, useServer, type Api } from "./client.ts";
 import type { SuiteContext } from "./suite.ts";
 
 export function pullTests(name: string, ctx: SuiteContext): void {
   describe(`server pull [${name}]`, () => {
-    let s: TestServer;
     let a: Api;
-    beforeAll(async () => {
-      s = await ctx.start();
-      a = api(s.url, s.key);
+    useServer(ctx.start, (_server, client) => {
+      a = client;
     });
-    afterAll(() => s.stop());
 
     test("paginates over 10,000 changes: each document once, at its latest version, in order", async () => {
       for (let b = 0; b < 20; b++) await a.push({ clientId: "client-pager", ops: puts(500, { firstOpId: b * 500 + 1 }) });

@@ -1,18 +1,17 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import type { TestServer } from "../helpers/server.ts";
-import { api, puts, type Api } from "./client.ts";
+import { api, puts, useServer, type Api } from "./client.ts";
 import type { SuiteContext } from "./suite.ts";
 
 export function pushTests(name: string, ctx: SuiteContext): void {
   describe(`server push [${name}]`, () => {
     let s: TestServer;
     let a: Api;
-    beforeAll(async () => {
-      s = await ctx.start();
-      a = api(s.url, s.key);
+    useServer(ctx.start, (server, client) => {
+      s = server;
+      a = client;
     });
-    afterAll(() => s.stop());
 
     test("the same batch sent twice is applied once; refusals are replayed", async () => {
       const ops = [
