@@ -5,9 +5,8 @@ import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
 import { createLibsqlAdapter } from "../adapters/libsql/index.ts";
 import { createNodeSqliteAdapter } from "../adapters/node-sqlite/index.ts";
 import { sqlitePragmas, type StowageAdapter } from "../src/adapter.ts";
-import { Store } from "../src/store/store.ts";
 import { tempDir } from "../test/helpers/tmp.ts";
-import { makeDocs } from "./local.ts";
+import { makeDocs, timePutMany } from "./local.ts";
 import type { Reporter } from "./report.ts";
 
 const N = 10_000;
@@ -58,16 +57,6 @@ async function rawLibsql(path: string, docs: ReturnType<typeof makeDocs>): Promi
   return ms;
 }
 
-async function putMany(adapter: StowageAdapter): Promise<number> {
-  const store = await Store.open({ adapter });
-  const docs = makeDocs(N);
-  const start = performance.now();
-  await store.collection("bench").putMany(docs);
-  const ms = performance.now() - start;
-  await store.close();
-  return ms;
-}
-
 export default async function bench(r: Reporter): Promise<void> {
   const dir = tempDir("stowage-bench-adapters-");
   try {
@@ -90,7 +79,7 @@ export default async function bench(r: Reporter): Promise<void> {
       ["libsql (:memory:)", () => createLibsqlAdapter({ url: ":memory:" })],
     ];
     for (const [name, open] of targets) {
-      const ms = await best((i) => putMany(open(i)));
+      const ms = await best((i) => timePutMany(open(i)));
       r.figure(SECTION, `putMany + outbox on ${name}`, (N / ms) * 1000, "docs/s", { ratio: raw / ms });
     }
   } finally {

@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
-import { sqlitePragmas } from "../src/adapter.ts";
+import { sqlitePragmas, type StowageAdapter } from "../src/adapter.ts";
 import { uuidv7 } from "../src/ids.ts";
 import { Store } from "../src/store/store.ts";
 import { tempDir } from "../test/helpers/tmp.ts";
@@ -18,6 +18,17 @@ export function makeDocs(n: number): { id: string; title: string; body: string; 
     n: i,
     done: i % 2 === 0,
   }));
+}
+
+/** Milliseconds for one `putMany` of N fresh documents on a fresh store over `adapter`. */
+export async function timePutMany(adapter: StowageAdapter): Promise<number> {
+  const store = await Store.open({ adapter });
+  const docs = makeDocs(N);
+  const start = performance.now();
+  await store.collection("bench").putMany(docs);
+  const ms = performance.now() - start;
+  await store.close();
+  return ms;
 }
 
 /** Raw bun:sqlite: one prepared insert per row, same pragmas (WAL, synchronous=normal). */
@@ -50,15 +61,7 @@ export default async function bench(r: Reporter): Promise<void> {
     };
 
     const rawMany = await best(3, (i) => rawInsert(dir.file(`raw-many-${i}.db`), makeDocs(N), false));
-    const many = await best(3, async (i) => {
-      const store = await Store.open({ adapter: createBunSqliteAdapter({ path: dir.file(`stowage-many-${i}.db`) }) });
-      const docs = makeDocs(N);
-      const start = performance.now();
-      await store.collection("bench").putMany(docs);
-      const ms = performance.now() - start;
-      await store.close();
-      return ms;
-    });
+    const many = await best(3, (i) => timePutMany(createBunSqliteAdapter({ path: dir.file(`stowage-many-${i}.db`) })));
     r.figure("local store (bun-sqlite, WAL, synchronous=normal)", `raw bun:sqlite insert, ${N} rows in one transaction`, (N / rawMany) * 1000, "rows/s");
     r.figure("local store (bun-sqlite, WAL, synchronous=normal)", `putMany ${N} docs (~200 B) + outbox, one transaction`, (N / many) * 1000, "docs/s", { ratio: rawMany / many });
 

@@ -1,5 +1,6 @@
 import type { Subprocess } from "bun";
 import { join } from "node:path";
+import { readUrl } from "../helpers/server.ts";
 
 /** A server child process over a PostgreSQL schema (test/postgres/fixtures/server-process.ts). */
 export interface PgServerProcess {
@@ -20,23 +21,11 @@ export async function spawnPgServer(url: string, schema: string): Promise<PgServ
     if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
     await proc.exited;
   };
-  const reader = proc.stdout.getReader();
-  const deadline = setTimeout(() => proc.kill("SIGKILL"), 20_000);
-  let text = "";
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`server process exited before it was ready (exit ${await proc.exited})`);
-      text += new TextDecoder().decode(value);
-      const nl = text.indexOf("\n");
-      if (nl >= 0) return { url: (JSON.parse(text.slice(0, nl)) as { url: string }).url, proc, kill };
-    }
+    return { url: await readUrl(proc), proc, kill };
   } catch (e) {
     await kill();
     throw e;
-  } finally {
-    clearTimeout(deadline);
-    reader.releaseLock();
   }
 }
 
