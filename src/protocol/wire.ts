@@ -103,6 +103,8 @@ export type PushResponse = z.infer<typeof pushResponseSchema>;
 export const pullQuerySchema = z
   .object({
     cursor: z.string().max(200).optional(),
+    /** The pulling client's clientId (optional): lets the server show how far behind it is. */
+    clientId: clientId.optional(),
     limit: z
       .string()
       .regex(/^[0-9]{1,4}$/, "limit must be an integer")

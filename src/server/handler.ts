@@ -10,7 +10,8 @@ import { errorResponse, HttpError, json, jsonText, readJson } from "./http.ts";
 import { authenticate, type Principal } from "./keys.ts";
 import { parsePullCursor, pullPage } from "./pull.ts";
 import { checkPush, push } from "./push.ts";
-import { RateLimiter, type RateLimit } from "./rate-limit.ts";
+import { DEFAULT_RATE, RateLimiter, type RateLimit } from "./rate-limit.ts";
+import { callHook, type ServerHooks } from "./ops/hooks.ts";
 import type { ServerStore } from "./store.ts";
 
 /** What the server refuses past; every member has the protocol's default. */
@@ -21,7 +22,7 @@ export interface ServerLimits {
   maxValueChars: number;
   /** Deepest nesting of a document. Default 64. */
   maxValueDepth: number;
-  /** Per-key token bucket, or false for none. Default 50/s, burst 200. */
+  /** Per-key token bucket, or false for none. Default 10,000/s, burst 20,000 (see rate-limit.ts). */
   rate: RateLimit | false;
 }
 
@@ -34,13 +35,15 @@ export interface ServerHandlerOptions {
   now?: () => number;
   /** Called with unexpected failures (answered 500); defaults to console.error. */
   onError?: (error: unknown) => void;
+  /** Observers for logs, metrics and client activity (src/server/ops). */
+  hooks?: ServerHooks;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
   maxBodyBytes: WIRE_LIMITS.maxBodyBytes,
   maxValueChars: WIRE_LIMITS.maxValueChars,
   maxValueDepth: WIRE_LIMITS.maxValueDepth,
-  rate: { perSecond: 50, burst: 200 },
+  rate: DEFAULT_RATE,
 };
 
 type Route = { kind: "health" } | { kind: "push" } | { kind: "pull" } | { kind: "list"; collection: string } | { kind: "doc"; collection: string; id: string };
@@ -75,7 +78,9 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
       const body = parse(pushRequestSchema, await readJson(req, limits.maxBodyBytes));
       const issues = checkPush(body, limits, store.family);
       if (issues.length) throw validation(issues);
-      return json(await push(store, principal.tenantId, body, limits, now()));
+      const answer = await push(store, principal.tenantId, body, limits, now());
+      callHook(options.hooks?.pushed, req, principal.tenantId, body.clientId, answer.results);
+      return json(answer);
     }
     if (route.kind === "pull") {
       const q = parse(pullQuerySchema, query(url));
@@ -86,7 +91,10 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
         if (isStowageError(e)) throw new HttpError(400, "invalid_cursor", e.message);
         throw e;
       }
-      return jsonText(await pullPage(store, principal.tenantId, after, q.limit ?? WIRE_LIMITS.defaultPullLimit));
+      const page = { changes: 0, cursor: after, reset: false };
+      const text = await pullPage(store, principal.tenantId, after, q.limit ?? WIRE_LIMITS.defaultPullLimit, page);
+      callHook(options.hooks?.pulled, req, principal.tenantId, q.clientId, page);
+      return jsonText(text);
     }
     if (route.kind === "list") {
       return json(await listDocs(store, principal.tenantId, route.collection, parse(docListQuerySchema, query(url))));
@@ -143,6 +151,7 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
         headers: { "www-authenticate": 'Bearer realm="stowage"' },
       });
     }
+    callHook(options.hooks?.authenticated, req, principal);
     const wait = limiter?.take(principal.keyId, now()) ?? 0;
     if (wait > 0) {
       throw new HttpError(429, "rate_limited", `too many requests for key ${principal.keyId}; retry in ${wait} s`, { headers: { "retry-after": String(wait) } });

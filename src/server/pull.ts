@@ -26,7 +26,13 @@ export function pullCursor(seq: number): string {
  * cursor, no tombstone after the cursor had been purged when the changes were read. This
  * holds under PostgreSQL's READ COMMITTED as well as on SQLite, and never blocks writers.
  */
-export async function pullPage(store: ServerStore, tenantId: string, after: number, limit: number): Promise<string> {
+export async function pullPage(
+  store: ServerStore,
+  tenantId: string,
+  after: number,
+  limit: number,
+  info?: { changes: number; cursor: number; reset: boolean },
+): Promise<string> {
   const rows = await store.db
     .selectFrom("stowage_docs")
     .select(["collection", "id", "seq", "deleted", "body"])
@@ -39,7 +45,10 @@ export async function pullPage(store: ServerStore, tenantId: string, after: numb
   const seq = num(tenant?.seq);
   const purged = num(tenant?.purged_seq);
   // A cursor at 0 has no state to lose; one behind the horizon may have missed purged deletes.
-  if ((after > 0 && after < purged) || after > seq) return '{"reset":true}';
+  if ((after > 0 && after < purged) || after > seq) {
+    if (info) info.reset = true;
+    return '{"reset":true}';
+  }
   const more = rows.length > limit;
   if (more) rows.length = limit;
   let last = after;
@@ -50,6 +59,10 @@ export async function pullPage(store: ServerStore, tenantId: string, after: numb
     parts.push(
       `{"collection":${JSON.stringify(r.collection)},"id":${JSON.stringify(r.id)},"version":${last},"value":${deleted ? "null" : r.body},"deleted":${deleted}}`,
     );
+  }
+  if (info) {
+    info.changes = parts.length;
+    info.cursor = last;
   }
   return `{"changes":[${parts.join(",")}],"cursor":"${pullCursor(last)}","more":${more}}`;
 }

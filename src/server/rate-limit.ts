@@ -7,6 +7,17 @@ export interface RateLimit {
 }
 
 /**
+ * The default per-key limit. One key is often shared by several clients (a user's devices, a
+ * team's app), each syncing after every write: on loopback a client does a push and a pull in
+ * well under a millisecond, so a handful of them reach about 3,000 requests/s together. 10,000/s
+ * sustained leaves three times that headroom, and a burst of 20,000 absorbs two seconds of a
+ * reconnect storm (every client catching up at once) without a 429. What it still stops is a
+ * runaway or hostile caller: one key cannot take more than 10,000 requests/s of one process,
+ * and since a refused request spends no token, it is never locked out past `1/perSecond` s.
+ */
+export const DEFAULT_RATE: RateLimit = { perSecond: 10_000, burst: 20_000 };
+
+/**
  * Per-key token buckets, in memory (each server process limits on its own). `take` answers
  * 0 when the request may proceed, otherwise the whole seconds to wait (for Retry-After).
  */

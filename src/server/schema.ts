@@ -40,6 +40,11 @@ export interface ServerTables {
     tenant_id: string;
     client_id: string;
     last_op_id: number | string | bigint;
+    /** Last push / pull seen from the client, ms since the epoch (0003_clients; written in batches). */
+    last_push_at?: number | string | bigint | null;
+    last_pull_at?: number | string | bigint | null;
+    /** Sequence number of the client's last pulled cursor (0003_clients). */
+    pulled_seq?: number | string | bigint | null;
   };
   stowage_op_results: {
     tenant_id: string;
@@ -101,6 +106,14 @@ const migrations: Record<string, Migration> = {
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .addPrimaryKeyConstraint("stowage_op_results_pk", ["tenant_id", "client_id", "op_id"])
         .execute();
+    },
+  },
+  // Client activity for `stowage clients` (src/server/ops/clients.ts); nullable, filled lazily.
+  "0003_clients": {
+    async up(db) {
+      await db.schema.alterTable("stowage_clients").addColumn("last_push_at", "bigint").execute();
+      await db.schema.alterTable("stowage_clients").addColumn("last_pull_at", "bigint").execute();
+      await db.schema.alterTable("stowage_clients").addColumn("pulled_seq", "bigint").execute();
     },
   },
 };

@@ -96,7 +96,7 @@ export async function pullAll(ctx: CycleContext, result: SyncResult): Promise<vo
     await ctx.renewLease();
     let text: string;
     try {
-      text = await ctx.http.pull(cursor, limit);
+      text = await ctx.http.pull(cursor, limit, ctx.store.clientId);
     } catch (e) {
       ctx.markOnline(e);
       throw e;

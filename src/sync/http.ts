@@ -50,8 +50,8 @@ export class HttpClient {
   }
 
   /** One pull page as raw JSON text; the store applies it with SQLite's JSON functions. */
-  async pull(cursor: string | null, limit: number): Promise<string> {
-    const qs = `limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+  async pull(cursor: string | null, limit: number, clientId?: string): Promise<string> {
+    const qs = `limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}${clientId ? `&clientId=${encodeURIComponent(clientId)}` : ""}`;
     const res = await this.#request("GET", `/v1/pull?${qs}`);
     return this.#text(res, "pull");
   }
