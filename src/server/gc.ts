@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { lockTenant } from "./dialect-sql.ts";
 import { num } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
@@ -16,6 +17,8 @@ export interface GcReport {
   opResults: number;
   /** Tenants whose purge horizon moved. */
   tenants: number;
+  /** Tenants skipped because another instance was collecting them at that moment (PostgreSQL). */
+  skipped: number;
 }
 
 /**
@@ -24,10 +27,21 @@ export interface GcReport {
  */
 export async function gc(store: ServerStore, options: GcOptions): Promise<GcReport> {
   const cutoff = (options.now ?? Date.now()) - Math.max(0, options.olderThanMs);
-  const report: GcReport = { tombstones: 0, opResults: 0, tenants: 0 };
+  const report: GcReport = { tombstones: 0, opResults: 0, tenants: 0, skipped: 0 };
   const tenants = await store.db.selectFrom("stowage_tenants").select("id").execute();
   for (const { id } of tenants) {
     await store.db.transaction().execute(async (trx) => {
+      // Several instances on one PostgreSQL database each run scheduled gc. The tenant row lock
+      // below would only queue the second behind the first (and then find nothing to do, while
+      // holding up that tenant's writers once more): a transaction-scoped advisory lock taken
+      // with try makes it skip the tenant instead. Released at commit or rollback, even on a crash.
+      if (store.family === "postgres") {
+        const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(hashtext('stowage_gc'), hashtext(${id})) as ok`.execute(trx);
+        if (!rows[0]?.ok) {
+          report.skipped++;
+          return;
+        }
+      }
       const tenant = await lockTenant(trx, store.family, id);
       if (!tenant) return;
       const top = await trx
@@ -51,23 +65,54 @@ export async function gc(store: ServerStore, options: GcOptions): Promise<GcRepo
   return report;
 }
 
+export interface GcSchedule {
+  /** Purge tombstones last changed longer ago than this. */
+  olderThanMs: number;
+  /** Time between runs (default hourly; at least 10 ms). */
+  everyMs?: number;
+  /** Also run right away (default true), so a server restarted often still collects. */
+  atStart?: boolean;
+  /** The clock, ms since the epoch (tests inject one). */
+  now?: () => number;
+  /** Called after each run with what it purged (logs, metrics). */
+  onRun?: (report: GcReport) => void;
+  /** Called when a run fails; the schedule goes on. */
+  onError?: (e: unknown) => void;
+}
+
 /**
- * The server option for gc: purges every `everyMs` (default hourly) in the background until
- * stopped. Failures go to `onError`; the loop never rejects.
+ * Runs gc on a timer in the background until stopped. Runs never overlap; failures go to
+ * `onError`; the loop never rejects. `stop()` waits for a run in progress, so the store can be
+ * closed right after it.
  */
-export function startGc(store: ServerStore, options: { olderThanMs: number; everyMs?: number; onError?: (e: unknown) => void }): { stop(): void } {
-  let running = false;
-  const timer = setInterval(async () => {
-    if (running) return;
-    running = true;
-    try {
-      await gc(store, { olderThanMs: options.olderThanMs });
-    } catch (e) {
-      options.onError?.(e);
-    } finally {
-      running = false;
-    }
-  }, Math.max(1000, options.everyMs ?? 3_600_000));
+export function startGc(store: ServerStore, options: GcSchedule): { stop(): Promise<void>; run(): Promise<GcReport | undefined> } {
+  let running: Promise<GcReport | undefined> | undefined;
+  let stopped = false;
+  const run = (): Promise<GcReport | undefined> => {
+    if (stopped) return Promise.resolve(undefined);
+    running ??= (async () => {
+      try {
+        const report = await gc(store, { olderThanMs: options.olderThanMs, now: (options.now ?? Date.now)() });
+        options.onRun?.(report);
+        return report;
+      } catch (e) {
+        options.onError?.(e);
+        return undefined;
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
+  };
+  const timer = setInterval(() => void run(), Math.max(10, options.everyMs ?? 3_600_000));
   (timer as { unref?: () => void }).unref?.();
-  return { stop: () => clearInterval(timer) };
+  if (options.atStart !== false) void run();
+  return {
+    run,
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

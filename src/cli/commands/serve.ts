@@ -5,10 +5,11 @@ import { openServerStore } from "../../server/store.ts";
 import { serve } from "../../runtime/serve.ts";
 import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
-import { paint, printJson } from "../output.ts";
+import { printJson } from "../output.ts";
 import { DATA_FLAG, serverAdapter, serverDataLocation } from "../server-store.ts";
+import { readServeOps, SERVE_OPS_FLAGS, startServeOps } from "../serve-ops.ts";
 
-const USAGE = "serve [--port N] [--host ADDR] [--data PATH|postgres://…]";
+const USAGE = "serve [--port N] [--host ADDR] [--data PATH|postgres://…] [operating flags, README: Operating the server]";
 
 const serveCommand: Command = {
   usage: USAGE,
@@ -18,6 +19,7 @@ const serveCommand: Command = {
     "(default: server.db in the user data directory) or a postgres:// URL for several server",
     "processes sharing one database. Clients need a key: stowage keys create --tenant NAME.",
     "Prints the URL on stdout (with --json: {\"url\",\"port\",\"data\"}), then logs to stderr.",
+    "SIGTERM or Ctrl-C drains running requests (--shutdown-timeout), then closes the store.",
     "",
     "  stowage serve --port 8787",
     "  stowage serve --host 0.0.0.0 --data postgres://user:pw@db/stowage",
@@ -26,28 +28,29 @@ const serveCommand: Command = {
     DATA_FLAG,
     { name: "port", type: "number", short: "p", env: "STOWAGE_PORT", value: "N", help: "port to listen on (default 8787; 0 picks a free one)" },
     { name: "host", type: "string", env: "STOWAGE_HOST", value: "ADDR", help: "interface to bind (default 127.0.0.1)" },
+    ...SERVE_OPS_FLAGS,
   ],
   async run(ctx, args) {
     expectPositionals(args, 0, 0, USAGE);
     const port = (args.flags.port as number | undefined) ?? 8787;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new StowageError("input", `--port must be 0-65535, got ${port}`);
     const hostname = (args.flags.host as string | undefined) ?? "127.0.0.1";
+    const opsConfig = readServeOps(ctx, args.flags);
     const data = serverDataLocation(ctx, args.flags);
     const shown = data.replace(/:\/\/[^@/]*@/, "://…@");
     const store = await openServerStore({ adapter: await serverAdapter(ctx, data) });
     let server;
+    const ops = startServeOps(ctx, opsConfig, store);
     try {
-      const handler = createServerHandler({
-        store,
-        onError: (e) => ctx.io.err(`${paint(ctx, "red", "server error")} ${(e as Error)?.stack ?? String(e)}\n`),
-      });
-      server = await serve({ fetch: handler, port, hostname }).catch((e: unknown) => {
+      const handler = createServerHandler({ store, limits: opsConfig.limits, hooks: ops.ops.hooks, onError: ops.ops.onError });
+      // Live streams: push `() => handler.close()` onto ops.beforeClose so shutdown ends them.
+      server = await serve({ fetch: ops.ops.wrap(handler), port, hostname }).catch((e: unknown) => {
         const msg = String((e as Error)?.message ?? e);
         if (/EADDRINUSE|in use/i.test(msg)) throw new StowageError("config", `port ${port} on ${hostname} is already in use; pick another with --port`, { cause: e });
         throw e;
       });
     } catch (e) {
-      await store.close();
+      await ops.shutdown({ stop: async () => {} }, store);
       throw e;
     }
     if (ctx.global.json) printJson(ctx, { url: server.url, port: server.port, data: shown });
@@ -58,8 +61,8 @@ const serveCommand: Command = {
     }
     await new Promise<void>((resolve) => ctx.io.onInterrupt(resolve));
     ctx.io.err("stowage serve: stopping\n");
-    await server.stop();
-    await store.close();
+    await ops.shutdown(server, store);
+    ctx.io.err("stowage serve: stopped\n");
     return EXIT.ok;
   },
 };
