@@ -55,6 +55,8 @@ export async function startServe(data: string, options: { exe?: string; cwd?: st
     text += new TextDecoder().decode(value);
   }
   reader.releaseLock();
+  // serve logs a line per request on stderr: keep draining it, or a full pipe stalls the server.
+  void new Response(proc.stderr as ReadableStream).text().catch(() => "");
   const { url } = JSON.parse(text.split("\n")[0]);
   return {
     url,
