@@ -90,7 +90,8 @@ export function startGc(store: ServerStore, options: GcSchedule): { stop(): Prom
   let stopped = false;
   const run = (): Promise<GcReport | undefined> => {
     if (stopped) return Promise.resolve(undefined);
-    running ??= (async () => {
+    if (running) return running;
+    const once = async (): Promise<GcReport | undefined> => {
       try {
         const report = await gc(store, { olderThanMs: options.olderThanMs, now: (options.now ?? Date.now)() });
         options.onRun?.(report);
@@ -98,11 +99,14 @@ export function startGc(store: ServerStore, options: GcSchedule): { stop(): Prom
       } catch (e) {
         options.onError?.(e);
         return undefined;
-      } finally {
-        running = undefined;
       }
-    })();
-    return running;
+    };
+    // Cleared in a later microtask, after the assignment (a run can settle synchronously).
+    const p: Promise<GcReport | undefined> = once().finally(() => {
+      if (running === p) running = undefined;
+    });
+    running = p;
+    return p;
   };
   const timer = setInterval(() => void run(), Math.max(10, options.everyMs ?? 3_600_000));
   (timer as { unref?: () => void }).unref?.();
