@@ -5,3 +5,10 @@ export { createKey, createTenant, findTenant, listKeys, listTenants, revokeKey, 
 export { gc, startGc, type GcOptions, type GcReport } from "./gc.ts";
 export type { RateLimit } from "./rate-limit.ts";
 export { sha256Hex, constantTimeEqual } from "./keys.ts";
+// Operating the server: logs, metrics, CORS, draining and client activity around the handler.
+export { createServerOps, type OpsOptions, type ServerOps } from "./ops/wrap.ts";
+export { Metrics, serverMetrics, type ServerMetrics } from "./ops/metrics.ts";
+export { createLogger, type Logger, type LogFormat, type LogLevel } from "./ops/log.ts";
+export { ClientActivity, listClients, type ClientInfo } from "./ops/clients.ts";
+export type { ServerHooks, PullInfo } from "./ops/hooks.ts";
+export { DEFAULT_RATE } from "./rate-limit.ts";
