@@ -1,5 +1,9 @@
 import { afterAll, expect, test } from "bun:test";
-import { listClients } from "../../src/server/ops/clients.ts";
+import { DEFAULT_LIMITS } from "../../src/server/handler.ts";
+import { createKey, openServerStore } from "../../src/server/index.ts";
+import { ClientActivity, listClients } from "../../src/server/ops/clients.ts";
+import { push } from "../../src/server/push.ts";
+import { pgAvailable, pgTestAdapter } from "../helpers/pg.ts";
 import { cli, ndjson } from "../cli/run.ts";
 import { tempDir } from "../helpers/tmp.ts";
 import { openClient } from "../sync/clients.ts";
@@ -54,3 +58,28 @@ test("stowage clients: three clients synced at different times show their own la
     await s.stop();
   }
 }, 30_000);
+
+const runPg = await pgAvailable("ops-clients (PostgreSQL)");
+
+test.skipIf(!runPg)("client activity on PostgreSQL: batched upserts keep the push mark and move only the activity columns", async () => {
+  const { adapter, drop } = pgTestAdapter();
+  const store = await openServerStore({ adapter });
+  try {
+    const { tenant } = await createKey(store, "pg-clients", { createIfMissing: true });
+    await push(store, tenant.id, { clientId: "pg-client-1", ops: [1, 2, 3].map((opId) => ({ opId, collection: "c", id: `d${opId}`, op: "put" as const, value: {} })) }, DEFAULT_LIMITS, 1000);
+    const activity = new ClientActivity(store);
+    activity.pushed(tenant.id, "pg-client-1", 5000);
+    activity.pulled(tenant.id, "pg-client-1", 6000, 2);
+    activity.pulled(tenant.id, "pg-client-2", 7000, 3);
+    await activity.flush();
+    activity.pulled(tenant.id, "pg-client-1", 8000, 3);
+    await activity.stop();
+    expect(await listClients(store, "pg-clients")).toEqual([
+      { tenant: "pg-clients", clientId: "pg-client-1", lastOpId: 3, lastPushAt: 5000, lastPullAt: 8000, pulledSeq: 3, tenantSeq: 3, behind: 0 },
+      { tenant: "pg-clients", clientId: "pg-client-2", lastOpId: 0, lastPushAt: null, lastPullAt: 7000, pulledSeq: 3, tenantSeq: 3, behind: 0 },
+    ]);
+  } finally {
+    await store.close();
+    await drop();
+  }
+});
