@@ -1,4 +1,4 @@
-import { ChangeFeed, type ChangeSource } from "../server/events/feed.ts";
+import { ChangeFeed, listenerSource, type ChangeSource } from "../server/events/feed.ts";
 import { readTenantSeq } from "../server/events/endpoint.ts";
 import { sqliteChangeSource } from "../server/events/sqlite-source.ts";
 import type { ServerStore } from "../server/store.ts";
@@ -17,11 +17,12 @@ export async function openServerFeed(store: ServerStore, location: string): Prom
   if (POSTGRES.test(location)) {
     const { listenForChanges } = await import("../../adapters/postgres/index.ts");
     const listener = listenForChanges({ url: location });
-    source = {
-      // A poke without seq (after the LISTEN connection came back) makes the feed re-read it.
-      watch: (tenantId, poke) => listener.subscribe(tenantId, (p) => poke(p.seq)),
-      close: () => listener.close(),
-    };
+    // Serve only once LISTEN is in place, so no stream opens deaf to the other instances;
+    // a database that is slow to answer holds startup 5 s at most (the listener keeps trying).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([listener.ready, new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
+    clearTimeout(timer);
+    source = listenerSource(listener);
   } else {
     const path = REMOTE.test(location) ? undefined : location.replace(/^file:(\/\/)?/, "").replace(/\?.*$/, "");
     source = sqliteChangeSource(store, { watchFiles: path && path !== ":memory:" ? watchSqliteFiles(path) : undefined });
