@@ -42,6 +42,7 @@ describe("live events across two serve processes on one SQLite file", () => {
 
     let t = performance.now();
     await api(a.url, key).push({ clientId: "writer-a-1", ops: puts(3) });
+    const pushed = performance.now() - t;
     await onB.waitFor(changeTo(3), 2000);
     const aToB = performance.now() - t;
     await onA.waitFor(changeTo(3), 2000);
@@ -51,7 +52,7 @@ describe("live events across two serve processes on one SQLite file", () => {
     await onA.waitFor(changeTo(4), 2000);
     const bToA = performance.now() - t;
     await onB.waitFor(changeTo(4), 2000);
-    console.log(`cross-process poke latency: A→B ${aToB.toFixed(1)} ms, B→A ${bToA.toFixed(1)} ms`);
+    console.log(`cross-process poke latency: A→B ${aToB.toFixed(1)} ms (the push answered after ${pushed.toFixed(1)}), B→A ${bToA.toFixed(1)} ms`);
 
     // A third process that is no server (this test's own connection) writes: both notice.
     const store = await openServerStore({ adapter: createBunSqliteAdapter({ path: dbPath }) });
@@ -62,6 +63,15 @@ describe("live events across two serve processes on one SQLite file", () => {
     }
     await onA.waitFor(changeTo(10), 2000);
     await onB.waitFor(changeTo(10), 2000);
+  });
+  test("Ctrl-C (SIGTERM) on `serve` ends its open streams cleanly and exits 0", async () => {
+    const b = servers[1];
+    const r = await openEvents(b.url, key);
+    readers.push(r);
+    await r.waitFor((i) => i.kind === "event");
+    b.proc.kill("SIGTERM");
+    expect(await r.waitFor((i) => i.kind === "end", 5000)).toEqual({ kind: "end", clean: true });
+    expect(await b.proc.exited).toBe(0);
   });
 });
 
