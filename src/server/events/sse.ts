@@ -164,6 +164,8 @@ export class EventStreams {
     if (!stream) return;
     stream.cleanup();
     try {
+      // A seq still waiting for room goes out last: the queue closes after it drains anyway.
+      if (stream.pending > stream.sent) stream.controller.enqueue(changeEvent(stream.pending));
       stream.controller.close();
     } catch {
       // already closed or cancelled
