@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { createPostgresAdapter, listenForChanges } from "../../adapters/postgres/index.ts";
 import { serve } from "../../src/runtime/serve.ts";
 import { ChangeFeed, listenerSource } from "../../src/server/events/feed.ts";
@@ -8,6 +8,9 @@ import { startServe, type ServeProcess } from "../cli/run.ts";
 import { PG_URL, dropSchema, newSchemaName, pgAvailable, pgQuery } from "../helpers/pg.ts";
 import { changeTo, openEvents, type SseReader } from "../helpers/sse.ts";
 import { api, puts } from "../server/client.ts";
+
+// Spawned servers and processes are slow on a loaded 2-core machine (bunfig's timeout is not applied by this Bun).
+setDefaultTimeout(30_000);
 
 /** Live events over PostgreSQL: LISTEN/NOTIFY carries commits between server instances. */
 const run = await pgAvailable("PostgreSQL live events test");

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { createKey, openServerStore, type ServerStore } from "../../src/server/index.ts";
 import { ChangeFeed } from "../../src/server/events/feed.ts";
@@ -7,6 +7,9 @@ import { startServe, type ServeProcess } from "../cli/run.ts";
 import { changeTo, openEvents, seqOf, type SseReader } from "../helpers/sse.ts";
 import { tempDir } from "../helpers/tmp.ts";
 import { api, puts } from "./client.ts";
+
+// Spawned servers and processes are slow on a loaded 2-core machine (bunfig's timeout is not applied by this Bun).
+setDefaultTimeout(30_000);
 
 /**
  * Two real `stowage serve` processes over one SQLite file: a write through either reaches a
