@@ -8,6 +8,7 @@ import { EXIT, type Command } from "../context.ts";
 import { printJson } from "../output.ts";
 import { DATA_FLAG, serverAdapter, serverDataLocation } from "../server-store.ts";
 import { readServeOps, SERVE_OPS_FLAGS, startServeOps } from "../serve-ops.ts";
+import { openServerFeed } from "../server-feed.ts";
 
 const USAGE = "serve [--port N] [--host ADDR] [--data PATH|postgres://…] [operating flags, README: Operating the server]";
 
@@ -19,7 +20,10 @@ const serveCommand: Command = {
     "(default: server.db in the user data directory) or a postgres:// URL for several server",
     "processes sharing one database. Clients need a key: stowage keys create --tenant NAME.",
     "Prints the URL on stdout (with --json: {\"url\",\"port\",\"data\"}), then logs to stderr.",
-    "SIGTERM or Ctrl-C drains running requests (--shutdown-timeout), then closes the store.",
+    "Connected clients get live pokes (GET /v1/events) for writes through any serve process on",
+    "the same SQLite file or PostgreSQL database.",
+    "SIGTERM or Ctrl-C drains running requests (--shutdown-timeout), ends event streams, then",
+    "closes the store.",
     "",
     "  stowage serve --port 8787",
     "  stowage serve --host 0.0.0.0 --data postgres://user:pw@db/stowage",
@@ -41,10 +45,16 @@ const serveCommand: Command = {
     const store = await openServerStore({ adapter: await serverAdapter(ctx, data) });
     let server;
     const ops = startServeOps(ctx, opsConfig, store);
+    const changes = await openServerFeed(store, data);
+    ops.beforeClose.push(() => changes.close());
     try {
-      const handler = createServerHandler({ store, limits: opsConfig.limits, hooks: ops.ops.hooks, onError: ops.ops.onError });
-      // Live streams: push `() => handler.close()` onto ops.beforeClose so shutdown ends them.
-      server = await serve({ fetch: ops.ops.wrap(handler), port, hostname }).catch((e: unknown) => {
+      const handler = createServerHandler({ store, changes, limits: opsConfig.limits, hooks: ops.ops.hooks, onError: ops.ops.onError });
+      ops.metrics.registry.gauge("stowage_live_streams", "Open GET /v1/events streams.", () => handler.openStreams());
+      // Streams end after running requests drained, before the listener stops (ops.shutdown).
+      ops.beforeClose.unshift(() => handler.close());
+      // The wrapper keeps `isStream` so the listener exempts event streams from idle timeouts.
+      const fetch = Object.assign(ops.ops.wrap(handler), { isStream: handler.isStream });
+      server = await serve({ fetch, port, hostname }).catch((e: unknown) => {
         const msg = String((e as Error)?.message ?? e);
         if (/EADDRINUSE|in use/i.test(msg)) throw new StowageError("config", `port ${port} on ${hostname} is already in use; pick another with --port`, { cause: e });
         throw e;
