@@ -7,10 +7,13 @@ import { applyOps } from "./apply.ts";
 import { lockTenant } from "./dialect-sql.ts";
 import { getDoc, listDocs } from "./docs.ts";
 import { errorResponse, HttpError, json, jsonText, readJson } from "./http.ts";
-import { authenticate, type Principal } from "./keys.ts";
+import { requestAuthenticator, requireScope, type AuthOptions } from "./auth/authenticate.ts";
+import type { Principal } from "./keys.ts";
+import { normalizeBasePath, stripBasePath } from "./mount.ts";
 import { parsePullCursor, pullPage } from "./pull.ts";
 import { checkPush, push } from "./push.ts";
 import { RateLimiter, type RateLimit } from "./rate-limit.ts";
+import { bindRules, type RulesOptions } from "./rules.ts";
 import type { ServerStore } from "./store.ts";
 
 /** What the server refuses past; every member has the protocol's default. */
@@ -25,9 +28,11 @@ export interface ServerLimits {
   rate: RateLimit | false;
 }
 
-export interface ServerHandlerOptions {
+export interface ServerHandlerOptions extends AuthOptions, RulesOptions {
   /** The store to serve. */
   store: ServerStore;
+  /** Where the routes live when mounted inside an application, e.g. `/sync` (then `/sync/v1/push`…). Default: the root. */
+  basePath?: string;
   /** Overrides of the default limits. */
   limits?: Partial<ServerLimits>;
   /** The clock in ms (rate limiting, tombstone ages); tests inject one. */
@@ -60,10 +65,14 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
   const now = options.now ?? Date.now;
   const onError = options.onError ?? ((e: unknown) => console.error("stowage server: internal error:", e));
   const limiter = limits.rate ? new RateLimiter(limits.rate) : undefined;
+  const authenticate = requestAuthenticator(store, options);
+  const basePath = normalizeBasePath(options.basePath);
 
   async function handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
-    const route = matchRoute(url.pathname);
+    const path = stripBasePath(basePath, url.pathname);
+    if (path === undefined) throw notFoundRoute(url.pathname);
+    const route = matchRoute(path);
     if (!METHODS[route.kind].includes(req.method)) {
       throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed on ${url.pathname.slice(0, 100)}`, {
         headers: { allow: METHODS[route.kind].join(", ") },
@@ -75,7 +84,7 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
       const body = parse(pushRequestSchema, await readJson(req, limits.maxBodyBytes));
       const issues = checkPush(body, limits, store.family);
       if (issues.length) throw validation(issues);
-      return json(await push(store, principal.tenantId, body, limits, now()));
+      return json(await push(store, principal.tenantId, body, limits, now(), bindRules(options, principal, limits.maxValueChars)));
     }
     if (route.kind === "pull") {
       const q = parse(pullQuerySchema, query(url));
@@ -115,7 +124,7 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
     const outcome = await store.db.transaction().execute(async (trx) => {
       const tenant = await lockTenant(trx, store.family, principal.tenantId);
       if (!tenant) throw new Error(`tenant ${principal.tenantId} vanished`);
-      const { outcomes, seq } = await applyOps(trx, { tenantId: principal.tenantId, seq: tenant.seq, writer: null, now: t, maxValueChars: limits.maxValueChars }, [
+      const { outcomes, seq } = await applyOps(trx, { tenantId: principal.tenantId, seq: tenant.seq, writer: null, now: t, maxValueChars: limits.maxValueChars, rules: bindRules(options, principal, limits.maxValueChars) }, [
         { collection, id, op, value, baseVersion },
       ]);
       if (seq !== tenant.seq) await trx.updateTable("stowage_tenants").set({ seq }).where("id", "=", principal.tenantId).execute();
@@ -124,6 +133,8 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
     if (outcome.status === "conflict") throw new HttpError(409, "conflict", outcome.error?.message ?? "version mismatch");
     if (outcome.status === "rejected") {
       if (outcome.error?.code === "not_found") throw notFound(collection, id);
+      if (outcome.error?.code === "forbidden") throw new HttpError(403, "forbidden", outcome.error.message);
+      if (outcome.error?.code === "invalid") throw new HttpError(400, "invalid", outcome.error.message, outcome.error.issues ? { issues: outcome.error.issues } : {});
       throw new HttpError(400, "bad_request", outcome.error?.message ?? "the document was refused");
     }
     if (outcome.version === undefined) throw notFound(collection, id); // DELETE of an absent document
@@ -135,14 +146,8 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
   }
 
   async function authorize(req: Request): Promise<Principal> {
-    const header = req.headers.get("authorization");
-    const match = header === null ? null : /^Bearer +([^\s]{1,200})$/i.exec(header.trim());
-    const principal = match ? await authenticate(store, match[1]) : undefined;
-    if (!principal) {
-      throw new HttpError(401, "unauthorized", header === null ? "missing Authorization: Bearer <key>" : "the API key is malformed, unknown or revoked", {
-        headers: { "www-authenticate": 'Bearer realm="stowage"' },
-      });
-    }
+    const principal = await authenticate(req);
+    requireScope(principal, req.method, new URL(req.url).pathname);
     const wait = limiter?.take(principal.keyId, now()) ?? 0;
     if (wait > 0) {
       throw new HttpError(429, "rate_limited", `too many requests for key ${principal.keyId}; retry in ${wait} s`, { headers: { "retry-after": String(wait) } });
