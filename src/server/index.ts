@@ -5,3 +5,8 @@ export { createKey, createTenant, findTenant, listKeys, listTenants, revokeKey, 
 export { gc, startGc, type GcOptions, type GcReport } from "./gc.ts";
 export type { RateLimit } from "./rate-limit.ts";
 export { sha256Hex, constantTimeEqual } from "./keys.ts";
+export { jwtAuthenticator, type JwtOptions } from "./auth/jwt.ts";
+export type { AuthOptions } from "./auth/authenticate.ts";
+export type { AuthenticateHook, Identity, Scope } from "./auth/principal.ts";
+export type { AuthorizeHook, DocSchema, ResolveHook, ResolveInput, RuleOp, RulesOptions } from "./rules.ts";
+export { jsonSchemaValidators } from "./json-schema.ts";

@@ -7,8 +7,9 @@ import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
 import { paint, printJson } from "../output.ts";
 import { DATA_FLAG, serverAdapter, serverDataLocation } from "../server-store.ts";
+import { EMBED_FLAGS, embedOptions } from "../serve-embed.ts";
 
-const USAGE = "serve [--port N] [--host ADDR] [--data PATH|postgres://…]";
+const USAGE = "serve [--port N] [--host ADDR] [--data PATH|postgres://…] [--jwt-secret S | --jwt-jwks FILE|URL] [--schema FILE]";
 
 const serveCommand: Command = {
   usage: USAGE,
@@ -21,11 +22,13 @@ const serveCommand: Command = {
     "",
     "  stowage serve --port 8787",
     "  stowage serve --host 0.0.0.0 --data postgres://user:pw@db/stowage",
+    "  STOWAGE_JWT_SECRET=… stowage serve --jwt-audience my-app --schema schemas.json",
   ].join("\n"),
   flags: [
     DATA_FLAG,
     { name: "port", type: "number", short: "p", env: "STOWAGE_PORT", value: "N", help: "port to listen on (default 8787; 0 picks a free one)" },
     { name: "host", type: "string", env: "STOWAGE_HOST", value: "ADDR", help: "interface to bind (default 127.0.0.1)" },
+    ...EMBED_FLAGS,
   ],
   async run(ctx, args) {
     expectPositionals(args, 0, 0, USAGE);
@@ -34,10 +37,12 @@ const serveCommand: Command = {
     const hostname = (args.flags.host as string | undefined) ?? "127.0.0.1";
     const data = serverDataLocation(ctx, args.flags);
     const shown = data.replace(/:\/\/[^@/]*@/, "://…@");
+    const embed = await embedOptions(ctx, args.flags);
     const store = await openServerStore({ adapter: await serverAdapter(ctx, data) });
     let server;
     try {
       const handler = createServerHandler({
+        ...embed,
         store,
         onError: (e) => ctx.io.err(`${paint(ctx, "red", "server error")} ${(e as Error)?.stack ?? String(e)}\n`),
       });
@@ -53,7 +58,7 @@ const serveCommand: Command = {
     if (ctx.global.json) printJson(ctx, { url: server.url, port: server.port, data: shown });
     else ctx.io.out(`stowage serve: listening on ${server.url} (data: ${shown})\n`);
     const keys = await listKeys(store).catch(() => []);
-    if (!ctx.global.json && keys.filter((k) => k.revokedAt === null).length === 0) {
+    if (!ctx.global.json && !embed.jwt && keys.filter((k) => k.revokedAt === null).length === 0) {
       ctx.io.err(`no API keys yet: ${ctx.io.self} keys create --tenant NAME --data ${shown}\n`);
     }
     await new Promise<void>((resolve) => ctx.io.onInterrupt(resolve));
