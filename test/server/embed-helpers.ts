@@ -3,6 +3,7 @@ import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { serve } from "../../src/runtime/serve.ts";
 import { createKey, createServerHandler, openServerStore, type ServerHandlerOptions, type ServerStore } from "../../src/server/index.ts";
 import type { Stowage } from "../../src/stowage.ts";
+import type { StowageAdapter } from "../../src/adapter.ts";
 import { openClient } from "../sync/clients.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
@@ -20,10 +21,13 @@ export interface EmbeddedServer {
   client(name: string, url: string, apiKey: string): Promise<Stowage>;
 }
 
-/** A server over a fresh SQLite file with the given handler options, on 127.0.0.1:0, rate limit off. */
-export async function startEmbedded(options: Partial<Omit<ServerHandlerOptions, "store">> = {}): Promise<EmbeddedServer> {
+/**
+ * A server over a fresh SQLite file (or `adapter`, e.g. PostgreSQL) with the given handler
+ * options, on 127.0.0.1:0, rate limit off.
+ */
+export async function startEmbedded(options: Partial<Omit<ServerHandlerOptions, "store">> = {}, adapter?: StowageAdapter): Promise<EmbeddedServer> {
   const tmp = tempDir("stowage-embed-");
-  const store = await openServerStore({ adapter: createBunSqliteAdapter({ path: tmp.file("server.db") }) });
+  const store = await openServerStore({ adapter: adapter ?? createBunSqliteAdapter({ path: tmp.file("server.db") }) });
   const { key } = await createKey(store, "acme", { createIfMissing: true });
   const server = await serve({ fetch: createServerHandler({ limits: { rate: false }, ...options, store }), port: 0 });
   const clients: Stowage[] = [];
