@@ -17,7 +17,7 @@ export const EMBED_FLAGS: FlagSpec[] = [
   { name: "jwt-tenant-claim", type: "string", env: "STOWAGE_JWT_TENANT_CLAIM", value: "CLAIM", help: "the claim naming the tenant (default sub; a new tenant is created on first sight)" },
   { name: "api-keys", type: "boolean", env: "STOWAGE_API_KEYS", help: "accept stowage API keys beside JWTs (default on; --no-api-keys for JWT only)" },
   { name: "schema", type: "string", env: "STOWAGE_SCHEMA", value: "FILE", help: "JSON file mapping collection -> JSON Schema (2020-12); invalid writes are rejected" },
-  { name: "base-path", type: "string", env: "STOWAGE_BASE_PATH", value: "PATH", help: "serve the routes under PATH, e.g. /sync (default: the root)" },
+  { name: "base-path", type: "string", env: "STOWAGE_BASE_PATH", value: "PATH", help: "serve the routes under PATH, e.g. /sync; clients then use URL/sync (default: the root)" },
 ];
 
 /** The handler options these flags ask for (nothing when none is given). */
