@@ -170,3 +170,24 @@ describe("an application's authenticate hook", () => {
     expect(() => createServerHandler({ store, jwt: {} })).toThrow(/exactly one of secret/);
   });
 });
+
+describe("JWT (RS256 from a JWKS URL)", () => {
+  test("keys are fetched from the URL; a token signed by another key is a 401", async () => {
+    const { publicKey, privateKey } = await generateKeyPair("RS256");
+    const other = await generateKeyPair("RS256");
+    const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: "rsa-1", alg: "RS256" }] };
+    let fetched = 0;
+    const idp = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => (fetched++, Response.json(jwks)) });
+    const s = await startEmbedded({ jwt: { jwks: `http://127.0.0.1:${idp.port}/.well-known/jwks.json` } });
+    try {
+      const sign = (key: CryptoKey) => new SignJWT({ sub: "rsa-user" }).setProtectedHeader({ alg: "RS256", kid: "rsa-1" }).setExpirationTime("5m").sign(key);
+      expect((await call(s.url, await sign(privateKey), "PUT", "/v1/docs/notes/r", { ok: 1 })).status).toBe(200);
+      expect((await call(s.url, await sign(privateKey), "GET", "/v1/docs/notes/r")).json.value).toEqual({ id: "r", ok: 1 });
+      expect((await call(s.url, await sign(other.privateKey), "GET", "/v1/pull")).status).toBe(401);
+      expect(fetched).toBeGreaterThanOrEqual(1);
+    } finally {
+      await s.stop();
+      await idp.stop(true);
+    }
+  });
+});
