@@ -50,7 +50,7 @@ export async function embedOptions(ctx: CliContext, flags: Record<string, FlagVa
   if (flags.schema !== undefined) {
     const file = flags.schema as string;
     const { jsonSchemaValidators } = await import("../server/json-schema.ts");
-    out.schemas = jsonSchemaValidators(parseJson(await ctx.io.readText(file), `--schema ${file}`) as Record<string, unknown>);
+    out.schemas = await jsonSchemaValidators(parseJson(await ctx.io.readText(file), `--schema ${file}`) as Record<string, unknown>);
   }
   if (flags["base-path"] !== undefined) out.basePath = flags["base-path"] as string;
   return out;

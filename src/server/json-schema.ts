@@ -1,4 +1,3 @@
-import Ajv2020 from "ajv/dist/2020.js";
 import { StowageError, describeValue, type StowageErrorIssue } from "../errors.ts";
 import { isPlainObject } from "../json.ts";
 import { isCollectionName } from "../names.ts";
@@ -8,11 +7,13 @@ import type { DocSchema } from "./rules.ts";
  * Per-collection validators from JSON Schemas (draft 2020-12, through ajv; `serve --schema`).
  * `schemas` maps a collection name to its schema. The validated value is the document as it
  * would be stored, `id` included, so a schema with `additionalProperties: false` must list `id`.
- * A schema ajv cannot compile is a `config` error naming the collection.
+ * A schema ajv cannot compile is a `config` error naming the collection. Async because ajv is
+ * loaded only here: a server without JSON Schemas never pays for it.
  */
-export function jsonSchemaValidators(schemas: Record<string, unknown>): Record<string, DocSchema> {
+export async function jsonSchemaValidators(schemas: Record<string, unknown>): Promise<Record<string, DocSchema>> {
   if (!isPlainObject(schemas)) throw new StowageError("config", `the schema file must be a JSON object mapping collection names to JSON Schemas, got ${describeValue(schemas)}`);
   // allErrors: the client records every problem at once; strict off: schemas written for other tools may carry extra keywords.
+  const { default: Ajv2020 } = await import("ajv/dist/2020.js");
   const ajv = new Ajv2020({ allErrors: true, strict: false });
   const out: Record<string, DocSchema> = {};
   for (const [collection, schema] of Object.entries(schemas)) {

@@ -90,7 +90,7 @@ describe("stowage serve with embedding flags", () => {
     expect((await call(base, writer, "GET", "/v1/pull")).json.changes.map((c: any) => c.id)).toEqual(["good", "free"]);
   });
 
-  test("a --scope read key pulls but cannot push (403); keys list shows the scope", async () => {
+  test("a --scope read key pulls but cannot push (403); keys list shows the scope", { timeout: 20_000 }, async () => {
     expect((await call(base, reader, "GET", "/v1/pull")).status).toBe(200);
     const push = await call(base, reader, "POST", "/v1/push", { clientId: "reader-cli", ops: [{ opId: 1, collection: "todos", id: "r", op: "put", value: { title: "x" } }] });
     expect([push.status, push.json.error.code]).toEqual([403, "forbidden"]);

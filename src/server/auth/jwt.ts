@@ -1,4 +1,4 @@
-import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from "jose";
 import { StowageError } from "../../errors.ts";
 import { HttpError } from "../http.ts";
 import type { AuthenticateHook, Identity } from "./principal.ts";
@@ -34,6 +34,10 @@ const REFUSALS = new Set([
   "ERR_JWKS_MULTIPLE_MATCHING_KEYS",
   "ERR_JWK_INVALID",
 ]);
+// jose loads on the first token, so a server without JWTs (and every CLI start) never pays for it.
+let jose: Promise<typeof import("jose")> | undefined;
+const loadJose = () => (jose ??= import("jose"));
+
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** Whether a bearer token looks like a compact JWS (three base64url parts). */
@@ -62,25 +66,28 @@ export function tokenVerifier(options: JwtOptions): (token: string) => Promise<I
   if ((options.secret === undefined) === (options.jwks === undefined)) {
     throw new StowageError("config", "JWT verification needs exactly one of secret (HS256) or jwks (RS256/ES256)");
   }
-  let key: Uint8Array | JWTVerifyGetKey;
+  // Options are checked now (a bad configuration fails at start); jose builds the key on first use.
+  let makeKey: (j: typeof import("jose")) => Uint8Array | JWTVerifyGetKey;
   let algorithms: string[];
   if (options.secret !== undefined) {
-    key = typeof options.secret === "string" ? new TextEncoder().encode(options.secret) : options.secret;
+    const secret = typeof options.secret === "string" ? new TextEncoder().encode(options.secret) : options.secret;
     // RFC 7518 §3.2: an HMAC key shorter than the hash output is guessable offline.
-    if (key.byteLength < 32) throw new StowageError("config", `the JWT secret is ${key.byteLength} bytes; HS256 needs at least 32`);
+    if (secret.byteLength < 32) throw new StowageError("config", `the JWT secret is ${secret.byteLength} bytes; HS256 needs at least 32`);
+    makeKey = () => secret;
     algorithms = HMAC_ALGS;
   } else {
     const jwks = options.jwks!;
     if (typeof jwks === "string" || jwks instanceof URL) {
       const url = new URL(String(jwks));
       if (url.protocol !== "https:" && url.protocol !== "http:") throw new StowageError("config", `the JWKS URL must be http(s), got ${url.protocol}`);
-      key = createRemoteJWKSet(url);
+      makeKey = (j) => j.createRemoteJWKSet(url);
     } else {
       if (!jwks || !Array.isArray(jwks.keys)) throw new StowageError("config", "the JWKS must be an object with a keys array");
-      key = createLocalJWKSet(jwks);
+      makeKey = (j) => j.createLocalJWKSet(jwks);
     }
     algorithms = KEY_ALGS;
   }
+  let key: Uint8Array | JWTVerifyGetKey | undefined;
   const claim = options.tenantClaim ?? "sub";
   const verifyOptions = {
     algorithms,
@@ -89,11 +96,14 @@ export function tokenVerifier(options: JwtOptions): (token: string) => Promise<I
     clockTolerance: options.clockToleranceSec ?? 30,
   };
   return async (token) => {
+    const j = await loadJose();
+    key ??= makeKey(j);
     let payload: JWTPayload;
     try {
-      ({ payload } = typeof key === "function" ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions));
+      // Two calls because jwtVerify's overloads take a key or a key-set function, not their union.
+      ({ payload } = typeof key === "function" ? await j.jwtVerify(token, key, verifyOptions) : await j.jwtVerify(token, key, verifyOptions));
     } catch (e) {
-      if (e instanceof errors.JOSEError && REFUSALS.has(e.code)) throw unauthorized(`the bearer token was refused: ${e.message}`);
+      if (e instanceof j.errors.JOSEError && REFUSALS.has(e.code)) throw unauthorized(`the bearer token was refused: ${e.message}`);
       throw e;
     }
     const tenant = payload[claim];
