@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { z } from "zod";
+import { StowageError } from "../errors.ts";
 import type { Store } from "./store.ts";
 import type { CollectionOptions } from "./types.ts";
 
@@ -49,6 +50,10 @@ export type ReadOnlyKysely<DB> = Pick<Kysely<DB>, "selectFrom" | "selectNoFrom" 
  */
 export async function typedQuery<D extends CollectionDeclarations>(store: Store, collections: D): Promise<ReadOnlyKysely<ViewTables<D>>> {
   for (const [name, options] of Object.entries(collections)) store.collection(name, options);
-  for (const c of store.declared()) await store.views.ensure(c.name, c.options);
+  try {
+    for (const c of store.declared()) await store.views.ensure(c.name, c.options);
+  } catch (e) {
+    throw new StowageError("storage", `cannot create the collection views: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  }
   return store.db as unknown as ReadOnlyKysely<ViewTables<D>>;
 }
