@@ -3,6 +3,7 @@ import { docListQuerySchema, pullQuerySchema, pushRequestSchema, WIRE_LIMITS, ty
 import { isPlainObject, type JsonObject } from "../json.ts";
 import { isStowageError, type StowageErrorIssue } from "../errors.ts";
 import { isCollectionName, isDocId } from "../names.ts";
+import { openApiText } from "../protocol/openapi.ts";
 import { applyOps } from "./apply.ts";
 import { lockTenant } from "./dialect-sql.ts";
 import { getDoc, listDocs } from "./docs.ts";
@@ -43,10 +44,11 @@ export const DEFAULT_LIMITS: ServerLimits = {
   rate: { perSecond: 50, burst: 200 },
 };
 
-type Route = { kind: "health" } | { kind: "push" } | { kind: "pull" } | { kind: "list"; collection: string } | { kind: "doc"; collection: string; id: string };
+type Route = { kind: "health" } | { kind: "openapi" } | { kind: "push" } | { kind: "pull" } | { kind: "list"; collection: string } | { kind: "doc"; collection: string; id: string };
 
 const METHODS: Record<Route["kind"], string[]> = {
   health: ["GET"],
+  openapi: ["GET"],
   push: ["POST"],
   pull: ["GET"],
   list: ["GET"],
@@ -70,6 +72,7 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
       });
     }
     if (route.kind === "health") return json({ ok: true, protocol: 1, store: store.family });
+    if (route.kind === "openapi") return jsonText(openApiText()); // public, like health
     const principal = await authorize(req);
     if (route.kind === "push") {
       const body = parse(pushRequestSchema, await readJson(req, limits.maxBodyBytes));
@@ -171,6 +174,7 @@ function matchRoute(pathname: string): Route {
     throw new HttpError(400, "bad_request", `the path ${JSON.stringify(pathname.slice(0, 100))} is not valid percent-encoding`);
   }
   if (parts.length === 1 && parts[0] === "health") return { kind: "health" };
+  if (parts.length === 1 && parts[0] === "openapi.json") return { kind: "openapi" };
   if (parts.length === 1 && parts[0] === "push") return { kind: "push" };
   if (parts.length === 1 && parts[0] === "pull") return { kind: "pull" };
   if (parts[0] === "docs" && (parts.length === 2 || parts.length === 3)) {
