@@ -175,17 +175,31 @@ export async function ensureView(db: Kysely<any>, collection: string, columns: V
 export class CollectionViews {
   readonly #db: Kysely<any>;
   readonly #done = new Map<string, string>();
+  readonly #sampled = new Map<string, string>();
 
   constructor(db: Kysely<any>) {
     this.#db = db;
   }
 
-  /** Creates or updates `collection`'s view for these options; answers whether the view exists. */
-  async ensure(collection: string, options: { schema?: z.ZodType; indexes?: (string | string[])[]; search?: string[] }): Promise<boolean> {
+  /**
+   * Creates or updates `collection`'s view for these options; answers whether the view exists.
+   * A schemaless collection samples its documents once per process and declared field list;
+   * `resample` (what `db.query()` passes) looks again for fields written since.
+   */
+  async ensure(
+    collection: string,
+    options: { schema?: z.ZodType; indexes?: (string | string[])[]; search?: string[] },
+    resample = false,
+  ): Promise<boolean> {
     if (!hasView(collection)) return false;
-    const columns =
-      schemaColumns(options.schema) ??
-      (await sampledColumns(this.#db, collection, [...(options.indexes ?? []).flat(), ...(options.search ?? [])]));
+    const declared = [...(options.indexes ?? []).flat(), ...(options.search ?? [])];
+    let columns = schemaColumns(options.schema);
+    if (!columns) {
+      const sampledKey = `schemaless:${JSON.stringify(declared)}`;
+      if (!resample && this.#sampled.get(collection) === sampledKey) return this.#done.has(collection);
+      columns = await sampledColumns(this.#db, collection, declared);
+      this.#sampled.set(collection, sampledKey);
+    } else this.#sampled.delete(collection);
     const key = JSON.stringify(columns);
     if (this.#done.get(collection) === key) return true;
     const ok = await ensureView(this.#db, collection, columns);
