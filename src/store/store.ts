@@ -28,7 +28,7 @@ export class Store {
   readonly now: () => number;
   readonly #collections = new Map<string, Collection<any>>();
   readonly #indexed = new Set<string>();
-  /** One read-only SQL view per collection (views.ts), made when a handle is first used. */
+  /** One read-only SQL view per collection (views.ts), made after a handle's first use. */
   readonly views: CollectionViews;
   #closed = false;
 
@@ -132,6 +132,7 @@ export class Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.views.idle();
     await this.db.destroy();
   }
 
@@ -162,17 +163,20 @@ export class Store {
   /** The scope a top-level collection handle uses: each write its own transaction. */
   #scope(_trx: null, indexes: (string | string[])[], name: string, options: CollectionOptions<any> = {}): Scope {
     let ready: Promise<void> | undefined;
-    const prepare = () => (ready ??= this.#ensureIndexes(name, indexes)
-      // The view is a convenience for other tools: failing to make it must not fail a write.
-      .then(() => this.views.ensure(name, options).then(() => {}, () => {}))
-      .catch((e) => {
-        ready = undefined;
-        throw e;
-      }));
+    // After the first call commits, not before: the view must never delay or fail a write.
+    let viewed = false;
+    const view = () => {
+      if (!viewed) this.views.schedule(name, options);
+      viewed = true;
+    };
+    const prepare = () => (ready ??= this.#ensureIndexes(name, indexes).catch((e) => {
+      ready = undefined;
+      throw e;
+    }));
     return {
       write: async (fn) => {
         this.#assertOpen();
-        await this.#wrapStorage(prepare);
+        if (indexes.length) await this.#wrapStorage(prepare);
         const ctx: WriteContext = { db: this.db, tx: null, now: this.now(), touched: new Set(), ops: 0 };
         const result = await this.#wrapStorage(() =>
           this.db.transaction().execute(async (trx) => {
@@ -181,12 +185,15 @@ export class Store {
           }),
         );
         if (ctx.ops > 0) this.events.emit("write", { collections: [...ctx.touched], ops: ctx.ops });
+        view();
         return result;
       },
       read: async (fn) => {
         this.#assertOpen();
-        await this.#wrapStorage(prepare);
-        return this.#wrapStorage(() => fn(this.db));
+        if (indexes.length) await this.#wrapStorage(prepare);
+        const result = await this.#wrapStorage(() => fn(this.db));
+        view();
+        return result;
       },
     };
   }

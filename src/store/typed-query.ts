@@ -51,6 +51,7 @@ export type ReadOnlyKysely<DB> = Pick<Kysely<DB>, "selectFrom" | "selectNoFrom" 
 export async function typedQuery<D extends CollectionDeclarations>(store: Store, collections: D): Promise<ReadOnlyKysely<ViewTables<D>>> {
   for (const [name, options] of Object.entries(collections)) store.collection(name, options);
   try {
+    await store.views.idle();
     for (const c of store.declared()) await store.views.ensure(c.name, c.options, true);
   } catch (e) {
     throw new StowageError("storage", `cannot create the collection views: ${(e as Error)?.message ?? String(e)}`, { cause: e });

@@ -176,9 +176,21 @@ export class CollectionViews {
   readonly #db: Kysely<any>;
   readonly #done = new Map<string, string>();
   readonly #sampled = new Map<string, string>();
+  /** Scheduled work, one at a time; never rejects. */
+  #pending: Promise<void> = Promise.resolve();
 
   constructor(db: Kysely<any>) {
     this.#db = db;
+  }
+
+  /** Queues `ensure` in the background; a failure only means no view yet (retried on the next declaration). */
+  schedule(collection: string, options: { schema?: z.ZodType; indexes?: (string | string[])[]; search?: string[] }): void {
+    this.#pending = this.#pending.then(() => this.ensure(collection, options)).then(() => {}, () => {});
+  }
+
+  /** Resolves once scheduled view work has finished (close and `db.query()` wait for it). */
+  idle(): Promise<void> {
+    return this.#pending;
   }
 
   /**

@@ -119,10 +119,11 @@ describe("views follow the declaration", () => {
     tmp.cleanup();
   });
 
+  // Views are made just after a handle's first call commits; idle() waits for that.
   const columns = async (name: string) =>
-    (await all<{ name: string }>(db.store!.db, "select name from pragma_table_info(?)", [name])).map((r) => r.name);
+    (await db.store!.views.idle(), await all<{ name: string }>(db.store!.db, "select name from pragma_table_info(?)", [name])).map((r) => r.name);
   test("re-declaring with the same options makes no DDL; a changed schema replaces the view", async () => {
-    const sv = async () => (await first<{ schema_version: number }>(db.store!.db, "pragma schema_version"))!.schema_version;
+    const sv = async () => (await db.store!.views.idle(), await first<{ schema_version: number }>(db.store!.db, "pragma schema_version"))!.schema_version;
     const a = db.collection("items", { schema: z.object({ name: z.string() }) });
     await a.put({ id: "i1", name: "one" });
     expect(await columns("items")).toEqual(["id", "name", "body"]);
