@@ -7,6 +7,7 @@ export type { SyncSqliteDatabase, SyncSqliteStatement } from "./sqlite/sync-data
 export { Collection } from "./store/collection.ts";
 export { Store, TransactionScope, type OpenStoreOptions } from "./store/store.ts";
 export type * from "./store/types.ts";
+export type { CollectionDeclarations, ColumnValue, ReadOnlyKysely, ViewRow, ViewTables } from "./store/typed-query.ts";
 export type { SearchEngine, SearchHit, SearchMatch, SearchOptions, SearchResult } from "./search/types.ts";
 export { openStowage, resolveConfig, Stowage, type ResolvedConfig, type StowageOptions, type SyncIssueRecord } from "./stowage.ts";
 export { SyncEngine, type SyncEngineOptions } from "./sync/engine.ts";

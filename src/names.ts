@@ -1,8 +1,8 @@
 import { StowageError, describeValue } from "./errors.ts";
 
-const COLLECTION = /^[a-z][a-z0-9_]{0,62}$/;
+export const COLLECTION = /^[a-z][a-z0-9_]{0,62}$/;
 // Ids travel in URL paths and SQL parameters: printable, no slashes, bounded.
-const DOC_ID = /^[A-Za-z0-9._~:@+=-]{1,200}$/;
+export const DOC_ID = /^[A-Za-z0-9._~:@+=-]{1,200}$/;
 const FIELD = /^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,7}$/;
 
 export function isCollectionName(name: unknown): name is string {

@@ -6,6 +6,7 @@ import { readEnv } from "./runtime/env.ts";
 import { first, all, run } from "./store/sql.ts";
 import { Store, type TransactionScope } from "./store/store.ts";
 import type { CollectionOptions, StoreEvents } from "./store/types.ts";
+import { typedQuery, type CollectionDeclarations, type ReadOnlyKysely, type ViewTables } from "./store/typed-query.ts";
 import type { BackoffOptions, Clock } from "./sync/clock.ts";
 import { SyncEngine } from "./sync/engine.ts";
 import { HttpClient, type FetchFn } from "./sync/http.ts";
@@ -160,6 +161,16 @@ export class Stowage {
       return new RemoteFirstCollection(local, new RemoteCollection(name, options, this.#http), pending);
     }
     return local;
+  }
+
+  /**
+   * A typed, read-only Kysely over the collections' SQL views, for joins, aggregates and
+   * reports: `await db.query({ todos: { schema: Todo } })`. Declares the given collections.
+   */
+  query<D extends CollectionDeclarations = {}>(collections?: D): Promise<ReadOnlyKysely<ViewTables<D>>> {
+    this.#assertOpen();
+    if (!this.store) return Promise.reject(new StowageError("config", "query needs a local store; http-only mode (STOWAGE_SYNC_DISABLE=1) has no SQL views"));
+    return typedQuery(this.store, collections ?? ({} as D));
   }
 
   /** Several writes committed locally together and applied on the server together. */

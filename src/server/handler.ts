@@ -3,6 +3,7 @@ import { docListQuerySchema, pullQuerySchema, pushRequestSchema, WIRE_LIMITS, ty
 import { isPlainObject, type JsonObject } from "../json.ts";
 import { isStowageError, type StowageErrorIssue } from "../errors.ts";
 import { isCollectionName, isDocId } from "../names.ts";
+import { openApiText } from "../protocol/openapi.ts";
 import { applyOps } from "./apply.ts";
 import { lockTenant } from "./dialect-sql.ts";
 import { getDoc, listDocs } from "./docs.ts";
@@ -68,10 +69,11 @@ export const DEFAULT_LIMITS: ServerLimits = {
   rate: DEFAULT_RATE,
 };
 
-type Route = { kind: "health" } | { kind: "events" } | { kind: "push" } | { kind: "pull" } | { kind: "list"; collection: string } | { kind: "doc"; collection: string; id: string };
+type Route = { kind: "health" } | { kind: "openapi" } | { kind: "events" } | { kind: "push" } | { kind: "pull" } | { kind: "list"; collection: string } | { kind: "doc"; collection: string; id: string };
 
 const METHODS: Record<Route["kind"], string[]> = {
   health: ["GET"],
+  openapi: ["GET"],
   events: ["GET"],
   push: ["POST"],
   pull: ["GET"],
@@ -102,6 +104,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       });
     }
     if (route.kind === "health") return json({ ok: true, protocol: 1, store: store.family });
+    if (route.kind === "openapi") return jsonText(openApiText()); // public, like health
     if (route.kind === "events") {
       // A stream is one long request: it spends no rate token (a reconnecting client still must authenticate).
       const p = await authorize(req, false);
@@ -220,6 +223,7 @@ function matchRoute(pathname: string): Route {
   }
   if (parts.length === 1 && parts[0] === "health") return { kind: "health" };
   if (parts.length === 1 && parts[0] === "events") return { kind: "events" };
+  if (parts.length === 1 && parts[0] === "openapi.json") return { kind: "openapi" };
   if (parts.length === 1 && parts[0] === "push") return { kind: "push" };
   if (parts.length === 1 && parts[0] === "pull") return { kind: "pull" };
   if (parts[0] === "docs" && (parts.length === 2 || parts.length === 3)) {

@@ -9,6 +9,7 @@ import { Emitter } from "./events.ts";
 import { migrateLocal } from "./migrations.ts";
 import { indexSql } from "./query.ts";
 import { all, first, run, type Executor } from "./sql.ts";
+import { CollectionViews } from "./views.ts";
 import type { CollectionOptions, StoreEvents, StoreStatus } from "./types.ts";
 import { nextOpId, type WriteContext } from "./writes.ts";
 
@@ -27,6 +28,8 @@ export class Store {
   readonly now: () => number;
   readonly #collections = new Map<string, Collection<any>>();
   readonly #indexed = new Set<string>();
+  /** One read-only SQL view per collection (views.ts), made after a handle's first use. */
+  readonly views: CollectionViews;
   #closed = false;
 
   private constructor(db: Kysely<any>, adapter: StowageAdapter, clientId: string, now: () => number) {
@@ -34,6 +37,7 @@ export class Store {
     this.adapter = adapter;
     this.clientId = clientId;
     this.now = now;
+    this.views = new CollectionViews(db);
   }
 
   static async open(options: OpenStoreOptions): Promise<Store> {
@@ -69,7 +73,7 @@ export class Store {
     assertCollectionName(name);
     const existing = this.#collections.get(name);
     if (existing && Object.keys(options).length === 0) return existing;
-    const collection = new Collection<any>(name, options, this.#scope(null, options.indexes ?? [], name));
+    const collection = new Collection<any>(name, options, this.#scope(null, options.indexes ?? [], name, options));
     this.#collections.set(name, collection);
     return collection;
   }
@@ -128,6 +132,7 @@ export class Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.views.idle();
     await this.db.destroy();
   }
 
@@ -156,8 +161,14 @@ export class Store {
   }
 
   /** The scope a top-level collection handle uses: each write its own transaction. */
-  #scope(_trx: null, indexes: (string | string[])[], name: string): Scope {
+  #scope(_trx: null, indexes: (string | string[])[], name: string, options: CollectionOptions<any> = {}): Scope {
     let ready: Promise<void> | undefined;
+    // After the first call commits, not before: the view must never delay or fail a write.
+    let viewed = false;
+    const view = () => {
+      if (!viewed) this.views.schedule(name, options);
+      viewed = true;
+    };
     const prepare = () => (ready ??= this.#ensureIndexes(name, indexes).catch((e) => {
       ready = undefined;
       throw e;
@@ -174,12 +185,15 @@ export class Store {
           }),
         );
         if (ctx.ops > 0) this.events.emit("write", { collections: [...ctx.touched], ops: ctx.ops });
+        view();
         return result;
       },
       read: async (fn) => {
         this.#assertOpen();
         if (indexes.length) await this.#wrapStorage(prepare);
-        return this.#wrapStorage(() => fn(this.db));
+        const result = await this.#wrapStorage(() => fn(this.db));
+        view();
+        return result;
       },
     };
   }

@@ -63,6 +63,12 @@ test.skipIf(!HOST)("the single executable serves, and a second copy puts, syncs 
   const got = await cli(["get", "todos", "x1", "--json", ...reader], inB);
   expect(got).toEqual({ code: 0, stdout: '{"id":"x1","title":"from the binary"}\n', stderr: "" });
 
+  // The executable carries the conformance kit and serves the OpenAPI document.
+  const kit = await cli(["conformance", server.url, "--key", key], inB);
+  expect([kit.code, kit.stdout]).toEqual([0, expect.stringContaining("6 passed, 0 failed, 1 skipped")]);
+  const openapi = await fetch(`${server.url}/v1/openapi.json`);
+  expect(((await openapi.json()) as { openapi: string }).openapi).toBe("3.1.0");
+
   // The libsql native addon is not in the executable: said plainly, exit 7.
   const libsql = await cli(["get", "todos", "x1", "--db", `file:${join(two.path, "l.db")}`], inB);
   expect(libsql.code).toBe(7);

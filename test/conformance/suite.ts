@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { AdapterCapabilities, StowageAdapter } from "../../src/adapter.ts";
 import { StowageError } from "../../src/errors.ts";
 import { Store } from "../../src/store/store.ts";
+import { typedQuery } from "../../src/store/typed-query.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
 export interface ConformanceTarget {
@@ -259,6 +260,36 @@ export function runConformance(target: ConformanceTarget): void {
       } finally {
         await other.close();
       }
+    });
+
+    test("views and typed queries: a join and an aggregate over two collections, writes through a view refused", async () => {
+      const Todo = z.object({ title: z.string(), done: z.boolean(), prio: z.number().int(), owner: z.string() });
+      const Person = z.object({ name: z.string() });
+      await store.collection("people", { schema: Person }).putMany([{ id: "p1", name: "ann" }, { id: "p2", name: "bob" }]);
+      await store.collection("todos", { schema: Todo }).putMany([
+        { id: "t1", title: "a", done: false, prio: 3, owner: "p1" },
+        { id: "t2", title: "b", done: true, prio: 1, owner: "p1" },
+        { id: "t3", title: "c", done: false, prio: 2, owner: "p2" },
+        { id: "t4", title: "d", done: false, prio: 5, owner: "p1" },
+      ]);
+      const q = await typedQuery(store, { todos: { schema: Todo }, people: { schema: Person } });
+      const rows = await q
+        .selectFrom("todos")
+        .innerJoin("people", "people.id", "todos.owner")
+        .select(["people.name", (eb) => eb.fn.countAll<number>().as("open"), (eb) => eb.fn.max("todos.prio").as("top")])
+        .where("todos.done", "=", 0)
+        .groupBy("people.name")
+        .orderBy("people.name")
+        .execute();
+      expect(rows.map((r) => ({ ...r, open: Number(r.open), top: Number(r.top) }))).toEqual([
+        { name: "ann", open: 2, top: 5 },
+        { name: "bob", open: 1, top: 2 },
+      ]);
+      const before = (await outbox()).length;
+      await expect(store.db.insertInto("todos").values({ id: "x", body: "{}" }).execute()).rejects.toThrow("todos is a read-only view");
+      await expect(store.db.deleteFrom("people").execute()).rejects.toThrow("people is a read-only view");
+      expect((await outbox()).length).toBe(before);
+      expect(await store.collection("people").count()).toBe(2);
     });
 
     test("a closed store refuses calls with a closed error", async () => {

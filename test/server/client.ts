@@ -1,6 +1,7 @@
 import { afterAll, beforeAll } from "bun:test";
 import type { TestServer } from "../helpers/server.ts";
 import { connect } from "node:net";
+import { assertOpenApi } from "../helpers/openapi-check.ts";
 import type { PullPage, PullResponse, PushRequest, PushResponse } from "../../src/protocol/wire.ts";
 
 /** A bare protocol client for the server suite: plain fetch, nothing from src/sync. */
@@ -19,6 +20,8 @@ export function api(url: string, key: string) {
     } catch {
       json = undefined;
     }
+    // Every response the suite sees must match docs/openapi.json (status, type, body).
+    assertOpenApi(method, `${url}${path}`, res.status, res.headers.get("content-type"), json);
     return { status: res.status, json, text, headers: res.headers };
   }
   return {

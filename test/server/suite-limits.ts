@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { assertOpenApi } from "../helpers/openapi-check.ts";
 import { createKey, revokeKey } from "../../src/server/index.ts";
 import type { TestServer } from "../helpers/server.ts";
 import { api, puts, rawStatus, useServer, type Api } from "./client.ts";
@@ -42,6 +43,7 @@ export function limitTests(name: string, ctx: SuiteContext): void {
             body: body === undefined ? undefined : JSON.stringify(body),
           });
           const json = (await res.json()) as any;
+          assertOpenApi(method, `${s.url}${path}`, res.status, res.headers.get("content-type"), json);
           expect([method, path, auth, res.status, json.error.code]).toEqual([method, path, auth, 401, "unauthorized"]);
         }
       }

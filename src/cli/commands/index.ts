@@ -22,5 +22,6 @@ export const COMMANDS: Record<string, CommandEntry> = {
   export: { summary: "write every document as NDJSON", load: () => import("./export.ts") },
   import: { summary: "read NDJSON documents into the database", load: () => import("./import.ts") },
   search: { summary: "full-text search a collection (ranked, with snippets)", load: () => import("./search.ts") },
+  conformance: { summary: "run the protocol conformance suite against any sync server", load: () => import("./conformance.ts") },
   mcp: { summary: "Model Context Protocol server over stdio (store, recall, …)", load: () => import("./mcp.ts") },
 };

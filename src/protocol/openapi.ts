@@ -1,0 +1,233 @@
+import { z } from "zod";
+import { COLLECTION, DOC_ID } from "../names.ts";
+import {
+  collectionName,
+  docDeleteResponseSchema,
+  docId,
+  docListQuerySchema,
+  docListResponseSchema,
+  docResponseSchema,
+  errorBodySchema,
+  healthResponseSchema,
+  jsonObject,
+  PROTOCOL_VERSION,
+  pullPageSchema,
+  pullQuerySchema,
+  pullResetSchema,
+  pushRequestSchema,
+  pushResponseSchema,
+  WIRE_LIMITS,
+} from "./wire.ts";
+
+/**
+ * The OpenAPI 3.1 document of protocol v1. Every schema in it is generated from the zod schemas
+ * in wire.ts, the ones the server validates with (zod 4's `z.toJSONSchema`, draft 2020-12, the
+ * dialect OpenAPI 3.1 uses); only the paths and operations skeleton is written here.
+ * `bun run openapi` writes it to docs/openapi.json; a test fails when the two drift.
+ */
+
+type Json = Record<string, unknown>;
+
+/** zod → JSON Schema; the refinements zod cannot express become the name rules' patterns. */
+function jsonSchema(schema: z.ZodType, io: "input" | "output"): Json {
+  const out = z.toJSONSchema(schema, {
+    target: "draft-2020-12",
+    io,
+    reused: "inline",
+    unrepresentable: "any",
+    override(ctx) {
+      const s = ctx.zodSchema as unknown;
+      if (s === jsonObject) Object.assign(ctx.jsonSchema, { type: "object", description: "a JSON object" });
+      if (s === collectionName) Object.assign(ctx.jsonSchema, { pattern: COLLECTION.source });
+      if (s === docId) Object.assign(ctx.jsonSchema, { pattern: DOC_ID.source, not: { enum: [".", ".."] } });
+    },
+  }) as Json;
+  delete out.$schema; // the document's jsonSchemaDialect says it once
+  return out;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const jsonContent = (name: string) => ({ "application/json": { schema: ref(name) } });
+
+/** The components every operation refers to, by name. */
+function components(): Json {
+  return {
+    PushRequest: jsonSchema(pushRequestSchema, "input"),
+    PushResponse: jsonSchema(pushResponseSchema, "output"),
+    PullPage: jsonSchema(pullPageSchema, "output"),
+    PullReset: jsonSchema(pullResetSchema, "output"),
+    PullResponse: { anyOf: [ref("PullPage"), ref("PullReset")] },
+    Document: jsonSchema(jsonObject, "input"),
+    DocResponse: jsonSchema(docResponseSchema, "output"),
+    DocListResponse: jsonSchema(docListResponseSchema, "output"),
+    DocDeleteResponse: jsonSchema(docDeleteResponseSchema, "output"),
+    HealthResponse: jsonSchema(healthResponseSchema, "output"),
+    ErrorBody: jsonSchema(errorBodySchema, "output"),
+  };
+}
+
+/** Query parameters from a strict zod object of strings (the pull and list queries). */
+function queryParameters(schema: z.ZodObject, descriptions: Record<string, string>): Json[] {
+  const js = jsonSchema(schema, "input") as { properties: Record<string, Json>; required?: string[] };
+  return Object.entries(js.properties).map(([name, s]) => ({
+    name,
+    in: "query",
+    required: js.required?.includes(name) ?? false,
+    description: descriptions[name],
+    schema: s,
+  }));
+}
+
+const ERRORS: Record<string, string> = {
+  "400": "bad_request (bad JSON, wrong types, unknown fields, bad query) or invalid_cursor; validation failures carry `issues`",
+  "401": "unauthorized: missing, malformed, unknown or revoked key (with WWW-Authenticate: Bearer)",
+  "404": "not_found: unknown route, or a document that does not exist",
+  "409": "conflict: If-Match named a stale version",
+  "413": "payload_too_large: the body is over the server's limit (default 4 MiB)",
+  "415": "unsupported_media_type: a Content-Type other than application/json",
+  "429": "rate_limited: too many requests for this key (Retry-After in seconds)",
+};
+
+function errors(...statuses: string[]): Json {
+  const out: Json = {};
+  for (const s of statuses) out[s] = { description: ERRORS[s], content: jsonContent("ErrorBody") };
+  // Any other status (405, 500) answers the same error body.
+  out.default = { description: "any other refusal or failure (405 method_not_allowed, 500 internal)", content: jsonContent("ErrorBody") };
+  return out;
+}
+
+const ok = (description: string, schema: string) => ({ "200": { description, content: jsonContent(schema) } });
+const secured = [{ bearer: [] }];
+const pathParams: Json[] = [
+  { name: "collection", in: "path", required: true, schema: jsonSchema(collectionName, "input") },
+];
+const docParams: Json[] = [...pathParams, { name: "id", in: "path", required: true, schema: jsonSchema(docId, "input") }];
+const ifMatch: Json = {
+  name: "If-Match",
+  in: "header",
+  required: false,
+  description: "Strict write: the version last seen (quotes allowed); 0 means the document must not exist. 409 when stale.",
+  schema: { type: "string", pattern: '^"?(0|[1-9][0-9]{0,15})"?$' },
+};
+
+/** The whole document, as served at GET /v1/openapi.json and checked in as docs/openapi.json. */
+export function openApiDocument(): Json {
+  const paths: Json = {
+    "/v1/health": {
+      get: {
+        operationId: "health",
+        summary: "Liveness and protocol version (no authentication, not rate limited)",
+        security: [],
+        responses: { ...ok("the server answers", "HealthResponse"), ...errors() },
+      },
+    },
+    "/v1/openapi.json": {
+      get: {
+        operationId: "openapi",
+        summary: "This document (no authentication)",
+        security: [],
+        responses: { "200": { description: "the OpenAPI 3.1 document", content: { "application/json": { schema: { type: "object" } } } }, ...errors() },
+      },
+    },
+    "/v1/push": {
+      post: {
+        operationId: "push",
+        summary: "Apply a client's ops; a resent op id answers `duplicate` and is applied once",
+        requestBody: { required: true, content: jsonContent("PushRequest") },
+        responses: { ...ok("one result per op, in order", "PushResponse"), ...errors("400", "401", "413", "415", "429") },
+      },
+    },
+    "/v1/pull": {
+      get: {
+        operationId: "pull",
+        summary: "Changes after a cursor, in commit order, one page at a time",
+        parameters: queryParameters(pullQuerySchema, {
+          cursor: "the previous page's cursor; absent or empty for the beginning",
+          limit: `changes per page, 1-${WIRE_LIMITS.maxPullLimit} (default ${WIRE_LIMITS.defaultPullLimit})`,
+        }),
+        responses: { ...ok("a page of changes, or { reset: true } when the cursor is behind the purge horizon or ahead of the server", "PullResponse"), ...errors("400", "401", "429") },
+      },
+    },
+    "/v1/docs/{collection}": {
+      parameters: pathParams,
+      get: {
+        operationId: "listDocs",
+        summary: "List a collection's live documents",
+        parameters: queryParameters(docListQuerySchema, {
+          limit: `page size, 1-${WIRE_LIMITS.maxListLimit} (default ${WIRE_LIMITS.defaultListLimit})`,
+          cursor: "the previous page's `next`",
+          where: "URL-encoded JSON filter in the library's syntax, e.g. {\"done\":false,\"n\":{\"gte\":2}}",
+          orderBy: "a field; prefix - for descending",
+        }),
+        responses: { ...ok("a page of documents", "DocListResponse"), ...errors("400", "401", "429") },
+      },
+    },
+    "/v1/docs/{collection}/{id}": {
+      parameters: docParams,
+      get: {
+        operationId: "getDoc",
+        summary: "One document and its version",
+        responses: { ...ok("the document", "DocResponse"), ...errors("400", "401", "404", "429") },
+      },
+      put: {
+        operationId: "putDoc",
+        summary: "Create or replace a document",
+        parameters: [ifMatch],
+        requestBody: { required: true, content: jsonContent("Document") },
+        responses: { ...ok("the stored document", "DocResponse"), ...errors("400", "401", "409", "413", "415", "429") },
+      },
+      patch: {
+        operationId: "patchDoc",
+        summary: "Merge a JSON Merge Patch into a document",
+        parameters: [ifMatch],
+        requestBody: { required: true, content: jsonContent("Document") },
+        responses: { ...ok("the merged document", "DocResponse"), ...errors("400", "401", "404", "409", "413", "415", "429") },
+      },
+      delete: {
+        operationId: "deleteDoc",
+        summary: "Delete a document (a tombstone clients pull)",
+        parameters: [ifMatch],
+        responses: { ...ok("deleted", "DocDeleteResponse"), ...errors("400", "401", "404", "409", "429") },
+      },
+    },
+    // Live sync (the wire contract of /v1/events): pokes carrying the tenant's sequence number.
+    "/v1/events": {
+      get: {
+        operationId: "events",
+        summary: "Server-sent change pokes: `event: change` with data {\"seq\": n} after each commit, `: ping` heartbeats",
+        description:
+          "Starts with `retry:` and one `change` event carrying the tenant's current seq, then one per commit (coalesced). " +
+          "A poke only tells the client to pull; the pull cursor decides what is applied. Honours Last-Event-ID.",
+        parameters: [{ name: "Last-Event-ID", in: "header", required: false, schema: { type: "string" } }],
+        responses: {
+          "200": { description: "an event stream that stays open", content: { "text/event-stream": { schema: { type: "string" } } } },
+          ...errors("401", "429"),
+        },
+      },
+    },
+  };
+  return {
+    openapi: "3.1.0",
+    jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
+    info: {
+      title: "Stowage sync protocol",
+      version: `${PROTOCOL_VERSION}.0.0`,
+      description: `Wire protocol v${PROTOCOL_VERSION} of Stowage (docs/PROTOCOL.md), generated from the zod schemas the server validates with.`,
+      license: { name: "MIT", identifier: "MIT" },
+    },
+    servers: [{ url: "/" }],
+    security: secured,
+    paths,
+    components: {
+      schemas: components(),
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "an API key: Authorization: Bearer <key>" } },
+    },
+  };
+}
+
+let cached: string | undefined;
+
+/** The document as the text docs/openapi.json holds (2-space JSON, final newline); built once. */
+export function openApiText(): string {
+  return (cached ??= `${JSON.stringify(openApiDocument(), null, 2)}\n`);
+}
