@@ -6,7 +6,7 @@ import { isCollectionName, isDocId } from "../names.ts";
 import { openApiText } from "../protocol/openapi.ts";
 import { applyOps } from "./apply.ts";
 import { lockTenant } from "./dialect-sql.ts";
-import { getDoc, listDocs } from "./docs.ts";
+import { absentSince, getDoc, listDocs } from "./docs.ts";
 import { errorResponse, HttpError, json, jsonText, readJson } from "./http.ts";
 import { requestAuthenticator, requireScope, type AuthOptions } from "./auth/authenticate.ts";
 import type { Principal } from "./keys.ts";
@@ -145,7 +145,11 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
     if (url.search !== "") throw new HttpError(400, "bad_request", "this endpoint takes no query parameters");
     if (req.method === "GET") {
       const found = await getDoc(store, principal.tenantId, collection, id);
-      if (!found) throw notFound(collection, id);
+      if (!found) {
+        // Which state "absent" belongs to, for the sync client (docs/PROTOCOL.md).
+        const since = await absentSince(store, principal.tenantId, collection, id);
+        throw new HttpError(404, "not_found", `no document ${collection}/${id}`, { headers: { "stowage-absent-since": String(since) } });
+      }
       return json(found);
     }
     const baseVersion = ifMatch(req.headers.get("if-match"));
