@@ -36,7 +36,8 @@ import type { HttpClient } from "./http.ts";
 import { SyncLease } from "./lease.ts";
 import { CURSOR_KEY } from "./pull.ts";
 import { pullAll, pushAll, type CycleContext } from "./cycle.ts";
-import type { StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
+import { cursorSeq, LiveStream } from "./live/stream.ts";
+import type { LiveStatus, StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
 
 export interface SyncEngineOptions {
   /** The local store whose outbox is pushed and whose documents pulls update. */
@@ -56,7 +57,15 @@ export interface SyncEngineOptions {
   onTrace?: (line: string) => void;
   /** Reported in status. */
   mode?: StowageMode;
+  /** Open the live event stream while started (default false here; openStowage turns it on in hybrid mode). */
+  live?: boolean;
+  /** Live stream: no bytes for this long means it is dead (default 35,000 ms). */
+  liveHeartbeatTimeoutMs?: number;
+  /** Live stream reconnect schedule (default 1 s doubling to 30 s, jittered). */
+  liveBackoff?: BackoffOptions;
 }
+
+const LIVE_OFF: LiveStatus = { enabled: false, connected: false, since: null, lastEventAt: null, lastEventId: null };
 
 export class SyncEngine {
   readonly events = new Emitter<SyncEvents>();
@@ -71,7 +80,8 @@ export class SyncEngine {
   readonly #trace: (line: string) => void;
   readonly #mode: StowageMode;
   #state: SyncState = "stopped";
-  #want: "push" | "full" | null = null;
+  /** The one queued request: "pull" (a live poke) and "push" together make a full cycle. */
+  #want: "push" | "pull" | "full" | null = null;
   #waiters: { resolve: (r: SyncResult) => void; reject: (e: unknown) => void }[] = [];
   /** Callers of push(): any cycle settles them, since a full cycle pushes first. */
   #pushWaiters: { resolve: (r: SyncResult) => void; reject: (e: unknown) => void }[] = [];
@@ -85,6 +95,7 @@ export class SyncEngine {
   #started = false;
   /** When the next periodic full cycle is due; write-triggered pushes do not postpone it. */
   #fullDueAt = 0;
+  readonly #live: LiveStream | null;
 
   constructor(options: SyncEngineOptions) {
     this.#store = options.store;
@@ -97,6 +108,15 @@ export class SyncEngine {
     this.#pullLimit = options.pullLimit ?? 1000;
     this.#trace = options.onTrace ?? (() => {});
     this.#mode = options.mode ?? "hybrid";
+    this.#live = options.live !== true ? null : new LiveStream({
+      http: this.#http,
+      clock: this.#clock,
+      heartbeatTimeoutMs: options.liveHeartbeatTimeoutMs,
+      backoff: options.liveBackoff,
+      trace: this.#trace,
+      onPoke: (seq) => void this.#onPoke(seq),
+      onConnected: () => {},
+    });
   }
 
   get state(): SyncState {
@@ -113,6 +133,7 @@ export class SyncEngine {
       if (this.#state !== "backoff" && this.#started) this.#request("push");
     });
     this.#request("full");
+    this.#live?.start();
   }
 
   /** Runs one complete cycle (push everything, pull everything) and answers what it did. */
@@ -140,6 +161,7 @@ export class SyncEngine {
     this.#unsubscribe = null;
     this.#clearTimer();
     this.#want = null;
+    await this.#live?.stop();
     await this.#loop;
     for (const w of [...this.#waiters.splice(0), ...this.#pushWaiters.splice(0)]) w.reject(new StowageError("closed", "sync engine was stopped"));
     this.#setState("stopped", true);
@@ -161,11 +183,26 @@ export class SyncEngine {
       cursor: (await this.#store.getMeta(CURSOR_KEY)) ?? null,
       conflicts: count("conflict"),
       rejections: count("rejected"),
+      live: this.#live?.status() ?? LIVE_OFF,
     };
   }
 
-  #request(kind: "push" | "full"): void {
-    this.#want = this.#want === "full" || kind === "full" ? "full" : "push";
+  /**
+   * A live poke: pull when the server's seq is past our cursor (or either is unknown). While
+   * the engine backs off, a poke means the server is back: run the full cycle now.
+   */
+  async #onPoke(seq: number | null): Promise<void> {
+    if (!this.#started || this.#store.closed) return;
+    if (seq !== null) {
+      const at = cursorSeq(await this.#store.getMeta(CURSOR_KEY).catch(() => undefined));
+      if (at !== null && seq <= at) return;
+    }
+    if (this.#started) this.#request(this.#state === "backoff" ? "full" : "pull");
+  }
+
+  #request(kind: "push" | "pull" | "full"): void {
+    const want = this.#want;
+    this.#want = want === null || want === kind ? kind : "full";
     this.#loop ??= this.#drain();
   }
 
@@ -175,7 +212,7 @@ export class SyncEngine {
     while (this.#want !== null) {
       const kind = this.#want;
       this.#want = null;
-      const waiters = kind === "full" ? [...this.#waiters.splice(0), ...this.#pushWaiters.splice(0)] : this.#pushWaiters.splice(0);
+      const waiters = kind === "full" ? [...this.#waiters.splice(0), ...this.#pushWaiters.splice(0)] : kind === "push" ? this.#pushWaiters.splice(0) : [];
       this.#clearTimer();
       try {
         const result = await this.#cycle(kind);
@@ -186,7 +223,7 @@ export class SyncEngine {
           if (result.leased) this.#lastSyncAt = this.#clock.now();
         }
         for (const w of waiters) w.resolve(result);
-        if (kind === "full") this.events.emit("sync", result);
+        if (kind !== "push") this.events.emit("sync", result);
       } catch (e) {
         for (const w of waiters) w.reject(e);
         this.#fail(e);
@@ -201,7 +238,7 @@ export class SyncEngine {
     this.#loop = null;
   }
 
-  async #cycle(kind: "push" | "full"): Promise<SyncResult> {
+  async #cycle(kind: "push" | "pull" | "full"): Promise<SyncResult> {
     const result: SyncResult = { pushed: 0, pulled: 0, issues: [], reset: false, leased: true };
     if (this.#store.closed) throw new StowageError("closed", "store has already been closed");
     if (!(await this.#lease.acquire(this.#clock.now()))) {
@@ -210,8 +247,8 @@ export class SyncEngine {
       return result;
     }
     const steps = this.#steps();
-    await pushAll(steps, result);
-    if (kind === "full") await pullAll(steps, result);
+    if (kind !== "pull") await pushAll(steps, result);
+    if (kind !== "push") await pullAll(steps, result);
     return result;
   }
 

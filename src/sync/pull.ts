@@ -2,6 +2,7 @@ import { StowageError, describeValue } from "../errors.ts";
 import type { JsonObject } from "../json.ts";
 import { isCollectionName, isDocId } from "../names.ts";
 import type { Change } from "../protocol/wire.ts";
+import { changedIdsOf, emitChanges } from "../store/changes.ts";
 import { all, placeholders, run, type Executor } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
 import { rebaseDocs } from "./rebase.ts";
@@ -92,6 +93,7 @@ export async function applyPage(store: Store, text: string): Promise<PageResult>
     }
     await store.setMeta(CURSOR_KEY, cursor, trx);
   });
+  emitChanges(store.events, changedIdsOf(changes)); // live queries (README "Live"), after commit
   return { changes: changes.length, collections: [...collections], more: body.more, reset: false, cursor };
 }
 
