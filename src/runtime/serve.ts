@@ -7,8 +7,12 @@ import { serveDeno } from "./serve-deno.ts";
 import { serveNode } from "./serve-node.ts";
 
 export interface ServeOptions {
-  /** The handler to serve. */
-  fetch: (req: Request) => Promise<Response>;
+  /**
+   * The handler to serve. When it carries `close()` (createServerHandler's does), stop() calls
+   * it first, so open event streams end cleanly before the listener goes; requests for which
+   * `isStream(req)` is true stay open as long as they like (no idle timeout).
+   */
+  fetch: ((req: Request) => Promise<Response>) & { close?: () => Promise<void>; isStream?: (req: Request) => boolean };
   /** Port to listen on; 0 (default) picks a free one. */
   port?: number;
   /** Interface to bind; default 127.0.0.1. */
@@ -38,15 +42,27 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     };
     const listen = runtime === "deno" ? serveDeno : serveNode;
     const listener = await listen(fetch, { port: options.port ?? 0, hostname });
-    return { url: baseUrl(hostname, listener.port), port: listener.port, stop: () => listener.close() };
+    return {
+      url: baseUrl(hostname, listener.port),
+      port: listener.port,
+      stop: async () => {
+        await endStreams(options.fetch);
+        await listener.close();
+      },
+    };
   }
   const bun = (globalThis as { Bun?: typeof Bun }).Bun!;
+  const isStream = options.fetch.isStream;
   const server = bun.serve({
     port: options.port ?? 0,
     hostname,
     // The handler enforces its own (smaller) limit while reading; this only caps Bun's buffer.
     maxRequestBodySize: 64 * 1024 * 1024,
-    fetch: options.fetch,
+    fetch: (req, srv) => {
+      // Bun closes a connection idle for 10 s, shorter than the 15 s heartbeat of an event stream.
+      if (isStream?.(req)) srv.timeout(req, 0);
+      return options.fetch(req);
+    },
     error: internalError,
   });
   const port = server.port ?? 0;
@@ -54,9 +70,17 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     url: baseUrl(hostname, port),
     port,
     stop: async () => {
+      await endStreams(options.fetch);
       await server.stop(true);
     },
   };
+}
+
+/** Ends the handler's open streams and lets their last bytes reach the socket before it closes. */
+async function endStreams(handler: ServeOptions["fetch"]): Promise<void> {
+  if (!handler.close) return;
+  await handler.close();
+  await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 function internalError(): Response {

@@ -9,7 +9,10 @@ import { getDoc, listDocs } from "./docs.ts";
 import { errorResponse, HttpError, json, jsonText, readJson } from "./http.ts";
 import { authenticate, type Principal } from "./keys.ts";
 import { parsePullCursor, pullPage } from "./pull.ts";
-import { checkPush, push } from "./push.ts";
+import { checkPush, pushWithSeq } from "./push.ts";
+import { ChangeFeed } from "./events/feed.ts";
+import { EventStreams, type EventStreamOptions } from "./events/sse.ts";
+import { checkLastEventId, EVENTS_PATH, readTenantSeq } from "./events/endpoint.ts";
 import { RateLimiter, type RateLimit } from "./rate-limit.ts";
 import type { ServerStore } from "./store.ts";
 
@@ -34,7 +37,21 @@ export interface ServerHandlerOptions {
   now?: () => number;
   /** Called with unexpected failures (answered 500); defaults to console.error. */
   onError?: (error: unknown) => void;
+  /** The feed `GET /v1/events` streams from and writes publish to; default: a feed of this process's writes only. */
+  changes?: ChangeFeed;
+  /** `GET /v1/events` settings (heartbeatMs, retryMs, maxStreamsPerKey). */
+  events?: Partial<EventStreamOptions>;
 }
+
+/** The handler, plus what owning its event streams takes. */
+export type ServerHandler = ((req: Request) => Promise<Response>) & {
+  /** Ends every open event stream cleanly and refuses new ones; call before stopping the listener. */
+  close(): Promise<void>;
+  /** Event streams open right now. */
+  openStreams(): number;
+  /** True for requests whose response stays open (the listener exempts them from idle timeouts). */
+  isStream(req: Request): boolean;
+};
 
 export const DEFAULT_LIMITS: ServerLimits = {
   maxBodyBytes: WIRE_LIMITS.maxBodyBytes,
@@ -43,10 +60,11 @@ export const DEFAULT_LIMITS: ServerLimits = {
   rate: { perSecond: 50, burst: 200 },
 };
 
-type Route = { kind: "health" } | { kind: "push" } | { kind: "pull" } | { kind: "list"; collection: string } | { kind: "doc"; collection: string; id: string };
+type Route = { kind: "health" } | { kind: "events" } | { kind: "push" } | { kind: "pull" } | { kind: "list"; collection: string } | { kind: "doc"; collection: string; id: string };
 
 const METHODS: Record<Route["kind"], string[]> = {
   health: ["GET"],
+  events: ["GET"],
   push: ["POST"],
   pull: ["GET"],
   list: ["GET"],
@@ -54,12 +72,14 @@ const METHODS: Record<Route["kind"], string[]> = {
 };
 
 /** The server as a web-standard handler: `(Request) => Promise<Response>`, never rejecting. */
-export function createServerHandler(options: ServerHandlerOptions): (req: Request) => Promise<Response> {
+export function createServerHandler(options: ServerHandlerOptions): ServerHandler {
   const { store } = options;
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const now = options.now ?? Date.now;
   const onError = options.onError ?? ((e: unknown) => console.error("stowage server: internal error:", e));
   const limiter = limits.rate ? new RateLimiter(limits.rate) : undefined;
+  const feed = options.changes ?? new ChangeFeed({ readSeq: (t) => readTenantSeq(store, t) });
+  const streams = new EventStreams(feed, options.events);
 
   async function handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
@@ -70,12 +90,20 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
       });
     }
     if (route.kind === "health") return json({ ok: true, protocol: 1, store: store.family });
+    if (route.kind === "events") {
+      // A stream is one long request: it spends no rate token (a reconnecting client still must authenticate).
+      const p = await authorize(req, false);
+      checkLastEventId(req.headers.get("last-event-id"));
+      return streams.open(p, async () => (await readTenantSeq(store, p.tenantId)) ?? 0, req.signal);
+    }
     const principal = await authorize(req);
     if (route.kind === "push") {
       const body = parse(pushRequestSchema, await readJson(req, limits.maxBodyBytes));
       const issues = checkPush(body, limits, store.family);
       if (issues.length) throw validation(issues);
-      return json(await push(store, principal.tenantId, body, limits, now()));
+      const { response, seq } = await pushWithSeq(store, principal.tenantId, body, limits, now());
+      if (seq !== undefined) feed.publish(principal.tenantId, seq);
+      return json(response);
     }
     if (route.kind === "pull") {
       const q = parse(pullQuerySchema, query(url));
@@ -119,8 +147,9 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
         { collection, id, op, value, baseVersion },
       ]);
       if (seq !== tenant.seq) await trx.updateTable("stowage_tenants").set({ seq }).where("id", "=", principal.tenantId).execute();
-      return outcomes[0];
+      return { ...outcomes[0], seq: seq !== tenant.seq ? seq : undefined };
     });
+    if (outcome.seq !== undefined) feed.publish(principal.tenantId, outcome.seq);
     if (outcome.status === "conflict") throw new HttpError(409, "conflict", outcome.error?.message ?? "version mismatch");
     if (outcome.status === "rejected") {
       if (outcome.error?.code === "not_found") throw notFound(collection, id);
@@ -134,7 +163,7 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
     return checkPush({ clientId: "directaccess", ops: [{ opId: 1, collection: "x", id, op: "put", value } as PushOp] }, limits, store.family)[0]?.message;
   }
 
-  async function authorize(req: Request): Promise<Principal> {
+  async function authorize(req: Request, spend = true): Promise<Principal> {
     const header = req.headers.get("authorization");
     const match = header === null ? null : /^Bearer +([^\s]{1,200})$/i.exec(header.trim());
     const principal = match ? await authenticate(store, match[1]) : undefined;
@@ -143,14 +172,14 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
         headers: { "www-authenticate": 'Bearer realm="stowage"' },
       });
     }
-    const wait = limiter?.take(principal.keyId, now()) ?? 0;
+    const wait = spend ? (limiter?.take(principal.keyId, now()) ?? 0) : 0;
     if (wait > 0) {
       throw new HttpError(429, "rate_limited", `too many requests for key ${principal.keyId}; retry in ${wait} s`, { headers: { "retry-after": String(wait) } });
     }
     return principal;
   }
 
-  return async (req) => {
+  const handler = async (req: Request) => {
     try {
       return await handle(req);
     } catch (e) {
@@ -159,6 +188,11 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
       return errorResponse(new HttpError(500, "internal", "the server failed to handle the request"));
     }
   };
+  return Object.assign(handler, {
+    close: async () => streams.close(),
+    openStreams: () => streams.size,
+    isStream: (req: Request) => req.method === "GET" && new URL(req.url).pathname === EVENTS_PATH,
+  });
 }
 
 function matchRoute(pathname: string): Route {
@@ -171,6 +205,7 @@ function matchRoute(pathname: string): Route {
     throw new HttpError(400, "bad_request", `the path ${JSON.stringify(pathname.slice(0, 100))} is not valid percent-encoding`);
   }
   if (parts.length === 1 && parts[0] === "health") return { kind: "health" };
+  if (parts.length === 1 && parts[0] === "events") return { kind: "events" };
   if (parts.length === 1 && parts[0] === "push") return { kind: "push" };
   if (parts.length === 1 && parts[0] === "pull") return { kind: "pull" };
   if (parts[0] === "docs" && (parts.length === 2 || parts.length === 3)) {

@@ -70,6 +70,11 @@ export function checkValue(value: Record<string, unknown>, id: string, limits: P
  * applied, and the new mark is written in the same transaction as their effects.
  */
 export async function push(store: ServerStore, tenantId: string, req: PushRequest, limits: PushLimits, now: number): Promise<PushResponse> {
+  return (await pushWithSeq(store, tenantId, req, limits, now)).response;
+}
+
+/** push(), also answering the tenant's seq after the commit when the push moved it (live pokes publish it). */
+export async function pushWithSeq(store: ServerStore, tenantId: string, req: PushRequest, limits: PushLimits, now: number): Promise<{ response: PushResponse; seq?: number }> {
   return store.db.transaction().execute(async (trx) => {
     const tenant = await lockTenant(trx, store.family, tenantId);
     if (!tenant) throw new Error(`tenant ${tenantId} vanished during a push`);
@@ -87,7 +92,7 @@ export async function push(store: ServerStore, tenantId: string, req: PushReques
       const recorded = await recordedResults(trx, tenantId, req.clientId, req.ops.slice(0, seen).map((o) => o.opId));
       for (const op of req.ops.slice(0, seen)) results.push(recorded.get(op.opId) ?? { opId: op.opId, status: "duplicate" });
     }
-    if (fresh.length === 0) return { results, lastOpId: mark };
+    if (fresh.length === 0) return { response: { results, lastOpId: mark } };
 
     const writes: WriteOp[] = fresh.map((op) => ({
       opId: op.opId,
@@ -125,7 +130,7 @@ export async function push(store: ServerStore, tenantId: string, req: PushReques
       .onConflict((oc) => oc.columns(["tenant_id", "client_id"]).doUpdateSet({ last_op_id: lastOpId }))
       .execute();
     if (seq !== tenant.seq) await trx.updateTable("stowage_tenants").set({ seq }).where("id", "=", tenantId).execute();
-    return { results, lastOpId };
+    return { response: { results, lastOpId }, seq: seq !== tenant.seq ? seq : undefined };
   });
 }
 

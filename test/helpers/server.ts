@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import type { StowageAdapter } from "../../src/adapter.ts";
 import { serve } from "../../src/runtime/serve.ts";
-import { createKey, createServerHandler, openServerStore, type ServerLimits, type ServerStore } from "../../src/server/index.ts";
+import { createKey, createServerHandler, openServerStore, type ServerHandler, type ServerHandlerOptions, type ServerLimits, type ServerStore } from "../../src/server/index.ts";
 import { tempDir } from "./tmp.ts";
 
 export interface TestServer {
@@ -15,6 +15,8 @@ export interface TestServer {
   tenant: string;
   /** The server store (to create more tenants and keys, or run gc). */
   store: ServerStore;
+  /** The handler (open event streams: `handler.openStreams()`). */
+  handler: ServerHandler;
   /** Stops listening, closes the store and removes the temp dir it made. */
   stop(): Promise<void>;
 }
@@ -24,22 +26,23 @@ export interface TestServer {
  * with tenant `test` and one key. Rate limiting is off unless `limits.rate` is given.
  * `adapter` serves another store (the PostgreSQL suite passes its own).
  */
-export async function startServer(opts: { dir?: string; limits?: Partial<ServerLimits>; adapter?: StowageAdapter; now?: () => number } = {}): Promise<TestServer> {
+export async function startServer(
+  opts: { dir?: string; limits?: Partial<ServerLimits>; adapter?: StowageAdapter; now?: () => number; events?: ServerHandlerOptions["events"] } = {},
+): Promise<TestServer> {
   const tmp = opts.dir || opts.adapter ? undefined : tempDir("stowage-server-");
   const dir = opts.dir ?? tmp?.path ?? "";
   const adapter = opts.adapter ?? createBunSqliteAdapter({ path: join(dir, "server.db") });
   const store = await openServerStore({ adapter });
   const tenant = `test-${Math.random().toString(36).slice(2, 8)}`;
   const { key } = await createKey(store, tenant, { createIfMissing: true });
-  const server = await serve({
-    fetch: createServerHandler({ store, limits: { rate: false, ...opts.limits }, now: opts.now }),
-    port: 0,
-  });
+  const handler = createServerHandler({ store, limits: { rate: false, ...opts.limits }, now: opts.now, events: opts.events });
+  const server = await serve({ fetch: handler, port: 0 });
   return {
     url: server.url,
     key,
     tenant,
     store,
+    handler,
     stop: async () => {
       await server.stop();
       await store.close();

@@ -1,0 +1,146 @@
+/**
+ * The in-process fan-out behind `GET /v1/events`: who listens to which tenant, and the latest
+ * sequence number each tenant is known to have reached.
+ *
+ * Writes in this process publish their new seq directly. Commits made elsewhere (another
+ * `serve` process on the same SQLite file, another instance on the same PostgreSQL database)
+ * arrive through a ChangeSource, which the feed asks to watch a tenant while it has
+ * subscribers and to stop when the last one leaves.
+ */
+
+/** Reports commits made outside this process. */
+export interface ChangeSource {
+  /**
+   * Starts reporting `tenantId`'s commits: `poke(seq)` with the new seq, or `poke()` without one
+   * when commits may have been missed (the feed then reads the seq itself). Returns the stop.
+   */
+  watch(tenantId: string, poke: (seq?: number) => void): () => void;
+  /** Releases what the source holds (watchers, timers, a LISTEN connection). */
+  close?(): Promise<void> | void;
+}
+
+export interface ChangeFeedOptions {
+  /** Reads a tenant's current seq, for pokes that carry none; without it those pokes are dropped. */
+  readSeq?: (tenantId: string) => Promise<number | undefined>;
+  /** Commits from other processes or instances. */
+  source?: ChangeSource;
+}
+
+/** One subscriber's callback: the tenant reached `seq`. */
+export type SeqListener = (seq: number) => void;
+
+interface Tenant {
+  listeners: Set<SeqListener>;
+  /** Highest seq delivered; lower or equal pokes are dropped (they tell nothing new). */
+  seq: number;
+  stopSource?: () => void;
+  /** A seq read is in flight; `again` asks for one more after it (pokes coalesce to two reads). */
+  reading: boolean;
+  again: boolean;
+}
+
+export class ChangeFeed {
+  readonly #tenants = new Map<string, Tenant>();
+  readonly #readSeq?: (tenantId: string) => Promise<number | undefined>;
+  readonly #source?: ChangeSource;
+  #subscribers = 0;
+  #closed = false;
+
+  constructor(options: ChangeFeedOptions = {}) {
+    this.#readSeq = options.readSeq;
+    this.#source = options.source;
+  }
+
+  /** Calls `fn` with each new seq `tenantId` reaches, until the returned function is called. */
+  subscribe(tenantId: string, fn: SeqListener): () => void {
+    if (this.#closed) return () => {};
+    let t = this.#tenants.get(tenantId);
+    if (!t) {
+      t = { listeners: new Set(), seq: 0, reading: false, again: false };
+      this.#tenants.set(tenantId, t);
+      const tenant = t;
+      try {
+        tenant.stopSource = this.#source?.watch(tenantId, (seq) => {
+          if (this.#tenants.get(tenantId) === tenant) this.publish(tenantId, seq);
+        });
+      } catch {
+        // A source that cannot watch leaves this process's own writes flowing.
+      }
+    }
+    const tenant = t;
+    const wrapped: SeqListener = (seq) => fn(seq); // a distinct entry even if fn is subscribed twice
+    tenant.listeners.add(wrapped);
+    this.#subscribers++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (!tenant.listeners.delete(wrapped)) return;
+      this.#subscribers--;
+      if (tenant.listeners.size === 0 && this.#tenants.get(tenantId) === tenant) {
+        this.#tenants.delete(tenantId);
+        tenant.stopSource?.();
+      }
+    };
+  }
+
+  /**
+   * `tenantId` committed and its seq is now `seq`; without `seq`, it may have moved and the
+   * feed reads it. Never throws; a tenant nobody listens to costs a map lookup.
+   */
+  publish(tenantId: string, seq?: number): void {
+    const t = this.#tenants.get(tenantId);
+    if (!t) return;
+    if (seq === undefined) return this.#read(tenantId, t);
+    if (!(seq > t.seq)) return;
+    t.seq = seq;
+    for (const fn of t.listeners) {
+      try {
+        fn(seq);
+      } catch {
+        // One subscriber's failure is its own.
+      }
+    }
+  }
+
+  /** Tenants with at least one subscriber (what a change source needs to look at). */
+  tenants(): string[] {
+    return [...this.#tenants.keys()];
+  }
+
+  /** Open subscriptions, over all tenants. */
+  get subscribers(): number {
+    return this.#subscribers;
+  }
+
+  /** Drops every subscription and closes the source. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const tenants = [...this.#tenants.values()];
+    this.#tenants.clear();
+    this.#subscribers = 0;
+    for (const t of tenants) t.stopSource?.();
+    await this.#source?.close?.();
+  }
+
+  #read(tenantId: string, t: Tenant): void {
+    const readSeq = this.#readSeq;
+    if (!readSeq) return;
+    if (t.reading) {
+      t.again = true;
+      return;
+    }
+    t.reading = true;
+    void readSeq(tenantId)
+      .catch(() => undefined) // the next poke or the safety poll tries again
+      .then((seq) => {
+        t.reading = false;
+        if (seq !== undefined) this.publish(tenantId, seq);
+        if (t.again) {
+          t.again = false;
+          if (this.#tenants.get(tenantId) === t) this.#read(tenantId, t);
+        }
+      });
+  }
+}

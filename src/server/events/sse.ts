@@ -1,0 +1,194 @@
+/**
+ * The Server-Sent Events streams of `GET /v1/events`: one per connected client, each a poke
+ * feed for its key's tenant (docs/PROTOCOL.md, "GET /v1/events").
+ *
+ * Every stream is a ReadableStream the runtime drains into the socket. A poke is written only
+ * when the stream's queue has room; otherwise the stream remembers the latest seq and writes
+ * it when the runtime pulls again, so a slow reader costs one number, never a growing queue.
+ * One timer per process writes the heartbeats, not one per stream.
+ */
+import { HttpError } from "../http.ts";
+import type { ChangeFeed } from "./feed.ts";
+
+export interface EventStreamOptions {
+  /** A `: ping` comment this often, in ms (default 15000), so idle proxies keep the stream. */
+  heartbeatMs: number;
+  /** The `retry:` hint sent first, in ms: how long an EventSource waits before reconnecting (default 2000). */
+  retryMs: number;
+  /** Most open streams per key (default 256); one more answers 429 `too_many_streams`. */
+  maxStreamsPerKey: number;
+}
+
+export const DEFAULT_EVENT_OPTIONS: EventStreamOptions = { heartbeatMs: 15_000, retryMs: 2_000, maxStreamsPerKey: 256 };
+
+/** Who a stream belongs to. */
+export interface StreamOwner {
+  /** Whose pokes it carries. */
+  tenantId: string;
+  /** Which key's cap it counts against. */
+  keyId: string;
+}
+
+interface Stream {
+  owner: StreamOwner;
+  controller: ReadableStreamDefaultController<Uint8Array>;
+  /** Highest seq written to this stream. */
+  sent: number;
+  /** Highest seq waiting for room in the queue (0: none). */
+  pending: number;
+  cleanup: () => void;
+}
+
+const encoder = new TextEncoder();
+const PING = encoder.encode(": ping\n\n");
+
+/** Room for a few small chunks before a stream counts as backed up. */
+const QUEUE_CHUNKS = 8;
+
+function changeEvent(seq: number): Uint8Array {
+  return encoder.encode(`id: ${seq}\nevent: change\ndata: {"seq":${seq}}\n\n`);
+}
+
+/** Every open stream of one handler: opening, fan-out, heartbeats, caps and shutdown. */
+export class EventStreams {
+  readonly #feed: ChangeFeed;
+  readonly #options: EventStreamOptions;
+  readonly #streams = new Set<Stream>();
+  readonly #perKey = new Map<string, number>();
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  constructor(feed: ChangeFeed, options: Partial<EventStreamOptions> = {}) {
+    this.#feed = feed;
+    this.#options = { ...DEFAULT_EVENT_OPTIONS, ...options };
+  }
+
+  /** Open streams right now (the "open streams" gauge). */
+  get size(): number {
+    return this.#streams.size;
+  }
+
+  /**
+   * Opens a stream for `owner`: `retry:`, then the tenant's current seq (from `currentSeq`),
+   * then one event per seq the feed reports. Throws HttpError 429 past the key's cap and 503
+   * once closing. The stream ends when the client goes away (`signal`, or the body cancelled)
+   * or on close().
+   */
+  async open(owner: StreamOwner, currentSeq: () => Promise<number>, signal?: AbortSignal): Promise<Response> {
+    if (this.#closed) throw new HttpError(503, "unavailable", "the server is shutting down");
+    const { maxStreamsPerKey } = this.#options;
+    const count = this.#perKey.get(owner.keyId) ?? 0;
+    if (count >= maxStreamsPerKey) {
+      throw new HttpError(429, "too_many_streams", `key ${owner.keyId} already has ${count} open event streams (the limit is ${maxStreamsPerKey}); close one first`);
+    }
+    // Take the slot and subscribe before reading the seq, so no commit falls between the two.
+    this.#perKey.set(owner.keyId, count + 1);
+    let stream: Stream | undefined;
+    let early = 0;
+    let released = false;
+    let unsubscribe = () => {};
+    const release = () => {
+      if (released) return;
+      released = true;
+      unsubscribe();
+      const n = (this.#perKey.get(owner.keyId) ?? 1) - 1;
+      if (n > 0) this.#perKey.set(owner.keyId, n);
+      else this.#perKey.delete(owner.keyId);
+      if (stream) this.#streams.delete(stream);
+      if (this.#streams.size === 0) this.#stopHeartbeat();
+    };
+    unsubscribe = this.#feed.subscribe(owner.tenantId, (seq) => (stream ? this.#poke(stream, seq) : (early = Math.max(early, seq))));
+    let head: number;
+    try {
+      head = Math.max(await currentSeq(), early);
+    } catch (e) {
+      release();
+      throw e;
+    }
+    if (this.#closed || signal?.aborted) {
+      release();
+      throw new HttpError(503, "unavailable", this.#closed ? "the server is shutting down" : "the client went away");
+    }
+    const retry = this.#options.retryMs;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          stream = { owner, controller, sent: head, pending: 0, cleanup: release };
+          this.#streams.add(stream);
+          controller.enqueue(encoder.encode(`retry: ${retry}\n\n`));
+          controller.enqueue(changeEvent(head));
+          this.#startHeartbeat();
+        },
+        pull: () => {
+          if (stream && stream.pending > stream.sent) this.#write(stream, stream.pending);
+        },
+        cancel: () => release(),
+      },
+      { highWaterMark: QUEUE_CHUNKS },
+    );
+    signal?.addEventListener("abort", () => this.#end(stream), { once: true });
+    return new Response(body, {
+      headers: {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        // nginx buffers responses by default, which would hold pokes back.
+        "x-accel-buffering": "no",
+      },
+    });
+  }
+
+  /** Ends every open stream (their bodies close cleanly) and refuses new ones. */
+  close(): void {
+    this.#closed = true;
+    for (const s of [...this.#streams]) this.#end(s);
+    this.#stopHeartbeat();
+  }
+
+  #poke(stream: Stream, seq: number): void {
+    if (seq <= stream.sent) return;
+    if ((stream.controller.desiredSize ?? 0) > 0) this.#write(stream, seq);
+    else if (seq > stream.pending) stream.pending = seq;
+  }
+
+  #write(stream: Stream, seq: number): void {
+    try {
+      stream.controller.enqueue(changeEvent(seq));
+      stream.sent = seq;
+      stream.pending = 0;
+    } catch {
+      this.#end(stream); // the body is already closed or errored
+    }
+  }
+
+  #end(stream: Stream | undefined): void {
+    if (!stream) return;
+    stream.cleanup();
+    try {
+      stream.controller.close();
+    } catch {
+      // already closed or cancelled
+    }
+  }
+
+  #startHeartbeat(): void {
+    if (this.#heartbeat) return;
+    this.#heartbeat = setInterval(() => {
+      for (const s of this.#streams) {
+        // A stream whose queue is full is not being read; a ping would only add to it.
+        if ((s.controller.desiredSize ?? 0) <= 0) continue;
+        try {
+          s.controller.enqueue(PING);
+        } catch {
+          this.#end(s);
+        }
+      }
+    }, this.#options.heartbeatMs);
+    // Streams alone should not keep a process alive.
+    (this.#heartbeat as { unref?: () => void }).unref?.();
+  }
+
+  #stopHeartbeat(): void {
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+  }
+}
