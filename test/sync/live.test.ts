@@ -3,17 +3,7 @@ import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { openStowage, type Stowage, type StowageOptions } from "../../src/stowage.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/tmp.ts";
-
-/** Polls `pred` every 5 ms; throws after `ms` (a guard against hangs, not a speed assertion). */
-export async function until<T>(what: string, pred: () => T | Promise<T>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+import { until } from "../helpers/until.ts";
 
 const dir = tempDir("stowage-live-");
 const cleanups: (() => Promise<void>)[] = [];
