@@ -115,7 +115,7 @@ export class SyncEngine {
       backoff: options.liveBackoff,
       trace: this.#trace,
       onPoke: (seq) => void this.#onPoke(seq),
-      onConnected: () => {},
+      onConnected: (up) => this.events.emit("live", up),
     });
   }
 

@@ -73,4 +73,6 @@ export interface SyncEvents extends Record<string, unknown> {
   state: SyncState;
   /** Reachability changed. */
   online: boolean;
+  /** The live event stream went up (true) or down (false). */
+  live: boolean;
 }
