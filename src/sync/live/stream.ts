@@ -120,7 +120,9 @@ export class LiveStream {
           if (m.event !== "change") return;
           this.#lastEventAt = this.#o.clock.now();
           this.#lastEventId = m.lastEventId || this.#lastEventId;
-          this.#o.onPoke(parseSeq(m.data));
+          const seq = parseSeq(m.data);
+          this.#o.trace(`live:poke:${seq}`);
+          this.#o.onPoke(seq);
         },
         onRetry: (ms) => (this.#retryMs = Math.max(100, ms)),
       });
