@@ -94,7 +94,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       // A stream is one long request: it spends no rate token (a reconnecting client still must authenticate).
       const p = await authorize(req, false);
       checkLastEventId(req.headers.get("last-event-id"));
-      return streams.open(p, async () => (await readTenantSeq(store, p.tenantId)) ?? 0, req.signal);
+      return streams.open(p, async () => (await readTenantSeq(store, p.tenantId)) ?? 0);
     }
     const principal = await authorize(req);
     if (route.kind === "push") {

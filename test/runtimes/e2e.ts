@@ -36,6 +36,38 @@ function equal(actual: unknown, expected: unknown, what: string): void {
   if (a !== e) throw new Error(`${what}: expected ${e}, got ${a}`);
 }
 
+/** Reads `GET /v1/events` on this runtime's fetch; `until(pred)` answers the first seq matching it (5 s at most). */
+async function eventSeqs(base: string, apiKey: string): Promise<{ until(pred: (seq: number) => boolean): Promise<number>; close(): void }> {
+  const abort = new AbortController();
+  const res = await fetch(`${base}/v1/events`, { headers: { authorization: `Bearer ${apiKey}` }, signal: abort.signal });
+  equal(res.status, 200, "GET /v1/events status");
+  const reader = res.body!.getReader();
+  let text = "";
+  const seen: number[] = [];
+  // One read in flight at a time, kept across timeouts so no chunk is dropped.
+  let pending: ReturnType<typeof reader.read> | undefined;
+  return {
+    async until(pred) {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const hit = seen.find(pred);
+        if (hit !== undefined) return hit;
+        if (Date.now() > deadline) throw new Error(`no matching event within 5 s (saw ${JSON.stringify(seen)})`);
+        const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 250));
+        pending ??= reader.read();
+        const chunk = await Promise.race([pending, timeout]);
+        if (chunk === "timeout") continue;
+        pending = undefined;
+        if (chunk.done) throw new Error("the event stream ended");
+        text += new TextDecoder().decode(chunk.value);
+        for (const m of text.matchAll(/data: \{"seq":(\d+)\}\n/g)) seen.push(Number(m[1]));
+        text = text.slice(text.lastIndexOf("\n") + 1);
+      }
+    },
+    close: () => abort.abort(),
+  };
+}
+
 const expected = process.argv[2];
 const dir = mkdtempSync(join(tmpdir(), "stowage-runtime-"));
 let serverStore: ServerStore | undefined;
@@ -220,6 +252,33 @@ try {
     }
     equal(answering, false, "server still answering after SIGTERM");
     child = undefined;
+  });
+  await check(`live events on ${runtimeName()}: this listener streams pokes; two \`serve\` processes on one SQLite file poke each other`, async () => {
+    const mine = await eventSeqs(server!.url, key);
+    const head = await mine.until((n) => n >= 0);
+    const put = await fetch(`${server!.url}/v1/docs/live/x1`, { method: "PUT", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: "{}" });
+    equal(put.status, 200, "PUT status");
+    await put.body?.cancel();
+    equal(await mine.until((n) => n > head), head + 1, "seq after the PUT");
+    mine.close();
+
+    const data = join(dir, "live-server.db");
+    const [cmd, keyArgs] = cli("keys", "create", "--tenant", "live", "--data", data, "--json");
+    const liveKey = JSON.parse(execFileSync(cmd, keyArgs, { encoding: "utf8" })).key as string;
+    const [serveCmd, serveArgs] = cli("serve", "--port", "0", "--data", data, "--json");
+    const procs = [spawn(serveCmd, serveArgs, { stdio: ["ignore", "pipe", "inherit"] }), spawn(serveCmd, serveArgs, { stdio: ["ignore", "pipe", "inherit"] })];
+    try {
+      const [a, b] = (await Promise.all(procs.map(firstLine))).map((l) => l.url as string);
+      const onB = await eventSeqs(b, liveKey);
+      equal(await onB.until((n) => n >= 0), 0, "B's initial seq");
+      const res = await fetch(`${a}/v1/docs/live/y1`, { method: "PUT", headers: { authorization: `Bearer ${liveKey}`, "content-type": "application/json" }, body: "{}" });
+      equal(res.status, 200, "PUT through A");
+      await res.body?.cancel();
+      equal(await onB.until((n) => n >= 1), 1, "B's seq after A's write");
+      onB.close();
+    } finally {
+      for (const p of procs) p.kill("SIGKILL");
+    }
   });
 } catch (error) {
   results.push({ name: "harness", error });

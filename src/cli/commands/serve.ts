@@ -7,6 +7,7 @@ import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
 import { paint, printJson } from "../output.ts";
 import { DATA_FLAG, serverAdapter, serverDataLocation } from "../server-store.ts";
+import { openServerFeed } from "../server-feed.ts";
 
 const USAGE = "serve [--port N] [--host ADDR] [--data PATH|postgres://…]";
 
@@ -36,9 +37,11 @@ const serveCommand: Command = {
     const shown = data.replace(/:\/\/[^@/]*@/, "://…@");
     const store = await openServerStore({ adapter: await serverAdapter(ctx, data) });
     let server;
+    const changes = await openServerFeed(store, data);
     try {
       const handler = createServerHandler({
         store,
+        changes,
         onError: (e) => ctx.io.err(`${paint(ctx, "red", "server error")} ${(e as Error)?.stack ?? String(e)}\n`),
       });
       server = await serve({ fetch: handler, port, hostname }).catch((e: unknown) => {
@@ -47,6 +50,7 @@ const serveCommand: Command = {
         throw e;
       });
     } catch (e) {
+      await changes.close();
       await store.close();
       throw e;
     }
@@ -58,7 +62,8 @@ const serveCommand: Command = {
     }
     await new Promise<void>((resolve) => ctx.io.onInterrupt(resolve));
     ctx.io.err("stowage serve: stopping\n");
-    await server.stop();
+    await server.stop(); // ends open event streams first (handler.close())
+    await changes.close();
     await store.close();
     return EXIT.ok;
   },

@@ -19,6 +19,22 @@ export interface ChangeSource {
   close?(): Promise<void> | void;
 }
 
+/** What PostgreSQL's LISTEN connection (adapters/postgres/notify.ts) offers, structurally. */
+export interface PokeListener {
+  /** Calls `fn` on every poke for `tenant`; `seq` is absent when pokes may have been missed. */
+  subscribe(tenant: string, fn: (poke: { seq?: number }) => void): () => void;
+  /** Stops listening. */
+  close(): Promise<void>;
+}
+
+/** A ChangeSource over a LISTEN connection: a poke without seq (after a reconnect) makes the feed re-read it. */
+export function listenerSource(listener: PokeListener): ChangeSource {
+  return {
+    watch: (tenantId, poke) => listener.subscribe(tenantId, (p) => poke(p.seq)),
+    close: () => listener.close(),
+  };
+}
+
 export interface ChangeFeedOptions {
   /** Reads a tenant's current seq, for pokes that carry none; without it those pokes are dropped. */
   readSeq?: (tenantId: string) => Promise<number | undefined>;

@@ -71,10 +71,11 @@ export class EventStreams {
   /**
    * Opens a stream for `owner`: `retry:`, then the tenant's current seq (from `currentSeq`),
    * then one event per seq the feed reports. Throws HttpError 429 past the key's cap and 503
-   * once closing. The stream ends when the client goes away (`signal`, or the body cancelled)
-   * or on close().
+   * once closing. The stream ends when the client goes away (Bun, Node and Deno all cancel the
+   * body then; we do not touch `request.signal`, which Deno aborts only once a response is
+   * complete and warns about) or on close().
    */
-  async open(owner: StreamOwner, currentSeq: () => Promise<number>, signal?: AbortSignal): Promise<Response> {
+  async open(owner: StreamOwner, currentSeq: () => Promise<number>): Promise<Response> {
     if (this.#closed) throw new HttpError(503, "unavailable", "the server is shutting down");
     const { maxStreamsPerKey } = this.#options;
     const count = this.#perKey.get(owner.keyId) ?? 0;
@@ -105,9 +106,9 @@ export class EventStreams {
       release();
       throw e;
     }
-    if (this.#closed || signal?.aborted) {
+    if (this.#closed) {
       release();
-      throw new HttpError(503, "unavailable", this.#closed ? "the server is shutting down" : "the client went away");
+      throw new HttpError(503, "unavailable", "the server is shutting down");
     }
     const retry = this.#options.retryMs;
     const body = new ReadableStream<Uint8Array>(
@@ -126,7 +127,6 @@ export class EventStreams {
       },
       { highWaterMark: QUEUE_CHUNKS },
     );
-    signal?.addEventListener("abort", () => this.#end(stream), { once: true });
     return new Response(body, {
       headers: {
         "content-type": "text/event-stream; charset=utf-8",
@@ -164,6 +164,8 @@ export class EventStreams {
     if (!stream) return;
     stream.cleanup();
     try {
+      // A seq still waiting for room goes out last: the queue closes after it drains anyway.
+      if (stream.pending > stream.sent) stream.controller.enqueue(changeEvent(stream.pending));
       stream.controller.close();
     } catch {
       // already closed or cancelled
