@@ -50,6 +50,10 @@ describe("live sync", () => {
     expect(st.live.connected).toBe(true);
     expect(typeof st.live.lastEventAt).toBe("number");
     expect(Number(st.live.lastEventId)).toBe(Number(st.cursor!.slice(3)));
+    // close() aborts the streams: the server sees both go.
+    await a.close();
+    await b.close();
+    await until("server sees the streams closed", () => s.handler.openStreams() === 0);
   });
 
   test("db.on('change') names the collection and ids, for a local transaction and for a pull", async () => {
