@@ -17,6 +17,8 @@ export interface ServeOptions {
   port?: number;
   /** Interface to bind; default 127.0.0.1. */
   hostname?: string;
+  /** Bun only: close connections idle this many seconds (default Bun's 10); streams are exempt. */
+  idleTimeoutSeconds?: number;
 }
 
 export interface RunningServer {
@@ -58,6 +60,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     hostname,
     // The handler enforces its own (smaller) limit while reading; this only caps Bun's buffer.
     maxRequestBodySize: 64 * 1024 * 1024,
+    ...(options.idleTimeoutSeconds === undefined ? {} : { idleTimeout: options.idleTimeoutSeconds }),
     fetch: (req, srv) => {
       // Bun closes a connection idle for 10 s, shorter than the 15 s heartbeat of an event stream.
       if (isStream?.(req)) srv.timeout(req, 0);

@@ -172,6 +172,22 @@ describe("GET /v1/events (options)", () => {
     }
   });
 
+  test("the listener's idle timeout does not cut a quiet stream (Bun closes idle connections; streams are exempt)", async () => {
+    // A 1 s idle timeout and no heartbeat for a minute: only the exemption keeps the stream
+    // (without it this test fails: the body ends before the PUT).
+    const server = await startServer({ idleTimeoutSeconds: 1, events: { heartbeatMs: 60_000 } });
+    const r = await openEvents(server.url, server.key);
+    try {
+      await r.waitFor(changeTo(0));
+      await Bun.sleep(5000); // Bun checks timeouts every 4 s: a 1 s timeout fires within 5 s
+      expect((await api(server.url, server.key).call("PUT", "/v1/docs/todos/late", {})).status).toBe(200);
+      expect(await r.next(2000)).toEqual({ kind: "event", id: "1", event: "change", data: '{"seq":1}' });
+    } finally {
+      r.close();
+      await server.stop();
+    }
+  }, 15_000);
+
   test("server stop ends open streams cleanly: the reader sees the end", async () => {
     const server = await startServer();
     const readers = [await openEvents(server.url, server.key), await openEvents(server.url, server.key)];

@@ -19,6 +19,8 @@ const serveCommand: Command = {
     "(default: server.db in the user data directory) or a postgres:// URL for several server",
     "processes sharing one database. Clients need a key: stowage keys create --tenant NAME.",
     "Prints the URL on stdout (with --json: {\"url\",\"port\",\"data\"}), then logs to stderr.",
+    "Connected clients get live pokes (GET /v1/events) for writes through any serve process on",
+    "the same SQLite file or PostgreSQL database; Ctrl-C ends those streams cleanly.",
     "",
     "  stowage serve --port 8787",
     "  stowage serve --host 0.0.0.0 --data postgres://user:pw@db/stowage",
