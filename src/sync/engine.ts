@@ -5,8 +5,9 @@
  *     ┌─────────┐ ─────────────► ┌──────┐ ◄──────────────────────────────────┐
  *     │ stopped │                │ idle │                                    │ done
  *     └─────────┘ ◄── stop() ─── └──────┘                                    │
- *                                   │ write (push only) · interval timer ·   │
- *                                   │ sync() · start() (full cycle)          │
+ *                                   │ write (push only) · live poke (pull    │
+ *                                   │ only) · interval timer · sync() ·      │
+ *                                   │ start() (full cycle)                   │
  *                                   ▼                                        │
  *                              ┌─────────┐  outbox empty and  ┌─────────┐    │
  *                              │ pushing │ ─────────────────► │ pulling │ ───┘
@@ -19,8 +20,9 @@
  *                      │ at least Retry-After; then a full cycle          │ ──► pushing
  *                      └──────────────────────────────────────────────────┘
  *
- * A push-only cycle (after a write, or push()) goes back to idle from pushing. stop() waits
- * for the cycle in flight.
+ * A push-only cycle (after a write, or push()) goes back to idle from pushing; a pull-only
+ * cycle (a poke from the live event stream, live/stream.ts, past our cursor) skips pushing.
+ * stop() closes the stream and waits for the cycle in flight.
  * One cycle runs at a time; requests made meanwhile coalesce into the next one. Background
  * cycles never reject: failures go to status, the `error` event and the backoff timer. Only
  * the process holding the lease (see lease.ts) talks to the server. The steps of a cycle

@@ -48,7 +48,7 @@ export interface SyncStatus {
 
 /** The live event stream's state, in `status().live`. */
 export interface LiveStatus {
-  /** Whether this handle opens the stream (hybrid mode, `live` not false, STOWAGE_LIVE not 0). */
+  /** Whether this handle keeps the stream open: hybrid mode, background sync started, `live` not false, STOWAGE_LIVE not 0. */
   enabled: boolean;
   /** Whether the stream is open now; while it is not, the interval timer carries sync. */
   connected: boolean;

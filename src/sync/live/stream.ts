@@ -58,7 +58,7 @@ export class LiveStream {
   }
 
   status(): LiveStatus {
-    return { enabled: true, connected: this.#connected, since: this.#since, lastEventAt: this.#lastEventAt, lastEventId: this.#lastEventId };
+    return { enabled: this.#running, connected: this.#connected, since: this.#since, lastEventAt: this.#lastEventAt, lastEventId: this.#lastEventId };
   }
 
   start(): void {
