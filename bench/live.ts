@@ -16,7 +16,8 @@ const BIN = join(import.meta.dir, "../src/cli/bin.ts");
 
 interface Target {
   url: string;
-  key: string;
+  /** One key per client (same tenant): `stowage serve` rate-limits per key (50/s), and 100 clients each pulling after every write would spend one key's budget in a few changes. */
+  keys: string[];
   stop(): Promise<void>;
 }
 
@@ -30,8 +31,8 @@ interface Target {
 export default async function liveBench(r: Reporter): Promise<void> {
   const pg = await pgAvailable("bench live").catch(() => false);
   for (const n of SUBSCRIBERS) {
-    await measure(r, "sqlite (stowage serve)", n, await sqliteTarget());
-    if (pg) await measure(r, "postgres", n, await pgTarget());
+    await measure(r, "sqlite (stowage serve)", n, await sqliteTarget(n + 1));
+    if (pg) await measure(r, "postgres", n, await pgTarget(n + 1));
   }
   if (!pg) r.log(`bench live: PostgreSQL at ${PG_URL} unreachable: no PostgreSQL rows`);
 }
@@ -42,7 +43,8 @@ async function measure(r: Reporter, store: string, subscribers: number, target: 
   const offs: (() => void)[] = [];
   try {
     const client = async (name: string) => {
-      const db = await openStowage({ adapter: createBunSqliteAdapter({ path: dir.file(`${name}.db`) }), url: target.url, apiKey: target.key, env: {} });
+      const apiKey = target.keys[open.length];
+      const db = await openStowage({ adapter: createBunSqliteAdapter({ path: dir.file(`${name}.db`) }), url: target.url, apiKey, env: {} });
       open.push(db);
       return db;
     };
@@ -105,18 +107,24 @@ async function waitConnected(dbs: Stowage[]): Promise<void> {
   throw new Error("bench live: streams did not all connect within 30 s");
 }
 
-/** `stowage serve` over a fresh SQLite file, as a child process. */
-async function sqliteTarget(): Promise<Target> {
+async function makeKeys(store: Awaited<ReturnType<typeof openServerStore>>, n: number): Promise<string[]> {
+  const keys: string[] = [];
+  for (let i = 0; i < n; i++) keys.push((await createKey(store, "bench", { createIfMissing: true, label: `client ${i}` })).key);
+  return keys;
+}
+
+/** `stowage serve` over a fresh SQLite file (default limits), as a child process. */
+async function sqliteTarget(clients: number): Promise<Target> {
   const tmp = tempDir("stowage-bench-live-srv-");
   const data = tmp.file("server.db");
   const store = await openServerStore({ adapter: createBunSqliteAdapter({ path: data }) });
-  const { key } = await createKey(store, "bench", { createIfMissing: true });
+  const keys = await makeKeys(store, clients);
   await store.close();
   const proc = Bun.spawn([process.execPath, BIN, "serve", "--port", "0", "--json", "--data", data], { stdout: "pipe", stderr: "inherit" });
   const url = await readUrl(proc);
   return {
     url,
-    key,
+    keys,
     stop: async () => {
       proc.kill("SIGTERM");
       await proc.exited;
@@ -125,15 +133,15 @@ async function sqliteTarget(): Promise<Target> {
   };
 }
 
-async function pgTarget(): Promise<Target> {
+async function pgTarget(clients: number): Promise<Target> {
   const schema = newSchemaName();
   const store = await openServerStore({ adapter: createPostgresAdapter({ url: PG_URL, schema, pool: { max: 2 } }) });
-  const { key } = await createKey(store, "bench", { createIfMissing: true });
+  const keys = await makeKeys(store, clients);
   await store.close();
   const server = await spawnPgServer(PG_URL, schema);
   return {
     url: server.url,
-    key,
+    keys,
     stop: async () => {
       await server.kill("SIGTERM");
       await dropSchema(schema);
