@@ -117,7 +117,7 @@ export class SyncEngine {
       backoff: options.liveBackoff,
       trace: this.#trace,
       onPoke: (seq) => void this.#onPoke(seq),
-      onConnected: (up) => this.events.emit("live", up),
+      onConnected: (up) => this.#onLive(up),
     });
   }
 
@@ -190,16 +190,26 @@ export class SyncEngine {
   }
 
   /**
-   * A live poke: pull when the server's seq is past our cursor (or either is unknown). While
-   * the engine backs off, a poke means the server is back: run the full cycle now.
+   * A live poke: pull when the server's seq is past our cursor (or either is unknown). Not
+   * while backing off: the failure may be a 429, and the cycle the backoff timer runs pulls
+   * anyway, so pokes must not shorten the wait.
    */
   async #onPoke(seq: number | null): Promise<void> {
-    if (!this.#started || this.#store.closed) return;
+    if (!this.#started || this.#store.closed || this.#state === "backoff") return;
     if (seq !== null) {
       const at = cursorSeq(await this.#store.getMeta(CURSOR_KEY).catch(() => undefined));
       if (at !== null && seq <= at) return;
     }
-    if (this.#started) this.#request(this.#state === "backoff" ? "full" : "pull");
+    if (this.#started && this.state !== "backoff") this.#request("pull");
+  }
+
+  /**
+   * The stream is (re)connected: the server answers again, so a backoff wait (say, after a
+   * restart) ends now with a full cycle. Bounded by the stream's own reconnect backoff.
+   */
+  #onLive(up: boolean): void {
+    this.events.emit("live", up);
+    if (up && this.#started && this.#state === "backoff") this.#request("full");
   }
 
   #request(kind: "push" | "pull" | "full"): void {

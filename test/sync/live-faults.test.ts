@@ -73,12 +73,12 @@ test("server SIGKILLed and restarted on the same port: B reconnects by itself an
   await c.sync();
   expect(byId((await c.collection("todos").list({ limit: 1000 })).items)).toEqual(expected);
   expect(st.cursor).toBe((await c.status()).cursor);
-  // None applied twice: each server change reached B in exactly one pulled page.
-  // 5 puts, then t0–t3 patched, t4 deleted, t5–t9 put: 5 + 10 latest rows = 15 at most.
-  expect(pulled).toBe(changeIds.length);
-  expect(new Set(changeIds.slice(5)).size).toBe(changeIds.length - 5);
-  expect(changeIds.slice(0, 5).sort()).toEqual(["t0", "t1", "t2", "t3", "t4"]);
-  expect(changeIds.slice(5).sort()).toEqual(["t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9"]);
+  // None applied twice: every id reached B once before the kill and once after it (t0–t3
+  // patched, t4 deleted, t5–t9 new), each in exactly one pulled page.
+  const detail = JSON.stringify({ changeIds, pulled });
+  expect(changeIds.slice(0, 5).sort(), detail).toEqual(["t0", "t1", "t2", "t3", "t4"]);
+  expect(changeIds.slice(5).sort(), detail).toEqual(["t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9"]);
+  expect(pulled, detail).toBeLessThanOrEqual(changeIds.length); // a cycle cut by the kill applies pages but reports nothing
 }, 40_000);
 
 test("a proxy that black-holes the stream: B notices by heartbeat timeout, falls back to the interval, recovers", async () => {
