@@ -12,7 +12,7 @@ beforeAll(async () => {
   const made = await cli(["keys", "create", "--tenant", "acme", "--label", "ci", "--data", data, "--json"]);
   key = JSON.parse(made.stdout).key;
   server = await startServe(data);
-});
+}, 60_000); // two CLI processes; slow on a busy machine
 afterAll(async () => {
   await server?.stop();
   tmp.cleanup();
@@ -59,4 +59,27 @@ test("watch: --help, and a usage error without a server", async () => {
   const bad = await cli(["watch", "todos", "--db", tmp.file("x.db")]);
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain("watch needs a server");
-});
+}, 30_000);
+
+test("sync --watch follows the live stream: another client's write is pulled with no interval due (60 s default)", async () => {
+  const watcher = Bun.spawn([process.execPath, BIN, "sync", "--watch", "--json", "--db", tmp.file("syncwatch.db"), "--url", server.url, "--key", key], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: tmp.path, NO_COLOR: "1" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let out = "";
+  const reading = (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of watcher.stdout) out += dec.decode(chunk);
+  })();
+  try {
+    await until("the stream is up", () => out.includes('{"event":"live","connected":true}'), 30_000);
+    expect((await client("c", "put", "streamed", '{"id":"s1"}')).code).toBe(0);
+    await until("a pull of that write", () => ndjson(out).some((e) => e.event === "sync" && e.pulled >= 1), 30_000);
+  } finally {
+    watcher.kill("SIGINT");
+  }
+  expect(await watcher.exited).toBe(0);
+  await reading;
+}, 60_000);
