@@ -26,7 +26,10 @@ interface Target {
  * before the call), every subscriber's live query (`watch`, default options: live stream on,
  * 60 s interval) fires with it (clock stops in the callback). Changes go one at a time (the
  * next once every subscriber has the previous), so each figure is an unloaded latency; the
- * percentiles are over every delivery (changes × subscribers).
+ * percentiles are over every delivery (changes × subscribers). All subscribers live in this
+ * one process, so with 100 of them a delivery also waits for the others' pulls and queries on
+ * this event loop: the 100-subscriber figures are an upper bound for 100 separate devices.
+ * BENCH_LIVE_CHANGES (default 1000) and BENCH_LIVE_SUBSCRIBERS (default 1,10,100) shorten runs.
  */
 export default async function liveBench(r: Reporter): Promise<void> {
   const pg = await pgAvailable("bench live").catch(() => false);
