@@ -191,7 +191,8 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
   return Object.assign(handler, {
     close: async () => streams.close(),
     openStreams: () => streams.size,
-    isStream: (req: Request) => req.method === "GET" && new URL(req.url).pathname === EVENTS_PATH,
+    // The substring test keeps the URL parse off every other request's path.
+    isStream: (req: Request) => req.method === "GET" && req.url.includes(EVENTS_PATH) && new URL(req.url).pathname === EVENTS_PATH,
   });
 }
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { createPostgresAdapter, listenForChanges } from "../../adapters/postgres/index.ts";
 import { serve } from "../../src/runtime/serve.ts";
 import { ChangeFeed, listenerSource } from "../../src/server/events/feed.ts";
@@ -8,6 +8,10 @@ import { startServe, type ServeProcess } from "../cli/run.ts";
 import { PG_URL, dropSchema, newSchemaName, pgAvailable, pgQuery } from "../helpers/pg.ts";
 import { changeTo, openEvents, type SseReader } from "../helpers/sse.ts";
 import { api, puts } from "../server/client.ts";
+import { spawnPgServer } from "./spawn.ts";
+
+// Spawned servers and processes are slow on a loaded 2-core machine (bunfig's timeout is not applied by this Bun).
+setDefaultTimeout(30_000);
 
 /** Live events over PostgreSQL: LISTEN/NOTIFY carries commits between server instances. */
 const run = await pgAvailable("PostgreSQL live events test");
@@ -54,6 +58,20 @@ describe.skipIf(!run)("live events over one PostgreSQL database", () => {
     await onA.waitFor(changeTo(n + 1), 2000);
     console.log(`PostgreSQL cross-instance poke latency B→A: ${(performance.now() - t).toFixed(1)} ms`);
     await onB.waitFor(changeTo(n + 1), 2000);
+  });
+
+  test("the PostgreSQL server-process fixture (spawnPgServer) has the same fan-out", async () => {
+    const procs = await Promise.all([spawnPgServer(PG_URL, schema), spawnPgServer(PG_URL, schema)]);
+    const r = await openEvents(procs[1].url, key);
+    try {
+      const head = (await readTenantSeq(store, tenantId))!;
+      await r.waitFor(changeTo(head));
+      await api(procs[0].url, key).push({ clientId: "writer-pg-fixture", ops: puts(2) });
+      await r.waitFor(changeTo(head + 2), 2000);
+    } finally {
+      r.close();
+      await Promise.all(procs.map((p) => p.kill()));
+    }
   });
 
   test("after the LISTEN connection breaks, the seq-less poke makes streams catch up with commits made meanwhile", async () => {

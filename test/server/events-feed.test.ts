@@ -117,6 +117,32 @@ describe("EventStreams", () => {
     expect(text.endsWith('id: 100\nevent: change\ndata: {"seq":100}\n\n')).toBe(true);
   });
 
+  test("a stream whose client stops reading is ended after two heartbeats with a full queue; a reading one is kept", async () => {
+    const feed = new ChangeFeed();
+    const streams = new EventStreams(feed, { heartbeatMs: 30 });
+    const stuck = await streams.open({ tenantId: "t", keyId: "k" }, async () => 0);
+    const live = await streams.open({ tenantId: "t", keyId: "k" }, async () => 0);
+    const reader = live.body!.getReader();
+    let liveText = "";
+    const reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        liveText += new TextDecoder().decode(value);
+      }
+    })();
+    for (let seq = 1; seq <= 50; seq++) feed.publish("t", seq);
+    for (let i = 0; i < 100 && streams.size > 1; i++) await Bun.sleep(10);
+    expect(streams.size).toBe(1);
+    const stuckText = await stuck.text(); // ended: the body closes after what was queued
+    expect(stuckText.endsWith('data: {"seq":50}\n\n')).toBe(true);
+    await Bun.sleep(100);
+    expect(streams.size).toBe(1);
+    expect(liveText).toContain('data: {"seq":50}');
+    streams.close();
+    await reading;
+  });
+
   test("a reading client gets every seq in order", async () => {
     const feed = new ChangeFeed();
     const streams = new EventStreams(feed);

@@ -1,12 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { createKey, openServerStore, type ServerStore } from "../../src/server/index.ts";
 import { ChangeFeed } from "../../src/server/events/feed.ts";
 import { sqliteChangeSource } from "../../src/server/events/sqlite-source.ts";
 import { startServe, type ServeProcess } from "../cli/run.ts";
+import { spawnServer, type SpawnedServer } from "../helpers/server.ts";
 import { changeTo, openEvents, seqOf, type SseReader } from "../helpers/sse.ts";
 import { tempDir } from "../helpers/tmp.ts";
 import { api, puts } from "./client.ts";
+
+// Spawned servers and processes are slow on a loaded 2-core machine (bunfig's timeout is not applied by this Bun).
+setDefaultTimeout(30_000);
 
 /**
  * Two real `stowage serve` processes over one SQLite file: a write through either reaches a
@@ -72,6 +76,30 @@ describe("live events across two serve processes on one SQLite file", () => {
     b.proc.kill("SIGTERM");
     expect(await r.waitFor((i) => i.kind === "end", 5000)).toEqual({ kind: "end", clean: true });
     expect(await b.proc.exited).toBe(0);
+  });
+});
+
+describe("the server-process fixture (spawnServer) has the same fan-out", () => {
+  const tmp = tempDir("stowage-events-fx-");
+  const procs: SpawnedServer[] = [];
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.kill()));
+    tmp.cleanup();
+  });
+
+  test("two fixture processes on one file: a push through one pokes a stream on the other", async () => {
+    const dbPath = tmp.file("server.db");
+    procs.push(await spawnServer({ dbPath }));
+    procs.push(await spawnServer({ dbPath }));
+    const [a, b] = procs;
+    const r = await openEvents(b.url, b.key);
+    try {
+      await r.waitFor(changeTo(0));
+      await api(a.url, a.key).push({ clientId: "fixture-writer", ops: puts(2) });
+      await r.waitFor(changeTo(2), 2000);
+    } finally {
+      r.close();
+    }
   });
 });
 

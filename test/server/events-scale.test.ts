@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
@@ -6,6 +6,9 @@ import { createKey, openServerStore } from "../../src/server/index.ts";
 import { spawnServer, type SpawnedServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/tmp.ts";
 import { api, puts } from "./client.ts";
+
+// Spawned servers and processes are slow on a loaded 2-core machine (bunfig's timeout is not applied by this Bun).
+setDefaultTimeout(30_000);
 
 /**
  * 1,000 open event streams on one real server process, on default options (so 4 keys of one

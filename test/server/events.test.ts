@@ -1,8 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { createKey } from "../../src/server/index.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { changeTo, openEvents, seqOf, type SseReader } from "../helpers/sse.ts";
 import { api, puts } from "./client.ts";
+
+// Spawned servers and processes are slow on a loaded 2-core machine (bunfig's timeout is not applied by this Bun).
+setDefaultTimeout(30_000);
 
 /** GET /v1/events on a real in-process server: pokes, isolation, Last-Event-ID, heartbeat, caps, shutdown. */
 describe("GET /v1/events (default options)", () => {

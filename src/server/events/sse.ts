@@ -36,6 +36,10 @@ interface Stream {
   sent: number;
   /** Highest seq waiting for room in the queue (0: none). */
   pending: number;
+  /** The runtime took a chunk since the last heartbeat. */
+  progressed: boolean;
+  /** Heartbeats in a row that found the queue full and nothing taken. */
+  stalls: number;
   cleanup: () => void;
 }
 
@@ -44,6 +48,13 @@ const PING = encoder.encode(": ping\n\n");
 
 /** Room for a few small chunks before a stream counts as backed up. */
 const QUEUE_CHUNKS = 8;
+
+/**
+ * Heartbeats a full, unread queue is kept. Its client is not reading (it would have dropped the
+ * stream after two silent heartbeats itself), and ending it frees its slot under the key's cap
+ * instead of waiting for TCP to give up on a vanished peer.
+ */
+const MAX_STALLS = 2;
 
 function changeEvent(seq: number): Uint8Array {
   return encoder.encode(`id: ${seq}\nevent: change\ndata: {"seq":${seq}}\n\n`);
@@ -114,14 +125,16 @@ export class EventStreams {
     const body = new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
-          stream = { owner, controller, sent: head, pending: 0, cleanup: release };
+          stream = { owner, controller, sent: head, pending: 0, progressed: false, stalls: 0, cleanup: release };
           this.#streams.add(stream);
           controller.enqueue(encoder.encode(`retry: ${retry}\n\n`));
           controller.enqueue(changeEvent(head));
           this.#startHeartbeat();
         },
         pull: () => {
-          if (stream && stream.pending > stream.sent) this.#write(stream, stream.pending);
+          if (!stream) return;
+          stream.progressed = true;
+          if (stream.pending > stream.sent) this.#write(stream, stream.pending);
         },
         cancel: () => release(),
       },
@@ -175,9 +188,16 @@ export class EventStreams {
   #startHeartbeat(): void {
     if (this.#heartbeat) return;
     this.#heartbeat = setInterval(() => {
-      for (const s of this.#streams) {
+      for (const s of [...this.#streams]) {
         // A stream whose queue is full is not being read; a ping would only add to it.
-        if ((s.controller.desiredSize ?? 0) <= 0) continue;
+        if ((s.controller.desiredSize ?? 0) <= 0) {
+          s.stalls = s.progressed ? 0 : s.stalls + 1;
+          s.progressed = false;
+          if (s.stalls >= MAX_STALLS) this.#end(s);
+          continue;
+        }
+        s.stalls = 0;
+        s.progressed = false;
         try {
           s.controller.enqueue(PING);
         } catch {
