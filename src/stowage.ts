@@ -44,6 +44,12 @@ export interface StowageOptions {
   leaseTtlMs?: number;
   /** Step-by-step trace of the sync engine, for tests and debugging. */
   onTrace?: (line: string) => void;
+  /** Hybrid mode: keep the live event stream open and pull on every poke (else `STOWAGE_LIVE`; default true). */
+  live?: boolean;
+  /** Live stream: no bytes (events or heartbeats) for this long means it is dead (default 35,000 ms). */
+  liveHeartbeatTimeoutMs?: number;
+  /** Live stream reconnect schedule (default 1 s, or the server's retry hint, doubling to 30 s). */
+  liveBackoff?: BackoffOptions;
 }
 
 /** The mode and settings options and environment give, before anything is opened. */
@@ -56,6 +62,8 @@ export interface ResolvedConfig {
   apiKey: string | null;
   /** Background cycle period. */
   syncIntervalMs: number;
+  /** Whether hybrid mode opens the live event stream. */
+  live: boolean;
 }
 
 /** Mode detection (DESIGN.md "Modes"): options win over the environment. */
@@ -68,10 +76,15 @@ export function resolveConfig(options: StowageOptions = {}): ResolvedConfig {
   if (!Number.isFinite(syncIntervalMs) || syncIntervalMs < 10) {
     throw new StowageError("config", `sync interval must be at least 10 ms, got ${describeValue(syncIntervalMs)}`);
   }
-  if (!url) return { mode: "local", url: null, apiKey, syncIntervalMs };
+  const live = options.live ?? !falsy(env.STOWAGE_LIVE);
+  if (!url) return { mode: "local", url: null, apiKey, syncIntervalMs, live };
   if (!/^https?:\/\/[^/]/.test(url)) throw new StowageError("config", `server URL must start with http:// or https://, got ${describeValue(url)}`);
   if (!apiKey) throw new StowageError("config", `server URL ${describeValue(url)} is set but no API key: set STOWAGE_API_KEY or pass apiKey`);
-  return { mode: disabled ? "http-only" : "hybrid", url, apiKey, syncIntervalMs };
+  return { mode: disabled ? "http-only" : "hybrid", url, apiKey, syncIntervalMs, live };
+}
+
+function falsy(v: string | undefined): boolean {
+  return v !== undefined && /^(0|false|no|off)$/i.test(v.trim());
 }
 
 function truthy(v: string | undefined): boolean {
@@ -93,7 +106,7 @@ export interface SyncIssueRecord extends SyncIssue {
   at: number;
 }
 
-type HandleEvents = SyncEvents & Pick<StoreEvents, "write" | "pulled">;
+type HandleEvents = SyncEvents & Pick<StoreEvents, "write" | "pulled" | "change">;
 
 /** Opens Stowage in the mode options and environment ask for. */
 export async function openStowage(options: StowageOptions = {}): Promise<Stowage> {
@@ -114,6 +127,9 @@ export async function openStowage(options: StowageOptions = {}): Promise<Stowage
     onTrace: options.onTrace,
     mode: config.mode,
     process: thisProcess(),
+    live: config.live,
+    liveHeartbeatTimeoutMs: options.liveHeartbeatTimeoutMs,
+    liveBackoff: options.liveBackoff,
   });
   const handle = new Stowage(config.mode, store, engine, http);
   if (options.autoSync !== false) engine.start();
@@ -213,12 +229,13 @@ export class Stowage {
       cursor: null,
       conflicts: 0,
       rejections: 0,
+      live: { enabled: false, connected: false, since: null, lastEventAt: null, lastEventId: null },
     };
   }
 
   /** Subscribes to sync and store events; returns the unsubscribe function. */
   on<K extends keyof HandleEvents>(event: K, listener: (payload: HandleEvents[K]) => void): () => void {
-    if (event === "write" || event === "pulled") {
+    if (event === "write" || event === "pulled" || event === "change") {
       if (!this.store) return () => {};
       return this.store.events.on(event, listener as (p: any) => void);
     }

@@ -97,6 +97,8 @@ export async function openSynced(ctx: CliContext, options: { autoSync: boolean; 
     env: {},
     autoSync: options.autoSync,
     onTrace: options.onTrace,
+    // The environment was read once into the global options; STOWAGE_LIVE is read here.
+    live: !/^(0|false|no|off)$/i.test(ctx.io.env.STOWAGE_LIVE?.trim() ?? ""),
   });
 }
 

@@ -2,6 +2,7 @@ import type { JsonObject } from "../json.ts";
 import { indexedFields } from "../search/fts-index.ts";
 import { scanSearch } from "../search/scan.ts";
 import type { Stowage } from "../stowage.ts";
+import { all } from "../store/sql.ts";
 import type { SearchOptions, SearchResult } from "../search/types.ts";
 import type { Doc, ListOptions, ListPage } from "../store/types.ts";
 
@@ -33,6 +34,10 @@ export interface McpBackend {
   status(): Promise<Record<string, unknown>>;
   /** Runs one sync cycle now and answers what it did; absent when there is no server. */
   sync?(): Promise<Record<string, unknown>>;
+  /** Collections holding documents (resources/list); absent in http-only mode. */
+  collections?(): Promise<string[]>;
+  /** Calls `fn` after each committed change to a collection (resource subscriptions); answers the unsubscribe. */
+  onChange?(fn: (collection: string) => void): () => void;
 }
 
 /**
@@ -64,7 +69,12 @@ export function stowageBackend(stowage: Stowage): McpBackend {
       return { ...(await stowage.status()) } as unknown as Record<string, unknown>;
     },
   };
-  if (store) backend.indexedFields = (name) => indexedFields((fn) => fn(store.db), name);
+  if (store) {
+    backend.indexedFields = (name) => indexedFields((fn) => fn(store.db), name);
+    backend.collections = async () =>
+      (await all<{ collection: string }>(store.db, "select distinct collection from _stowage_docs order by collection")).map((r) => r.collection);
+    backend.onChange = (fn) => stowage.on("change", (e) => fn(e.collection));
+  }
   if (stowage.mode === "hybrid") backend.sync = async () => ({ ...(await stowage.sync()) }) as unknown as Record<string, unknown>;
   return backend;
 }

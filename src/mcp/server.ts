@@ -1,5 +1,6 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { McpBackend } from "./backend.ts";
+import { registerResources } from "./resources.ts";
 import { DEFAULT_COLLECTION, registerTools, type ToolOptions } from "./tools.ts";
 
 export interface McpServerOptions extends ToolOptions {
@@ -17,5 +18,6 @@ const INSTRUCTIONS =
 export function createMcpServer(backend: McpBackend, options: McpServerOptions): McpServer {
   const server = new McpServer({ name: "stowage", version: options.version }, { instructions: INSTRUCTIONS });
   registerTools(server, backend, options);
+  registerResources(server, backend);
   return server;
 }

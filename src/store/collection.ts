@@ -9,6 +9,7 @@ import { buildList, encodeCursor } from "./query.ts";
 import { all, first, run, type Executor } from "./sql.ts";
 import type { CollectionOptions, Doc, ListOptions, ListPage } from "./types.ts";
 import { validateDoc } from "./validate.ts";
+import { watchQuery } from "./watch.ts";
 import { appendOutbox, nextOpId, upsertDocs, versionsOf, type NewOp, type WriteContext } from "./writes.ts";
 
 /** How a collection reaches the database: directly, or inside a caller's transaction. */
@@ -17,6 +18,10 @@ export interface Scope {
   write<R>(fn: (ctx: WriteContext) => Promise<R>): Promise<R>;
   /** Runs a read on the database or the open transaction. */
   read<R>(fn: (db: Executor) => Promise<R>): Promise<R>;
+  /** Calls `fn` after each committed transaction touching this collection (absent inside a transaction). */
+  subscribe?(fn: () => void): () => void;
+  /** Whether the store is closed (live queries end quietly). */
+  closed?(): boolean;
 }
 
 export type Input<T> = T & { id?: string };
@@ -148,6 +153,22 @@ export class Collection<T extends object = JsonObject> {
       write: <R>(fn: (db: Executor) => Promise<R>) => this.#scope.write((ctx) => fn(ctx.db)),
     };
     return searchCollection<T>(target, query, options);
+  }
+
+  /**
+   * A live query: `callback` gets the documents `list(query)` answers now, then again after
+   * every committed transaction (a local write, a pulled page) that changes that answer:
+   * once per transaction, not once per document; an identical answer is not repeated.
+   * Returns the unsubscribe function; `close()` ends every watch too.
+   */
+  watch(query: ListOptions, callback: (items: Doc<T>[]) => void): () => void {
+    const scope = this.#scope;
+    if (!scope.subscribe) throw new StowageError("input", `watch is not available inside a transaction; call it on db.collection(${JSON.stringify(this.name)})`);
+    buildList(this.name, query, this.#knownField); // bad options throw here, not in the background
+    return watchQuery<T>(
+      { run: async () => (await this.list(query)).items, subscribe: (fn) => scope.subscribe!(fn), closed: () => scope.closed?.() ?? false },
+      callback,
+    );
   }
 
   /** Number of documents matching `where`. */

@@ -4,6 +4,7 @@ import type { StowageAdapter } from "../adapter.ts";
 import { StowageError } from "../errors.ts";
 import { randomToken } from "../ids.ts";
 import { assertCollectionName } from "../names.ts";
+import { emitChanges, type ChangedIds } from "./changes.ts";
 import { Collection, type Scope } from "./collection.ts";
 import { Emitter } from "./events.ts";
 import { migrateLocal } from "./migrations.ts";
@@ -92,15 +93,18 @@ export class Store {
     this.#assertOpen();
     const touched = new Set<string>();
     let ops = 0;
+    let changed: ChangedIds = new Map();
     const result = await this.#wrapStorage(() =>
       this.db.transaction().execute(async (trx) => {
-        const ctx: WriteContext = { db: trx, tx: await nextOpId(trx), now: this.now(), touched, ops: 0 };
+        changed = new Map();
+        const ctx: WriteContext = { db: trx, tx: await nextOpId(trx), now: this.now(), touched, ops: 0, changed };
         const value = await fn(new TransactionScope(this, trx, ctx));
         ops = ctx.ops;
         return value;
       }),
     );
     if (ops > 0) this.events.emit("write", { collections: [...touched], ops });
+    emitChanges(this.events, changed);
     return result;
   }
 
@@ -177,7 +181,7 @@ export class Store {
       write: async (fn) => {
         this.#assertOpen();
         if (indexes.length) await this.#wrapStorage(prepare);
-        const ctx: WriteContext = { db: this.db, tx: null, now: this.now(), touched: new Set(), ops: 0 };
+        const ctx: WriteContext = { db: this.db, tx: null, now: this.now(), touched: new Set(), ops: 0, changed: new Map() };
         const result = await this.#wrapStorage(() =>
           this.db.transaction().execute(async (trx) => {
             ctx.db = trx;
@@ -185,9 +189,20 @@ export class Store {
           }),
         );
         if (ctx.ops > 0) this.events.emit("write", { collections: [...ctx.touched], ops: ctx.ops });
+        emitChanges(this.events, ctx.changed!);
         view();
         return result;
       },
+      subscribe: (fn) => {
+        // Pull paths that emit only `pulled` (collections, no ids) still wake live queries.
+        const offChange = this.events.on("change", (e) => e.collection === name && fn());
+        const offPulled = this.events.on("pulled", (e) => e.collections.includes(name) && fn());
+        return () => {
+          offChange();
+          offPulled();
+        };
+      },
+      closed: () => this.#closed,
       read: async (fn) => {
         this.#assertOpen();
         if (indexes.length) await this.#wrapStorage(prepare);

@@ -70,4 +70,6 @@ export interface StoreEvents extends Record<string, unknown> {
   write: { collections: string[]; ops: number };
   /** Documents changed by a pull. */
   pulled: { collections: string[]; changes: number };
+  /** One per collection per committed transaction (local write or pull page): which ids changed. */
+  change: { collection: string; ids: string[] };
 }

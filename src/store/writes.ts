@@ -1,5 +1,6 @@
 import { StowageError } from "../errors.ts";
 import { WIRE_LIMITS } from "../protocol/wire.ts";
+import { noteChanged, type ChangedIds } from "./changes.ts";
 import { BATCH_ROWS, all, placeholders, run, type Executor } from "./sql.ts";
 import type { OpKind } from "./types.ts";
 
@@ -12,6 +13,8 @@ export interface WriteContext {
   /** Collections touched, for the `write` event after commit. */
   touched: Set<string>;
   ops: number;
+  /** Ids written, by collection, for the `change` events after commit. */
+  changed?: ChangedIds;
 }
 
 export interface NewOp {
@@ -56,7 +59,10 @@ export async function appendOutbox(ctx: WriteContext, ops: NewOp[]): Promise<voi
     );
   }
   ctx.ops += ops.length;
-  for (const op of ops) ctx.touched.add(op.collection);
+  for (const op of ops) {
+    ctx.touched.add(op.collection);
+    if (ctx.changed) noteChanged(ctx.changed, op.collection, op.id);
+  }
 }
 
 /** Server versions last seen for `ids` (strict collections send them as baseVersion). */

@@ -1,5 +1,6 @@
 import { StowageError, describeValue } from "../errors.ts";
 import type { OpResult } from "../protocol/wire.ts";
+import { emitChanges, noteChanged, type ChangedIds } from "../store/changes.ts";
 import type { Store } from "../store/store.ts";
 import type { HttpClient } from "./http.ts";
 import { applyParsed, CURSOR_KEY, parsePage } from "./pull.ts";
@@ -7,6 +8,9 @@ import { refreshDocs } from "./refresh.ts";
 import { applyStage, clearStage, stagePage } from "./stage.ts";
 import { isRefusedWhole, prepareBatch, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome, type SyncIssue } from "./push.ts";
 import type { SyncResult, SyncState } from "./types.ts";
+
+/** A staged pull names at most this many changed ids in `change` events (README "Live"). */
+const CHANGE_IDS = 50_000;
 
 /** Pull pages larger than this make the next page smaller. */
 const PAGE_BYTES = 8 * 1024 * 1024;
@@ -110,6 +114,8 @@ async function pullPages(ctx: CycleContext, result: SyncResult): Promise<void> {
   let tombstones = false;
   let changes = 0;
   const collections = new Set<string>();
+  /** Ids for the `change` events after a staged apply; past CHANGE_IDS only `pulled` fires (memory stays flat). */
+  let changed: ChangedIds | null = new Map();
   let inflight = await fetchPage(ctx, (await ctx.store.getMeta(CURSOR_KEY)) ?? null, limit);
   for (;;) {
     const text = await answer(ctx, inflight);
@@ -131,6 +137,7 @@ async function pullPages(ctx: CycleContext, result: SyncResult): Promise<void> {
       tombstones = false;
       changes = 0;
       collections.clear();
+      changed = new Map();
       inflight = await fetchPage(ctx, null, limit);
       continue;
     }
@@ -158,11 +165,14 @@ async function pullPages(ctx: CycleContext, result: SyncResult): Promise<void> {
     result.pulled += n;
     changes += n;
     for (const c of page.collections) collections.add(c);
+    if (changed && changes > CHANGE_IDS) changed = null;
+    if (changed) for (const c of page.changes) noteChanged(changed, c.collection, c.id);
     if (!tombstones) for (const c of page.changes) if (c.deleted) tombstones = true;
     if (!page.more) {
       await ctx.renewLease();
       await applyStage(ctx.store, page.cursor, reset, tombstones);
       if (changes > 0) ctx.store.events.emit("pulled", { collections: [...collections], changes });
+      if (changed) emitChanges(ctx.store.events, changed);
       return;
     }
   }

@@ -5,8 +5,9 @@
  *     ┌─────────┐ ─────────────► ┌──────┐ ◄──────────────────────────────────┐
  *     │ stopped │                │ idle │                                    │ done
  *     └─────────┘ ◄── stop() ─── └──────┘                                    │
- *                                   │ write (push only) · interval timer ·   │
- *                                   │ sync() · start() (full cycle)          │
+ *                                   │ write (push only) · live poke (pull    │
+ *                                   │ only) · interval timer · sync() ·      │
+ *                                   │ start() (full cycle)                   │
  *                                   ▼                                        │
  *                              ┌─────────┐  outbox empty and  ┌─────────┐    │
  *                              │ pushing │ ─────────────────► │ pulling │ ───┘
@@ -19,8 +20,9 @@
  *                      │ at least Retry-After; then a full cycle          │ ──► pushing
  *                      └──────────────────────────────────────────────────┘
  *
- * A push-only cycle (after a write, or push()) goes back to idle from pushing. stop() waits
- * for the cycle in flight.
+ * A push-only cycle (after a write, or push()) goes back to idle from pushing; a pull-only
+ * cycle (a poke from the live event stream, live/stream.ts, past our cursor) skips pushing.
+ * stop() closes the stream and waits for the cycle in flight.
  * One cycle runs at a time; requests made meanwhile coalesce into the next one. Background
  * cycles never reject: failures go to status, the `error` event and the backoff timer. Only
  * the process holding the lease (see lease.ts) talks to the server. The steps of a cycle
@@ -36,7 +38,8 @@ import type { HttpClient } from "./http.ts";
 import { SyncLease, type ProcessIdentity } from "./lease.ts";
 import { CURSOR_KEY } from "./pull.ts";
 import { pullAll, pushAll, type CycleContext } from "./cycle.ts";
-import type { StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
+import { cursorSeq, LiveStream } from "./live/stream.ts";
+import type { LiveStatus, StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
 
 export interface SyncEngineOptions {
   /** The local store whose outbox is pushed and whose documents pulls update. */
@@ -58,7 +61,15 @@ export interface SyncEngineOptions {
   mode?: StowageMode;
   /** This process, so a crashed holder's lease is taken over at once (src/runtime/process.ts). */
   process?: ProcessIdentity;
+  /** Open the live event stream while started (default false here; openStowage turns it on in hybrid mode). */
+  live?: boolean;
+  /** Live stream: no bytes for this long means it is dead (default 35,000 ms). */
+  liveHeartbeatTimeoutMs?: number;
+  /** Live stream reconnect schedule (default 1 s doubling to 30 s, jittered). */
+  liveBackoff?: BackoffOptions;
 }
+
+const LIVE_OFF: LiveStatus = { enabled: false, connected: false, since: null, lastEventAt: null, lastEventId: null };
 
 export class SyncEngine {
   readonly events = new Emitter<SyncEvents>();
@@ -73,7 +84,8 @@ export class SyncEngine {
   readonly #trace: (line: string) => void;
   readonly #mode: StowageMode;
   #state: SyncState = "stopped";
-  #want: "push" | "full" | null = null;
+  /** The one queued request: "pull" (a live poke) and "push" together make a full cycle. */
+  #want: "push" | "pull" | "full" | null = null;
   #waiters: { resolve: (r: SyncResult) => void; reject: (e: unknown) => void }[] = [];
   /** Callers of push(): any cycle settles them, since a full cycle pushes first. */
   #pushWaiters: { resolve: (r: SyncResult) => void; reject: (e: unknown) => void }[] = [];
@@ -87,6 +99,7 @@ export class SyncEngine {
   #started = false;
   /** When the next periodic full cycle is due; write-triggered pushes do not postpone it. */
   #fullDueAt = 0;
+  readonly #live: LiveStream | null;
 
   constructor(options: SyncEngineOptions) {
     this.#store = options.store;
@@ -99,6 +112,15 @@ export class SyncEngine {
     this.#pullLimit = options.pullLimit ?? 1000;
     this.#trace = options.onTrace ?? (() => {});
     this.#mode = options.mode ?? "hybrid";
+    this.#live = options.live !== true ? null : new LiveStream({
+      http: this.#http,
+      clock: this.#clock,
+      heartbeatTimeoutMs: options.liveHeartbeatTimeoutMs,
+      backoff: options.liveBackoff,
+      trace: this.#trace,
+      onPoke: (seq) => void this.#onPoke(seq),
+      onConnected: (up) => this.#onLive(up),
+    });
   }
 
   get state(): SyncState {
@@ -115,6 +137,7 @@ export class SyncEngine {
       if (this.#state !== "backoff" && this.#started) this.#request("push");
     });
     this.#request("full");
+    this.#live?.start();
   }
 
   /** Runs one complete cycle (push everything, pull everything) and answers what it did. */
@@ -142,6 +165,7 @@ export class SyncEngine {
     this.#unsubscribe = null;
     this.#clearTimer();
     this.#want = null;
+    await this.#live?.stop();
     await this.#loop;
     for (const w of [...this.#waiters.splice(0), ...this.#pushWaiters.splice(0)]) w.reject(new StowageError("closed", "sync engine was stopped"));
     this.#setState("stopped", true);
@@ -163,11 +187,36 @@ export class SyncEngine {
       cursor: (await this.#store.getMeta(CURSOR_KEY)) ?? null,
       conflicts: count("conflict"),
       rejections: count("rejected"),
+      live: this.#live?.status() ?? LIVE_OFF,
     };
   }
 
-  #request(kind: "push" | "full"): void {
-    this.#want = this.#want === "full" || kind === "full" ? "full" : "push";
+  /**
+   * A live poke: pull when the server's seq is past our cursor (or either is unknown). Not
+   * while backing off: the failure may be a 429, and the cycle the backoff timer runs pulls
+   * anyway, so pokes must not shorten the wait.
+   */
+  async #onPoke(seq: number | null): Promise<void> {
+    if (!this.#started || this.#store.closed || this.#state === "backoff") return;
+    if (seq !== null) {
+      const at = cursorSeq(await this.#store.getMeta(CURSOR_KEY).catch(() => undefined));
+      if (at !== null && seq <= at) return;
+    }
+    if (this.#started && this.state !== "backoff") this.#request("pull");
+  }
+
+  /**
+   * The stream is (re)connected: the server answers again, so a backoff wait (say, after a
+   * restart) ends now with a full cycle. Bounded by the stream's own reconnect backoff.
+   */
+  #onLive(up: boolean): void {
+    this.events.emit("live", up);
+    if (up && this.#started && this.#state === "backoff") this.#request("full");
+  }
+
+  #request(kind: "push" | "pull" | "full"): void {
+    const want = this.#want;
+    this.#want = want === null || want === kind ? kind : "full";
     this.#loop ??= this.#drain();
   }
 
@@ -177,7 +226,7 @@ export class SyncEngine {
     while (this.#want !== null) {
       const kind = this.#want;
       this.#want = null;
-      const waiters = kind === "full" ? [...this.#waiters.splice(0), ...this.#pushWaiters.splice(0)] : this.#pushWaiters.splice(0);
+      const waiters = kind === "full" ? [...this.#waiters.splice(0), ...this.#pushWaiters.splice(0)] : kind === "push" ? this.#pushWaiters.splice(0) : [];
       this.#clearTimer();
       try {
         const result = await this.#cycle(kind);
@@ -188,7 +237,7 @@ export class SyncEngine {
           if (result.leased) this.#lastSyncAt = this.#clock.now();
         }
         for (const w of waiters) w.resolve(result);
-        if (kind === "full") this.events.emit("sync", result);
+        if (kind !== "push") this.events.emit("sync", result);
       } catch (e) {
         for (const w of waiters) w.reject(e);
         this.#fail(e);
@@ -203,7 +252,7 @@ export class SyncEngine {
     this.#loop = null;
   }
 
-  async #cycle(kind: "push" | "full"): Promise<SyncResult> {
+  async #cycle(kind: "push" | "pull" | "full"): Promise<SyncResult> {
     const result: SyncResult = { pushed: 0, pulled: 0, issues: [], reset: false, leased: true };
     if (this.#store.closed) throw new StowageError("closed", "store has already been closed");
     if (!(await this.#lease.acquire(this.#clock.now()))) {
@@ -212,8 +261,8 @@ export class SyncEngine {
       return result;
     }
     const steps = this.#steps();
-    await pushAll(steps, result);
-    if (kind === "full") await pullAll(steps, result);
+    if (kind !== "pull") await pushAll(steps, result);
+    if (kind !== "push") await pullAll(steps, result);
     return result;
   }
 

@@ -104,6 +104,26 @@ export class HttpClient {
     return true;
   }
 
+  /**
+   * Opens the live event stream (`GET /v1/events`). No request timeout: the stream stays open;
+   * the caller's heartbeat watchdog aborts it through `signal`. Non-2xx answers throw like
+   * any other request (429 too_many_streams is a transport error: retry later).
+   */
+  async events(lastEventId: string | null, signal: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#apiKey}`, accept: "text/event-stream" };
+    if (lastEventId) headers["last-event-id"] = lastEventId;
+    let res: Response;
+    try {
+      res = await this.#fetch(`${this.url}/v1/events`, { method: "GET", headers, signal });
+    } catch (e) {
+      throw new StowageError("transport", `GET ${this.url}/v1/events failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    }
+    if (res.ok) return res;
+    const text = await res.text().catch(() => "");
+    const what = `GET /v1/events answered ${res.status}: ${text.slice(0, 200)}`;
+    throw new StowageError(res.status >= 500 || res.status === 429 || res.status === 408 ? "transport" : "rejected", what, { status: res.status });
+  }
+
   async #request(method: string, path: string, body?: string, allowed: number[] = []): Promise<Response> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.#timeoutMs);

@@ -2,6 +2,7 @@ import { StowageError, describeValue } from "../errors.ts";
 import type { JsonObject } from "../json.ts";
 import { isCollectionName, isDocId } from "../names.ts";
 import type { Change } from "../protocol/wire.ts";
+import { changedIdsOf, emitChanges } from "../store/changes.ts";
 import { all, placeholders, run, type Executor } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
 import { rebaseDocs } from "./rebase.ts";
@@ -108,6 +109,7 @@ export async function applyParsed(store: Store, page: { changes: Change[]; curso
     }
     await store.setMeta(CURSOR_KEY, cursor, trx);
   });
+  emitChanges(store.events, changedIdsOf(changes)); // live queries (README "Live"), after commit
 }
 
 /** The sequence number a `v1.<seq>` cursor stands for; 0 for none or any other form (the safe side). */

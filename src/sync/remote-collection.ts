@@ -29,6 +29,8 @@ export interface DocCollection<T extends object = JsonObject> {
   count(where?: ListOptions["where"]): Promise<number>;
   /** Full-text search over the collection's `search` fields (local data only). */
   search(query: string, options?: SearchOptions): Promise<SearchResult<T>>;
+  /** Live query over the local copy (README "Live"); answers the unsubscribe function. */
+  watch(query: ListOptions, callback: (items: Doc<T>[]) => void): () => void;
 }
 
 /** http-only mode: every read and write is one call on `/v1/docs`; nothing is stored locally. */
@@ -103,6 +105,11 @@ export class RemoteCollection<T extends object = JsonObject> implements DocColle
   async search(query: string): Promise<SearchResult<T>> {
     throw new StowageError("config", `search ${describeValue(query)} on ${this.name} needs a local store; http-only mode has none`);
   }
+
+  /** Live queries watch the local copy; http-only mode has none. */
+  watch(): () => void {
+    throw new StowageError("config", `watch on ${this.name} needs a local store; http-only mode has none`);
+  }
 }
 
 /**
@@ -157,6 +164,11 @@ export class RemoteFirstCollection<T extends object = JsonObject> implements Doc
   /** Search runs on the local copy (the server has no search endpoint). */
   search(query: string, options?: SearchOptions): Promise<SearchResult<T>> {
     return this.#local.search(query, options);
+  }
+
+  /** Live queries run on the local copy, which pulls keep current. */
+  watch(query: ListOptions, callback: (items: Doc<T>[]) => void): () => void {
+    return this.#local.watch(query, callback);
   }
 }
 

@@ -42,6 +42,22 @@ export interface SyncStatus {
   conflicts: number;
   /** Recorded rejections (ops that can never apply). */
   rejections: number;
+  /** The live event stream (README "Live"). */
+  live: LiveStatus;
+}
+
+/** The live event stream's state, in `status().live`. */
+export interface LiveStatus {
+  /** Whether this handle keeps the stream open: hybrid mode, background sync started, `live` not false, STOWAGE_LIVE not 0. */
+  enabled: boolean;
+  /** Whether the stream is open now; while it is not, the interval timer carries sync. */
+  connected: boolean;
+  /** When `connected` last changed (or the stream started); null when disabled. */
+  since: number | null;
+  /** When the last `change` event arrived. */
+  lastEventAt: number | null;
+  /** The id of the last event (sent back as Last-Event-ID on reconnect). */
+  lastEventId: string | null;
 }
 
 export interface SyncEvents extends Record<string, unknown> {
@@ -57,4 +73,6 @@ export interface SyncEvents extends Record<string, unknown> {
   state: SyncState;
   /** Reachability changed. */
   online: boolean;
+  /** The live event stream went up (true) or down (false). */
+  live: boolean;
 }

@@ -28,7 +28,7 @@ afterAll(async () => {
 
 describe("mode detection", () => {
   test("from the environment, options winning over it", () => {
-    expect(resolveConfig({ env: {} })).toEqual({ mode: "local", url: null, apiKey: null, syncIntervalMs: 60_000 });
+    expect(resolveConfig({ env: {} })).toEqual({ mode: "local", url: null, apiKey: null, syncIntervalMs: 60_000, live: true });
     expect(resolveConfig({ env: { STOWAGE_URL: "http://h:1", STOWAGE_API_KEY: "k" } }).mode).toBe("hybrid");
     expect(resolveConfig({ env: { STOWAGE_URL: "http://h:1", STOWAGE_API_KEY: "k", STOWAGE_SYNC_DISABLE: "1" } }).mode).toBe("http-only");
     expect(resolveConfig({ env: { STOWAGE_URL: "http://h:1", STOWAGE_API_KEY: "k", STOWAGE_SYNC_DISABLE: "0" } }).mode).toBe("hybrid");

@@ -12,6 +12,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   list: { summary: "list documents (filters, order, limit) or collections", load: () => import("./list.ts") },
   rm: { summary: "delete documents", load: () => import("./rm.ts") },
   sync: { summary: "push local writes and pull others', once or --watch", load: () => import("./sync.ts") },
+  watch: { summary: "print each change to a collection as it happens (tail -f for data)", load: () => import("./watch.ts") },
   status: { summary: "mode, queued writes, server reachability", load: () => import("./status.ts") },
   serve: { summary: "run the sync server", load: () => import("./serve.ts") },
   keys: { summary: "create, list and revoke the server's API keys", load: () => import("./keys.ts") },

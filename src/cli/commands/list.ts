@@ -84,7 +84,7 @@ async function listCollections(ctx: Parameters<Command["run"]>[0]): Promise<numb
 }
 
 /** `field<op>value` into the list filter; the value is JSON when it parses, text otherwise. */
-function addFilter(where: Record<string, FieldFilter>, text: string): void {
+export function addFilter(where: Record<string, FieldFilter>, text: string): void {
   const at = /[<>!=]/.exec(text);
   const found = at && OPS.find(([op]) => text.startsWith(op, at.index));
   if (!at || !found || at.index === 0) {

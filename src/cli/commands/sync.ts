@@ -12,8 +12,10 @@ const sync: Command = {
   help: [
     "Needs a server: --url/STOWAGE_URL and --key/STOWAGE_API_KEY. Once: one full cycle (push",
     "everything queued, pull every change), then exit; exit 5 when the server is unreachable (the",
-    "writes stay queued). --watch: keep syncing every --sync-interval (default 60s) and after",
-    "failures with backoff, printing one line per cycle, until Ctrl-C.",
+    "writes stay queued). --watch: keep syncing until Ctrl-C, printing one line per cycle that",
+    "moved data: pulls as soon as the server's live event stream pokes (README \"Live\"), pushes",
+    "after local writes, a full cycle every --sync-interval (default 60s; it carries sync alone",
+    "while the stream is down, or with STOWAGE_LIVE=0), and retries with backoff after failures.",
     "",
     "  stowage sync --url http://127.0.0.1:8787 --key stw_…",
     "  STOWAGE_SYNC_INTERVAL=5s stowage sync --watch",
@@ -65,6 +67,10 @@ async function watch(ctx: CliContext): Promise<number> {
   handle.on("online", (online) => {
     if (ctx.global.json) printJson(ctx, { event: "online", online });
     else line(online ? paint(ctx, "green", "server reachable") : paint(ctx, "yellow", "server unreachable; writes stay queued"));
+  });
+  handle.on("live", (up) => {
+    if (ctx.global.json) printJson(ctx, { event: "live", connected: up });
+    else line(up ? "live stream connected" : paint(ctx, "yellow", "live stream down; syncing on the interval until it is back"));
   });
   handle.on("error", (e) => {
     if (ctx.global.json) printJson(ctx, { event: "error", code: e.code, message: e.message });

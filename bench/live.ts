@@ -1,0 +1,153 @@
+import { join } from "node:path";
+import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
+import { createPostgresAdapter } from "../adapters/postgres/index.ts";
+import { createKey, openServerStore } from "../src/server/index.ts";
+import { openStowage, type Stowage } from "../src/stowage.ts";
+import { PG_URL, dropSchema, newSchemaName, pgAvailable } from "../test/helpers/pg.ts";
+import { readUrl } from "../test/helpers/server.ts";
+import { tempDir } from "../test/helpers/tmp.ts";
+import { spawnPgServer } from "../test/postgres/spawn.ts";
+import { percentile, type Reporter } from "./report.ts";
+
+const SECTION = "live (A's put → B's watch callback, server in its own process, loopback)";
+const CHANGES = Number(process.env.BENCH_LIVE_CHANGES ?? 1000);
+const SUBSCRIBERS = (process.env.BENCH_LIVE_SUBSCRIBERS ?? "1,10,100").split(",").map(Number);
+const BIN = join(import.meta.dir, "../src/cli/bin.ts");
+
+interface Target {
+  url: string;
+  /** One key per client (same tenant): `stowage serve` rate-limits per key (50/s), and 100 clients each pulling after every write would spend one key's budget in a few changes. */
+  keys: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Propagation latency of one change to N live subscribers: A puts a document (clock starts
+ * before the call), every subscriber's live query (`watch`, default options: live stream on,
+ * 60 s interval) fires with it (clock stops in the callback). Changes go one at a time (the
+ * next once every subscriber has the previous), so each figure is an unloaded latency; the
+ * percentiles are over every delivery (changes × subscribers). All subscribers live in this
+ * one process, so with 100 of them a delivery also waits for the others' pulls and queries on
+ * this event loop: the 100-subscriber figures are an upper bound for 100 separate devices.
+ * BENCH_LIVE_CHANGES (default 1000) and BENCH_LIVE_SUBSCRIBERS (default 1,10,100) shorten runs.
+ */
+export default async function liveBench(r: Reporter): Promise<void> {
+  const pg = await pgAvailable("bench live").catch(() => false);
+  for (const n of SUBSCRIBERS) {
+    await measure(r, "sqlite (stowage serve)", n, await sqliteTarget(n + 1));
+    if (pg) await measure(r, "postgres", n, await pgTarget(n + 1));
+  }
+  if (!pg) r.log(`bench live: PostgreSQL at ${PG_URL} unreachable: no PostgreSQL rows`);
+}
+
+async function measure(r: Reporter, store: string, subscribers: number, target: Target): Promise<void> {
+  const dir = tempDir("stowage-bench-live-");
+  const open: Stowage[] = [];
+  const offs: (() => void)[] = [];
+  try {
+    const client = async (name: string) => {
+      const apiKey = target.keys[open.length];
+      const db = await openStowage({ adapter: createBunSqliteAdapter({ path: dir.file(`${name}.db`) }), url: target.url, apiKey, env: {} });
+      open.push(db);
+      return db;
+    };
+    const a = await client("writer");
+    let expect = -1;
+    let start = 0;
+    let pending = 0;
+    let done: () => void = () => {};
+    const samples: number[] = [];
+    for (let i = 0; i < subscribers; i++) {
+      const b = await client(`sub${i}`);
+      let seen = -1;
+      // The newest document only: the query stays one row however many were written.
+      offs.push(
+        b.collection("lat").watch({ orderBy: "-n", limit: 1 }, (items) => {
+          const n = (items[0]?.n as number | undefined) ?? -1;
+          if (n === expect && seen !== n) {
+            samples.push(performance.now() - start);
+            if (--pending === 0) done();
+          }
+          seen = n;
+        }),
+      );
+    }
+    await waitConnected(open);
+    const lat = a.collection("lat");
+    const warmup = 20;
+    for (let i = 0; i < CHANGES + warmup; i++) {
+      const all = new Promise<void>((resolve) => (done = resolve));
+      pending = subscribers;
+      expect = i;
+      start = performance.now();
+      await lat.put({ id: `d${i % 50}`, n: i });
+      const timeout = setTimeout(() => done(), 10_000); // a lost change shows as a missing sample, not a hang
+      await all;
+      clearTimeout(timeout);
+      if (i === warmup - 1) samples.length = 0; // JIT, statement caches, first pulls
+    }
+    const expected = CHANGES * subscribers;
+    samples.sort((x, y) => x - y);
+    const note = samples.length === expected ? `${CHANGES} changes × ${subscribers}` : `${samples.length} of ${expected} deliveries within 10 s`;
+    r.figure(SECTION, `${store}, ${subscribers} subscriber${subscribers === 1 ? "" : "s"}: p50`, percentile(samples, 50), "ms", { note });
+    r.figure(SECTION, `${store}, ${subscribers} subscriber${subscribers === 1 ? "" : "s"}: p95`, percentile(samples, 95), "ms");
+    r.figure(SECTION, `${store}, ${subscribers} subscriber${subscribers === 1 ? "" : "s"}: p99`, percentile(samples, 99), "ms");
+  } finally {
+    for (const off of offs) off();
+    for (const db of open) await db.close().catch(() => {});
+    await target.stop();
+    dir.cleanup();
+  }
+}
+
+async function waitConnected(dbs: Stowage[]): Promise<void> {
+  const end = Date.now() + 30_000;
+  while (Date.now() < end) {
+    const states = await Promise.all(dbs.map(async (d) => (await d.status()).live.connected));
+    if (states.every(Boolean)) return;
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  throw new Error("bench live: streams did not all connect within 30 s");
+}
+
+async function makeKeys(store: Awaited<ReturnType<typeof openServerStore>>, n: number): Promise<string[]> {
+  const keys: string[] = [];
+  for (let i = 0; i < n; i++) keys.push((await createKey(store, "bench", { createIfMissing: true, label: `client ${i}` })).key);
+  return keys;
+}
+
+/** `stowage serve` over a fresh SQLite file (default limits), as a child process. */
+async function sqliteTarget(clients: number): Promise<Target> {
+  const tmp = tempDir("stowage-bench-live-srv-");
+  const data = tmp.file("server.db");
+  const store = await openServerStore({ adapter: createBunSqliteAdapter({ path: data }) });
+  const keys = await makeKeys(store, clients);
+  await store.close();
+  const proc = Bun.spawn([process.execPath, BIN, "serve", "--port", "0", "--json", "--data", data], { stdout: "pipe", stderr: "inherit" });
+  const url = await readUrl(proc);
+  return {
+    url,
+    keys,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      tmp.cleanup();
+    },
+  };
+}
+
+async function pgTarget(clients: number): Promise<Target> {
+  const schema = newSchemaName();
+  const store = await openServerStore({ adapter: createPostgresAdapter({ url: PG_URL, schema, pool: { max: 2 } }) });
+  const keys = await makeKeys(store, clients);
+  await store.close();
+  const server = await spawnPgServer(PG_URL, schema);
+  return {
+    url: server.url,
+    keys,
+    stop: async () => {
+      await server.kill("SIGTERM");
+      await dropSchema(schema);
+    },
+  };
+}
