@@ -73,10 +73,7 @@ export async function applyStage(store: Store, cursor: string, reset: boolean, t
   await store.db.transaction().execute(async (trx) => {
     if (reset) await resetIn(trx);
     await rebasePending(trx);
-    const empty = (await all(trx, "select 1 from _stowage_docs limit 1")).length === 0;
-    if (empty) {
-      await adoptStage(trx, tombstones);
-    } else {
+    if (!(await adoptStage(trx, tombstones))) {
       // The SELECT's WHERE keeps SQLite's upsert parse unambiguous.
       await run(
         trx,
@@ -101,13 +98,28 @@ export async function applyStage(store: Store, cursor: string, reset: boolean, t
  * by collections) are rebuilt on it, and a new empty stage is created. All inside the
  * caller's transaction: other connections see the old empty table or the full new one.
  */
-async function adoptStage(trx: Executor, tombstones: boolean): Promise<void> {
+async function adoptStage(trx: Executor, tombstones: boolean): Promise<boolean> {
+  if ((await all(trx, "select 1 from _stowage_docs limit 1")).length > 0) return false;
+  // Triggers on the table (full-text indexes) would be dropped with it and never see the
+  // adopted rows: then the set-based copy runs instead, through the triggers.
+  if ((await all(trx, "select 1 from sqlite_master where type = 'trigger' and tbl_name = '_stowage_docs' limit 1")).length > 0) return false;
   if (tombstones) await run(trx, "delete from _stowage_pull_stage where body = ''");
   const indexes = await all<{ sql: string }>(trx, "select sql from sqlite_master where type = 'index' and tbl_name = '_stowage_docs' and sql is not null");
+  // The collections' SQL views (views.ts) name the table: SQLite refuses the rename under
+  // them, so they (and their read-only triggers) are set aside and made again, in order.
+  const views = await all<{ name: string; sql: string }>(trx, "select name, sql from sqlite_master where type = 'view' order by rowid");
+  const viewTriggers = await all<{ sql: string }>(
+    trx,
+    "select sql from sqlite_master where type = 'trigger' and tbl_name in (select name from sqlite_master where type = 'view') order by rowid",
+  );
+  for (const v of views) await run(trx, `drop view "${v.name.replaceAll('"', '""')}"`);
   await run(trx, "drop table _stowage_docs");
   await run(trx, "alter table _stowage_pull_stage rename to _stowage_docs");
   for (const ix of indexes) await run(trx, ix.sql);
+  for (const v of views) await run(trx, v.sql);
+  for (const t of viewTriggers) await run(trx, t.sql);
   await run(trx, PULL_STAGE_DDL);
+  return true;
 }
 
 /** Staged documents with pending ops: rebased one by one, then taken out of the set-based apply. */
