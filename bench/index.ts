@@ -13,6 +13,7 @@ const SECTIONS: Record<string, () => Promise<{ default: (r: Reporter) => Promise
   cli: () => import("./cli.ts"),
   sync: () => import("./sync.ts"),
   search: () => import("./search.ts"),
+  profile: () => import("./profile-sync.ts"),
 };
 
 const args = process.argv.slice(2);
