@@ -20,6 +20,8 @@ export interface WriteOp {
   value?: JsonObject;
   /** Strict check: the version the writer last saw; null means "no live document". */
   baseVersion?: number | null;
+  /** This op's writer when it differs from `ApplyContext.writer` (group commit applies several clients' pushes in one call). */
+  writer?: string | null;
 }
 
 /** What happened to one WriteOp. */
@@ -120,9 +122,10 @@ export async function applyOps(
 }
 
 function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext): { outcome: WriteOutcome; next?: DocState } {
+  const writer = op.writer !== undefined ? op.writer : ctx.writer;
   const live = current !== undefined && !current.deleted;
   if (op.baseVersion !== undefined) {
-    const own = ctx.writer !== null && current?.writer === ctx.writer;
+    const own = writer !== null && current?.writer === writer;
     const matches = op.baseVersion === null ? !live : current !== undefined && current.seq === op.baseVersion;
     if (!own && !matches) {
       const outcome: WriteOutcome = {
@@ -140,7 +143,7 @@ function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext)
   if (op.op === "delete") {
     // Deleting what is not there changes nothing and takes no sequence number.
     if (!live) return { outcome: { status: "applied" } };
-    return { outcome: { status: "applied" }, next: { seq: 0, deleted: true, writer: ctx.writer, body: null } };
+    return { outcome: { status: "applied" }, next: { seq: 0, deleted: true, writer, body: null } };
   }
   let value: JsonObject;
   if (op.op === "patch") {
@@ -161,7 +164,7 @@ function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext)
       },
     };
   }
-  return { outcome: { status: "applied", value }, next: { seq: 0, deleted: false, writer: ctx.writer, body, value } };
+  return { outcome: { status: "applied", value }, next: { seq: 0, deleted: false, writer, body, value } };
 }
 
 function valueOf(state: DocState): JsonObject {
