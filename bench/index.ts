@@ -14,6 +14,7 @@ const SECTIONS: Record<string, () => Promise<{ default: (r: Reporter) => Promise
   sync: () => import("./sync.ts"),
   search: () => import("./search.ts"),
   profile: () => import("./profile-sync.ts"),
+  table: () => import("./table.ts"),
 };
 
 const args = process.argv.slice(2);
