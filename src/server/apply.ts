@@ -1,7 +1,8 @@
 import type { Transaction } from "kysely";
 import type { ErrorInfo } from "../protocol/wire.ts";
 import { mergePatch, type JsonObject } from "../json.ts";
-import { MAX_ROWS_PER_STATEMENT } from "./dialect-sql.ts";
+import type { SqlFamily } from "./dialect-sql.ts";
+import { familyOf, selectDocStates, upsertDocRows, type DocWriteRow } from "./docs-sql.ts";
 import { num, type ServerTables } from "./schema.ts";
 
 /** One write to apply: a pushed op, or a direct PUT/PATCH/DELETE. */
@@ -60,6 +61,8 @@ export interface ApplyContext {
   now: number;
   /** Largest JSON text of one value, in characters. */
   maxValueChars: number;
+  /** The store's SQL family (found from the Kysely instance when absent). */
+  family?: SqlFamily;
 }
 
 const key = (collection: string, id: string) => `${collection}\u0000${id}`;
@@ -75,7 +78,7 @@ export async function applyOps(
   ctx: ApplyContext,
   ops: WriteOp[],
 ): Promise<{ outcomes: WriteOutcome[]; seq: number }> {
-  const states = await loadStates(trx, ctx.tenantId, ops);
+  const states = await loadStates(trx, ctx, ops);
   const dirty = new Map<string, { collection: string; id: string; state: DocState }>();
   const outcomes: WriteOutcome[] = new Array(ops.length);
   let seq = ctx.seq;
@@ -171,27 +174,18 @@ function valueOf(state: DocState): JsonObject {
   return (state.value ??= JSON.parse(state.body ?? "{}") as JsonObject);
 }
 
-async function loadStates(trx: Transaction<ServerTables>, tenantId: string, ops: WriteOp[]): Promise<Map<string, DocState>> {
+async function loadStates(trx: Transaction<ServerTables>, ctx: ApplyContext, ops: WriteOp[]): Promise<Map<string, DocState>> {
   const byCollection = new Map<string, Set<string>>();
   for (const op of ops) {
     let ids = byCollection.get(op.collection);
     if (!ids) byCollection.set(op.collection, (ids = new Set()));
     ids.add(op.id);
   }
+  const family = ctx.family ?? familyOf(trx);
   const states = new Map<string, DocState>();
   for (const [collection, idSet] of byCollection) {
-    const ids = [...idSet];
-    for (let i = 0; i < ids.length; i += MAX_ROWS_PER_STATEMENT) {
-      const rows = await trx
-        .selectFrom("stowage_docs")
-        .select(["id", "seq", "deleted", "writer", "body"])
-        .where("tenant_id", "=", tenantId)
-        .where("collection", "=", collection)
-        .where("id", "in", ids.slice(i, i + MAX_ROWS_PER_STATEMENT))
-        .execute();
-      for (const r of rows) {
-        states.set(key(collection, r.id), { seq: num(r.seq), deleted: Number(r.deleted) === 1, writer: r.writer, body: r.body });
-      }
+    for (const r of await selectDocStates(trx, family, ctx.tenantId, collection, [...idSet])) {
+      states.set(key(collection, r.id), { seq: num(r.seq), deleted: Number(r.deleted) === 1, writer: r.writer, body: r.body });
     }
   }
   return states;
@@ -202,29 +196,13 @@ async function writeStates(
   ctx: ApplyContext,
   docs: { collection: string; id: string; state: DocState }[],
 ): Promise<void> {
-  for (let i = 0; i < docs.length; i += MAX_ROWS_PER_STATEMENT) {
-    const rows = docs.slice(i, i + MAX_ROWS_PER_STATEMENT).map(({ collection, id, state }) => ({
-      tenant_id: ctx.tenantId,
-      collection,
-      id,
-      seq: state.seq,
-      deleted: state.deleted ? 1 : 0,
-      writer: state.writer,
-      body: state.body,
-      updated_at: ctx.now,
-    }));
-    await trx
-      .insertInto("stowage_docs")
-      .values(rows)
-      .onConflict((oc) =>
-        oc.columns(["tenant_id", "collection", "id"]).doUpdateSet((eb) => ({
-          seq: eb.ref("excluded.seq"),
-          deleted: eb.ref("excluded.deleted"),
-          writer: eb.ref("excluded.writer"),
-          body: eb.ref("excluded.body"),
-          updated_at: eb.ref("excluded.updated_at"),
-        })),
-      )
-      .execute();
-  }
+  const rows: DocWriteRow[] = docs.map(({ collection, id, state }) => ({
+    collection,
+    id,
+    seq: state.seq,
+    deleted: state.deleted ? 1 : 0,
+    writer: state.writer,
+    body: state.body,
+  }));
+  await upsertDocRows(trx, ctx.family ?? familyOf(trx), ctx.tenantId, ctx.now, rows);
 }

@@ -123,7 +123,7 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
     }
     const limits = group[0].limits;
     const { outcomes, seq } = writes.length
-      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars }, writes)
+      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, family: store.family }, writes)
       : { outcomes: [], seq: tenant.seq };
     const refusals: { tenant_id: string; client_id: string; op_id: number; result: string; created_at: number }[] = [];
     const moved: { tenant_id: string; client_id: string; last_op_id: number }[] = [];
