@@ -50,11 +50,7 @@ export function familyOf(db: Db): SqlFamily {
 /** The current rows of `ids` in one collection. */
 export async function selectDocStates(db: Db, family: SqlFamily, tenantId: string, collection: string, ids: string[]): Promise<DocStateRow[]> {
   if (family === "postgres") {
-    return all<DocStateRow>(
-      db,
-      "select id, seq, deleted, writer, body from stowage_docs where tenant_id = $1 and collection = $2 and id = any($3::text[])",
-      [tenantId, collection, ids],
-    );
+    return all<DocStateRow>(db, PG_SELECT_STATES, [tenantId, collection, ids]);
   }
   const out: DocStateRow[] = [];
   for (let i = 0; i < ids.length; i += SQLITE_ROWS) {
@@ -70,6 +66,15 @@ export async function selectDocStates(db: Db, family: SqlFamily, tenantId: strin
 }
 
 const SET_ALL = "seq = excluded.seq, deleted = excluded.deleted, writer = excluded.writer, body = excluded.body, updated_at = excluded.updated_at";
+
+/** PostgreSQL: a push's document read, `$1` tenant, `$2` collection, `$3` ids (plans.test.ts checks its plan). */
+export const PG_SELECT_STATES = "select id, seq, deleted, writer, body from stowage_docs where tenant_id = $1 and collection = $2 and id = any($3::text[])";
+
+/** PostgreSQL: a push's document upsert, every row in one statement of parallel arrays. */
+export const PG_UPSERT_DOCS = `insert into stowage_docs (tenant_id, collection, id, seq, deleted, writer, body, updated_at)
+  select $1, c, i, s, d, w, b::jsonb, $2
+  from unnest($3::text[], $4::text[], $5::bigint[], $6::int[], $7::text[], $8::text[]) as u(c, i, s, d, w, b)
+  on conflict (tenant_id, collection, id) do update set ${SET_ALL}`;
 
 /** Inserts or replaces document rows (the caller holds the tenant's counter lock). */
 export async function upsertDocRows(db: Db, family: SqlFamily, tenantId: string, now: number, rows: DocWriteRow[]): Promise<void> {
@@ -91,14 +96,7 @@ export async function upsertDocRows(db: Db, family: SqlFamily, tenantId: string,
       writers[i] = r.writer;
       bodies[i] = r.body;
     }
-    await run(
-      db,
-      `insert into stowage_docs (tenant_id, collection, id, seq, deleted, writer, body, updated_at)
-       select $1, c, i, s, d, w, b::jsonb, $2
-       from unnest($3::text[], $4::text[], $5::bigint[], $6::int[], $7::text[], $8::text[]) as u(c, i, s, d, w, b)
-       on conflict (tenant_id, collection, id) do update set ${SET_ALL}`,
-      [tenantId, now, collections, ids, seqs, deleted, writers, bodies],
-    );
+    await run(db, PG_UPSERT_DOCS, [tenantId, now, collections, ids, seqs, deleted, writers, bodies]);
     return;
   }
   for (let i = 0; i < rows.length; i += SQLITE_ROWS) {
