@@ -16,6 +16,7 @@ const SECTIONS: Record<string, () => Promise<{ default: (r: Reporter) => Promise
   profile: () => import("./profile-sync.ts"),
   table: () => import("./table.ts"),
   "pg-scale": () => import("./pg-scale.ts"),
+  pull1m: () => import("./pull1m.ts"),
 };
 
 const args = process.argv.slice(2);
