@@ -4,6 +4,7 @@ import { applyOps, type WriteOp } from "./apply.ts";
 import { enqueuePush, type QueuedPush } from "./push-group.ts";
 import { lockTenant, MAX_ROWS_PER_STATEMENT, unstorableJson, type SqlFamily } from "./dialect-sql.ts";
 import { num, type ServerTables } from "./schema.ts";
+import { run } from "../store/sql.ts";
 import type { ServerStore } from "./store.ts";
 import type { StowageErrorIssue } from "../errors.ts";
 
@@ -155,6 +156,11 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
         .onConflict((oc) => oc.columns(["tenant_id", "client_id", "op_id"]).doNothing())
         .execute();
     }
+    if (store.family === "postgres" && moved.length > 0) {
+      // One round trip for the marks and the counter while the tenant's lock is held.
+      await run(trx, PG_MARKS_AND_SEQ, [tenantId, moved.map((m) => m.client_id), moved.map((m) => m.last_op_id), seq]);
+      return responses;
+    }
     for (let i = 0; i < moved.length; i += MAX_ROWS_PER_STATEMENT) {
       await trx
         .insertInto("stowage_clients")
@@ -167,7 +173,23 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
   });
 }
 
-/** The op marks of every client in the group, in one statement. */
+/**
+ * PostgreSQL: the group's client marks (`$2` ids, `$3` marks) and the tenant's counter (`$4`)
+ * in one statement; the counter row is written only when it moved, so the NOTIFY trigger and
+ * the row version follow real changes only.
+ */
+const PG_MARKS_AND_SEQ = `with marks as (
+    insert into stowage_clients (tenant_id, client_id, last_op_id)
+    select $1, c, o from unnest($2::text[], $3::bigint[]) as u(c, o)
+    on conflict (tenant_id, client_id) do update set last_op_id = excluded.last_op_id
+  )
+  update stowage_tenants set seq = $4 where id = $1 and seq <> $4`;
+
+/**
+ * The op marks of every client in the group, in one statement. Read after the tenant's lock
+ * is held and in a statement of its own: under READ COMMITTED a new statement sees every mark
+ * committed before the lock was granted (a join with the locking read would not).
+ */
 async function loadMarks(trx: Transaction<ServerTables>, tenantId: string, group: QueuedPush[]): Promise<Map<string, number>> {
   const ids = [...new Set(group.map((p) => p.req.clientId))];
   const marks = new Map<string, number>();
