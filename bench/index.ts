@@ -14,14 +14,20 @@ const SECTIONS: Record<string, () => Promise<{ default: (r: Reporter) => Promise
   sync: () => import("./sync.ts"),
   search: () => import("./search.ts"),
   live: () => import("./live.ts"),
+  profile: () => import("./profile-sync.ts"),
+  table: () => import("./table.ts"),
+  "pg-scale": () => import("./pg-scale.ts"),
+  pull1m: () => import("./pull1m.ts"),
 };
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
 const wanted = args.filter((a) => !a.startsWith("--"));
+/** Slow sections run only when named. */
+const OPT_IN = new Set(["pg-scale", "pull1m"]);
 const reporter = createReporter();
 for (const [name, load] of Object.entries(SECTIONS)) {
-  if (wanted.length && !wanted.includes(name)) continue;
+  if (wanted.length ? !wanted.includes(name) : OPT_IN.has(name)) continue;
   reporter.log(`bench: ${name}`);
   await (await load()).default(reporter);
 }

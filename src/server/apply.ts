@@ -1,7 +1,8 @@
 import type { Transaction } from "kysely";
 import type { ErrorInfo } from "../protocol/wire.ts";
 import { mergePatch, type JsonObject } from "../json.ts";
-import { MAX_ROWS_PER_STATEMENT } from "./dialect-sql.ts";
+import type { SqlFamily } from "./dialect-sql.ts";
+import { familyOf, selectDocStates, upsertDocRows, type DocWriteRow } from "./docs-sql.ts";
 import type { RuleRunner } from "./rules.ts";
 import { num, type ServerTables } from "./schema.ts";
 
@@ -21,6 +22,10 @@ export interface WriteOp {
   value?: JsonObject;
   /** Strict check: the version the writer last saw; null means "no live document". */
   baseVersion?: number | null;
+  /** This op's writer when it differs from `ApplyContext.writer` (group commit applies several clients' pushes in one call). */
+  writer?: string | null;
+  /** This op's rules when they differ from `ApplyContext.rules` (each push of a group has its own principal). */
+  rules?: RuleRunner;
 }
 
 /** What happened to one WriteOp. */
@@ -61,6 +66,8 @@ export interface ApplyContext {
   maxValueChars: number;
   /** The embedding application's authorize/schemas/resolve rules (rules.ts), when installed. */
   rules?: RuleRunner;
+  /** The store's SQL family (found from the Kysely instance when absent). */
+  family?: SqlFamily;
 }
 
 const key = (collection: string, id: string) => `${collection}\u0000${id}`;
@@ -76,7 +83,7 @@ export async function applyOps(
   ctx: ApplyContext,
   ops: WriteOp[],
 ): Promise<{ outcomes: WriteOutcome[]; seq: number }> {
-  const states = await loadStates(trx, ctx.tenantId, ops);
+  const states = await loadStates(trx, ctx, ops);
   const dirty = new Map<string, { collection: string; id: string; state: DocState }>();
   const outcomes: WriteOutcome[] = new Array(ops.length);
   let seq = ctx.seq;
@@ -91,8 +98,9 @@ export async function applyOps(
       const op = ops[i];
       const k = key(op.collection, op.id);
       const current = overlay.get(k)?.state ?? states.get(k);
-      const { outcome, next } = ctx.rules
-        ? await ctx.rules.evaluate(op, () => (current && !current.deleted ? valueOf(current) : null), () => evaluate(op, current, ctx))
+      const rules = op.rules ?? ctx.rules;
+      const { outcome, next } = rules
+        ? await rules.evaluate(op, () => (current && !current.deleted ? valueOf(current) : null), () => evaluate(op, current, ctx))
         : evaluate(op, current, ctx);
       outcomes[i] = outcome;
       if (outcome.status !== "applied") {
@@ -125,9 +133,10 @@ export async function applyOps(
 }
 
 function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext): { outcome: WriteOutcome; next?: DocState } {
+  const writer = op.writer !== undefined ? op.writer : ctx.writer;
   const live = current !== undefined && !current.deleted;
   if (op.baseVersion !== undefined) {
-    const own = ctx.writer !== null && current?.writer === ctx.writer;
+    const own = writer !== null && current?.writer === writer;
     const matches = op.baseVersion === null ? !live : current !== undefined && current.seq === op.baseVersion;
     if (!own && !matches) {
       const outcome: WriteOutcome = {
@@ -145,7 +154,7 @@ function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext)
   if (op.op === "delete") {
     // Deleting what is not there changes nothing and takes no sequence number.
     if (!live) return { outcome: { status: "applied" } };
-    return { outcome: { status: "applied" }, next: { seq: 0, deleted: true, writer: ctx.writer, body: null } };
+    return { outcome: { status: "applied" }, next: { seq: 0, deleted: true, writer, body: null } };
   }
   let value: JsonObject;
   if (op.op === "patch") {
@@ -166,34 +175,25 @@ function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext)
       },
     };
   }
-  return { outcome: { status: "applied", value }, next: { seq: 0, deleted: false, writer: ctx.writer, body, value } };
+  return { outcome: { status: "applied", value }, next: { seq: 0, deleted: false, writer, body, value } };
 }
 
 function valueOf(state: DocState): JsonObject {
   return (state.value ??= JSON.parse(state.body ?? "{}") as JsonObject);
 }
 
-async function loadStates(trx: Transaction<ServerTables>, tenantId: string, ops: WriteOp[]): Promise<Map<string, DocState>> {
+async function loadStates(trx: Transaction<ServerTables>, ctx: ApplyContext, ops: WriteOp[]): Promise<Map<string, DocState>> {
   const byCollection = new Map<string, Set<string>>();
   for (const op of ops) {
     let ids = byCollection.get(op.collection);
     if (!ids) byCollection.set(op.collection, (ids = new Set()));
     ids.add(op.id);
   }
+  const family = ctx.family ?? familyOf(trx);
   const states = new Map<string, DocState>();
   for (const [collection, idSet] of byCollection) {
-    const ids = [...idSet];
-    for (let i = 0; i < ids.length; i += MAX_ROWS_PER_STATEMENT) {
-      const rows = await trx
-        .selectFrom("stowage_docs")
-        .select(["id", "seq", "deleted", "writer", "body"])
-        .where("tenant_id", "=", tenantId)
-        .where("collection", "=", collection)
-        .where("id", "in", ids.slice(i, i + MAX_ROWS_PER_STATEMENT))
-        .execute();
-      for (const r of rows) {
-        states.set(key(collection, r.id), { seq: num(r.seq), deleted: Number(r.deleted) === 1, writer: r.writer, body: r.body });
-      }
+    for (const r of await selectDocStates(trx, family, ctx.tenantId, collection, [...idSet])) {
+      states.set(key(collection, r.id), { seq: num(r.seq), deleted: Number(r.deleted) === 1, writer: r.writer, body: r.body });
     }
   }
   return states;
@@ -204,29 +204,13 @@ async function writeStates(
   ctx: ApplyContext,
   docs: { collection: string; id: string; state: DocState }[],
 ): Promise<void> {
-  for (let i = 0; i < docs.length; i += MAX_ROWS_PER_STATEMENT) {
-    const rows = docs.slice(i, i + MAX_ROWS_PER_STATEMENT).map(({ collection, id, state }) => ({
-      tenant_id: ctx.tenantId,
-      collection,
-      id,
-      seq: state.seq,
-      deleted: state.deleted ? 1 : 0,
-      writer: state.writer,
-      body: state.body,
-      updated_at: ctx.now,
-    }));
-    await trx
-      .insertInto("stowage_docs")
-      .values(rows)
-      .onConflict((oc) =>
-        oc.columns(["tenant_id", "collection", "id"]).doUpdateSet((eb) => ({
-          seq: eb.ref("excluded.seq"),
-          deleted: eb.ref("excluded.deleted"),
-          writer: eb.ref("excluded.writer"),
-          body: eb.ref("excluded.body"),
-          updated_at: eb.ref("excluded.updated_at"),
-        })),
-      )
-      .execute();
-  }
+  const rows: DocWriteRow[] = docs.map(({ collection, id, state }) => ({
+    collection,
+    id,
+    seq: state.seq,
+    deleted: state.deleted ? 1 : 0,
+    writer: state.writer,
+    body: state.body,
+  }));
+  await upsertDocRows(trx, ctx.family ?? familyOf(trx), ctx.tenantId, ctx.now, rows);
 }

@@ -1,5 +1,6 @@
 import { StowageError, describeValue } from "../errors.ts";
-import { num } from "./schema.ts";
+import type { Kysely } from "kysely";
+import { num, type ServerTables } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
 
 const CURSOR = /^v1\.(0|[1-9][0-9]{0,15})$/;
@@ -18,6 +19,20 @@ export function pullCursor(seq: number): string {
 }
 
 /**
+ * The changes after `after`, oldest first: an index range scan of (tenant_id, seq), so its
+ * cost follows the changes returned, not the documents stored (test/postgres/plans.test.ts).
+ */
+export function pullQuery(db: Kysely<ServerTables>, tenantId: string, after: number, limit: number) {
+  return db
+    .selectFrom("stowage_docs")
+    .select(["collection", "id", "seq", "deleted", "body"])
+    .where("tenant_id", "=", tenantId)
+    .where("seq", ">", after)
+    .orderBy("seq")
+    .limit(limit);
+}
+
+/**
  * One pull page as JSON text. Bodies are stored as JSON text, so the page is assembled
  * without parsing and re-serializing every document.
  *
@@ -33,14 +48,7 @@ export async function pullPage(
   limit: number,
   info?: { changes: number; cursor: number; reset: boolean },
 ): Promise<string> {
-  const rows = await store.db
-    .selectFrom("stowage_docs")
-    .select(["collection", "id", "seq", "deleted", "body"])
-    .where("tenant_id", "=", tenantId)
-    .where("seq", ">", after)
-    .orderBy("seq")
-    .limit(limit + 1)
-    .execute();
+  const rows = await pullQuery(store.db, tenantId, after, limit + 1).execute();
   const tenant = await store.db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId).executeTakeFirst();
   const seq = num(tenant?.seq);
   const purged = num(tenant?.purged_seq);

@@ -1,8 +1,10 @@
 import type { Transaction } from "kysely";
 import type { ErrorInfo, OpResult, PushRequest, PushResponse } from "../protocol/wire.ts";
 import { applyOps, type WriteOp } from "./apply.ts";
+import { enqueuePush, type PushAnswer, type QueuedPush } from "./push-group.ts";
 import { lockTenant, MAX_ROWS_PER_STATEMENT, unstorableJson, type SqlFamily } from "./dialect-sql.ts";
 import { num, type ServerTables } from "./schema.ts";
+import { run } from "../store/sql.ts";
 import type { ServerStore } from "./store.ts";
 import type { StowageErrorIssue } from "../errors.ts";
 import type { RuleRunner } from "./rules.ts";
@@ -66,9 +68,10 @@ export function checkValue(value: Record<string, unknown>, id: string, limits: P
 }
 
 /**
- * Applies a validated push in one transaction: ops at or below the client's recorded mark are
- * answered from the record (duplicate, or the stored conflict/rejected result), the rest are
- * applied, and the new mark is written in the same transaction as their effects.
+ * Applies a validated push: ops at or below the client's recorded mark are answered from the
+ * record (duplicate, or the stored conflict/rejected result), the rest are applied, and the
+ * new mark is written in the same transaction as their effects. Concurrent pushes of one
+ * tenant share a transaction (group commit, push-group.ts), each with its own results.
  */
 export async function push(store: ServerStore, tenantId: string, req: PushRequest, limits: PushLimits, now: number, rules?: RuleRunner): Promise<PushResponse> {
   return (await pushWithSeq(store, tenantId, req, limits, now, rules)).response;
@@ -83,46 +86,82 @@ export async function pushWithSeq(
   now: number,
   rules?: RuleRunner,
 ): Promise<{ response: PushResponse; seq?: number }> {
+  return enqueuePush(store, tenantId, { req, limits, now, rules }, (group) => pushGroup(store, tenantId, group));
+}
+
+/**
+ * One transaction for a group of pushes of one tenant (each from a different client, see
+ * push-group.ts), with the effect of committing them one after another in arrival order:
+ * all their fresh ops go through ONE applyOps call (one multi-row read and one multi-row
+ * upsert per 500 documents), each op carrying its own writer, and every client's mark and
+ * refusals are written with one multi-row statement each.
+ */
+async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush[]): Promise<PushAnswer[]> {
   return store.db.transaction().execute(async (trx) => {
     const tenant = await lockTenant(trx, store.family, tenantId);
     if (!tenant) throw new Error(`tenant ${tenantId} vanished during a push`);
-    const markRow = await trx
-      .selectFrom("stowage_clients")
-      .select("last_op_id")
-      .where("tenant_id", "=", tenantId)
-      .where("client_id", "=", req.clientId)
-      .executeTakeFirst();
-    const mark = num(markRow?.last_op_id);
-    const fresh = req.ops.filter((op) => op.opId > mark);
-    const seen = req.ops.length - fresh.length;
-    const results: OpResult[] = [];
-    if (seen > 0) {
-      const recorded = await recordedResults(trx, tenantId, req.clientId, req.ops.slice(0, seen).map((o) => o.opId));
-      for (const op of req.ops.slice(0, seen)) results.push(recorded.get(op.opId) ?? { opId: op.opId, status: "duplicate" });
-    }
-    if (fresh.length === 0) return { response: { results, lastOpId: mark } };
-
-    const writes: WriteOp[] = fresh.map((op) => ({
-      opId: op.opId,
-      tx: op.tx,
-      collection: op.collection,
-      id: op.id,
-      op: op.op,
-      value: op.op === "delete" ? undefined : op.value,
-      baseVersion: op.baseVersion,
-    }));
-    const { outcomes, seq } = await applyOps(trx, { tenantId, seq: tenant.seq, writer: req.clientId, now, maxValueChars: limits.maxValueChars, rules }, writes);
-    const refusals: { tenant_id: string; client_id: string; op_id: number; result: string; created_at: number }[] = [];
-    for (let i = 0; i < fresh.length; i++) {
-      const o = outcomes[i];
-      const result: OpResult = { opId: fresh[i].opId, status: o.status };
-      if (o.version !== undefined) result.version = o.version;
-      if (o.status === "conflict") result.value = o.value ?? null;
-      if (o.error) result.error = o.error as ErrorInfo;
-      results.push(result);
-      if (o.status !== "applied") {
-        refusals.push({ tenant_id: tenantId, client_id: req.clientId, op_id: result.opId, result: JSON.stringify(result), created_at: now });
+    const marks = await loadMarks(trx, tenantId, group);
+    const writes: WriteOp[] = [];
+    const fresh: PushRequest["ops"][] = [];
+    const results: OpResult[][] = [];
+    let txGroup = 0;
+    let now = 0;
+    for (const { req, now: at, rules } of group) {
+      now = Math.max(now, at);
+      const mark = marks.get(req.clientId) ?? 0;
+      const mine = req.ops.filter((op) => op.opId > mark);
+      const seen = req.ops.length - mine.length;
+      const answered: OpResult[] = [];
+      if (seen > 0) {
+        const recorded = await recordedResults(trx, tenantId, req.clientId, req.ops.slice(0, seen).map((o) => o.opId));
+        for (const op of req.ops.slice(0, seen)) answered.push(recorded.get(op.opId) ?? { opId: op.opId, status: "duplicate" });
       }
+      fresh.push(mine);
+      results.push(answered);
+      // `tx` numbers are the client's own: renumber them so two pushes' groups never merge.
+      let lastTx: number | undefined;
+      for (const op of mine) {
+        if (op.tx !== undefined && op.tx !== lastTx) txGroup++;
+        lastTx = op.tx;
+        writes.push({
+          opId: op.opId,
+          tx: op.tx === undefined ? undefined : txGroup,
+          collection: op.collection,
+          id: op.id,
+          op: op.op,
+          value: op.op === "delete" ? undefined : op.value,
+          baseVersion: op.baseVersion,
+          writer: req.clientId,
+          rules,
+        });
+      }
+    }
+    const limits = group[0].limits;
+    const { outcomes, seq } = writes.length
+      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, family: store.family }, writes)
+      : { outcomes: [], seq: tenant.seq };
+    const refusals: { tenant_id: string; client_id: string; op_id: number; result: string; created_at: number }[] = [];
+    const moved: { tenant_id: string; client_id: string; last_op_id: number }[] = [];
+    const responses: PushResponse[] = [];
+    let at = 0;
+    for (let p = 0; p < group.length; p++) {
+      const { req, now: pushedAt } = group[p];
+      const mine = fresh[p];
+      const out = results[p];
+      for (const op of mine) {
+        const o = outcomes[at++];
+        const result: OpResult = { opId: op.opId, status: o.status };
+        if (o.version !== undefined) result.version = o.version;
+        if (o.status === "conflict") result.value = o.value ?? null;
+        if (o.error) result.error = o.error as ErrorInfo;
+        out.push(result);
+        if (o.status !== "applied") {
+          refusals.push({ tenant_id: tenantId, client_id: req.clientId, op_id: result.opId, result: JSON.stringify(result), created_at: pushedAt });
+        }
+      }
+      const lastOpId = mine.length ? mine[mine.length - 1].opId : (marks.get(req.clientId) ?? 0);
+      if (mine.length) moved.push({ tenant_id: tenantId, client_id: req.clientId, last_op_id: lastOpId });
+      responses.push({ results: out, lastOpId });
     }
     for (let i = 0; i < refusals.length; i += MAX_ROWS_PER_STATEMENT) {
       await trx
@@ -131,15 +170,58 @@ export async function pushWithSeq(
         .onConflict((oc) => oc.columns(["tenant_id", "client_id", "op_id"]).doNothing())
         .execute();
     }
-    const lastOpId = fresh[fresh.length - 1].opId;
-    await trx
-      .insertInto("stowage_clients")
-      .values({ tenant_id: tenantId, client_id: req.clientId, last_op_id: lastOpId })
-      .onConflict((oc) => oc.columns(["tenant_id", "client_id"]).doUpdateSet({ last_op_id: lastOpId }))
-      .execute();
+    if (store.family === "postgres" && moved.length > 0) {
+      // One round trip for the marks and the counter while the tenant's lock is held.
+      await run(trx, PG_MARKS_AND_SEQ, [tenantId, moved.map((m) => m.client_id), moved.map((m) => m.last_op_id), seq]);
+      return answers(responses, tenant.seq, seq);
+    }
+    for (let i = 0; i < moved.length; i += MAX_ROWS_PER_STATEMENT) {
+      await trx
+        .insertInto("stowage_clients")
+        .values(moved.slice(i, i + MAX_ROWS_PER_STATEMENT))
+        .onConflict((oc) => oc.columns(["tenant_id", "client_id"]).doUpdateSet((eb) => ({ last_op_id: eb.ref("excluded.last_op_id") })))
+        .execute();
+    }
     if (seq !== tenant.seq) await trx.updateTable("stowage_tenants").set({ seq }).where("id", "=", tenantId).execute();
-    return { response: { results, lastOpId }, seq: seq !== tenant.seq ? seq : undefined };
+    return answers(responses, tenant.seq, seq);
   });
+}
+
+/** Every push of a group reports the group's new seq: a poke for it is one poke, however many publish it. */
+function answers(responses: PushResponse[], before: number, after: number): PushAnswer[] {
+  return responses.map((response) => (after !== before ? { response, seq: after } : { response }));
+}
+
+/**
+ * PostgreSQL: the group's client marks (`$2` ids, `$3` marks) and the tenant's counter (`$4`)
+ * in one statement; the counter row is written only when it moved, so the NOTIFY trigger and
+ * the row version follow real changes only.
+ */
+const PG_MARKS_AND_SEQ = `with marks as (
+    insert into stowage_clients (tenant_id, client_id, last_op_id)
+    select $1, c, o from unnest($2::text[], $3::bigint[]) as u(c, o)
+    on conflict (tenant_id, client_id) do update set last_op_id = excluded.last_op_id
+  )
+  update stowage_tenants set seq = $4 where id = $1 and seq <> $4`;
+
+/**
+ * The op marks of every client in the group, in one statement. Read after the tenant's lock
+ * is held and in a statement of its own: under READ COMMITTED a new statement sees every mark
+ * committed before the lock was granted (a join with the locking read would not).
+ */
+async function loadMarks(trx: Transaction<ServerTables>, tenantId: string, group: QueuedPush[]): Promise<Map<string, number>> {
+  const ids = [...new Set(group.map((p) => p.req.clientId))];
+  const marks = new Map<string, number>();
+  for (let i = 0; i < ids.length; i += MAX_ROWS_PER_STATEMENT) {
+    const rows = await trx
+      .selectFrom("stowage_clients")
+      .select(["client_id", "last_op_id"])
+      .where("tenant_id", "=", tenantId)
+      .where("client_id", "in", ids.slice(i, i + MAX_ROWS_PER_STATEMENT))
+      .execute();
+    for (const r of rows) marks.set(r.client_id, num(r.last_op_id));
+  }
+  return marks;
 }
 
 async function recordedResults(trx: Transaction<ServerTables>, tenantId: string, clientId: string, opIds: number[]): Promise<Map<number, OpResult>> {

@@ -36,10 +36,11 @@ export interface CycleContext {
 }
 
 /**
- * Drains the outbox. Pipelined: the next batch is read and sent before the previous answer
- * is settled locally, which hides the local work behind the server's. Safe because batches
- * are sent strictly in op id order, one request at a time, and settling batch N touches
- * only entries ≤ N's last op id.
+ * Drains the outbox. Pipelined: while a batch's request is in flight the next batch is read
+ * and serialized, and it is sent as soon as the answer arrives, before the previous answer
+ * is settled locally; this hides the local work behind the server's. Safe because batches
+ * are sent strictly in op id order, one request at a time, reading batch N+1 only reads
+ * entries after N's last op id, and settling batch N touches only entries ≤ N's last op id.
  */
 export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<void> {
   let isolate = false;
@@ -47,6 +48,7 @@ export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<vo
   if (!batch) return;
   ctx.setState("pushing");
   let inflight = await send(ctx, batch);
+  let prefetch = readAhead(ctx, batch);
   while (batch) {
     const outcome: PushOutcome = await inflight;
     let results: OpResult[];
@@ -54,6 +56,7 @@ export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<vo
       results = outcome.results;
       ctx.markOnline(null);
     } else {
+      await prefetch.catch(() => null);
       ctx.markOnline(outcome.error);
       if (!isRefusedWhole(outcome.error)) throw outcome.error;
       if (!isolate) {
@@ -62,13 +65,14 @@ export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<vo
         isolate = true;
         batch = (await prepareBatch(ctx.store, 0, true))!;
         inflight = await send(ctx, batch);
+        prefetch = Promise.resolve(null);
         continue;
       }
       results = rejectAll(batch, outcome.error); // a lone group refused whole: record, drop
     }
     let next: PreparedBatch | null = null;
     if (!isolate) {
-      next = await prepareBatch(ctx.store, batch.lastOpId, false);
+      next = await prefetch;
       if (next) inflight = await send(ctx, next);
     }
     const settled = await settleBatch(ctx.store, batch, results);
@@ -82,7 +86,19 @@ export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<vo
       if (next) inflight = await send(ctx, next);
     }
     batch = next;
+    prefetch = batch ? readAhead(ctx, batch) : Promise.resolve(null);
   }
+}
+
+/**
+ * Starts reading the batch after `batch` while its request is in flight. The promise is
+ * observed at once so a failure (e.g. the store closing) never goes unhandled; awaiting it
+ * later still throws that failure.
+ */
+function readAhead(ctx: CycleContext, batch: PreparedBatch): Promise<PreparedBatch | null> {
+  const read = prepareBatch(ctx.store, batch.lastOpId, false);
+  read.catch(() => {});
+  return read;
 }
 
 /** Renews the lease, then starts the request (not awaiting its answer). */

@@ -1,0 +1,125 @@
+import type { Kysely, Transaction } from "kysely";
+import { all, run } from "../store/sql.ts";
+import type { SqlFamily } from "./dialect-sql.ts";
+import type { ServerTables } from "./schema.ts";
+
+/**
+ * The two statements of every push, in raw SQL: the query builder spent more time building
+ * and compiling a 500-row upsert (4,000 frozen value nodes) than the database spent running
+ * it. On PostgreSQL each is ONE statement with array parameters (`unnest`, `= any`), so any
+ * number of documents costs one round trip and the statement text never changes (the server
+ * parses and plans the same text); SQLite gets multi-row statements its driver caches.
+ */
+
+/** A document row as the push path reads it. */
+export interface DocStateRow {
+  id: string;
+  seq: number | string;
+  deleted: number;
+  writer: string | null;
+  body: string | null;
+}
+
+/** A document row to write. */
+export interface DocWriteRow {
+  collection: string;
+  id: string;
+  seq: number;
+  deleted: 0 | 1;
+  writer: string | null;
+  body: string | null;
+}
+
+type Db = Transaction<ServerTables> | Kysely<ServerTables>;
+
+/** SQLite's bound-parameter budget per statement, in rows. */
+const SQLITE_ROWS = 500;
+
+const familyCache = new WeakMap<object, SqlFamily>();
+
+/** Which SQL family a Kysely instance speaks, from how it writes a placeholder. */
+export function familyOf(db: Db): SqlFamily {
+  const cached = familyCache.get(db);
+  if (cached) return cached;
+  const probe = db.selectFrom("stowage_tenants").select("id").where("id", "=", "").compile().sql;
+  const family: SqlFamily = probe.includes("$1") ? "postgres" : "sqlite";
+  familyCache.set(db, family);
+  return family;
+}
+
+/** The current rows of `ids` in one collection. */
+export async function selectDocStates(db: Db, family: SqlFamily, tenantId: string, collection: string, ids: string[]): Promise<DocStateRow[]> {
+  if (family === "postgres") {
+    return all<DocStateRow>(db, PG_SELECT_STATES, [tenantId, collection, ids]);
+  }
+  const out: DocStateRow[] = [];
+  for (let i = 0; i < ids.length; i += SQLITE_ROWS) {
+    const chunk = ids.slice(i, i + SQLITE_ROWS);
+    const rows = await all<DocStateRow>(
+      db,
+      `select id, seq, deleted, writer, body from stowage_docs where tenant_id = ? and collection = ? and id in (${new Array(chunk.length).fill("?").join(",")})`,
+      [tenantId, collection, ...chunk],
+    );
+    for (const r of rows) out.push(r);
+  }
+  return out;
+}
+
+const SET_ALL = "seq = excluded.seq, deleted = excluded.deleted, writer = excluded.writer, body = excluded.body, updated_at = excluded.updated_at";
+
+/** PostgreSQL: a push's document read, `$1` tenant, `$2` collection, `$3` ids (plans.test.ts checks its plan). */
+export const PG_SELECT_STATES = "select id, seq, deleted, writer, body from stowage_docs where tenant_id = $1 and collection = $2 and id = any($3::text[])";
+
+/** PostgreSQL: a push's document upsert, every row in one statement of parallel arrays. */
+export const PG_UPSERT_DOCS = `insert into stowage_docs (tenant_id, collection, id, seq, deleted, writer, body, updated_at)
+  select $1, c, i, s, d, w, b::jsonb, $2
+  from unnest($3::text[], $4::text[], $5::bigint[], $6::int[], $7::text[], $8::text[]) as u(c, i, s, d, w, b)
+  on conflict (tenant_id, collection, id) do update set ${SET_ALL}`;
+
+/** Inserts or replaces document rows (the caller holds the tenant's counter lock). */
+export async function upsertDocRows(db: Db, family: SqlFamily, tenantId: string, now: number, rows: DocWriteRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  if (family === "postgres") {
+    const n = rows.length;
+    const collections = new Array<string>(n);
+    const ids = new Array<string>(n);
+    const seqs = new Array<number>(n);
+    const deleted = new Array<number>(n);
+    const writers = new Array<string | null>(n);
+    const bodies = new Array<string | null>(n);
+    for (let i = 0; i < n; i++) {
+      const r = rows[i];
+      collections[i] = r.collection;
+      ids[i] = r.id;
+      seqs[i] = r.seq;
+      deleted[i] = r.deleted;
+      writers[i] = r.writer;
+      bodies[i] = r.body;
+    }
+    await run(db, PG_UPSERT_DOCS, [tenantId, now, collections, ids, seqs, deleted, writers, bodies]);
+    return;
+  }
+  for (let i = 0; i < rows.length; i += SQLITE_ROWS) {
+    const chunk = rows.slice(i, i + SQLITE_ROWS);
+    const params: unknown[] = new Array(chunk.length * 8);
+    for (let j = 0; j < chunk.length; j++) {
+      const r = chunk[j];
+      const k = j * 8;
+      params[k] = tenantId;
+      params[k + 1] = r.collection;
+      params[k + 2] = r.id;
+      params[k + 3] = r.seq;
+      params[k + 4] = r.deleted;
+      params[k + 5] = r.writer;
+      params[k + 6] = r.body;
+      params[k + 7] = now;
+    }
+    await run(
+      db,
+      `insert into stowage_docs (tenant_id, collection, id, seq, deleted, writer, body, updated_at)
+       values ${new Array(chunk.length).fill("(?,?,?,?,?,?,?,?)").join(",")}
+       on conflict (tenant_id, collection, id) do update set ${SET_ALL}`,
+      params,
+    );
+  }
+}
