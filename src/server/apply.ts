@@ -2,6 +2,7 @@ import type { Transaction } from "kysely";
 import type { ErrorInfo } from "../protocol/wire.ts";
 import { mergePatch, type JsonObject } from "../json.ts";
 import { MAX_ROWS_PER_STATEMENT } from "./dialect-sql.ts";
+import type { RuleRunner } from "./rules.ts";
 import { num, type ServerTables } from "./schema.ts";
 
 /** One write to apply: a pushed op, or a direct PUT/PATCH/DELETE. */
@@ -34,7 +35,7 @@ export interface WriteOutcome {
   error?: ErrorInfo;
 }
 
-interface DocState {
+export interface DocState {
   /** Version: the sequence number of the latest change. */
   seq: number;
   /** A tombstone. */
@@ -58,6 +59,8 @@ export interface ApplyContext {
   now: number;
   /** Largest JSON text of one value, in characters. */
   maxValueChars: number;
+  /** The embedding application's authorize/schemas/resolve rules (rules.ts), when installed. */
+  rules?: RuleRunner;
 }
 
 const key = (collection: string, id: string) => `${collection}\u0000${id}`;
@@ -88,7 +91,9 @@ export async function applyOps(
       const op = ops[i];
       const k = key(op.collection, op.id);
       const current = overlay.get(k)?.state ?? states.get(k);
-      const { outcome, next } = evaluate(op, current, ctx);
+      const { outcome, next } = ctx.rules
+        ? await ctx.rules.evaluate(op, () => (current && !current.deleted ? valueOf(current) : null), () => evaluate(op, current, ctx))
+        : evaluate(op, current, ctx);
       outcomes[i] = outcome;
       if (outcome.status !== "applied") {
         refused = i;

@@ -7,7 +7,9 @@ import { applyOps } from "./apply.ts";
 import { lockTenant } from "./dialect-sql.ts";
 import { getDoc, listDocs } from "./docs.ts";
 import { errorResponse, HttpError, json, jsonText, readJson } from "./http.ts";
-import { authenticate, type Principal } from "./keys.ts";
+import { requestAuthenticator, requireScope, type AuthOptions } from "./auth/authenticate.ts";
+import type { Principal } from "./keys.ts";
+import { normalizeBasePath, stripBasePath } from "./mount.ts";
 import { parsePullCursor, pullPage } from "./pull.ts";
 import { checkPush, pushWithSeq } from "./push.ts";
 import { ChangeFeed } from "./events/feed.ts";
@@ -15,6 +17,7 @@ import { EventStreams, type EventStreamOptions } from "./events/sse.ts";
 import { checkLastEventId, EVENTS_PATH, readTenantSeq } from "./events/endpoint.ts";
 import { DEFAULT_RATE, RateLimiter, type RateLimit } from "./rate-limit.ts";
 import { callHook, type ServerHooks } from "./ops/hooks.ts";
+import { bindRules, type RulesOptions } from "./rules.ts";
 import type { ServerStore } from "./store.ts";
 
 /** What the server refuses past; every member has the protocol's default. */
@@ -29,9 +32,11 @@ export interface ServerLimits {
   rate: RateLimit | false;
 }
 
-export interface ServerHandlerOptions {
+export interface ServerHandlerOptions extends AuthOptions, RulesOptions {
   /** The store to serve. */
   store: ServerStore;
+  /** Where the routes live when mounted inside an application, e.g. `/sync` (then `/sync/v1/push`…). Default: the root. */
+  basePath?: string;
   /** Overrides of the default limits. */
   limits?: Partial<ServerLimits>;
   /** The clock in ms (rate limiting, tombstone ages); tests inject one. */
@@ -83,10 +88,14 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
   const limiter = limits.rate ? new RateLimiter(limits.rate) : undefined;
   const feed = options.changes ?? new ChangeFeed({ readSeq: (t) => readTenantSeq(store, t) });
   const streams = new EventStreams(feed, options.events);
+  const authenticate = requestAuthenticator(store, options);
+  const basePath = normalizeBasePath(options.basePath);
 
   async function handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
-    const route = matchRoute(url.pathname);
+    const path = stripBasePath(basePath, url.pathname);
+    if (path === undefined) throw notFoundRoute(url.pathname);
+    const route = matchRoute(path);
     if (!METHODS[route.kind].includes(req.method)) {
       throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed on ${url.pathname.slice(0, 100)}`, {
         headers: { allow: METHODS[route.kind].join(", ") },
@@ -104,7 +113,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       const body = parse(pushRequestSchema, await readJson(req, limits.maxBodyBytes));
       const issues = checkPush(body, limits, store.family);
       if (issues.length) throw validation(issues);
-      const { response, seq } = await pushWithSeq(store, principal.tenantId, body, limits, now());
+      const { response, seq } = await pushWithSeq(store, principal.tenantId, body, limits, now(), bindRules(options, principal, limits.maxValueChars));
       if (seq !== undefined) feed.publish(principal.tenantId, seq);
       callHook(options.hooks?.pushed, req, principal.tenantId, body.clientId, response.results);
       return json(response);
@@ -150,7 +159,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
     const outcome = await store.db.transaction().execute(async (trx) => {
       const tenant = await lockTenant(trx, store.family, principal.tenantId);
       if (!tenant) throw new Error(`tenant ${principal.tenantId} vanished`);
-      const { outcomes, seq } = await applyOps(trx, { tenantId: principal.tenantId, seq: tenant.seq, writer: null, now: t, maxValueChars: limits.maxValueChars }, [
+      const { outcomes, seq } = await applyOps(trx, { tenantId: principal.tenantId, seq: tenant.seq, writer: null, now: t, maxValueChars: limits.maxValueChars, rules: bindRules(options, principal, limits.maxValueChars) }, [
         { collection, id, op, value, baseVersion },
       ]);
       if (seq !== tenant.seq) await trx.updateTable("stowage_tenants").set({ seq }).where("id", "=", principal.tenantId).execute();
@@ -160,6 +169,8 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
     if (outcome.status === "conflict") throw new HttpError(409, "conflict", outcome.error?.message ?? "version mismatch");
     if (outcome.status === "rejected") {
       if (outcome.error?.code === "not_found") throw notFound(collection, id);
+      if (outcome.error?.code === "forbidden") throw new HttpError(403, "forbidden", outcome.error.message);
+      if (outcome.error?.code === "invalid") throw new HttpError(400, "invalid", outcome.error.message, outcome.error.issues ? { issues: outcome.error.issues } : {});
       throw new HttpError(400, "bad_request", outcome.error?.message ?? "the document was refused");
     }
     if (outcome.version === undefined) throw notFound(collection, id); // DELETE of an absent document
@@ -171,14 +182,8 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
   }
 
   async function authorize(req: Request, spend = true): Promise<Principal> {
-    const header = req.headers.get("authorization");
-    const match = header === null ? null : /^Bearer +([^\s]{1,200})$/i.exec(header.trim());
-    const principal = match ? await authenticate(store, match[1]) : undefined;
-    if (!principal) {
-      throw new HttpError(401, "unauthorized", header === null ? "missing Authorization: Bearer <key>" : "the API key is malformed, unknown or revoked", {
-        headers: { "www-authenticate": 'Bearer realm="stowage"' },
-      });
-    }
+    const principal = await authenticate(req);
+    requireScope(principal, req.method, new URL(req.url).pathname);
     callHook(options.hooks?.authenticated, req, principal);
     const wait = spend ? (limiter?.take(principal.keyId, now()) ?? 0) : 0;
     if (wait > 0) {
@@ -200,7 +205,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
     close: async () => streams.close(),
     openStreams: () => streams.size,
     // The substring test keeps the URL parse off every other request's path.
-    isStream: (req: Request) => req.method === "GET" && req.url.includes(EVENTS_PATH) && new URL(req.url).pathname === EVENTS_PATH,
+    isStream: (req: Request) => req.method === "GET" && req.url.includes(EVENTS_PATH) && stripBasePath(basePath, new URL(req.url).pathname) === EVENTS_PATH,
   });
 }
 

@@ -15,3 +15,8 @@ export { createLogger, type Logger, type LogFormat, type LogLevel } from "./ops/
 export { ClientActivity, listClients, type ClientInfo } from "./ops/clients.ts";
 export type { ServerHooks, PullInfo } from "./ops/hooks.ts";
 export { DEFAULT_RATE } from "./rate-limit.ts";
+export { jwtAuthenticator, type JwtOptions } from "./auth/jwt.ts";
+export type { AuthOptions } from "./auth/authenticate.ts";
+export type { AuthenticateHook, Identity, Scope } from "./auth/principal.ts";
+export type { AuthorizeHook, DocSchema, ResolveHook, ResolveInput, RuleOp, RulesOptions } from "./rules.ts";
+export { jsonSchemaValidators } from "./json-schema.ts";

@@ -1,5 +1,6 @@
 import { StowageError, describeValue } from "../errors.ts";
 import { randomToken } from "../ids.ts";
+import type { Scope } from "./auth/principal.ts";
 import { num } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
 
@@ -27,6 +28,8 @@ export interface KeyInfo {
   createdAt: number;
   /** Revocation time, or null while the key works. */
   revokedAt: number | null;
+  /** `write` (everything) or `read` (pull, events, GET docs only). */
+  scope: Scope;
 }
 
 const TENANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -67,9 +70,11 @@ export async function listTenants(store: ServerStore): Promise<Tenant[]> {
 export async function createKey(
   store: ServerStore,
   tenant: string,
-  options: { label?: string; createIfMissing?: boolean; now?: number } = {},
-): Promise<{ id: string; key: string; tenant: Tenant }> {
+  options: { label?: string; createIfMissing?: boolean; now?: number; scope?: Scope } = {},
+): Promise<{ id: string; key: string; tenant: Tenant; scope: Scope }> {
   const now = options.now ?? Date.now();
+  const scope = options.scope ?? "write";
+  if (scope !== "read" && scope !== "write") throw new StowageError("input", `invalid key scope ${describeValue(scope)}: use read or write`);
   let found = await findTenant(store, tenant);
   if (!found && options.createIfMissing) found = await createTenant(store, tenant, now);
   if (!found) throw new StowageError("input", `no tenant named ${describeValue(tenant)}`);
@@ -77,9 +82,9 @@ export async function createKey(
   const key = `stw_${id}_${randomToken(32)}`;
   await store.db
     .insertInto("stowage_keys")
-    .values({ id: `k_${id}`, tenant_id: found.id, hash: await sha256Hex(key), label: options.label ?? null, created_at: now, revoked_at: null })
+    .values({ id: `k_${id}`, tenant_id: found.id, hash: await sha256Hex(key), label: options.label ?? null, created_at: now, revoked_at: null, scope })
     .execute();
-  return { id: `k_${id}`, key, tenant: found };
+  return { id: `k_${id}`, key, tenant: found, scope };
 }
 
 /** Keys of one tenant (name or id), or of every tenant; never the secrets. */
@@ -87,7 +92,7 @@ export async function listKeys(store: ServerStore, tenant?: string): Promise<Key
   let query = store.db
     .selectFrom("stowage_keys as k")
     .innerJoin("stowage_tenants as t", "t.id", "k.tenant_id")
-    .select(["k.id", "k.tenant_id", "t.name", "k.label", "k.created_at", "k.revoked_at"])
+    .select(["k.id", "k.tenant_id", "t.name", "k.label", "k.created_at", "k.revoked_at", "k.scope"])
     .orderBy("t.name")
     .orderBy("k.created_at")
     .orderBy("k.id");
@@ -103,6 +108,7 @@ export async function listKeys(store: ServerStore, tenant?: string): Promise<Key
     label: r.label,
     createdAt: num(r.created_at),
     revokedAt: r.revoked_at == null ? null : num(r.revoked_at),
+    scope: r.scope === "read" ? "read" : "write",
   }));
 }
 
@@ -118,10 +124,16 @@ export async function revokeKey(store: ServerStore, idOrKey: string, now = Date.
 
 /** The authenticated side of a request. */
 export interface Principal {
-  /** The key's id, the rate limiter's bucket. */
+  /** The key's id (`k_…`), or `id:<tenant id>:<subject>` for a token or hook identity: the rate limiter's bucket. */
   keyId: string;
   /** The tenant every read and write of the request is confined to. */
   tenantId: string;
+  /** The tenant's name. */
+  tenant: string;
+  /** The user or service inside the tenant (a JWT's `sub`, a hook's `subject`); absent for API keys. */
+  subject?: string;
+  /** What the request may do: a key's scope, a token's scope claim. */
+  scopes: readonly Scope[];
 }
 
 /**
@@ -132,15 +144,16 @@ export async function authenticate(store: ServerStore, key: string): Promise<Pri
   const match = KEY.exec(key);
   if (!match) return undefined;
   const row = await store.db
-    .selectFrom("stowage_keys")
-    .select(["id", "tenant_id", "hash", "revoked_at"])
-    .where("id", "=", `k_${match[1]}`)
+    .selectFrom("stowage_keys as k")
+    .innerJoin("stowage_tenants as t", "t.id", "k.tenant_id")
+    .select(["k.id", "k.tenant_id", "k.hash", "k.revoked_at", "k.scope", "t.name"])
+    .where("k.id", "=", `k_${match[1]}`)
     .executeTakeFirst();
   const hash = await sha256Hex(key);
   // Compare even when the row is missing, so a wrong id costs the same as a wrong secret.
   const same = constantTimeEqual(hash, row?.hash ?? "0".repeat(64));
   if (!row || !same || row.revoked_at != null) return undefined;
-  return { keyId: row.id, tenantId: row.tenant_id };
+  return { keyId: row.id, tenantId: row.tenant_id, tenant: row.name, scopes: row.scope === "read" ? ["read"] : ["write"] };
 }
 
 export async function sha256Hex(text: string): Promise<string> {

@@ -5,6 +5,7 @@ import { lockTenant, MAX_ROWS_PER_STATEMENT, unstorableJson, type SqlFamily } fr
 import { num, type ServerTables } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
 import type { StowageErrorIssue } from "../errors.ts";
+import type { RuleRunner } from "./rules.ts";
 
 /** Push limits the server enforces beyond the zod schema. */
 export interface PushLimits {
@@ -69,12 +70,12 @@ export function checkValue(value: Record<string, unknown>, id: string, limits: P
  * answered from the record (duplicate, or the stored conflict/rejected result), the rest are
  * applied, and the new mark is written in the same transaction as their effects.
  */
-export async function push(store: ServerStore, tenantId: string, req: PushRequest, limits: PushLimits, now: number): Promise<PushResponse> {
-  return (await pushWithSeq(store, tenantId, req, limits, now)).response;
+export async function push(store: ServerStore, tenantId: string, req: PushRequest, limits: PushLimits, now: number, rules?: RuleRunner): Promise<PushResponse> {
+  return (await pushWithSeq(store, tenantId, req, limits, now, rules)).response;
 }
 
 /** push(), also answering the tenant's seq after the commit when the push moved it (live pokes publish it). */
-export async function pushWithSeq(store: ServerStore, tenantId: string, req: PushRequest, limits: PushLimits, now: number): Promise<{ response: PushResponse; seq?: number }> {
+export async function pushWithSeq(store: ServerStore, tenantId: string, req: PushRequest, limits: PushLimits, now: number, rules?: RuleRunner): Promise<{ response: PushResponse; seq?: number }> {
   return store.db.transaction().execute(async (trx) => {
     const tenant = await lockTenant(trx, store.family, tenantId);
     if (!tenant) throw new Error(`tenant ${tenantId} vanished during a push`);
@@ -103,7 +104,7 @@ export async function pushWithSeq(store: ServerStore, tenantId: string, req: Pus
       value: op.op === "delete" ? undefined : op.value,
       baseVersion: op.baseVersion,
     }));
-    const { outcomes, seq } = await applyOps(trx, { tenantId, seq: tenant.seq, writer: req.clientId, now, maxValueChars: limits.maxValueChars }, writes);
+    const { outcomes, seq } = await applyOps(trx, { tenantId, seq: tenant.seq, writer: req.clientId, now, maxValueChars: limits.maxValueChars, rules }, writes);
     const refusals: { tenant_id: string; client_id: string; op_id: number; result: string; created_at: number }[] = [];
     for (let i = 0; i < fresh.length; i++) {
       const o = outcomes[i];

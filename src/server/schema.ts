@@ -22,6 +22,8 @@ export interface ServerTables {
     label: string | null;
     created_at: number | string | bigint;
     revoked_at: number | string | bigint | null;
+    /** `write` (push, writes and reads) or `read` (pull, events, GET only); migration 0002. */
+    scope: string;
   };
   stowage_docs: {
     tenant_id: string;
@@ -106,6 +108,12 @@ const migrations: Record<string, Migration> = {
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .addPrimaryKeyConstraint("stowage_op_results_pk", ["tenant_id", "client_id", "op_id"])
         .execute();
+    },
+  },
+  "0002_key_scopes": {
+    async up(db) {
+      // Keys made before scopes existed keep doing everything they did.
+      await db.schema.alterTable("stowage_keys").addColumn("scope", "text", (c) => c.notNull().defaultTo("write")).execute();
     },
   },
   // Client activity for `stowage clients` (src/server/ops/clients.ts); nullable, filled lazily.

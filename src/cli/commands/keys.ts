@@ -5,7 +5,7 @@ import { EXIT, type Command } from "../context.ts";
 import { CliFailure, printJson, renderTable } from "../output.ts";
 import { DATA_FLAG, serverDataLocation, withServerStore } from "../server-store.ts";
 
-const USAGE = "keys create --tenant NAME [--label TEXT] | keys list [--tenant NAME] | keys revoke <key-id | key>";
+const USAGE = "keys create --tenant NAME [--label TEXT] [--scope read|write] | keys list [--tenant NAME] | keys revoke <key-id | key>";
 
 const keys: Command = {
   usage: USAGE,
@@ -13,8 +13,10 @@ const keys: Command = {
   help: [
     "Works on the server's database directly (--data), whether or not `serve` is running.",
     "`create` makes the tenant when it is new and prints the key once: it is stored only hashed.",
+    "A `read` key may pull, stream events and GET documents; any write answers 403 forbidden.",
     "",
     "  stowage keys create --tenant acme --label laptop",
+    "  stowage keys create --tenant acme --scope read --label dashboard",
     "  stowage keys list",
     "  stowage keys revoke k_0123456789abcdef",
   ].join("\n"),
@@ -22,6 +24,7 @@ const keys: Command = {
     DATA_FLAG,
     { name: "tenant", type: "string", short: "t", value: "NAME", help: "tenant name (create: made if new; list: only its keys)" },
     { name: "label", type: "string", value: "TEXT", help: "free text to recognise the key by" },
+    { name: "scope", type: "string", value: "read|write", help: "create: write (default: everything) or read (pull, events, GET only)" },
   ],
   async run(ctx, args) {
     const [action, arg] = expectPositionals(args, 1, 2, USAGE);
@@ -29,13 +32,15 @@ const keys: Command = {
     if (action === "create") {
       expectPositionals(args, 1, 1, USAGE);
       if (!tenant) throw new UsageError("keys create needs --tenant NAME");
+      const scope = (args.flags.scope as string | undefined) ?? "write";
+      if (scope !== "read" && scope !== "write") throw new UsageError(`--scope must be read or write, got ${JSON.stringify(scope)}`);
       const made = await withServerStore(ctx, args.flags, (store) =>
-        createKey(store, tenant, { label: args.flags.label as string | undefined, createIfMissing: true }),
+        createKey(store, tenant, { label: args.flags.label as string | undefined, createIfMissing: true, scope }),
       );
-      if (ctx.global.json) printJson(ctx, { id: made.id, key: made.key, tenant: made.tenant.name, tenantId: made.tenant.id });
+      if (ctx.global.json) printJson(ctx, { id: made.id, key: made.key, tenant: made.tenant.name, tenantId: made.tenant.id, scope: made.scope });
       else {
         ctx.io.out(`${made.key}\n`);
-        ctx.io.err(`key ${made.id} for tenant ${made.tenant.name} in ${serverDataLocation(ctx, args.flags)}; shown once, store it now\n`);
+        ctx.io.err(`${made.scope === "read" ? "read-only " : ""}key ${made.id} for tenant ${made.tenant.name} in ${serverDataLocation(ctx, args.flags)}; shown once, store it now\n`);
       }
       return EXIT.ok;
     }
@@ -46,7 +51,7 @@ const keys: Command = {
       else if (list.length === 0) ctx.io.out("no keys yet: stowage keys create --tenant NAME\n");
       else {
         const when = (ms: number | null) => (ms === null ? "" : new Date(ms).toISOString().replace(/\.\d+Z$/, "Z"));
-        ctx.io.out(renderTable(ctx, ["ID", "TENANT", "LABEL", "CREATED", "REVOKED"], list.map((k) => [k.id, k.tenantName, k.label ?? "", when(k.createdAt), when(k.revokedAt)])));
+        ctx.io.out(renderTable(ctx, ["ID", "TENANT", "SCOPE", "LABEL", "CREATED", "REVOKED"], list.map((k) => [k.id, k.tenantName, k.scope, k.label ?? "", when(k.createdAt), when(k.revokedAt)])));
       }
       return EXIT.ok;
     }

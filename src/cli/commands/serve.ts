@@ -9,8 +9,9 @@ import { printJson } from "../output.ts";
 import { DATA_FLAG, serverAdapter, serverDataLocation } from "../server-store.ts";
 import { readServeOps, SERVE_OPS_FLAGS, startServeOps } from "../serve-ops.ts";
 import { openServerFeed } from "../server-feed.ts";
+import { EMBED_FLAGS, embedOptions } from "../serve-embed.ts";
 
-const USAGE = "serve [--port N] [--host ADDR] [--data PATH|postgres://…] [operating flags, README: Operating the server]";
+const USAGE = "serve [--port N] [--host ADDR] [--data PATH|postgres://…] [operating flags, README: Operating the server] [--jwt-secret S | --jwt-jwks FILE|URL] [--schema FILE]";
 
 const serveCommand: Command = {
   usage: USAGE,
@@ -27,12 +28,14 @@ const serveCommand: Command = {
     "",
     "  stowage serve --port 8787",
     "  stowage serve --host 0.0.0.0 --data postgres://user:pw@db/stowage",
+    "  STOWAGE_JWT_SECRET=… stowage serve --jwt-audience my-app --schema schemas.json",
   ].join("\n"),
   flags: [
     DATA_FLAG,
     { name: "port", type: "number", short: "p", env: "STOWAGE_PORT", value: "N", help: "port to listen on (default 8787; 0 picks a free one)" },
     { name: "host", type: "string", env: "STOWAGE_HOST", value: "ADDR", help: "interface to bind (default 127.0.0.1)" },
     ...SERVE_OPS_FLAGS,
+    ...EMBED_FLAGS,
   ],
   async run(ctx, args) {
     expectPositionals(args, 0, 0, USAGE);
@@ -42,13 +45,14 @@ const serveCommand: Command = {
     const opsConfig = readServeOps(ctx, args.flags);
     const data = serverDataLocation(ctx, args.flags);
     const shown = data.replace(/:\/\/[^@/]*@/, "://…@");
+    const embed = await embedOptions(ctx, args.flags);
     const store = await openServerStore({ adapter: await serverAdapter(ctx, data) });
     let server;
     const ops = startServeOps(ctx, opsConfig, store);
     const changes = await openServerFeed(store, data);
     ops.beforeClose.push(() => changes.close());
     try {
-      const handler = createServerHandler({ store, changes, limits: opsConfig.limits, hooks: ops.ops.hooks, onError: ops.ops.onError });
+      const handler = createServerHandler({ ...embed, store, changes, limits: opsConfig.limits, hooks: ops.ops.hooks, onError: ops.ops.onError });
       ops.metrics.registry.gauge("stowage_live_streams", "Open GET /v1/events streams.", () => handler.openStreams());
       // Streams end after running requests drained, before the listener stops (ops.shutdown).
       ops.beforeClose.unshift(() => handler.close());
@@ -66,7 +70,7 @@ const serveCommand: Command = {
     if (ctx.global.json) printJson(ctx, { url: server.url, port: server.port, data: shown });
     else ctx.io.out(`stowage serve: listening on ${server.url} (data: ${shown})\n`);
     const keys = await listKeys(store).catch(() => []);
-    if (!ctx.global.json && keys.filter((k) => k.revokedAt === null).length === 0) {
+    if (!ctx.global.json && !embed.jwt && keys.filter((k) => k.revokedAt === null).length === 0) {
       ctx.io.err(`no API keys yet: ${ctx.io.self} keys create --tenant NAME --data ${shown}\n`);
     }
     await new Promise<void>((resolve) => ctx.io.onInterrupt(resolve));
