@@ -41,7 +41,6 @@ export function DocsPage({ tenant }: { tenant: string }) {
       const page = await api<{ items: Doc[]; next?: string }>(`tenants/${t}/docs/${encodeURIComponent(collection)}?${q}`);
       setItems(page.items);
       setNext(page.next);
-      setMsg("");
     } catch (e) {
       setMsg((e as Error).message);
     }

@@ -139,7 +139,13 @@ test.skipIf(!have)("clients with their lag, metrics charts, and a phone-sized sc
   expect(await page.locator("tbody tr").count()).toBe(1);
   await shot("clients");
   await nav("Metrics");
-  await page.locator("polyline").first().waitFor({ timeout: 8000 });
+  // Some traffic to chart: the client writes and syncs while the page samples (every 2 s).
+  for (let i = 0; i < 8; i++) {
+    await client!.collection("todos").put({ id: `m${i}`, n: i });
+    await client!.sync();
+    await Bun.sleep(500);
+  }
+  await page.waitForFunction(() => (document.querySelector("polyline")?.getAttribute("points") ?? "").split(" ").length >= 3, undefined, { timeout: 8000 });
   expect(await page.locator("figure.chart").count()).toBe(4);
   await shot("metrics");
   await page.setViewportSize({ width: 390, height: 844 });
