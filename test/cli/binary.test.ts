@@ -74,3 +74,35 @@ test.skipIf(!HOST)("the single executable serves, and a second copy puts, syncs 
   expect(libsql.code).toBe(7);
   expect(libsql.stderr).toContain("needs libsql, whose native addon this build does not include");
 });
+
+test.skipIf(!HOST)("the single executable serves the browser console (serve --console) with no files beside it", async () => {
+  const proc = Bun.spawn([exeA, "serve", "--console", "--port", "0", "--json", "--data", join(one.path, "console.db")], {
+    cwd: one.path,
+    env: { PATH: process.env.PATH ?? "", HOME: one.path, NO_COLOR: "1", STOWAGE_ADMIN_KEY: "binary-admin-key-0123456789" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  try {
+    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`serve --console exited early: ${await new Response(proc.stderr as ReadableStream).text()}`);
+      text += new TextDecoder().decode(value);
+    }
+    void new Response(proc.stderr as ReadableStream).text().catch(() => "");
+    const url = JSON.parse(text.split("\n")[0]).url.replace(/\/$/, "");
+    const page = await fetch(`${url}/console`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<script type="module" src="/console/app.js">');
+    const js = await fetch(`${url}/console/app.js`);
+    expect(js.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    const { CONSOLE_ASSETS } = await import("../../src/server/console/assets.ts");
+    expect(await js.text()).toBe(CONSOLE_ASSETS.js);
+    expect((await fetch(`${url}/console/api/session`)).status).toBe(401);
+    expect((await fetch(`${url}/console/api/session`, { headers: { authorization: "Bearer binary-admin-key-0123456789" } })).status).toBe(200);
+  } finally {
+    proc.kill("SIGKILL");
+    await proc.exited;
+  }
+}, 30_000);

@@ -10,8 +10,9 @@ import { DATA_FLAG, serverAdapter, serverDataLocation } from "../server-store.ts
 import { readServeOps, SERVE_OPS_FLAGS, startServeOps } from "../serve-ops.ts";
 import { openServerFeed } from "../server-feed.ts";
 import { EMBED_FLAGS, embedOptions } from "../serve-embed.ts";
+import { checkConsole, CONSOLE_FLAGS, consoleIsStream, withConsole } from "../serve-console.ts";
 
-const USAGE = "serve [--port N] [--host ADDR] [--data PATH|postgres://…] [operating flags] [--jwt-secret S | --jwt-jwks FILE|URL] [--schema FILE]";
+const USAGE = "serve [--port N] [--host ADDR] [--data PATH|postgres://…] [operating flags] [--jwt-secret S | --jwt-jwks FILE|URL] [--schema FILE] [--console]";
 
 const serveCommand: Command = {
   usage: USAGE,
@@ -36,6 +37,7 @@ const serveCommand: Command = {
     { name: "host", type: "string", env: "STOWAGE_HOST", value: "ADDR", help: "interface to bind (default 127.0.0.1)" },
     ...SERVE_OPS_FLAGS,
     ...EMBED_FLAGS,
+    ...CONSOLE_FLAGS,
   ],
   async run(ctx, args) {
     expectPositionals(args, 0, 0, USAGE);
@@ -43,6 +45,7 @@ const serveCommand: Command = {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new StowageError("input", `--port must be 0-65535, got ${port}`);
     const hostname = (args.flags.host as string | undefined) ?? "127.0.0.1";
     const opsConfig = readServeOps(ctx, args.flags);
+    const consoleOn = checkConsole(args.flags, opsConfig);
     const data = serverDataLocation(ctx, args.flags);
     const shown = data.replace(/:\/\/[^@/]*@/, "://…@");
     const embed = await embedOptions(ctx, args.flags);
@@ -57,7 +60,7 @@ const serveCommand: Command = {
       // Streams end after running requests drained, before the listener stops (ops.shutdown).
       ops.beforeClose.unshift(() => handler.close());
       // The wrapper keeps `isStream` so the listener exempts event streams from idle timeouts.
-      const fetch = Object.assign(ops.ops.wrap(handler), { isStream: handler.isStream });
+      const fetch = Object.assign(ops.ops.wrap(withConsole(handler, consoleOn, opsConfig, store, changes, ops)), { isStream: consoleIsStream(handler.isStream, consoleOn) });
       server = await serve({ fetch, port, hostname }).catch((e: unknown) => {
         const msg = String((e as Error)?.message ?? e);
         if (/EADDRINUSE|in use/i.test(msg)) throw new StowageError("config", `port ${port} on ${hostname} is already in use; pick another with --port`, { cause: e });
@@ -69,6 +72,7 @@ const serveCommand: Command = {
     }
     if (ctx.global.json) printJson(ctx, { url: server.url, port: server.port, data: shown });
     else ctx.io.out(`stowage serve: listening on ${server.url} (data: ${shown})\n`);
+    if (consoleOn && !ctx.global.json) ctx.io.err(`console: ${new URL("/console", server.url)} (log in with the admin key)\n`);
     const keys = await listKeys(store).catch(() => []);
     if (!ctx.global.json && !embed.jwt && keys.filter((k) => k.revokedAt === null).length === 0) {
       ctx.io.err(`no API keys yet: ${ctx.io.self} keys create --tenant NAME --data ${shown}\n`);
