@@ -12,6 +12,8 @@ import { HttpClient, type FetchFn } from "./sync/http.ts";
 import type { SyncIssue } from "./sync/push.ts";
 import { RemoteCollection, RemoteFirstCollection, type DocCollection } from "./sync/remote-collection.ts";
 import type { StowageMode, SyncEvents, SyncResult, SyncStatus } from "./sync/types.ts";
+import type { RestConfig } from "./sync/rest/config.ts";
+import { restSetup } from "./sync/rest/open.ts";
 
 export interface StowageOptions {
   /** The local SQLite adapter; required in local and hybrid mode. */
@@ -42,6 +44,8 @@ export interface StowageOptions {
   leaseTtlMs?: number;
   /** Step-by-step trace of the sync engine, for tests and debugging. */
   onTrace?: (line: string) => void;
+  /** Sync with a REST API Stowage does not own instead of a Stowage server (src/sync/rest/config.ts). */
+  rest?: RestConfig;
 }
 
 /** The mode and settings options and environment give, before anything is opened. */
@@ -95,15 +99,18 @@ type HandleEvents = SyncEvents & Pick<StoreEvents, "write" | "pulled">;
 
 /** Opens Stowage in the mode options and environment ask for. */
 export async function openStowage(options: StowageOptions = {}): Promise<Stowage> {
-  const config = resolveConfig(options);
-  const http = config.url ? new HttpClient({ url: config.url, apiKey: config.apiKey!, fetch: options.fetch }) : null;
-  if (config.mode === "http-only") return new Stowage(config.mode, null, null, http);
+  // REST: the key decides the mode (the URL is the config's); protocol v1 clients stay unused.
+  const rest = options.rest ? restSetup(options.rest, options, options.syncDisabled ?? truthy((options.env ?? readEnv()).STOWAGE_SYNC_DISABLE)) : null;
+  const config = rest ? { ...resolveConfig({ ...options, url: "" }), mode: rest.mode } : resolveConfig(options);
+  const http = rest ? null : config.url ? new HttpClient({ url: config.url, apiKey: config.apiKey!, fetch: options.fetch }) : null;
+  if (config.mode === "http-only") return new Stowage(config.mode, null, null, http, rest?.remote);
   if (!options.adapter) throw new StowageError("config", `${config.mode} mode needs a local SQLite adapter: pass options.adapter`);
   const store = await Store.open({ adapter: options.adapter, now: options.clock ? () => options.clock!.now() : undefined });
   if (config.mode === "local") return new Stowage(config.mode, store, null, null);
   const engine = new SyncEngine({
     store,
-    http: http!,
+    http: rest?.http ?? http!,
+    transport: rest?.transport,
     clock: options.clock,
     intervalMs: config.syncIntervalMs,
     backoff: options.backoff,
@@ -136,13 +143,22 @@ export class Stowage {
   /** The sync engine (hybrid mode only). */
   readonly engine: SyncEngine | null;
   readonly #http: HttpClient | null;
+  /** http-only collections when they are not protocol v1 (REST). */
+  readonly #remote: ((name: string, options: CollectionOptions<z.ZodType | undefined>) => DocCollection<any>) | undefined;
   #closed = false;
 
-  constructor(mode: StowageMode, store: Store | null, engine: SyncEngine | null, http: HttpClient | null) {
+  constructor(
+    mode: StowageMode,
+    store: Store | null,
+    engine: SyncEngine | null,
+    http: HttpClient | null,
+    remote?: (name: string, options: CollectionOptions<z.ZodType | undefined>) => DocCollection<any>,
+  ) {
     this.mode = mode;
     this.store = store;
     this.engine = engine;
     this.#http = http;
+    this.#remote = remote;
   }
 
   /** A collection handle: local SQLite, or the server for http-only mode and `remoteFirst` reads. */
@@ -151,7 +167,7 @@ export class Stowage {
     options: CollectionOptions<S> = {},
   ): DocCollection<S extends z.ZodType ? z.output<S> & object : Record<string, any>> {
     this.#assertOpen();
-    if (!this.store) return new RemoteCollection(name, options, this.#http!);
+    if (!this.store) return this.#remote ? this.#remote(name, options) : new RemoteCollection(name, options, this.#http!);
     const local = this.store.collection(name, options);
     if (options.remoteFirst && this.#http) {
       const store = this.store;

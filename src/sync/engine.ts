@@ -56,7 +56,20 @@ export interface SyncEngineOptions {
   onTrace?: (line: string) => void;
   /** Reported in status. */
   mode?: StowageMode;
+  /** How a cycle pushes and pulls (default: protocol v1, cycle.ts); src/sync/rest/ has a REST one. */
+  transport?: SyncTransport;
 }
+
+/** The push and pull steps of a cycle; the engine only decides when they run. */
+export interface SyncTransport {
+  /** Drains the outbox; throws on failure (the engine backs off). */
+  push(ctx: CycleContext, result: SyncResult): Promise<void>;
+  /** Applies the server's changes; throws on failure. */
+  pull(ctx: CycleContext, result: SyncResult): Promise<void>;
+}
+
+/** Protocol v1 against the Stowage server. */
+export const PROTOCOL_V1: SyncTransport = { push: pushAll, pull: pullAll };
 
 export class SyncEngine {
   readonly events = new Emitter<SyncEvents>();
@@ -70,6 +83,7 @@ export class SyncEngine {
   readonly #pullLimit: number;
   readonly #trace: (line: string) => void;
   readonly #mode: StowageMode;
+  readonly #transport: SyncTransport;
   #state: SyncState = "stopped";
   #want: "push" | "full" | null = null;
   #waiters: { resolve: (r: SyncResult) => void; reject: (e: unknown) => void }[] = [];
@@ -97,6 +111,7 @@ export class SyncEngine {
     this.#pullLimit = options.pullLimit ?? 1000;
     this.#trace = options.onTrace ?? (() => {});
     this.#mode = options.mode ?? "hybrid";
+    this.#transport = options.transport ?? PROTOCOL_V1;
   }
 
   get state(): SyncState {
@@ -210,8 +225,8 @@ export class SyncEngine {
       return result;
     }
     const steps = this.#steps();
-    await pushAll(steps, result);
-    if (kind === "full") await pullAll(steps, result);
+    await this.#transport.push(steps, result);
+    if (kind === "full") await this.#transport.pull(steps, result);
     return result;
   }
 
