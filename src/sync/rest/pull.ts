@@ -64,6 +64,7 @@ async function applyItems(ctx: CycleContext, client: RestClient, collection: str
         localId = known.local_id;
       } else if (typeof carried === "string" && isDocId(carried)) {
         const mine = await byLocal(trx, collection, carried);
+        if (dead && !mine) continue; // another client's item, created and deleted before we saw it
         if (mine?.server_id && mine.server_id !== serverId) {
           // Two server items for one local document: a create sent twice.
           if (dead) continue; // the extra's tombstone (ours or another client's repair)
