@@ -21,7 +21,7 @@ const sync: Command = {
   flags: [{ name: "watch", type: "boolean", short: "w", help: "keep syncing until interrupted" }],
   async run(ctx, args) {
     expectPositionals(args, 0, 0, USAGE);
-    if (!ctx.global.url) throw new UsageError("sync needs a server: pass --url URL (or set STOWAGE_URL) and --key KEY");
+    if (!ctx.global.url && !ctx.global.rest) throw new UsageError("sync needs a server: pass --url URL (or set STOWAGE_URL) and --key KEY");
     if (httpOnly(ctx)) throw new UsageError("nothing to sync in http-only mode (--sync-disable): every write already went to the server");
     return args.flags.watch ? watch(ctx) : once(ctx);
   },
