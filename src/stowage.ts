@@ -88,7 +88,9 @@ function parseInterval(v: string | undefined): number | undefined {
 }
 
 /** A conflict or rejection as recorded, with its place in the list. */
-export interface SyncIssueRecord extends SyncIssue {
+export interface SyncIssueRecord extends Omit<SyncIssue, "kind"> {
+  /** As SyncIssue; over a REST API also `repaired` (a duplicate create deleted, see src/sync/rest/repair.ts). */
+  kind: SyncIssue["kind"] | "repaired";
   /** Pass to `dismissIssue` once the application has handled it. */
   seq: number;
   /** Wall-clock time it was recorded. */
@@ -233,7 +235,7 @@ export class Stowage {
   async issues(): Promise<SyncIssueRecord[]> {
     this.#assertOpen();
     if (!this.store) return [];
-    const rows = await all<{ seq: number; kind: "conflict" | "rejected"; op_id: number; collection: string; id: string; op: string; body: string | null; server_body: string | null; server_version: number | null; message: string; created_at: number }>(
+    const rows = await all<{ seq: number; kind: SyncIssueRecord["kind"]; op_id: number; collection: string; id: string; op: string; body: string | null; server_body: string | null; server_version: number | null; message: string; created_at: number }>(
       this.store.db,
       "select * from _stowage_conflicts order by seq",
     );

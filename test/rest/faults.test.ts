@@ -120,7 +120,7 @@ async function run(sc: Scenario): Promise<Tally> {
       const remote = row && row.deleted_at === null ? row.body : undefined;
       if (fields(local) !== fields(remote)) tally.lost++;
     }
-    tally.repaired += (await writers[w].issues()).filter((i) => (i.kind as string) === "repaired").length;
+    tally.repaired += (await writers[w].issues()).filter((i) => i.kind === "repaired").length;
   }
   // Live API items beyond one per live document: second copies of a create.
   tally.duplicated = [...rows.values()].filter((r) => r.deleted_at === null).length - expectedLive;

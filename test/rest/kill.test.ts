@@ -34,7 +34,7 @@ for (const idempotency of [true, false]) {
         expect([...live.keys()].sort()).toEqual(ids);
         expect([...live.values()].filter((v) => v.count > 1)).toEqual([]);
         for (const id of ids) expect(live.get(id)!.body.n).toBe(Number(id.slice(1)));
-        console.log(`SIGKILL (idempotency ${idempotency}): killed after ${before} creates; replays ${server.stats.replays}; repaired ${(await s.issues()).filter((i) => (i.kind as string) === "repaired").length}`);
+        console.log(`SIGKILL (idempotency ${idempotency}): killed after ${before} creates; replays ${server.stats.replays}; repaired ${(await s.issues()).filter((i) => i.kind === "repaired").length}`);
       } finally {
         await s.close();
       }

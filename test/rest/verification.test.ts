@@ -184,6 +184,30 @@ describe("REST transport details", () => {
     expect(server.rows().find((r) => r.id === row.id)!.body).toEqual({ content: "changed on the API", n: 2, local_id: doc.id });
   });
 
+  test("duplicate repair: a lost create answer and a retry make two items; the lower id is kept, with the latest local value", async () => {
+    const raw = startReferenceServer({ idempotency: false });
+    let drops = 1; // only the first answer is lost
+    const lossy = await startFaultProxy(raw.url, { dropRate: 0.5, random: () => (drops-- > 0 ? 0 : 1) });
+    const s = await openRest(dir.file(`dup${n++}.db`), lossy.url, raw.key);
+    try {
+      const doc = await s.collection("items").put({ v: 1 });
+      await expect(s.push()).rejects.toMatchObject({ code: "transport" }); // committed, answer lost
+      await s.collection("items").patch(doc.id, { v: 2 });
+      await s.sync(); // POST again (second item), PUT v2 to it, pull sees both: repair
+      const rows = raw.rows();
+      expect(rows.map((r) => [r.id, r.body.v, r.deleted_at === null])).toEqual([[1, 2, true], [2, 2, false]]);
+      expect(await s.collection("items").get(doc.id)).toEqual({ id: doc.id, v: 2 });
+      expect(await idMap(s)).toEqual([{ collection: "items", local_id: doc.id, server_id: "1" }]);
+      const issues = await s.issues();
+      expect(issues.map((i) => [i.kind, i.id, i.serverValue])).toEqual([["repaired", doc.id, { kept: "1", deleted: "2" }]]);
+      expect((await s.status()).outbox.size).toBe(0);
+    } finally {
+      await s.close();
+      await lossy.stop();
+      await raw.stop();
+    }
+  });
+
   test("bad config names the bad value", async () => {
     await expect(openStowage({ rest: { baseUrl: "ftp://x" }, env: {} })).rejects.toThrow(/baseUrl .*"ftp:\/\/x"/);
     await expect(openStowage({ rest: { baseUrl: "http://x", updateMethod: "POST" as any }, env: {} })).rejects.toThrow(/updateMethod .*"POST"/);

@@ -112,9 +112,13 @@ export function resolveRestConfig(config: RestConfig, apiKey: string | null): Re
 function checkResources(r: unknown): Record<string, string> {
   if (!r || typeof r !== "object" || Array.isArray(r)) throw new StowageError("config", `rest config: resources must map collection names to paths, got ${describeValue(r)}`);
   const out: Record<string, string> = {};
+  const used = new Set<string>();
   for (const [c, p] of Object.entries(r)) {
     if (typeof p !== "string" || !p.startsWith("/")) throw new StowageError("config", `rest config: resource path for ${describeValue(c)} must start with /, got ${describeValue(p)}`);
     out[c] = p.replace(/\/+$/, "");
+    // One feed cannot tell which of two collections an item belongs to.
+    if (used.has(out[c])) throw new StowageError("config", `rest config: two collections share the resource ${describeValue(out[c])}`);
+    used.add(out[c]);
   }
   if (Object.keys(out).length === 0) throw new StowageError("config", "rest config: resources names no collection");
   return out;

@@ -7,6 +7,8 @@ import type { SyncResult } from "../types.ts";
 import { compareServerIds, serverIdOf, type RestClient } from "./client.ts";
 import { cursorKey, seenTag, sinceFor } from "./cursor.ts";
 import { byLocal, byServer, setSeen, setServerId } from "./id-map.ts";
+import { first, run, type Executor } from "../../store/sql.ts";
+import { restPush } from "./push.ts";
 import { flushRepairs, queueRepairs, type Repair } from "./repair.ts";
 
 /**
@@ -20,6 +22,7 @@ import { flushRepairs, queueRepairs, type Repair } from "./repair.ts";
 export async function restPull(ctx: CycleContext, result: SyncResult, client: RestClient): Promise<void> {
   const c = client.config;
   ctx.setState("pulling");
+  let needPush = false;
   for (const [collection, resource] of Object.entries(c.resources)) {
     await ctx.renewLease();
     const cursor = (await ctx.store.getMeta(cursorKey(collection))) ?? null;
@@ -37,17 +40,20 @@ export async function restPull(ctx: CycleContext, result: SyncResult, client: Re
     if (!Array.isArray(items) || (typeof next !== "string" && typeof next !== "number")) {
       throw new StowageError("protocol", `GET ${resource}${c.syncPath}: expected { ${c.itemsField}: [...], ${c.cursorField} }, got ${describeValue(JSON.stringify(body)?.slice(0, 120))}`);
     }
-    const applied = await applyItems(ctx, client, collection, items as JsonObject[], String(next));
+    const { applied, requeued } = await applyItems(ctx, client, collection, items as JsonObject[], String(next));
+    needPush ||= requeued > 0;
     ctx.trace(`pull:${applied}`);
     result.pulled += applied;
     if (applied > 0) ctx.store.events.emit("pulled", { collections: [collection], changes: applied });
   }
   await flushRepairs(ctx, client);
+  if (needPush) await restPush(ctx, result, client);
 }
 
-async function applyItems(ctx: CycleContext, client: RestClient, collection: string, items: JsonObject[], next: string): Promise<number> {
+async function applyItems(ctx: CycleContext, client: RestClient, collection: string, items: JsonObject[], next: string): Promise<{ applied: number; requeued: number }> {
   const c = client.config;
   let applied = 0;
+  let requeued = 0;
   await ctx.store.db.transaction().execute(async (trx) => {
     const docs: ServerDoc[] = [];
     const repairs: Repair[] = [];
@@ -69,8 +75,12 @@ async function applyItems(ctx: CycleContext, client: RestClient, collection: str
           // Two server items for one local document: a create sent twice.
           if (dead) continue; // the extra's tombstone (ours or another client's repair)
           if (compareServerIds(serverId, mine.server_id) < 0) {
+            // The kept item may be older than what went to the extra (edits pushed since the
+            // retry): keep the local value and send it to the kept item, not the reverse.
             repairs.push({ collection, localId: carried, keep: serverId, extra: mine.server_id });
-            await setServerId(trx, collection, carried, serverId);
+            await setServerId(trx, collection, carried, serverId, tag);
+            requeued += await requeueLocal(trx, ctx.store.now(), collection, carried);
+            continue;
           } else {
             repairs.push({ collection, localId: carried, keep: mine.server_id, extra: serverId });
             continue;
@@ -92,5 +102,13 @@ async function applyItems(ctx: CycleContext, client: RestClient, collection: str
     await queueRepairs(ctx.store, trx, repairs);
     await ctx.store.setMeta(cursorKey(collection), next, trx);
   });
-  return applied;
+  return { applied, requeued };
+}
+
+/** Queues a put of the local document as it is (to reach a newly kept server item); 0 if it is gone. */
+async function requeueLocal(db: Executor, now: number, collection: string, id: string): Promise<number> {
+  const doc = await first<{ body: string }>(db, "select body from _stowage_docs where collection = ? and id = ?", [collection, id]);
+  if (!doc) return 0;
+  await run(db, "insert into _stowage_outbox (tx, collection, id, op, body, base_version, created_at) values (null, ?, ?, 'put', ?, null, ?)", [collection, id, doc.body, now]);
+  return 1;
 }
