@@ -24,7 +24,8 @@ export function sinceFor(cursor: string, overlapMs: number): string {
     const back = n < 1e11 ? overlapMs / 1000 : overlapMs;
     return String(Math.max(0, n - back));
   }
-  const t = Date.parse(s);
+  // Only ISO-8601 dates: Date.parse also "understands" many strings that are not times.
+  const t = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(s) ? Date.parse(s) : NaN;
   if (!Number.isFinite(t)) return s;
   return new Date(Math.max(0, t - overlapMs)).toISOString();
 }
