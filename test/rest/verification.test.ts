@@ -208,6 +208,22 @@ describe("REST transport details", () => {
     }
   });
 
+  test("a bad key or a wrong resource path keeps the writes queued (never dropped as rejected)", async () => {
+    const wrongKey = await openRest(dir.file(`k${n++}.db`), server.url, "not-the-key");
+    const wrongPath = await openRest(dir.file(`k${n++}.db`), server.url, server.key, { resources: { items: "/api/nope" } });
+    try {
+      for (const s of [wrongKey, wrongPath]) {
+        await s.collection("items").put({ content: "kept" });
+        await expect(s.push()).rejects.toBeDefined();
+        expect((await s.status()).outbox.size).toBe(1);
+        expect(await s.issues()).toEqual([]);
+      }
+    } finally {
+      await wrongKey.close();
+      await wrongPath.close();
+    }
+  });
+
   test("bad config names the bad value", async () => {
     await expect(openStowage({ rest: { baseUrl: "ftp://x" }, env: {} })).rejects.toThrow(/baseUrl .*"ftp:\/\/x"/);
     await expect(openStowage({ rest: { baseUrl: "http://x", updateMethod: "POST" as any }, env: {} })).rejects.toThrow(/updateMethod .*"POST"/);

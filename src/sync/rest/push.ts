@@ -38,7 +38,7 @@ export async function restPush(ctx: CycleContext, result: SyncResult, client: Re
       ctx.markOnline(null);
     } catch (e) {
       ctx.markOnline(e);
-      if (e instanceof StowageError && (e.code === "rejected" || e.code === "conflict")) {
+      if (refusesOp(e)) {
         await reject(ctx, row, e, result);
         continue;
       }
@@ -106,7 +106,9 @@ async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, re
   if (!mapped?.server_id) {
     await markCreateSent(db, row.collection, row.id);
     await ctx.renewLease();
-    const answer = await client.request("POST", resource, { body, idempotencyKey: key });
+    const answer = await client.request("POST", resource, { body, idempotencyKey: key, allow404: true });
+    // No such route: the config is wrong, not the op; it stays queued.
+    if (answer.status === 404) throw new StowageError("config", `POST ${c.baseUrl}${resource} answered 404: check the resource path for ${row.collection}`);
     const serverId = serverIdOf(c, answer.body);
     if (serverId === null) throw new StowageError("protocol", `POST ${resource}: the answer has no ${c.idField}: ${JSON.stringify(answer.body)?.slice(0, 120)}`);
     ctx.trace("push:create");
@@ -119,6 +121,15 @@ async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, re
   if (answer.status === 404) throw new StowageError("rejected", `${c.updateMethod} ${path} answered 404: the item was deleted on the server`, { status: 404 });
   ctx.trace("push:update");
   return done(null);
+}
+
+/**
+ * Statuses that refuse this op's content for good (record it, drop it, go on). Anything else
+ * (401/403 bad key, 404 on a create = wrong path, 405…) is about the setup, not the op: the
+ * op stays queued and the cycle fails, as with protocol v1, so a bad key never drops writes.
+ */
+function refusesOp(e: unknown): e is StowageError {
+  return e instanceof StowageError && (e.code === "rejected" || e.code === "conflict") && [400, 404, 409, 410, 413, 422].includes(e.status ?? 0);
 }
 
 /** The API refused the op for good: record it, drop it, and take the server's side. */
