@@ -224,6 +224,26 @@ describe("REST transport details", () => {
     }
   });
 
+  test("an item deleted on the API: a later local put creates it again, a later patch is refused and recorded", async () => {
+    const s = await client();
+    const a = await s.collection("items").put({ content: "a" });
+    const b = await s.collection("items").put({ content: "b" });
+    await s.sync();
+    const [rowA, rowB] = [a, b].map((d) => server.rows().find((r) => r.body.local_id === d.id)!);
+    await api("DELETE", `/api/items/${rowA.id}`);
+    await api("DELETE", `/api/items/${rowB.id}`);
+    await s.collection("items").put({ id: a.id, content: "a again" });
+    await s.collection("items").patch(b.id, { content: "b edited" });
+    await s.sync();
+    const live = server.rows().filter((r) => r.body.local_id === a.id && r.deleted_at === null);
+    expect(live.map((r) => r.body.content)).toEqual(["a again"]);
+    expect(live[0].id).not.toBe(rowA.id);
+    expect(await s.collection("items").get(a.id)).toEqual({ id: a.id, content: "a again" });
+    expect(await s.collection("items").get(b.id)).toBeUndefined();
+    expect((await s.issues()).map((i) => [i.kind, i.id, i.op])).toEqual([["rejected", b.id, "patch"]]);
+    expect((await s.status()).outbox.size).toBe(0);
+  });
+
   test("bad config names the bad value", async () => {
     await expect(openStowage({ rest: { baseUrl: "ftp://x" }, env: {} })).rejects.toThrow(/baseUrl .*"ftp:\/\/x"/);
     await expect(openStowage({ rest: { baseUrl: "http://x", updateMethod: "POST" as any }, env: {} })).rejects.toThrow(/updateMethod .*"POST"/);

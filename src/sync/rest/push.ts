@@ -103,22 +103,30 @@ async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, re
   const body = c.toServer(doc, row.collection);
   if (c.localIdField) body[c.localIdField] = row.id;
 
-  if (!mapped?.server_id) {
+  const create = async (idempotencyKey: string) => {
     await markCreateSent(db, row.collection, row.id);
     await ctx.renewLease();
-    const answer = await client.request("POST", resource, { body, idempotencyKey: key, allow404: true });
+    const answer = await client.request("POST", resource, { body, idempotencyKey, allow404: true });
     // No such route: the config is wrong, not the op; it stays queued.
     if (answer.status === 404) throw new StowageError("config", `POST ${c.baseUrl}${resource} answered 404: check the resource path for ${row.collection}`);
     const serverId = serverIdOf(c, answer.body);
     if (serverId === null) throw new StowageError("protocol", `POST ${resource}: the answer has no ${c.idField}: ${JSON.stringify(answer.body)?.slice(0, 120)}`);
     ctx.trace("push:create");
     return done(serverId);
-  }
+  };
+  if (!mapped?.server_id) return create(key);
   await ctx.renewLease();
   const path = `${resource}/${encodeURIComponent(mapped.server_id)}`;
   const sent = c.updateMethod === "PATCH" && row.op === "patch" ? (JSON.parse(row.body ?? "{}") as JsonObject) : body;
   const answer = await client.request(c.updateMethod, path, { body: sent, idempotencyKey: key, allow404: true });
-  if (answer.status === 404) throw new StowageError("rejected", `${c.updateMethod} ${path} answered 404: the item was deleted on the server`, { status: 404 });
+  if (answer.status === 404) {
+    // Deleted on the server meanwhile. A put creates or replaces (as with protocol v1): create
+    // it again, under a key of its own (the update's key has its 404 stored). A patch has
+    // nothing to apply to: refused.
+    if (row.op !== "put") throw new StowageError("rejected", `${c.updateMethod} ${path} answered 404: the item was deleted on the server`, { status: 404 });
+    await forget(db, row.collection, row.id);
+    return create(`${key}-create`);
+  }
   ctx.trace("push:update");
   return done(null);
 }
