@@ -124,6 +124,7 @@ async function run(sc: Scenario): Promise<Tally> {
   }
   // Live API items beyond one per live document: second copies of a create.
   tally.duplicated = [...rows.values()].filter((r) => r.deleted_at === null).length - expectedLive;
+  tally.repaired += (await reader.issues()).filter((i) => i.kind === "repaired").length; // the reader repairs what it sees too
   const cached = await reader.collection("items").list({ limit: 10_000 });
   const seen = new Set<string>();
   for (const doc of cached.items) {
