@@ -70,7 +70,7 @@ async function watch(ctx: CliContext): Promise<number> {
     if (ctx.global.json) printJson(ctx, { event: "error", code: e.code, message: e.message });
     else line(`${paint(ctx, "red", "error")} ${e.message} (retrying)`);
   });
-  if (!ctx.global.json) line(`syncing ${ctx.global.db} with ${ctx.global.url}; Ctrl-C to stop`);
+  if (!ctx.global.json) line(`syncing ${ctx.global.db} with ${ctx.global.url ?? `the REST API in ${ctx.global.rest}`}; Ctrl-C to stop`);
   await new Promise<void>((resolve) => ctx.io.onInterrupt(resolve));
   await handle.close();
   return EXIT.ok;
