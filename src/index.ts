@@ -13,4 +13,6 @@ export { openStowage, resolveConfig, Stowage, type ResolvedConfig, type StowageO
 export { SyncEngine, type SyncEngineOptions } from "./sync/engine.ts";
 export type { DocCollection } from "./sync/remote-collection.ts";
 export type { SyncIssue } from "./sync/push.ts";
+export type { RestConfig } from "./sync/rest/config.ts";
+export type { SyncTransport } from "./sync/engine.ts";
 export type * from "./sync/types.ts";

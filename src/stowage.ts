@@ -14,6 +14,8 @@ import { HttpClient, type FetchFn } from "./sync/http.ts";
 import type { SyncIssue } from "./sync/push.ts";
 import { RemoteCollection, RemoteFirstCollection, type DocCollection } from "./sync/remote-collection.ts";
 import type { StowageMode, SyncEvents, SyncResult, SyncStatus } from "./sync/types.ts";
+import type { RestConfig } from "./sync/rest/config.ts";
+import { restSetup } from "./sync/rest/open.ts";
 
 export interface StowageOptions {
   /** The local SQLite adapter; required in local and hybrid mode. */
@@ -50,6 +52,8 @@ export interface StowageOptions {
   liveHeartbeatTimeoutMs?: number;
   /** Live stream reconnect schedule (default 1 s, or the server's retry hint, doubling to 30 s). */
   liveBackoff?: BackoffOptions;
+  /** Sync with a REST API Stowage does not own instead of a Stowage server (src/sync/rest/config.ts). */
+  rest?: RestConfig;
 }
 
 /** The mode and settings options and environment give, before anything is opened. */
@@ -99,7 +103,9 @@ function parseInterval(v: string | undefined): number | undefined {
 }
 
 /** A conflict or rejection as recorded, with its place in the list. */
-export interface SyncIssueRecord extends SyncIssue {
+export interface SyncIssueRecord extends Omit<SyncIssue, "kind"> {
+  /** As SyncIssue; over a REST API also `repaired` (a duplicate create deleted, see src/sync/rest/repair.ts). */
+  kind: SyncIssue["kind"] | "repaired";
   /** Pass to `dismissIssue` once the application has handled it. */
   seq: number;
   /** Wall-clock time it was recorded. */
@@ -110,15 +116,18 @@ type HandleEvents = SyncEvents & Pick<StoreEvents, "write" | "pulled" | "change"
 
 /** Opens Stowage in the mode options and environment ask for. */
 export async function openStowage(options: StowageOptions = {}): Promise<Stowage> {
-  const config = resolveConfig(options);
-  const http = config.url ? new HttpClient({ url: config.url, apiKey: config.apiKey!, fetch: options.fetch }) : null;
-  if (config.mode === "http-only") return new Stowage(config.mode, null, null, http);
+  // REST: the key decides the mode (the URL is the config's); protocol v1 clients stay unused.
+  const rest = options.rest ? restSetup(options.rest, options, options.syncDisabled ?? truthy((options.env ?? readEnv()).STOWAGE_SYNC_DISABLE)) : null;
+  const config = rest ? { ...resolveConfig({ ...options, url: "" }), mode: rest.mode } : resolveConfig(options);
+  const http = rest ? null : config.url ? new HttpClient({ url: config.url, apiKey: config.apiKey!, fetch: options.fetch }) : null;
+  if (config.mode === "http-only") return new Stowage(config.mode, null, null, http, rest?.remote);
   if (!options.adapter) throw new StowageError("config", `${config.mode} mode needs a local SQLite adapter: pass options.adapter`);
   const store = await Store.open({ adapter: options.adapter, now: options.clock ? () => options.clock!.now() : undefined });
   if (config.mode === "local") return new Stowage(config.mode, store, null, null);
   const engine = new SyncEngine({
     store,
-    http: http!,
+    http: rest?.http ?? http!,
+    transport: rest?.transport,
     clock: options.clock,
     intervalMs: config.syncIntervalMs,
     backoff: options.backoff,
@@ -127,7 +136,7 @@ export async function openStowage(options: StowageOptions = {}): Promise<Stowage
     onTrace: options.onTrace,
     mode: config.mode,
     process: thisProcess(),
-    live: config.live,
+    live: config.live && !rest, // a REST API has no event stream: its interval carries sync
     liveHeartbeatTimeoutMs: options.liveHeartbeatTimeoutMs,
     liveBackoff: options.liveBackoff,
   });
@@ -155,13 +164,22 @@ export class Stowage {
   /** The sync engine (hybrid mode only). */
   readonly engine: SyncEngine | null;
   readonly #http: HttpClient | null;
+  /** http-only collections when they are not protocol v1 (REST). */
+  readonly #remote: ((name: string, options: CollectionOptions<z.ZodType | undefined>) => DocCollection<any>) | undefined;
   #closed = false;
 
-  constructor(mode: StowageMode, store: Store | null, engine: SyncEngine | null, http: HttpClient | null) {
+  constructor(
+    mode: StowageMode,
+    store: Store | null,
+    engine: SyncEngine | null,
+    http: HttpClient | null,
+    remote?: (name: string, options: CollectionOptions<z.ZodType | undefined>) => DocCollection<any>,
+  ) {
     this.mode = mode;
     this.store = store;
     this.engine = engine;
     this.#http = http;
+    this.#remote = remote;
   }
 
   /** A collection handle: local SQLite, or the server for http-only mode and `remoteFirst` reads. */
@@ -170,7 +188,7 @@ export class Stowage {
     options: CollectionOptions<S> = {},
   ): DocCollection<S extends z.ZodType ? z.output<S> & object : Record<string, any>> {
     this.#assertOpen();
-    if (!this.store) return new RemoteCollection(name, options, this.#http!);
+    if (!this.store) return this.#remote ? this.#remote(name, options) : new RemoteCollection(name, options, this.#http!);
     const local = this.store.collection(name, options);
     if (options.remoteFirst && this.#http) {
       const store = this.store;
@@ -247,7 +265,7 @@ export class Stowage {
   async issues(): Promise<SyncIssueRecord[]> {
     this.#assertOpen();
     if (!this.store) return [];
-    const rows = await all<{ seq: number; kind: "conflict" | "rejected"; op_id: number; collection: string; id: string; op: string; body: string | null; server_body: string | null; server_version: number | null; message: string; created_at: number }>(
+    const rows = await all<{ seq: number; kind: SyncIssueRecord["kind"]; op_id: number; collection: string; id: string; op: string; body: string | null; server_body: string | null; server_version: number | null; message: string; created_at: number }>(
       this.store.db,
       "select * from _stowage_conflicts order by seq",
     );

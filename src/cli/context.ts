@@ -57,6 +57,8 @@ export interface GlobalOptions {
   syncDisable: boolean;
   /** Periodic sync interval in ms. */
   syncIntervalMs?: number;
+  /** JSON config file of a REST API to sync with instead of a Stowage server. */
+  rest?: string;
   /** Machine-readable output: JSON, NDJSON for lists. */
   json: boolean;
   /** ANSI colours on stdout/stderr. */
@@ -115,6 +117,7 @@ export const GLOBAL_FLAGS: FlagSpec[] = [
   { name: "key", type: "string", env: "STOWAGE_API_KEY", value: "KEY", help: "API key for the sync server" },
   { name: "sync-disable", type: "boolean", env: "STOWAGE_SYNC_DISABLE", help: "http-only: read and write on the server directly" },
   { name: "sync-interval", type: "string", env: "STOWAGE_SYNC_INTERVAL", value: "DURATION", help: "periodic sync interval, e.g. 30s (default 60s)" },
+  { name: "rest", type: "string", env: "STOWAGE_REST", value: "FILE", help: "sync with a REST API Stowage does not own: its JSON config file (README)" },
   { name: "json", type: "boolean", help: "machine-readable output (NDJSON for lists)" },
   { name: "help", type: "boolean", short: "h", help: "show help" },
 ];

@@ -3,6 +3,7 @@ import { StowageError, describeValue, isStowageError } from "../errors.ts";
 import { Store } from "../store/store.ts";
 import type { Doc, ListOptions, ListPage } from "../store/types.ts";
 import type { Stowage } from "../stowage.ts";
+import { parseRestConfigText } from "../sync/rest/config.ts";
 import { UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
 
@@ -40,7 +41,7 @@ export async function withDocs<R>(
   fn: (collection: (name: string) => Docs) => Promise<R>,
   options: { push?: boolean } = {},
 ): Promise<R> {
-  if (!httpOnly(ctx) && options.push && ctx.global.url !== undefined && ctx.global.key !== undefined) {
+  if (!httpOnly(ctx) && options.push && hasRemote(ctx)) {
     return pushAfter(ctx, (handle) => fn((name) => handle.collection(name) as unknown as Docs));
   }
   if (!httpOnly(ctx)) return withStore(ctx, (store) => fn((name) => store.collection(name) as unknown as Docs));
@@ -54,7 +55,7 @@ export async function withDocs<R>(
 
 /** Like `withStore` for write commands: with a server configured, pushes after the commit. */
 export async function withWriteStore<R>(ctx: CliContext, fn: (store: Store) => Promise<R>): Promise<R> {
-  if (httpOnly(ctx) || ctx.global.url === undefined || ctx.global.key === undefined) return withStore(ctx, fn);
+  if (httpOnly(ctx) || !hasRemote(ctx)) return withStore(ctx, fn);
   return pushAfter(ctx, (handle) => fn(handle.store!));
 }
 
@@ -81,14 +82,21 @@ async function pushAfter<R>(ctx: CliContext, run: (handle: Stowage) => Promise<R
 }
 
 export function httpOnly(ctx: CliContext): boolean {
-  return ctx.global.syncDisable && ctx.global.url !== undefined;
+  return ctx.global.syncDisable && (ctx.global.url !== undefined || ctx.global.rest !== undefined);
+}
+
+/** A server to push to: a Stowage server with a key, or a REST API config (its key may be inside). */
+function hasRemote(ctx: CliContext): boolean {
+  return (ctx.global.url !== undefined && ctx.global.key !== undefined) || ctx.global.rest !== undefined;
 }
 
 /** Opens Stowage with the global settings (never the environment a second time). */
 export async function openSynced(ctx: CliContext, options: { autoSync: boolean; onTrace?: (line: string) => void }): Promise<Stowage> {
   const { openStowage } = await import("../stowage.ts");
   const g = ctx.global;
+  const rest = g.rest === undefined ? undefined : parseRestConfigText(await ctx.io.readText(g.rest), `file ${describeValue(g.rest)}`);
   return openStowage({
+    rest,
     adapter: httpOnly(ctx) ? undefined : await ctx.io.sqliteAdapter(g.db),
     url: g.url,
     apiKey: g.key,

@@ -69,6 +69,7 @@ function globalOptions(ctx: CliContext, flags: Record<string, unknown>): GlobalO
   };
   if (flags.url !== undefined) g.url = flags.url as string;
   if (flags.key !== undefined) g.key = flags.key as string;
+  if (flags.rest !== undefined) g.rest = flags.rest as string;
   if (flags["sync-interval"] !== undefined) g.syncIntervalMs = parseDuration("--sync-interval", flags["sync-interval"] as string);
   return g;
 }

@@ -73,6 +73,21 @@ const migrations: Record<string, Migration> = {
       ) without rowid`.execute(db);
     },
   },
+  // REST transport (src/sync/rest/): the server's id for each local document, unique per
+  // collection. server_id null = a create was sent but its answer never arrived. `seen` is the
+  // last pulled (updated_at, content hash), so overlapping pulls skip what they already applied.
+  "0003_rest_id_map": {
+    async up(db) {
+      await sql`create table _stowage_rest_ids (
+        collection text not null,
+        local_id text not null,
+        server_id text,
+        seen text,
+        primary key (collection, local_id)
+      ) without rowid`.execute(db);
+      await sql`create unique index _stowage_rest_ids_server on _stowage_rest_ids (collection, server_id)`.execute(db);
+    },
+  },
 };
 
 export async function migrateLocal(db: Kysely<any>): Promise<void> {

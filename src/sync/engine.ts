@@ -67,9 +67,22 @@ export interface SyncEngineOptions {
   liveHeartbeatTimeoutMs?: number;
   /** Live stream reconnect schedule (default 1 s doubling to 30 s, jittered). */
   liveBackoff?: BackoffOptions;
+  /** How a cycle pushes and pulls (default: protocol v1, cycle.ts); src/sync/rest/ has a REST one. */
+  transport?: SyncTransport;
 }
 
 const LIVE_OFF: LiveStatus = { enabled: false, connected: false, since: null, lastEventAt: null, lastEventId: null };
+
+/** The push and pull steps of a cycle; the engine only decides when they run. */
+export interface SyncTransport {
+  /** Drains the outbox; throws on failure (the engine backs off). */
+  push(ctx: CycleContext, result: SyncResult): Promise<void>;
+  /** Applies the server's changes; throws on failure. */
+  pull(ctx: CycleContext, result: SyncResult): Promise<void>;
+}
+
+/** Protocol v1 against the Stowage server. */
+export const PROTOCOL_V1: SyncTransport = { push: pushAll, pull: pullAll };
 
 export class SyncEngine {
   readonly events = new Emitter<SyncEvents>();
@@ -83,6 +96,7 @@ export class SyncEngine {
   readonly #pullLimit: number;
   readonly #trace: (line: string) => void;
   readonly #mode: StowageMode;
+  readonly #transport: SyncTransport;
   #state: SyncState = "stopped";
   /** The one queued request: "pull" (a live poke) and "push" together make a full cycle. */
   #want: "push" | "pull" | "full" | null = null;
@@ -121,6 +135,7 @@ export class SyncEngine {
       onPoke: (seq) => void this.#onPoke(seq),
       onConnected: (up) => this.#onLive(up),
     });
+    this.#transport = options.transport ?? PROTOCOL_V1;
   }
 
   get state(): SyncState {
@@ -261,8 +276,8 @@ export class SyncEngine {
       return result;
     }
     const steps = this.#steps();
-    if (kind !== "pull") await pushAll(steps, result);
-    if (kind !== "push") await pullAll(steps, result);
+    if (kind !== "pull") await this.#transport.push(steps, result);
+    if (kind !== "push") await this.#transport.pull(steps, result);
     return result;
   }
 

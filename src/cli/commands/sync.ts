@@ -23,7 +23,7 @@ const sync: Command = {
   flags: [{ name: "watch", type: "boolean", short: "w", help: "keep syncing until interrupted" }],
   async run(ctx, args) {
     expectPositionals(args, 0, 0, USAGE);
-    if (!ctx.global.url) throw new UsageError("sync needs a server: pass --url URL (or set STOWAGE_URL) and --key KEY");
+    if (!ctx.global.url && !ctx.global.rest) throw new UsageError("sync needs a server: pass --url URL (or set STOWAGE_URL) and --key KEY");
     if (httpOnly(ctx)) throw new UsageError("nothing to sync in http-only mode (--sync-disable): every write already went to the server");
     return args.flags.watch ? watch(ctx) : once(ctx);
   },
@@ -76,7 +76,7 @@ async function watch(ctx: CliContext): Promise<number> {
     if (ctx.global.json) printJson(ctx, { event: "error", code: e.code, message: e.message });
     else line(`${paint(ctx, "red", "error")} ${e.message} (retrying)`);
   });
-  if (!ctx.global.json) line(`syncing ${ctx.global.db} with ${ctx.global.url}; Ctrl-C to stop`);
+  if (!ctx.global.json) line(`syncing ${ctx.global.db} with ${ctx.global.url ?? `the REST API in ${ctx.global.rest}`}; Ctrl-C to stop`);
   await new Promise<void>((resolve) => ctx.io.onInterrupt(resolve));
   await handle.close();
   return EXIT.ok;

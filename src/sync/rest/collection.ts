@@ -1,0 +1,127 @@
+import type { z } from "zod";
+import { StowageError, describeValue } from "../../errors.ts";
+import { assertJsonObject, mergePatch, type JsonObject } from "../../json.ts";
+import { assertCollectionName, assertDocId } from "../../names.ts";
+import type { Input } from "../../store/collection.ts";
+import type { SearchResult } from "../../search/types.ts";
+import type { CollectionOptions, Doc, FieldFilter, ListOptions, ListPage } from "../../store/types.ts";
+import { validateDoc } from "../../store/validate.ts";
+import type { DocCollection } from "../remote-collection.ts";
+import { compareServerIds, serverIdOf, type RestClient } from "./client.ts";
+import { resourceOf } from "./config.ts";
+
+/**
+ * http-only mode over a REST API (key + STOWAGE_SYNC_DISABLE=1): every call goes straight to
+ * the API, as the seed's legacy mode did. Document ids ARE the server's ids here: `put`
+ * without an id creates (POST) and answers the id the server assigned. Lists read the change
+ * feed without a cursor (the seed's full dump of live items) and filter it here; only
+ * equality filters on fields are supported. Search needs the local store.
+ */
+export class RestCollection<T extends object = JsonObject> implements DocCollection<T> {
+  readonly name: string;
+  readonly #client: RestClient;
+  readonly #schema: z.ZodType | undefined;
+  readonly #resource: string;
+
+  constructor(name: string, options: CollectionOptions<z.ZodType | undefined>, client: RestClient) {
+    this.name = assertCollectionName(name);
+    this.#schema = options.schema;
+    this.#client = client;
+    const resource = resourceOf(client.config, this.name);
+    if (!resource) throw new StowageError("config", `no REST resource is configured for collection ${describeValue(this.name)}`);
+    this.#resource = resource;
+  }
+
+  async put(value: Input<T>): Promise<Doc<T>> {
+    const raw = assertJsonObject(value, `document for ${this.name}`);
+    const doc = validateDoc(this.name, raw, this.#schema);
+    const c = this.#client.config;
+    if (raw.id === undefined) {
+      const answer = await this.#client.request("POST", this.#resource, { body: c.toServer(doc, this.name) });
+      return this.#doc(answer.body);
+    }
+    const id = assertDocId(raw.id);
+    const answer = await this.#client.request(c.updateMethod, this.#path(id), { body: c.toServer(doc, this.name), allow404: true });
+    if (answer.status === 404) throw new StowageError("input", `document ${this.name}/${id} not found on the API (http-only mode: ids are the server's)`);
+    return answer.body ? this.#doc(answer.body) : ({ ...doc, id } as Doc<T>);
+  }
+
+  async putMany(values: Input<T>[], options: { atomic?: boolean } = {}): Promise<Doc<T>[]> {
+    if (options.atomic && values.length > 1) {
+      throw new StowageError("config", `putMany({ atomic: true }) on ${this.name} needs a local store; http-only mode writes each document on its own`);
+    }
+    const out: Doc<T>[] = [];
+    for (const v of values) out.push(await this.put(v));
+    return out;
+  }
+
+  async patch(id: string, patch: Partial<T> | JsonObject): Promise<Doc<T>> {
+    const body = assertJsonObject(patch, `patch for ${this.name}/${assertDocId(id)}`);
+    const current = await this.get(id);
+    if (!current) throw new StowageError("input", `document ${this.name}/${id} not found`);
+    const next = mergePatch(current as unknown as JsonObject, body) as JsonObject;
+    return this.put({ ...next, id } as Input<T>);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const answer = await this.#client.request("DELETE", this.#path(assertDocId(id)), { allow404: true });
+    return answer.status !== 404;
+  }
+
+  async get(id: string): Promise<Doc<T> | undefined> {
+    const answer = await this.#client.request("GET", this.#path(assertDocId(id)), { allow404: true });
+    if (answer.status === 404 || !answer.body) return undefined;
+    const item = answer.body as JsonObject;
+    const dead = item[this.#client.config.tombstoneField];
+    return dead === null || dead === undefined ? this.#doc(item) : undefined;
+  }
+
+  async list(options: ListOptions = {}): Promise<ListPage<T>> {
+    const c = this.#client.config;
+    const body = (await this.#client.request("GET", `${this.#resource}${c.syncPath}`)).body as Record<string, unknown> | null;
+    const items = body?.[c.itemsField];
+    if (!Array.isArray(items)) throw new StowageError("protocol", `GET ${this.#resource}${c.syncPath}: no ${c.itemsField} array`);
+    const where = Object.entries(options.where ?? {});
+    const docs = (items as JsonObject[])
+      .filter((i) => i[c.tombstoneField] === null || i[c.tombstoneField] === undefined)
+      .map((i) => this.#doc(i))
+      .filter((d) => where.every(([field, f]) => matches(d as JsonObject, field, f)))
+      .sort((a, b) => compareServerIds(String((a as JsonObject).id), String((b as JsonObject).id)));
+    if (options.orderBy !== undefined && options.orderBy !== "id") {
+      throw new StowageError("config", `list orderBy ${describeValue(options.orderBy)} on ${this.name}: http-only REST lists order by id only`);
+    }
+    const start = options.cursor ? Number(options.cursor) : 0;
+    if (!Number.isInteger(start) || start < 0) throw new StowageError("input", `invalid list cursor ${describeValue(options.cursor)}`);
+    const limit = options.limit ?? 100;
+    const page = docs.slice(start, start + limit);
+    return start + limit < docs.length ? { items: page, next: String(start + limit) } : { items: page };
+  }
+
+  async count(where: ListOptions["where"] = {}): Promise<number> {
+    return (await this.list({ where, limit: Number.MAX_SAFE_INTEGER })).items.length;
+  }
+
+  async search(query: string): Promise<SearchResult<T>> {
+    throw new StowageError("config", `search ${describeValue(query)} on ${this.name} needs a local store; http-only mode has none`);
+  }
+
+  #path(id: string): string {
+    return `${this.#resource}/${encodeURIComponent(id)}`;
+  }
+
+  #doc(item: unknown): Doc<T> {
+    const c = this.#client.config;
+    const id = serverIdOf(c, item);
+    if (id === null) throw new StowageError("protocol", `${this.#resource}: an answer has no ${c.idField}: ${describeValue(JSON.stringify(item)?.slice(0, 120))}`);
+    return { ...c.fromServer(item as JsonObject, this.name), id } as Doc<T>;
+  }
+}
+
+function matches(doc: JsonObject, field: string, filter: FieldFilter): boolean {
+  if (filter !== null && typeof filter === "object") {
+    throw new StowageError("config", `list filter on ${describeValue(field)}: http-only REST lists support equality filters only`);
+  }
+  let v: unknown = doc;
+  for (const part of field.split(".")) v = v !== null && typeof v === "object" ? (v as Record<string, unknown>)[part] : undefined;
+  return v === filter;
+}

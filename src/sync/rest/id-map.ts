@@ -1,0 +1,46 @@
+import { first, run, type Executor } from "../../store/sql.ts";
+
+/**
+ * (collection, local id) → server id, in `_stowage_rest_ids`. Local ids stay client-generated;
+ * the server's id is learned from a create's answer or from a pull. A row whose server_id is
+ * null records a create that was sent but whose answer never arrived: the item may exist on
+ * the server, so a later delete cannot simply be cancelled.
+ */
+export interface IdRow {
+  local_id: string;
+  server_id: string | null;
+  seen: string | null;
+}
+
+export function byLocal(db: Executor, collection: string, localId: string): Promise<IdRow | undefined> {
+  return first<IdRow>(db, "select local_id, server_id, seen from _stowage_rest_ids where collection = ? and local_id = ?", [collection, localId]);
+}
+
+export function byServer(db: Executor, collection: string, serverId: string): Promise<IdRow | undefined> {
+  return first<IdRow>(db, "select local_id, server_id, seen from _stowage_rest_ids where collection = ? and server_id = ?", [collection, serverId]);
+}
+
+/** Notes that a create is about to be sent (kept if the answer is lost). */
+export async function markCreateSent(db: Executor, collection: string, localId: string): Promise<void> {
+  await run(db, "insert into _stowage_rest_ids (collection, local_id, server_id) values (?, ?, null) on conflict do nothing", [collection, localId]);
+}
+
+/** Records the server id of a local document (the server id moves if another row held it). */
+export async function setServerId(db: Executor, collection: string, localId: string, serverId: string, seen: string | null = null): Promise<void> {
+  await run(db, "delete from _stowage_rest_ids where collection = ? and server_id = ? and local_id <> ?", [collection, serverId, localId]);
+  await run(
+    db,
+    `insert into _stowage_rest_ids (collection, local_id, server_id, seen) values (?, ?, ?, ?)
+     on conflict (collection, local_id) do update set server_id = excluded.server_id,
+       seen = coalesce(excluded.seen, case when _stowage_rest_ids.server_id = excluded.server_id then _stowage_rest_ids.seen end)`,
+    [collection, localId, serverId, seen],
+  );
+}
+
+export async function setSeen(db: Executor, collection: string, localId: string, seen: string): Promise<void> {
+  await run(db, "update _stowage_rest_ids set seen = ? where collection = ? and local_id = ?", [seen, collection, localId]);
+}
+
+export async function forget(db: Executor, collection: string, localId: string): Promise<void> {
+  await run(db, "delete from _stowage_rest_ids where collection = ? and local_id = ?", [collection, localId]);
+}

@@ -1,0 +1,34 @@
+import type { z } from "zod";
+import { readEnv } from "../../runtime/env.ts";
+import type { CollectionOptions } from "../../store/types.ts";
+import type { ResolvedConfig, StowageOptions } from "../../stowage.ts";
+import { HttpClient } from "../http.ts";
+import type { DocCollection } from "../remote-collection.ts";
+import type { SyncTransport } from "../engine.ts";
+import { RestCollection } from "./collection.ts";
+import { resolveRestConfig, type RestConfig } from "./config.ts";
+import { restTransport } from "./transport.ts";
+
+/** What openStowage needs to run over a REST API instead of protocol v1. */
+export interface RestSetup {
+  /** Mode as the seed detects it: no key → local, key → hybrid, key + sync disabled → http-only. */
+  mode: ResolvedConfig["mode"];
+  transport: SyncTransport;
+  /** The engine's CycleContext wants a protocol v1 client; the REST transport never calls it. */
+  http: HttpClient;
+  /** http-only collections. */
+  remote: (name: string, options: CollectionOptions<z.ZodType | undefined>) => DocCollection<any>;
+}
+
+/** Resolves `options.rest` (with `apiKey` / `STOWAGE_API_KEY` as the key when the config has none). */
+export function restSetup(rest: RestConfig, options: StowageOptions, syncDisabled: boolean): RestSetup {
+  const env = options.env ?? readEnv();
+  const config = resolveRestConfig(rest, (options.apiKey ?? env.STOWAGE_API_KEY ?? "").trim() || null);
+  const transport = restTransport(config, options.fetch);
+  return {
+    mode: config.apiKey === null ? "local" : syncDisabled ? "http-only" : "hybrid",
+    transport,
+    http: new HttpClient({ url: config.baseUrl, apiKey: config.apiKey ?? "", fetch: options.fetch }),
+    remote: (name, collectionOptions) => new RestCollection(name, collectionOptions, transport.client),
+  };
+}
