@@ -76,6 +76,11 @@ export class RestCollection<T extends object = JsonObject> implements DocCollect
     return dead === null || dead === undefined ? this.#doc(item) : undefined;
   }
 
+  /** Live queries watch the local copy; http-only mode has none. */
+  watch(): () => void {
+    throw new StowageError("config", `watch on ${this.name} needs a local store; http-only mode has none`);
+  }
+
   async list(options: ListOptions = {}): Promise<ListPage<T>> {
     const c = this.#client.config;
     const body = (await this.#client.request("GET", `${this.#resource}${c.syncPath}`)).body as Record<string, unknown> | null;
