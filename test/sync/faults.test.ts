@@ -197,8 +197,10 @@ describe("sync under faults (real server processes, real HTTP)", () => {
     const firstOpen = new Promise<void>((resolve) => (opened = resolve));
     const run = async (prefix: string, i: number) => {
       if (i === 1) await firstOpen;
-      // 30 batches 15 ms apart: both processes are writing and syncing at the same time.
-      const p = Bun.spawn([process.execPath, fixture, dbPath, server.url, server.key, prefix, "1500", "15"], { stdout: "pipe", stderr: "inherit" });
+      // 30 batches 100 ms apart (3 s): long enough that the first is still writing and syncing
+      // when the second has started, even on a loaded machine where a process takes a second
+      // or more to start.
+      const p = Bun.spawn([process.execPath, fixture, dbPath, server.url, server.key, prefix, "1500", "100"], { stdout: "pipe", stderr: "inherit" });
       cleanups.push(() => p.kill("SIGKILL"));
       let finished = false;
       await lines(p, (line) => {
