@@ -1,0 +1,64 @@
+/**
+ * Planted bugs: each is a PATCHED COPY of the source (src/, adapters/, chaos/ copied to a temp
+ * dir, one string replaced in one file), never a switch in production code. The checker must
+ * catch every one within a bounded number of seeds (test/chaos/planted.test.ts).
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO_ROOT } from "./run.ts";
+
+export interface PlantedBug {
+  file: string;
+  find: string;
+  replace: string;
+  /** What the bug is, for messages. */
+  what: string;
+}
+
+export const PLANTED: Record<string, PlantedBug> = {
+  // The server forgets its op marks: a retried or duplicated push is applied again.
+  "reapply-duplicates": {
+    what: "the server reapplies ops whose op id it already applied",
+    file: "src/server/push.ts",
+    find: "const fresh = req.ops.filter((op) => op.opId > mark);",
+    replace: "const fresh = req.ops.filter((op) => op.opId > mark || op.opId > 0);",
+  },
+  // Pull pages ordered by a wall-clock timestamp instead of the sequence: with server clocks
+  // that disagree (restarts with skew, two instances) the cursor passes changes not yet sent.
+  "timestamp-order": {
+    what: "pull pages are ordered by updated_at (a timestamp), not the sequence",
+    file: "src/server/pull.ts",
+    find: '.orderBy("seq")',
+    replace: '.orderBy("updated_at")',
+  },
+  // Each op of a transaction group is applied on its own: a refused member leaves the others.
+  "split-groups": {
+    what: "the server applies the members of a transaction group one by one",
+    file: "src/server/apply.ts",
+    find: "if (tx !== undefined) while (end < ops.length && ops[end].tx === tx) end++;",
+    replace: "if (tx !== undefined && tx < 0) while (end < ops.length && ops[end].tx === tx) end++;",
+  },
+  // Pull ignores the outbox: a pulled value replaces a document with pending local edits.
+  "pull-overwrites-pending": {
+    what: "pull overwrites documents that have pending local edits",
+    file: "src/sync/pull.ts",
+    find: "const pending = changes.length ? await pendingKeys(trx, changes) : null;",
+    replace: "const pending = changes.length && false ? await pendingKeys(trx, changes) : null;",
+  },
+};
+
+/** A temp copy of the tree with `name` planted; `cleanup()` removes it. */
+export function plantedRoot(name: string): { path: string; cleanup: () => void } {
+  const bug = PLANTED[name];
+  if (!bug) throw new Error(`unknown planted bug ${JSON.stringify(name)}; known: ${Object.keys(PLANTED).join(", ")}`);
+  const path = mkdtempSync(join(tmpdir(), `stowage-planted-${name}-`));
+  for (const d of ["src", "adapters", "chaos"]) cpSync(join(REPO_ROOT, d), join(path, d), { recursive: true });
+  symlinkSync(join(REPO_ROOT, "node_modules"), join(path, "node_modules"));
+  cpSync(join(REPO_ROOT, "package.json"), join(path, "package.json"));
+  const file = join(path, bug.file);
+  const text = readFileSync(file, "utf8");
+  if (!text.includes(bug.find)) throw new Error(`planted bug ${name}: ${bug.file} no longer contains ${JSON.stringify(bug.find)}; update chaos/planted.ts`);
+  writeFileSync(file, text.replace(bug.find, bug.replace));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
