@@ -9,7 +9,8 @@
  *  count      every applied put/patch takes exactly one sequence number, a delete one or none:
  *             P + Dv <= final tenant seq <= P + Dv + Du, where P counts the put/patch ops
  *             sent and not refused, Dv the deletes seen applied with a version and Du the
- *             deletes whose answer nobody saw. Below: an acknowledged write was lost. Above:
+ *             deletes nobody saw answered `applied` (a `duplicate` answer does not say whether
+ *             the first application took a number). Below: an acknowledged write was lost. Above:
  *             an op was applied twice.
  *  recorded   every op the server refused (conflict, rejected) is in its client's issue list.
  *  group      the server applied each transaction group whole: never some members applied
@@ -94,6 +95,7 @@ export function check(histories: Map<string, Line[]>, server: ServerFinal, clien
   const ops = new Map<string, OpInfo>();
   const byToken = new Map<string, string>();
   const applied = new Map<string, Set<number>>();
+  /** Ops answered `applied` (with or without a version); `duplicate` says nothing about how. */
   const answered = new Set<string>();
   const refusedSeen = new Set<string>();
   const verOf = new Map<string, number>();
@@ -123,7 +125,7 @@ export function check(histories: Map<string, Line[]>, server: ServerFinal, clien
       for (const [opId, status, version] of l.results as [number, string, number | null][]) {
         const key = k(l.clientId, opId);
         const info = ops.get(key);
-        answered.add(key);
+        if (status === "applied") answered.add(key);
         if (status === "applied" && version !== null) {
           const set = applied.get(key) ?? applied.set(key, new Set()).get(key)!;
           set.add(version);

@@ -20,6 +20,14 @@ if (flag("help")) {
   console.log(`planted bugs: ${Object.keys(PLANTED).join(", ")}`);
   process.exit(0);
 }
+const again = value("recheck");
+if (again) {
+  const { recheck } = await import("./run.ts");
+  const violations = await recheck(again, { atomic: !flag("no-atomic") });
+  for (const v of violations) console.log(`VIOLATION [${v.rule}] ${v.message}`);
+  console.log(`${violations.length} violation(s)`);
+  process.exit(violations.length ? 1 : 0);
+}
 const store = (value("store") ?? "sqlite") as "sqlite" | "postgres";
 if (store !== "sqlite" && store !== "postgres") {
   console.error(`--store must be sqlite or postgres, got ${JSON.stringify(store)}`);

@@ -225,6 +225,19 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
   return { seed: options.seed, store: options.store, schedule, violations, ms: Math.round(performance.now() - started), dir, stats, skew: FAKETIME ? "faketime" : "injected" };
 }
 
+/** Checks a kept SQLite run directory again (after a checker change); answers the violations. */
+export async function recheck(dir: string, options: { atomic?: boolean } = {}): Promise<Violation[]> {
+  const admin = await openServerStore({ adapter: createBunSqliteAdapter({ path: join(dir, "server.db") }) });
+  try {
+    const t = await admin.db.selectFrom("stowage_tenants").select("id").executeTakeFirstOrThrow();
+    const server = await serverFinal(admin, t.id);
+    const files = readdirSync(dir).map((n) => /^client-(\d+)\.db$/.exec(n)?.[1]).filter((x): x is string => x !== undefined).map(Number);
+    return check(readHistories(dir), server, files.map((f) => clientFinal(join(dir, `client-${f}.db`), f)), options);
+  } finally {
+    await admin.close();
+  }
+}
+
 async function serverFinal(store: ServerStore, tenantId: string): Promise<ServerFinal> {
   const t = await store.db.selectFrom("stowage_tenants").select("seq").where("id", "=", tenantId).executeTakeFirst();
   const rows = await store.db.selectFrom("stowage_docs").select(["collection", "id", "seq", "deleted", "body"]).where("tenant_id", "=", tenantId).execute();

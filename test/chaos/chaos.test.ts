@@ -1,0 +1,34 @@
+import { describe, expect, test } from "bun:test";
+import { runSeed, type RunResult } from "../../chaos/run.ts";
+import { describeSchedule, type Store } from "../../chaos/schedule.ts";
+import { pgAvailable } from "../helpers/pg.ts";
+
+/**
+ * A few short seeds of the random fault tester on each server store (the long runs are
+ * `bun run chaos --seeds 1000`). Each seed starts real server and client processes, kills
+ * them, drops and duplicates requests, partitions, skews clocks and forces resets, then checks
+ * the whole history (chaos/check.ts). A failure prints the schedule and the replay command.
+ */
+const SQLITE_SEEDS = [1, 2];
+const PG_SEEDS = [1, 2];
+const pg = await pgAvailable("chaos seeds on PostgreSQL");
+
+function report(r: RunResult): string {
+  return [describeSchedule(r.schedule), ...r.violations.map((v) => `[${v.rule}] ${v.message}`), `replay: bun run chaos --seed ${r.seed} --store ${r.store} --short`].join("\n");
+}
+
+async function seed(store: Store, n: number): Promise<void> {
+  const r = await runSeed({ seed: n, store, short: true });
+  if (r.violations.length) console.error(report(r));
+  expect(r.violations.map((v) => `[${v.rule}] ${v.message}`)).toEqual([]);
+  // The run did real work: ops were acknowledged and the fault phase happened.
+  expect(r.stats.ops).toBeGreaterThan(0);
+}
+
+describe("chaos seeds on SQLite", () => {
+  for (const n of SQLITE_SEEDS) test(`seed ${n}`, () => seed("sqlite", n), 120_000);
+});
+
+describe.skipIf(!pg)("chaos seeds on PostgreSQL (two server instances)", () => {
+  for (const n of PG_SEEDS) test(`seed ${n}`, () => seed("postgres", n), 120_000);
+});
