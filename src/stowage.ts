@@ -3,6 +3,7 @@ import type { StowageAdapter } from "./adapter.ts";
 import { StowageError, describeValue } from "./errors.ts";
 import type { JsonObject } from "./json.ts";
 import { readEnv } from "./runtime/env.ts";
+import { thisProcess } from "./runtime/process.ts";
 import { first, all, run } from "./store/sql.ts";
 import { Store, type TransactionScope } from "./store/store.ts";
 import type { CollectionOptions, StoreEvents } from "./store/types.ts";
@@ -111,6 +112,7 @@ export async function openStowage(options: StowageOptions = {}): Promise<Stowage
     leaseTtlMs: options.leaseTtlMs,
     onTrace: options.onTrace,
     mode: config.mode,
+    process: thisProcess(),
   });
   const handle = new Stowage(config.mode, store, engine, http);
   if (options.autoSync !== false) engine.start();

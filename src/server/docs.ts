@@ -22,6 +22,25 @@ export async function getDoc(store: ServerStore, tenantId: string, collection: s
 }
 
 /**
+ * For a 404 of GET /v1/docs/:collection/:id: the sequence number since which the document is
+ * absent, so a client can tell whether "absent" belongs to a state it already holds (its
+ * cursor is at or past it). A tombstone's own sequence; with no row at all (never written,
+ * or its tombstone purged), the tenant's purge horizon, which bounds any purged delete.
+ */
+export async function absentSince(store: ServerStore, tenantId: string, collection: string, id: string): Promise<number> {
+  const row = await store.db
+    .selectFrom("stowage_docs")
+    .select(["seq"])
+    .where("tenant_id", "=", tenantId)
+    .where("collection", "=", collection)
+    .where("id", "=", id)
+    .executeTakeFirst();
+  if (row) return num(row.seq);
+  const tenant = await store.db.selectFrom("stowage_tenants").select(["purged_seq"]).where("id", "=", tenantId).executeTakeFirst();
+  return num(tenant?.purged_seq);
+}
+
+/**
  * GET /v1/docs/:collection. Ordered by id, it is a keyset scan in SQL. With `where` or another
  * `orderBy` the collection's live documents are filtered and sorted in memory (up to MAX_SCAN),
  * which keeps the SQL the same on every store; the cursor is keyset either way.

@@ -5,7 +5,7 @@ import { isStowageError, type StowageErrorIssue } from "../errors.ts";
 import { isCollectionName, isDocId } from "../names.ts";
 import { applyOps } from "./apply.ts";
 import { lockTenant } from "./dialect-sql.ts";
-import { getDoc, listDocs } from "./docs.ts";
+import { absentSince, getDoc, listDocs } from "./docs.ts";
 import { errorResponse, HttpError, json, jsonText, readJson } from "./http.ts";
 import { authenticate, type Principal } from "./keys.ts";
 import { parsePullCursor, pullPage } from "./pull.ts";
@@ -98,7 +98,11 @@ export function createServerHandler(options: ServerHandlerOptions): (req: Reques
     if (url.search !== "") throw new HttpError(400, "bad_request", "this endpoint takes no query parameters");
     if (req.method === "GET") {
       const found = await getDoc(store, principal.tenantId, collection, id);
-      if (!found) throw notFound(collection, id);
+      if (!found) {
+        // Which state "absent" belongs to, for the sync client (docs/PROTOCOL.md).
+        const since = await absentSince(store, principal.tenantId, collection, id);
+        throw new HttpError(404, "not_found", `no document ${collection}/${id}`, { headers: { "stowage-absent-since": String(since) } });
+      }
       return json(found);
     }
     const baseVersion = ifMatch(req.headers.get("if-match"));

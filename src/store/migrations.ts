@@ -46,6 +46,30 @@ const migrations: Record<string, Migration> = {
       )`.execute(db);
     },
   },
+  // Guarantee 9: a multi-page pull is staged here and applied in one transaction once the
+  // server says `more: false`. Only ever read by the final apply; emptied by it, and by the
+  // start of the next multi-page pull (what a crash mid-staging left is discarded: the
+  // cursor did not move). `body` null is a tombstone. Keyed like `_stowage_docs`, so the
+  // final `insert … select` walks both in the same order.
+  // `_stowage_refresh`: documents whose server value must be fetched (a rejected op left a
+  // local value the server never had); written in the transaction that records the
+  // rejection, deleted once resolved, so a crash in between cannot lose it.
+  "0002_pull_stage_and_refresh": {
+    async up(db) {
+      await sql`create table _stowage_pull_stage (
+        collection text not null,
+        id text not null,
+        body text,
+        version integer not null,
+        primary key (collection, id)
+      ) without rowid`.execute(db);
+      await sql`create table _stowage_refresh (
+        collection text not null,
+        id text not null,
+        primary key (collection, id)
+      ) without rowid`.execute(db);
+    },
+  },
 };
 
 export async function migrateLocal(db: Kysely<any>): Promise<void> {

@@ -2,9 +2,10 @@ import { StowageError } from "../errors.ts";
 import type { OpResult } from "../protocol/wire.ts";
 import type { Store } from "../store/store.ts";
 import type { HttpClient } from "./http.ts";
-import { applyPage, CURSOR_KEY, resetSyncedState } from "./pull.ts";
+import { applyParsed, CURSOR_KEY, parsePage } from "./pull.ts";
+import { refreshDocs } from "./refresh.ts";
+import { applyStage, clearStage, stagePage } from "./stage.ts";
 import { isRefusedWhole, prepareBatch, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome, type SyncIssue } from "./push.ts";
-import { rebaseDocs } from "./rebase.ts";
 import type { SyncResult, SyncState } from "./types.ts";
 
 /** Pull pages larger than this make the next page smaller. */
@@ -70,7 +71,6 @@ export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<vo
     ctx.trace(`push:${batch.rows.length}`);
     result.pushed += settled.applied + settled.duplicate;
     result.issues.push(...settled.issues);
-    await refreshRejected(ctx, settled.issues);
     for (const issue of settled.issues) ctx.emitIssue(issue);
     if (isolate) {
       isolate = false;
@@ -87,55 +87,93 @@ async function send(ctx: CycleContext, batch: PreparedBatch): Promise<Promise<Pu
   return sendBatch(ctx.http, batch);
 }
 
-/** Pulls pages until the server has no more, each applied with its cursor in one transaction. */
+/**
+ * Pulls everything after the stored cursor (guarantee 9: no reader ever holds part of a
+ * group). A pull that is one page (`more: false` at once) is applied as it comes, with its
+ * cursor: that page is the server's state at one instant. A longer pull is staged on disk
+ * page by page and applied whole with the final cursor (stage.ts says why that is sound);
+ * `pulled` fires only after that apply. Pipelined: the next page is requested before the
+ * current one is written locally, so server, network and local writes overlap, with at most
+ * two pages in memory. Then documents waiting for their server value are refreshed.
+ */
 export async function pullAll(ctx: CycleContext, result: SyncResult): Promise<void> {
+  await pullPages(ctx, result);
+  await refreshDocs(ctx);
+}
+
+async function pullPages(ctx: CycleContext, result: SyncResult): Promise<void> {
   ctx.setState("pulling");
-  let cursor = (await ctx.store.getMeta(CURSOR_KEY)) ?? null;
   let limit = ctx.pullLimit;
+  /** The server asked for a full resync: stage it from the start, apply it with the reset. */
+  let reset = false;
+  let staging = false;
+  let changes = 0;
+  const collections = new Set<string>();
+  let inflight = await fetchPage(ctx, (await ctx.store.getMeta(CURSOR_KEY)) ?? null, limit);
   for (;;) {
-    await ctx.renewLease();
-    let text: string;
-    try {
-      text = await ctx.http.pull(cursor, limit);
-    } catch (e) {
-      ctx.markOnline(e);
-      throw e;
+    const text = await answer(ctx, inflight);
+    const page = parsePage(text);
+    if (page.reset) {
+      if (reset) throw new StowageError("protocol", "pull: the server asked for a reset twice in one cycle");
+      ctx.trace("reset");
+      result.reset = reset = true;
+      staging = false;
+      changes = 0;
+      collections.clear();
+      inflight = await fetchPage(ctx, null, limit);
+      continue;
     }
-    ctx.markOnline(null);
     // Pages are bounded in documents, not bytes: with large documents, ask for fewer per
     // page so memory stays flat (and grow back once they are small again).
     limit = text.length > PAGE_BYTES ? Math.max(10, Math.floor(limit / 4)) : Math.min(ctx.pullLimit, limit * 2);
-    const page = await applyPage(ctx.store, text);
-    if (page.reset) {
-      if (result.reset) throw new StowageError("protocol", "pull: the server asked for a reset twice in one cycle");
-      ctx.trace("reset");
-      result.reset = true;
-      await resetSyncedState(ctx.store.db);
-      cursor = null;
-      continue;
+    // One request ahead: the server reads page k+1 while page k is written here.
+    if (page.more) inflight = await fetchPage(ctx, page.cursor, limit);
+    const n = page.changes.length;
+    if (!staging && !page.more && !reset) {
+      await applyParsed(ctx.store, page);
+      ctx.trace(`pull:${n}`);
+      result.pulled += n;
+      if (n > 0) ctx.store.events.emit("pulled", { collections: page.collections, changes: n });
+      return;
     }
-    ctx.trace(`pull:${page.changes}`);
-    result.pulled += page.changes;
-    cursor = page.cursor;
-    if (page.changes > 0) ctx.store.events.emit("pulled", { collections: page.collections, changes: page.changes });
-    if (!page.more) return;
+    if (!staging) {
+      await clearStage(ctx.store);
+      staging = true;
+    }
+    await stagePage(ctx.store, page.changes);
+    ctx.trace(`pull:${n}`);
+    result.pulled += n;
+    changes += n;
+    for (const c of page.collections) collections.add(c);
+    if (!page.more) {
+      await ctx.renewLease();
+      await applyStage(ctx.store, page.cursor, reset);
+      if (changes > 0) ctx.store.events.emit("pulled", { collections: [...collections], changes });
+      return;
+    }
   }
 }
 
-/** A rejected op may have left a local value the server never had: take the server's. */
-async function refreshRejected(ctx: CycleContext, issues: SyncIssue[]): Promise<void> {
-  const seen = new Set<string>();
-  for (const issue of issues) {
-    const key = `${issue.collection}/${issue.id}`;
-    if (issue.kind !== "rejected" || seen.has(key)) continue;
-    seen.add(key);
-    try {
-      const doc = await ctx.http.getDoc(issue.collection, issue.id);
-      await ctx.store.db.transaction().execute((trx) =>
-        rebaseDocs(trx, [{ collection: issue.collection, id: issue.id, value: doc?.value ?? null, version: doc?.version ?? null }]),
-      );
-    } catch {
-      // Best effort: the next pull of this document corrects it anyway.
-    }
-  }
+type PageOutcome = { ok: true; text: string } | { ok: false; error: unknown };
+
+/**
+ * Renews the lease, then starts a page request. The request's promise is boxed: an async
+ * function returning a promise would adopt it, and awaiting the lease would then wait for
+ * the answer too. It never rejects (it may be left in flight when a local write fails).
+ */
+async function fetchPage(ctx: CycleContext, cursor: string | null, limit: number): Promise<{ outcome: Promise<PageOutcome> }> {
+  await ctx.renewLease();
+  return {
+    outcome: ctx.http.pull(cursor, limit).then(
+      (text): PageOutcome => ({ ok: true, text }),
+      (error): PageOutcome => ({ ok: false, error }),
+    ),
+  };
+}
+
+async function answer(ctx: CycleContext, inflight: { outcome: Promise<PageOutcome> }): Promise<string> {
+  const outcome = await inflight.outcome;
+  ctx.markOnline(outcome.ok ? null : outcome.error);
+  if (!outcome.ok) throw outcome.error;
+  return outcome.text;
 }

@@ -33,7 +33,7 @@ import { all } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
 import { backoffDelay, systemClock, type BackoffOptions, type Clock } from "./clock.ts";
 import type { HttpClient } from "./http.ts";
-import { SyncLease } from "./lease.ts";
+import { SyncLease, type ProcessIdentity } from "./lease.ts";
 import { CURSOR_KEY } from "./pull.ts";
 import { pullAll, pushAll, type CycleContext } from "./cycle.ts";
 import type { StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
@@ -56,6 +56,8 @@ export interface SyncEngineOptions {
   onTrace?: (line: string) => void;
   /** Reported in status. */
   mode?: StowageMode;
+  /** This process, so a crashed holder's lease is taken over at once (src/runtime/process.ts). */
+  process?: ProcessIdentity;
 }
 
 export class SyncEngine {
@@ -93,7 +95,7 @@ export class SyncEngine {
     this.#intervalMs = options.intervalMs ?? 60_000;
     this.#backoff = { maxMs: Math.min(60_000, this.#intervalMs), ...options.backoff };
     this.#leaseTtlMs = options.leaseTtlMs ?? 20_000;
-    this.#lease = new SyncLease(options.store, randomToken(12), this.#leaseTtlMs);
+    this.#lease = new SyncLease(options.store, randomToken(12), this.#leaseTtlMs, options.process);
     this.#pullLimit = options.pullLimit ?? 1000;
     this.#trace = options.onTrace ?? (() => {});
     this.#mode = options.mode ?? "hybrid";

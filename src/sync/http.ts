@@ -63,6 +63,23 @@ export class HttpClient {
     return (await this.#json(res, "get")) as DocResponse;
   }
 
+  /**
+   * A document's server state for the sync engine: its value and version, or null and the
+   * version since which it is absent (a 404's `Stowage-Absent-Since` header: the tombstone's
+   * sequence, or the purge horizon; null from a server that does not send it).
+   */
+  async getDocState(collection: string, id: string): Promise<{ value: JsonObject | null; version: number | null }> {
+    const res = await this.#request("GET", docPath(collection, id), undefined, [404]);
+    if (res.status === 404) {
+      const since = res.headers.get("stowage-absent-since");
+      await drain(res);
+      return { value: null, version: since !== null && /^[0-9]{1,16}$/.test(since) ? Number(since) : null };
+    }
+    const doc = (await this.#json(res, "get")) as DocResponse;
+    if (!doc || typeof doc.version !== "number" || doc.value === null || typeof doc.value !== "object") throw protocolError("get", doc);
+    return { value: doc.value, version: doc.version };
+  }
+
   async listDocs(collection: string, query: Record<string, string>): Promise<DocListResponse> {
     const qs = new URLSearchParams(query).toString();
     const res = await this.#request("GET", `/v1/docs/${collection}${qs ? `?${qs}` : ""}`);

@@ -2,6 +2,18 @@ import { first, run } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
 
 const LEASE_KEY = "sync_lease";
+
+/** The process holding a lease, as runtime glue (src/runtime/process.ts) describes it. */
+export interface ProcessIdentity {
+  /** Operating-system process id. */
+  pid: number;
+  /** Host name: a pid means nothing on another machine (a database file on a shared volume). */
+  host: string;
+  /** Random per process: tells this process from an earlier one that had the same pid. */
+  incarnation: string;
+  /** Whether a process with this pid exists on this host (`kill(pid, 0)`: ESRCH means no). */
+  isAlive(pid: number): boolean;
+}
 /** While another process holds the lease, look again at most this often (writes come in bursts). */
 const BUSY_RECHECK_MS = 1000;
 
@@ -10,6 +22,11 @@ const BUSY_RECHECK_MS = 1000;
  * same clientId could let a later batch move the server's op mark past an earlier batch still
  * in flight, which the server would then call a duplicate. The lease is a meta row taken in a
  * write transaction (BEGIN IMMEDIATE serializes processes) with an expiry, renewed each cycle.
+ * The row also names the holder's process (pid, host, incarnation) when the runtime can say:
+ * a lease whose holder no longer exists on this host is taken over at once, so a process
+ * restarted after a crash syncs immediately instead of waiting out the TTL. The holder's
+ * liveness is only asked when the lease is found held by someone else, so a process that
+ * nobody contends with pays nothing for it.
  */
 export class SyncLease {
   readonly #store: Store;
@@ -18,11 +35,13 @@ export class SyncLease {
   #heldUntil = 0;
   /** Until then, do not spend a write transaction re-checking another process's lease. */
   #busyUntil = 0;
+  readonly #process: ProcessIdentity | undefined;
 
-  constructor(store: Store, owner: string, ttlMs: number) {
+  constructor(store: Store, owner: string, ttlMs: number, process?: ProcessIdentity) {
     this.#store = store;
     this.#owner = owner;
     this.#ttlMs = ttlMs;
+    this.#process = process;
   }
 
   /** Takes or renews the lease; false while another live process holds it. */
@@ -33,20 +52,31 @@ export class SyncLease {
     const got = await this.#store.db.transaction().execute(async (trx) => {
       const row = await first<{ value: string }>(trx, "select value from _stowage_meta where key = ?", [LEASE_KEY]);
       if (row) {
-        const [owner, expires] = parse(row.value);
-        if (owner !== this.#owner && expires > now) {
-          this.#busyUntil = Math.min(expires, now + BUSY_RECHECK_MS);
+        const held = parse(row.value);
+        if (held.owner !== this.#owner && held.expires > now && !this.#holderIsGone(held)) {
+          this.#busyUntil = Math.min(held.expires, now + BUSY_RECHECK_MS);
           return false;
         }
       }
+      const p = this.#process;
+      const holder = p ? ` ${p.pid} ${encodeURIComponent(p.host)} ${p.incarnation}` : "";
       await run(trx, "insert into _stowage_meta (key, value) values (?, ?) on conflict (key) do update set value = excluded.value", [
         LEASE_KEY,
-        `${this.#owner} ${now + this.#ttlMs}`,
+        `${this.#owner} ${now + this.#ttlMs}${holder}`,
       ]);
       return true;
     });
     this.#heldUntil = got ? now + this.#ttlMs : 0;
     return got;
+  }
+
+  /** A holder on this host that has died (or whose pid now belongs to a later process: this one). */
+  #holderIsGone(held: Held): boolean {
+    const me = this.#process;
+    if (!me || held.pid === undefined || held.host !== me.host) return false; // cannot tell: wait out the TTL
+    if (held.incarnation === me.incarnation) return false; // another engine in this very process
+    if (held.pid === me.pid) return true; // an earlier process with our pid: it is gone
+    return !me.isAlive(held.pid);
   }
 
   /** Gives the lease up (on stop) so another process can take over at once. */
@@ -58,7 +88,30 @@ export class SyncLease {
   }
 }
 
-function parse(value: string): [string, number] {
-  const [owner, expires] = value.split(" ");
-  return [owner ?? "", Number(expires) || 0];
+interface Held {
+  owner: string;
+  expires: number;
+  pid?: number;
+  host?: string;
+  incarnation?: string;
+}
+
+/** `owner expires [pid host incarnation]`: rows written before holders were recorded have two fields. */
+function parse(value: string): Held {
+  const [owner, expires, pid, host, incarnation] = value.split(" ");
+  const held: Held = { owner: owner ?? "", expires: Number(expires) || 0 };
+  if (pid && host && incarnation && /^[0-9]+$/.test(pid)) {
+    held.pid = Number(pid);
+    held.host = safeDecode(host);
+    held.incarnation = incarnation;
+  }
+  return held;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }

@@ -28,21 +28,18 @@ const ROWS = 500;
 const UPSERT_TAIL = `on conflict (collection, id) do update set body = excluded.body, version = excluded.version
   where _stowage_docs.version is null or _stowage_docs.version <= excluded.version`;
 
-/**
- * Applies one page (the server's JSON text) and stores its cursor in ONE local transaction,
- * so a crash never skips a page; applying a page twice is harmless because versions only
- * move forward. Documents with pending outbox entries are rebased, never overwritten.
- * (Measured: one JSON.parse and multi-row upserts beat SQLite's json_each over the text,
- * which re-parses each element per extracted field.)
- */
-export async function applyPage(store: Store, text: string): Promise<PageResult> {
+/** A pull page as parsed and checked: `{ reset: true }`, or changes with the next cursor. */
+export type ParsedPage = { reset: true } | { reset: false; changes: Change[]; cursor: string; more: boolean; collections: string[] };
+
+/** Parses and checks one page (the server's JSON text); throws `protocol` for anything else. */
+export function parsePage(text: string): ParsedPage {
   let body: { changes?: unknown; cursor?: unknown; more?: unknown; reset?: unknown };
   try {
     body = JSON.parse(text);
   } catch {
     throw new StowageError("protocol", `pull: the server's answer is not JSON: ${describeValue(text.slice(0, 120))}`);
   }
-  if (body?.reset === true) return { changes: 0, collections: [], more: false, reset: true, cursor: null };
+  if (body?.reset === true) return { reset: true };
   if (!Array.isArray(body?.changes) || typeof body.cursor !== "string" || typeof body.more !== "boolean") {
     throw new StowageError("protocol", `pull: the server's answer is not a protocol v1 page: ${describeValue(text.slice(0, 120))}`);
   }
@@ -54,11 +51,30 @@ export async function applyPage(store: Store, text: string): Promise<PageResult>
     }
     collections.add(c.collection);
   }
-  const cursor = body.cursor;
+  return { reset: false, changes, cursor: body.cursor, more: body.more, collections: [...collections] };
+}
+
+/**
+ * Applies one page (the server's JSON text) and stores its cursor in ONE local transaction,
+ * so a crash never skips a page; applying a page twice is harmless because versions only
+ * move forward. Documents with pending outbox entries are rebased, never overwritten.
+ * Only a page that is a whole pull (`more: false` from the stored cursor) may be applied
+ * alone: see cycle.ts and stage.ts for guarantee 9.
+ * (Measured: one JSON.parse and multi-row upserts beat SQLite's json_each over the text,
+ * which re-parses each element per extracted field.)
+ */
+export async function applyPage(store: Store, text: string): Promise<PageResult> {
+  const page = parsePage(text);
+  if (page.reset) return { changes: 0, collections: [], more: false, reset: true, cursor: null };
+  await applyParsed(store, page);
+  return { changes: page.changes.length, collections: page.collections, more: page.more, reset: false, cursor: page.cursor };
+}
+
+/** applyPage for a page already parsed. */
+export async function applyParsed(store: Store, page: { changes: Change[]; cursor: string }): Promise<void> {
+  const { changes, cursor } = page;
   // An idle poll (nothing new, same cursor) needs no write transaction.
-  if (changes.length === 0 && (await store.getMeta(CURSOR_KEY)) === cursor) {
-    return { changes: 0, collections: [], more: body.more, reset: false, cursor };
-  }
+  if (changes.length === 0 && (await store.getMeta(CURSOR_KEY)) === cursor) return;
   await store.db.transaction().execute(async (trx) => {
     const pending = changes.length ? await pendingKeys(trx, changes) : null;
     const live: Change[] = [];
@@ -92,7 +108,12 @@ export async function applyPage(store: Store, text: string): Promise<PageResult>
     }
     await store.setMeta(CURSOR_KEY, cursor, trx);
   });
-  return { changes: changes.length, collections: [...collections], more: body.more, reset: false, cursor };
+}
+
+/** The sequence number a `v1.<seq>` cursor stands for; 0 for none or any other form (the safe side). */
+export function cursorSeq(cursor: string | null | undefined): number {
+  const m = cursor ? /^v1\.([0-9]{1,16})$/.exec(cursor) : null;
+  return m ? Number(m[1]) : 0;
 }
 
 /** Which of the page's documents have pending ops (one outbox pass; usually the outbox is empty). */
@@ -121,8 +142,14 @@ async function pendingKeys(db: Executor, changes: Change[]): Promise<Set<string>
  */
 export async function resetSyncedState(db: Executor & Pick<Store["db"], "transaction">): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    await run(trx, "delete from _stowage_docs where (collection, id) not in (select collection, id from _stowage_outbox)");
-    await run(trx, "update _stowage_docs set version = null");
-    await run(trx, "delete from _stowage_meta where key = ?", [CURSOR_KEY]);
+    await resetIn(trx);
+    await run(trx, "delete from _stowage_pull_stage");
   });
+}
+
+/** resetSyncedState inside the caller's transaction (a staged pull after a reset applies both at once). */
+export async function resetIn(trx: Executor): Promise<void> {
+  await run(trx, "delete from _stowage_docs where (collection, id) not in (select collection, id from _stowage_outbox)");
+  await run(trx, "update _stowage_docs set version = null");
+  await run(trx, "delete from _stowage_meta where key = ?", [CURSOR_KEY]);
 }

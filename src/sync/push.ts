@@ -4,7 +4,8 @@ import type { OpResult } from "../protocol/wire.ts";
 import { all, run } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
 import type { HttpClient } from "./http.ts";
-import { rebaseDocs, type ServerDoc } from "./rebase.ts";
+import type { ServerDoc } from "./rebase.ts";
+import { settleIssues } from "./settle-issues.ts";
 
 /** Ops per push request (a transaction group larger than this goes alone, whole). */
 export const PUSH_BATCH_OPS = 500;
@@ -210,8 +211,7 @@ export async function settleBatch(store: Store, batch: PreparedBatch, results: O
           issue.serverValue === null ? null : JSON.stringify(issue.serverValue), issue.serverVersion, issue.message, now],
       );
     }
-    // The client keeps the server value on conflict (with any later pending ops on top).
-    if (serverDocs.length) await rebaseDocs(trx, serverDocs);
+    if (out.issues.length) await settleIssues(trx, out.issues, serverDocs);
   });
   return out;
 }

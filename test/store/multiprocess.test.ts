@@ -47,7 +47,7 @@ test("six processes opening a new file at the same instant all migrate and write
   try {
     expect(await store.collection("crash").count()).toBe(6);
     const migrations = await store.db.selectFrom("_stowage_migration").select("name").execute();
-    expect(migrations).toEqual([{ name: "0001_local_store" }]);
+    expect(migrations).toEqual([{ name: "0001_local_store" }, { name: "0002_pull_stage_and_refresh" }]);
   } finally {
     await store.close();
   }

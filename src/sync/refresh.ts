@@ -1,0 +1,60 @@
+import { StowageError } from "../errors.ts";
+import { all, placeholders, run, type Executor } from "../store/sql.ts";
+import type { CycleContext } from "./cycle.ts";
+import { CURSOR_KEY, cursorSeq } from "./pull.ts";
+import { rebaseDocs, type ServerDoc } from "./rebase.ts";
+
+/**
+ * Documents that need the server's value. A rejected op (e.g. `put q` aborted with its group)
+ * leaves a local value the server never had, and no pull will ever mention `q` if the server
+ * never changes it. So the transaction that records the rejection also records `q` in
+ * `_stowage_refresh` (settleBatch), and every full cycle fetches what is recorded until each
+ * is resolved: a crash or a failed request between the two only delays it.
+ *
+ * A server value is applied outside a pull only when its version is at or below our cursor:
+ * then it belongs to a state we already hold whole. A newer one may be one member of a
+ * group we have not pulled yet; the pull brings it with its group (its row has a sequence
+ * above our cursor), so the record is resolved either way.
+ */
+
+/** How many records one cycle resolves at most (each costs a request). */
+const PER_CYCLE = 200;
+
+/** Records documents that need their server value; inside the caller's transaction. */
+export async function markForRefresh(trx: Executor, docs: { collection: string; id: string }[]): Promise<void> {
+  for (let i = 0; i < docs.length; i += 400) {
+    const chunk = docs.slice(i, i + 400);
+    const params: string[] = [];
+    for (const d of chunk) params.push(d.collection, d.id);
+    await run(trx, `insert or ignore into _stowage_refresh (collection, id) values ${placeholders(chunk.length, 2)}`, params);
+  }
+}
+
+/**
+ * Fetches the recorded documents and applies what may be applied (see above). Never throws
+ * for a failed request: the records stay for the next cycle (a down server fails the cycle's
+ * push or pull anyway).
+ */
+export async function refreshDocs(ctx: CycleContext): Promise<void> {
+  const rows = await all<{ collection: string; id: string }>(ctx.store.db, `select collection, id from _stowage_refresh limit ${PER_CYCLE}`);
+  for (const row of rows) {
+    let doc: ServerDoc;
+    try {
+      await ctx.renewLease();
+      const state = await ctx.http.getDocState(row.collection, row.id);
+      doc = { collection: row.collection, id: row.id, value: state.value, version: state.version };
+    } catch (e) {
+      if (e instanceof StowageError && e.code === "storage") throw e; // the lease moved on
+      ctx.trace("refresh:failed");
+      return;
+    }
+    await ctx.store.db.transaction().execute(async (trx) => {
+      const seq = cursorSeq((await ctx.store.getMeta(CURSOR_KEY, trx)) ?? null);
+      // Unknown version (a server older than the absent-since answer): take its word, as
+      // this client always did.
+      const apply = doc.version === null || doc.version <= seq;
+      if (apply) await rebaseDocs(trx, [doc]);
+      await run(trx, "delete from _stowage_refresh where collection = ? and id = ?", [row.collection, row.id]);
+    });
+  }
+}

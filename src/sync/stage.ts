@@ -1,0 +1,103 @@
+import type { JsonObject } from "../json.ts";
+import type { Change } from "../protocol/wire.ts";
+import { all, placeholders, run, type Executor } from "../store/sql.ts";
+import type { Store } from "../store/store.ts";
+import { CURSOR_KEY, resetIn } from "./pull.ts";
+import { rebaseDocs } from "./rebase.ts";
+
+/**
+ * Guarantee 9 for a pull longer than one page. The server keeps one row per document (its
+ * latest version) and a page is the rows after the cursor in sequence order, so a page can
+ * end inside a transaction group, and a group whose member was overwritten later arrives
+ * without that member. Applying page by page would show a reader part of a group.
+ *
+ * What is sound instead: every page of one pull is staged here (on disk: memory stays one
+ * page however large the pull), and the union is applied with the final cursor in ONE local
+ * transaction once a page says `more: false`. That union is the server's state at the last
+ * read: each page reads every row after the previous page's cursor, and a document written
+ * after we read it gets a higher sequence number, so we read it again later (the stage keeps
+ * the highest version per document). The server applies groups atomically and allocates
+ * sequence numbers in commit order, so its state at any instant holds every group whole;
+ * documents absent from the union did not change since our previous consistent state.
+ *
+ * Crash safety: the cursor moves only with the final apply, so a stage left by a crash is
+ * simply discarded by the next multi-page pull (it re-reads from the stored cursor).
+ */
+
+/** Rows per multi-row statement (4 parameters each). */
+const ROWS = 500;
+
+/** Empties the stage (the start of a multi-page pull discards whatever a crash left). */
+export async function clearStage(store: Store): Promise<void> {
+  await run(store.db, "delete from _stowage_pull_stage");
+}
+
+/** Adds one page to the stage in one local transaction, keeping each document's highest version. */
+export async function stagePage(store: Store, changes: Change[]): Promise<void> {
+  if (changes.length === 0) return;
+  await store.db.transaction().execute(async (trx) => {
+    for (let i = 0; i < changes.length; i += ROWS) {
+      const chunk = changes.slice(i, i + ROWS);
+      const params: unknown[] = new Array(chunk.length * 4);
+      for (let j = 0; j < chunk.length; j++) {
+        const c = chunk[j];
+        params[j * 4] = c.collection;
+        params[j * 4 + 1] = c.id;
+        params[j * 4 + 2] = c.deleted ? null : JSON.stringify(c.value);
+        params[j * 4 + 3] = c.version;
+      }
+      await run(
+        trx,
+        `insert into _stowage_pull_stage (collection, id, body, version) values ${placeholders(chunk.length, 4)}
+         on conflict (collection, id) do update set body = excluded.body, version = excluded.version
+         where excluded.version > _stowage_pull_stage.version`,
+        params,
+      );
+    }
+  });
+}
+
+/**
+ * Applies the stage and the final cursor in one local transaction, then empties the stage.
+ * `reset`: the server asked for a full resync at the start of this pull; the synced state is
+ * dropped in the same transaction, so a reader never sees the emptied store either.
+ * Documents with pending ops are rebased (guarantee 4); the rest go in set-based statements.
+ */
+export async function applyStage(store: Store, cursor: string, reset: boolean): Promise<void> {
+  await store.db.transaction().execute(async (trx) => {
+    if (reset) await resetIn(trx);
+    await rebasePending(trx);
+    // `where true`-style: the SELECT's WHERE keeps SQLite's upsert parse unambiguous.
+    await run(
+      trx,
+      `insert into _stowage_docs (collection, id, body, version)
+       select collection, id, body, version from _stowage_pull_stage where body is not null
+       on conflict (collection, id) do update set body = excluded.body, version = excluded.version
+       where _stowage_docs.version is null or _stowage_docs.version <= excluded.version`,
+    );
+    await run(trx, "delete from _stowage_docs where (collection, id) in (select collection, id from _stowage_pull_stage where body is null)");
+    await store.setMeta(CURSOR_KEY, cursor, trx);
+    await run(trx, "delete from _stowage_pull_stage");
+  });
+}
+
+/** Staged documents with pending ops: rebased one by one, then taken out of the set-based apply. */
+async function rebasePending(trx: Executor): Promise<void> {
+  const any = await all(trx, "select 1 from _stowage_outbox limit 1");
+  if (any.length === 0) return;
+  // Driven by the outbox (small: unacknowledged ops), probing the stage by its key.
+  const rows = await all<{ collection: string; id: string; body: string | null; version: number }>(
+    trx,
+    `select s.collection, s.id, s.body, s.version
+     from (select distinct collection, id from _stowage_outbox) o
+     cross join _stowage_pull_stage s on s.collection = o.collection and s.id = o.id`,
+  );
+  if (rows.length === 0) return;
+  await rebaseDocs(trx, rows.map((r) => ({ collection: r.collection, id: r.id, value: r.body === null ? null : (JSON.parse(r.body) as JsonObject), version: r.version })));
+  for (let i = 0; i < rows.length; i += ROWS) {
+    const chunk = rows.slice(i, i + ROWS);
+    const params: string[] = [];
+    for (const r of chunk) params.push(r.collection, r.id);
+    await run(trx, `delete from _stowage_pull_stage where (collection, id) in (values ${placeholders(chunk.length, 2)})`, params);
+  }
+}
