@@ -41,7 +41,11 @@ export interface ClientConfig {
 
 const cfg = JSON.parse(process.argv[2] ?? "{}") as ClientConfig;
 const COLLECTION = "docs";
-const log = (o: Record<string, unknown>) => appendFileSync(cfg.history, `${JSON.stringify({ p: cfg.proc, f: cfg.file, at: Date.now(), ...o })}\n`);
+const log = (o: Record<string, unknown>) => {
+  appendFileSync(cfg.history, `${JSON.stringify({ p: cfg.proc, f: cfg.file, at: Date.now(), ...o })}\n`);
+  // The runner counts acknowledged ops to stretch a slow run's fault phase (see run.ts).
+  if (o.t === "ok" && cfg.mode === "run") process.stdout.write("ok\n");
+};
 const rng = new Rng(cfg.seed);
 const keyName = (i: number) => `k${i}`;
 

@@ -3,7 +3,8 @@
  *  [--no-atomic] [--planted NAME] [--keep]`
  * Runs seeds F..F+N-1 (default 1..N), or only S; prints one line per seed, and for every failing
  * seed its schedule, the violations and the command that replays it. Exit 1 when any fails.
- * STOWAGE_CHAOS_ATOMIC=0 also turns the atomic visibility check off.
+ * STOWAGE_CHAOS_ATOMIC=0 also turns the atomic visibility check off; STOWAGE_CHAOS_GC=0 (or
+ * --no-gc) leaves tombstone GC out of the schedules.
  */
 import { plantedRoot, PLANTED } from "./planted.ts";
 import { describeSchedule } from "./schedule.ts";
@@ -16,7 +17,7 @@ const value = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 if (flag("help")) {
-  console.log("usage: bun run chaos --seeds N [--seed S] [--from F] [--store sqlite|postgres] [--short] [--verbose] [--no-atomic] [--planted NAME] [--keep]");
+  console.log("usage: bun run chaos --seeds N [--seed S] [--from F] [--store sqlite|postgres] [--short] [--verbose] [--no-atomic] [--no-gc] [--planted NAME] [--keep] | --recheck DIR");
   console.log(`planted bugs: ${Object.keys(PLANTED).join(", ")}`);
   process.exit(0);
 }
@@ -43,13 +44,14 @@ if (!Number.isInteger(count) || count < 1 || (one !== undefined && !/^\d+$/.test
 const seeds = one !== undefined ? [Number(one)] : Array.from({ length: count }, (_, i) => from + i);
 const atomic = !flag("no-atomic") && process.env.STOWAGE_CHAOS_ATOMIC !== "0";
 const planted = value("planted");
+const gcFaults = !flag("no-gc") && process.env.STOWAGE_CHAOS_GC !== "0";
 const root = planted ? plantedRoot(planted) : undefined;
 
 const started = performance.now();
 let failed = 0;
 const rules = new Map<string, number>();
 for (const seed of seeds) {
-  const r = await runSeed({ seed, store, root: root?.path, short: flag("short"), verbose: flag("verbose"), atomic, keep: flag("keep") });
+  const r = await runSeed({ seed, store, root: root?.path, short: flag("short"), gc: gcFaults, verbose: flag("verbose"), atomic, keep: flag("keep") });
   const s = r.stats;
   const line = `seed ${seed} ${store}: ${r.violations.length ? "FAIL" : "ok"} in ${r.ms} ms (${s.ops} ops, ${s.reads} reads, ${s.kills} client kills, ${s.serverKills} server kills, ${s.gcs} gc, ${s.resets} resets, ${s.dropped} dropped, ${s.duplicated} duplicated)`;
   console.log(line);
@@ -59,7 +61,7 @@ for (const seed of seeds) {
     console.log(describeSchedule(r.schedule));
     for (const v of r.violations) console.log(`  VIOLATION [${v.rule}] ${v.message}`);
     console.log(`  history and databases kept in ${r.dir}`);
-    console.log(`  replay: bun run chaos --seed ${seed} --store ${store}${flag("short") ? " --short" : ""}${planted ? ` --planted ${planted}` : ""}${atomic ? "" : " --no-atomic"}`);
+    console.log(`  replay: bun run chaos --seed ${seed} --store ${store}${flag("short") ? " --short" : ""}${planted ? ` --planted ${planted}` : ""}${atomic ? "" : " --no-atomic"}${gcFaults ? "" : " --no-gc"}`);
   }
 }
 root?.cleanup();

@@ -6,6 +6,8 @@ export interface Child {
   /** Resolves with the first line (from now on) that `match` accepts, or null after `ms`. */
   waitLine(match: (line: string) => boolean, ms: number): Promise<string | null>;
   send(text: string): void;
+  /** How many stdout lines equal to `ok` it printed (acknowledged ops). */
+  oks(): number;
   alive(): boolean;
   kill(signal?: "SIGKILL" | "SIGTERM"): Promise<void>;
 }
@@ -17,6 +19,7 @@ export function spawnChild(cmd: string[], options: { verbose?: boolean; env?: Re
     stderr: options.verbose ? "inherit" : "ignore",
     env: { ...process.env, ...options.env },
   });
+  let oks = 0;
   const waiters: { match: (l: string) => boolean; resolve: (l: string | null) => void }[] = [];
   (async () => {
     const reader = proc.stdout.getReader();
@@ -30,6 +33,7 @@ export function spawnChild(cmd: string[], options: { verbose?: boolean; env?: Re
       while ((nl = text.indexOf("\n")) >= 0) {
         const line = text.slice(0, nl);
         text = text.slice(nl + 1);
+        if (line === "ok") oks++;
         for (let i = 0; i < waiters.length; i++) {
           if (waiters[i].match(line)) {
             waiters[i].resolve(line);
@@ -44,6 +48,7 @@ export function spawnChild(cmd: string[], options: { verbose?: boolean; env?: Re
   return {
     proc,
     alive,
+    oks: () => oks,
     waitLine(match, ms) {
       if (!alive()) return Promise.resolve(null);
       return new Promise((resolve) => {

@@ -39,6 +39,8 @@ export interface Schedule {
 export interface ScheduleOptions {
   /** Shorter runs for CI. */
   short?: boolean;
+  /** Include tombstone GC (forced resets); default true. */
+  gc?: boolean;
 }
 
 /** Everything a run does, drawn from the seed alone (same seed, same schedule). */
@@ -85,7 +87,7 @@ export function makeSchedule(seed: number, store: Store, options: ScheduleOption
       });
     } else if (r < 0.88) {
       events.push({ at: t, a: "heal", c: rng.int(0, nClients - 1) });
-    } else {
+    } else if (options.gc !== false) {
       events.push({ at: t, a: "gc" });
     }
     t += rng.int(60, 350);
