@@ -37,7 +37,15 @@ export interface ClientConfig {
   pauseMs: [number, number];
   /** Added to the engine's injected clock (when libfaketime is not used). */
   skewMs: number;
+  /** Op mix: `groups` favours groups with patch members and deletes (refused members). */
+  mix: "default" | "groups";
 }
+
+/** Upper bounds of each op kind's share of draws, in order: put, patch, delete, group, get, snap; the rest sync. */
+const MIXES: Record<ClientConfig["mix"], number[]> = {
+  default: [0.22, 0.4, 0.48, 0.63, 0.73, 0.85],
+  groups: [0.15, 0.25, 0.4, 0.75, 0.8, 0.9],
+};
 
 const cfg = JSON.parse(process.argv[2] ?? "{}") as ClientConfig;
 const COLLECTION = "docs";
@@ -119,9 +127,10 @@ async function op(): Promise<void> {
   const k = ++n;
   const tok = `${cfg.proc}/${k}`;
   const r = rng.next();
+  const [pPut, pPatch, pDel, pGroup, pGet, pSnap] = MIXES[cfg.mix ?? "default"];
   const id = keyName(rng.int(0, cfg.keys - 1));
   try {
-    if (r < 0.22) {
+    if (r < pPut) {
       const direct = rng.chance(0.5);
       log({ t: "invoke", n: k, kind: "put", id, tok, direct });
       const value = { id, w: tok, g: null, by: cfg.proc };
@@ -135,24 +144,24 @@ async function op(): Promise<void> {
         });
         log({ t: "ok", n: k, opIds });
       }
-    } else if (r < 0.4) {
+    } else if (r < pPatch) {
       if (!(await docs.get(id))) return;
       const field = `f${rng.int(0, 3)}`;
       log({ t: "invoke", n: k, kind: "patch", id, tok });
       await docs.patch(id, { w: tok, g: null, [field]: tok });
       log({ t: "ok", n: k });
-    } else if (r < 0.48) {
+    } else if (r < pDel) {
       log({ t: "invoke", n: k, kind: "delete", id });
       const opIds = await db.transaction(async (tx) => {
         await tx.collection(COLLECTION).delete(id);
         return lastOps(tx, 1);
       });
       log({ t: "ok", n: k, opIds });
-    } else if (r < 0.63) {
+    } else if (r < pGroup) {
       const size = rng.int(2, Math.min(5, cfg.keys));
       const ids = rng.sample(Array.from({ length: cfg.keys }, (_, i) => keyName(i)), size);
       const g = `G${tok}`;
-      const members = ids.map((mid, i) => [mid, rng.chance(0.3) ? "patch" : "put", `${tok}.${i}`] as [string, string, string]);
+      const members = ids.map((mid, i) => [mid, rng.chance(cfg.mix === "groups" ? 0.6 : 0.3) ? "patch" : "put", `${tok}.${i}`] as [string, string, string]);
       log({ t: "invoke", n: k, kind: "group", g, members });
       const opIds = await db.transaction(async (tx) => {
         const c = tx.collection(COLLECTION);
@@ -164,11 +173,11 @@ async function op(): Promise<void> {
         return lastOps(tx, members.length);
       });
       log({ t: "ok", n: k, opIds });
-    } else if (r < 0.73) {
+    } else if (r < pGet) {
       log({ t: "invoke", n: k, kind: "get", id });
       const d = (await docs.get(id)) as { w?: string; g?: string | null } | undefined;
       log({ t: "read", n: k, kind: "get", docs: { [id]: d ? [d.w ?? null, d.g ?? null] : null } });
-    } else if (r < 0.85) {
+    } else if (r < pSnap) {
       log({ t: "invoke", n: k, kind: "snap" });
       await snapshot("snap");
     } else {

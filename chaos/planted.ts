@@ -7,6 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "./run.ts";
+import type { Focus } from "./schedule.ts";
 
 export interface PlantedBug {
   file: string;
@@ -14,12 +15,15 @@ export interface PlantedBug {
   replace: string;
   /** What the bug is, for messages. */
   what: string;
+  /** The fault mix its runs use (schedule.ts `Focus`). */
+  focus: Focus;
 }
 
 export const PLANTED: Record<string, PlantedBug> = {
   // The server forgets its op marks: a retried or duplicated push is applied again.
   "reapply-duplicates": {
     what: "the server reapplies ops whose op id it already applied",
+    focus: "dup",
     file: "src/server/push.ts",
     find: "const fresh = req.ops.filter((op) => op.opId > mark);",
     replace: "const fresh = req.ops.filter((op) => op.opId > mark || op.opId > 0);",
@@ -28,6 +32,7 @@ export const PLANTED: Record<string, PlantedBug> = {
   // that disagree (restarts with skew, two instances) the cursor passes changes not yet sent.
   "timestamp-order": {
     what: "pull pages are ordered by updated_at (a timestamp), not the sequence",
+    focus: "skew",
     file: "src/server/pull.ts",
     find: '.orderBy("seq")',
     replace: '.orderBy("updated_at")',
@@ -35,6 +40,7 @@ export const PLANTED: Record<string, PlantedBug> = {
   // Each op of a transaction group is applied on its own: a refused member leaves the others.
   "split-groups": {
     what: "the server applies the members of a transaction group one by one",
+    focus: "groups",
     file: "src/server/apply.ts",
     find: "if (tx !== undefined) while (end < ops.length && ops[end].tx === tx) end++;",
     replace: "if (tx !== undefined && tx < 0) while (end < ops.length && ops[end].tx === tx) end++;",
@@ -42,6 +48,7 @@ export const PLANTED: Record<string, PlantedBug> = {
   // Pull ignores the outbox: a pulled value replaces a document with pending local edits.
   "pull-overwrites-pending": {
     what: "pull overwrites documents that have pending local edits",
+    focus: "pending",
     file: "src/sync/pull.ts",
     find: "const pending = changes.length ? await pendingKeys(trx, changes) : null;",
     replace: "const pending = changes.length && false ? await pendingKeys(trx, changes) : null;",

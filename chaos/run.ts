@@ -16,7 +16,7 @@ import type { ClientConfig } from "./client.ts";
 import { Rng, mulberry32 } from "./prng.ts";
 import { spawnChild, type Child } from "./procs.ts";
 import { HEALTHY, startChaosProxy, type ChaosProxy } from "./proxy.ts";
-import { makeSchedule, type Schedule, type Store } from "./schedule.ts";
+import { makeSchedule, type Focus, type Schedule, type Store } from "./schedule.ts";
 
 export const REPO_ROOT = join(import.meta.dir, "..");
 export const PG_URL = process.env.STOWAGE_TEST_PG_URL || "postgres://postgres@127.0.0.1:5432/test";
@@ -38,6 +38,8 @@ export interface RunOptions {
   root?: string;
   short?: boolean;
   verbose?: boolean;
+  /** Weights the schedule toward one area (planted-bug runs). */
+  focus?: Focus;
   /** Tombstone GC faults (default true). */
   gc?: boolean;
   /** Judge atomic visibility (default true). */
@@ -63,7 +65,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runSeed(options: RunOptions): Promise<RunResult> {
   const started = performance.now();
   const root = options.root ?? REPO_ROOT;
-  const schedule = makeSchedule(options.seed, options.store, { short: options.short, gc: options.gc });
+  const schedule = makeSchedule(options.seed, options.store, { short: options.short, gc: options.gc, focus: options.focus });
   const dir = mkdtempSync(join(tmpdir(), `stowage-chaos-${options.seed}-`));
   const bun = process.execPath;
   const stats = { ops: 0, reads: 0, kills: 0, serverKills: 0, gcs: 0, resets: 0, dropped: 0, duplicated: 0 };
@@ -118,6 +120,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
       leaseTtlMs: schedule.leaseTtlMs,
       pauseMs: spec.pauseMs,
       skewMs: FAKETIME ? 0 : spec.skewMs,
+      mix: schedule.mix,
     };
   };
   const startClient = (c: number) => {

@@ -32,15 +32,26 @@ export interface Schedule {
   /** Length of the fault phase, ms; then everything heals and syncs to quiescence. */
   durationMs: number;
   events: Event[];
+  /** The client op mix. */
+  mix: "default" | "groups";
   /** Seeds of each client incarnation's op stream and of the proxies' decisions. */
   seeds: number[];
 }
+
+/**
+ * dup: lost answers and duplicated requests on every fault event; skew: server restarts with
+ * skewed clocks; groups: groups with patch members and deletes; pending: two processes on one
+ * file and slow networks, so pulls land while edits are pending.
+ */
+export type Focus = "dup" | "skew" | "groups" | "pending";
 
 export interface ScheduleOptions {
   /** Shorter runs for CI. */
   short?: boolean;
   /** Include tombstone GC (forced resets); default true. */
   gc?: boolean;
+  /** Weights the draws toward one area (planted-bug runs): see `Focus`. */
+  focus?: Focus;
 }
 
 /** Everything a run does, drawn from the seed alone (same seed, same schedule). */
@@ -51,7 +62,7 @@ export function makeSchedule(seed: number, store: Store, options: ScheduleOption
   let files = 0;
   for (let i = 0; i < nClients; i++) {
     // Sometimes a second process on the first client's file (the sync lease decides who syncs).
-    const shared = i > 0 && files > 0 && rng.chance(0.2);
+    const shared = i > 0 && files > 0 && (rng.chance(0.2) || (options.focus === "pending" && i === 1));
     clients.push({
       file: shared ? 0 : files++,
       pullLimit: rng.int(1, 7),
@@ -68,7 +79,10 @@ export function makeSchedule(seed: number, store: Store, options: ScheduleOption
   let t = rng.int(100, 300);
   while (t < durationMs) {
     const r = rng.next();
-    if (r < 0.18) {
+    const f = options.focus;
+    if (f === "skew" && r < 0.3) {
+      events.push({ at: t, a: "kill-server", s: rng.int(0, servers - 1), restartAfter: rng.int(50, 200), skewMs: rng.pick([-1, 1]) * rng.int(30, 300) * 1000 });
+    } else if (r < 0.18) {
       events.push({ at: t, a: "kill-client", c: rng.int(0, nClients - 1), when: rng.pick(["now", "push", "pull"] as const), restartAfter: rng.int(30, 400) });
     } else if (r < 0.3) {
       events.push({ at: t, a: "kill-server", s: rng.int(0, servers - 1), restartAfter: rng.int(50, 500), skewMs: rng.chance(0.4) ? rng.pick([-1, 1]) * rng.int(1, 300) * 1000 : 0 });
@@ -79,10 +93,10 @@ export function makeSchedule(seed: number, store: Store, options: ScheduleOption
         a: "faults",
         c: rng.int(0, nClients - 1),
         faults: {
-          dropRate: rng.chance(0.5) ? rng.pick([0.1, 0.3, 0.6]) : 0,
-          delayMs: rng.chance(0.5) ? [0, rng.int(5, 120)] : [0, 0],
-          partition,
-          dupRate: rng.chance(0.4) ? rng.pick([0.2, 0.5]) : 0,
+          dropRate: rng.chance(0.5) || f === "dup" ? rng.pick([0.1, 0.3, 0.6]) : 0,
+          delayMs: rng.chance(0.5) || f === "pending" ? [0, rng.int(5, 120)] : [0, 0],
+          partition: f === "dup" ? null : partition,
+          dupRate: rng.chance(0.4) || f === "dup" ? rng.pick([0.2, 0.5]) : 0,
         },
       });
     } else if (r < 0.88) {
@@ -93,13 +107,14 @@ export function makeSchedule(seed: number, store: Store, options: ScheduleOption
     t += rng.int(60, 350);
   }
   const seeds = Array.from({ length: 64 }, () => rng.fork());
-  return { seed, store, keys: rng.int(3, 8), servers, serverSkewMs, leaseTtlMs: 3000, clients, durationMs, events, seeds };
+  const mix = options.focus === "groups" ? "groups" : "default";
+  return { seed, store, keys: rng.int(3, 8), servers, serverSkewMs, leaseTtlMs: 3000, clients, durationMs, events, mix, seeds };
 }
 
 /** The schedule as lines a person can read next to the history. */
 export function describeSchedule(s: Schedule): string {
   const lines = [
-    `seed ${s.seed} on ${s.store}: ${s.clients.length} client processes, ${s.servers} server process(es) (skew ${s.serverSkewMs.join(", ")} ms), ${s.keys} keys, ${s.durationMs} ms of faults`,
+    `seed ${s.seed} on ${s.store}${s.mix === "default" ? "" : ` (op mix ${s.mix})`}: ${s.clients.length} client processes, ${s.servers} server process(es) (skew ${s.serverSkewMs.join(", ")} ms), ${s.keys} keys, ${s.durationMs} ms of faults`,
     ...s.clients.map((c, i) => `  client ${i}: file ${c.file}, pullLimit ${c.pullLimit}, ${c.autoSync ? `background sync every ${c.syncIntervalMs} ms` : "explicit sync only"}, pause ${c.pauseMs[0]}-${c.pauseMs[1]} ms, clock skew ${c.skewMs} ms`),
     ...s.events.map((e) => `  @${e.at}ms ${describeEvent(e)}`),
   ];

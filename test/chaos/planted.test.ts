@@ -23,7 +23,7 @@ describe("the checker catches planted bugs", () => {
       roots.push(root);
       const found: string[] = [];
       for (const seed of c.seeds) {
-        const r = await runSeed({ seed, store: "sqlite", root: root.path, short: true });
+        const r = await runSeed({ seed, store: "sqlite", root: root.path, short: true, focus: PLANTED[c.name].focus, gc: false });
         const hits = r.violations.filter((v) => c.rules.includes(v.rule));
         if (hits.length) {
           found.push(`seed ${seed}: [${hits[0].rule}] ${hits[0].message.slice(0, 160)}`);
