@@ -9,7 +9,7 @@ import { runSeed } from "../../chaos/run.ts";
 const CASES: { name: keyof typeof PLANTED; rules: string[]; seeds: number[] }[] = [
   { name: "reapply-duplicates", rules: ["count", "once"], seeds: [1, 2, 3] },
   { name: "timestamp-order", rules: ["converge"], seeds: [1, 2, 3] },
-  { name: "split-groups", rules: ["group"], seeds: [1, 2, 3] },
+  { name: "split-groups", rules: ["group"], seeds: [4, 5, 6] },
   { name: "pull-overwrites-pending", rules: ["ryw", "monotonic", "converge"], seeds: [1, 2, 3] },
 ];
 
