@@ -43,12 +43,16 @@ export default async function syncBench(r: Reporter): Promise<void> {
     const pushMs = pushEnd - t0;
 
     // 2. Initial pull of 50,000 into an empty client, page by page.
-    const puller = await client("puller");
+    // Pages are counted by the engine's trace: a multi-page pull is staged and `pulled` fires
+    // once, after the whole pull is applied (guarantee 9).
     const rss: number[] = [];
     let pages = 0;
-    puller.on("pulled", () => {
-      pages++;
-      if (pages % 5 === 0) rss.push(process.memoryUsage().rss);
+    const puller = await client("puller", {
+      onTrace: (l) => {
+        if (!l.startsWith("pull:")) return;
+        pages++;
+        if (pages % 5 === 0) rss.push(process.memoryUsage().rss);
+      },
     });
     Bun.gc(true);
     const rssBefore = process.memoryUsage().rss;
@@ -62,14 +66,15 @@ export default async function syncBench(r: Reporter): Promise<void> {
 
     // Memory again, untimed: a full GC at every 5th page shows what a pull retains. Flat from
     // 10k to 50k means each page is applied and dropped, never accumulated.
-    const meter = await client("meter");
     const retained: number[] = [];
     let meterPages = 0;
-    meter.on("pulled", () => {
-      if (++meterPages % 5 === 0) {
-        Bun.gc(true);
-        retained.push(process.memoryUsage().rss);
-      }
+    const meter = await client("meter", {
+      onTrace: (l) => {
+        if (l.startsWith("pull:") && ++meterPages % 5 === 0) {
+          Bun.gc(true);
+          retained.push(process.memoryUsage().rss);
+        }
+      },
     });
     Bun.gc(true);
     const base = process.memoryUsage().rss;

@@ -1,4 +1,4 @@
-import { StowageError } from "../errors.ts";
+import { StowageError, describeValue } from "../errors.ts";
 import type { OpResult } from "../protocol/wire.ts";
 import type { Store } from "../store/store.ts";
 import type { HttpClient } from "./http.ts";
@@ -107,27 +107,40 @@ async function pullPages(ctx: CycleContext, result: SyncResult): Promise<void> {
   /** The server asked for a full resync: stage it from the start, apply it with the reset. */
   let reset = false;
   let staging = false;
+  let tombstones = false;
   let changes = 0;
   const collections = new Set<string>();
   let inflight = await fetchPage(ctx, (await ctx.store.getMeta(CURSOR_KEY)) ?? null, limit);
   for (;;) {
     const text = await answer(ctx, inflight);
+    // One request ahead: the server reads page k+1 while page k is parsed and written here.
+    // The cursor is read off the page's tail (the server writes it last) so the request
+    // goes out before the parse; checked against the parsed page below.
+    const tail = TAIL.exec(text.slice(-80));
+    let ahead: string | null = null;
+    if (tail && tail[2] === "true") {
+      limit = nextLimit(ctx, limit, text.length);
+      inflight = await fetchPage(ctx, (ahead = tail[1]), limit);
+    }
     const page = parsePage(text);
     if (page.reset) {
       if (reset) throw new StowageError("protocol", "pull: the server asked for a reset twice in one cycle");
       ctx.trace("reset");
       result.reset = reset = true;
       staging = false;
+      tombstones = false;
       changes = 0;
       collections.clear();
       inflight = await fetchPage(ctx, null, limit);
       continue;
     }
-    // Pages are bounded in documents, not bytes: with large documents, ask for fewer per
-    // page so memory stays flat (and grow back once they are small again).
-    limit = text.length > PAGE_BYTES ? Math.max(10, Math.floor(limit / 4)) : Math.min(ctx.pullLimit, limit * 2);
-    // One request ahead: the server reads page k+1 while page k is written here.
-    if (page.more) inflight = await fetchPage(ctx, page.cursor, limit);
+    if (ahead !== null && (!page.more || page.cursor !== ahead)) {
+      throw new StowageError("protocol", `pull: the page's cursor ${describeValue(page.cursor)} is not the one at its end`);
+    }
+    if (page.more && ahead === null) {
+      limit = nextLimit(ctx, limit, text.length);
+      inflight = await fetchPage(ctx, page.cursor, limit);
+    }
     const n = page.changes.length;
     if (!staging && !page.more && !reset) {
       await applyParsed(ctx.store, page);
@@ -145,13 +158,25 @@ async function pullPages(ctx: CycleContext, result: SyncResult): Promise<void> {
     result.pulled += n;
     changes += n;
     for (const c of page.collections) collections.add(c);
+    if (!tombstones) for (const c of page.changes) if (c.deleted) tombstones = true;
     if (!page.more) {
       await ctx.renewLease();
-      await applyStage(ctx.store, page.cursor, reset);
+      await applyStage(ctx.store, page.cursor, reset, tombstones);
       if (changes > 0) ctx.store.events.emit("pulled", { collections: [...collections], changes });
       return;
     }
   }
+}
+
+/** The end of a page as the server writes it: `…"cursor":"v1.42","more":true}`. */
+const TAIL = /"cursor":"([^"\\]*)","more":(true|false)\}\s*$/;
+
+/**
+ * Pages are bounded in documents, not bytes: with large documents, ask for fewer per page so
+ * memory stays flat (and grow back once they are small again).
+ */
+function nextLimit(ctx: CycleContext, limit: number, bytes: number): number {
+  return bytes > PAGE_BYTES ? Math.max(10, Math.floor(limit / 4)) : Math.min(ctx.pullLimit, limit * 2);
 }
 
 type PageOutcome = { ok: true; text: string } | { ok: false; error: unknown };

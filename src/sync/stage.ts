@@ -59,23 +59,30 @@ export async function stagePage(store: Store, changes: Change[]): Promise<void> 
 
 /**
  * Applies the stage and the final cursor in one local transaction, then empties the stage.
+ * `tombstones`: false when no staged change was a delete (skips a scan of the stage).
  * `reset`: the server asked for a full resync at the start of this pull; the synced state is
  * dropped in the same transaction, so a reader never sees the emptied store either.
  * Documents with pending ops are rebased (guarantee 4); the rest go in set-based statements.
  */
-export async function applyStage(store: Store, cursor: string, reset: boolean): Promise<void> {
+export async function applyStage(store: Store, cursor: string, reset: boolean, tombstones = true): Promise<void> {
   await store.db.transaction().execute(async (trx) => {
     if (reset) await resetIn(trx);
     await rebasePending(trx);
-    // `where true`-style: the SELECT's WHERE keeps SQLite's upsert parse unambiguous.
+    // An empty store (the initial pull) has nothing to conflict with: a plain insert.
+    const empty = (await all(trx, "select 1 from _stowage_docs limit 1")).length === 0;
+    // The SELECT's WHERE keeps SQLite's upsert parse unambiguous.
     await run(
       trx,
       `insert into _stowage_docs (collection, id, body, version)
-       select collection, id, body, version from _stowage_pull_stage where body is not null
-       on conflict (collection, id) do update set body = excluded.body, version = excluded.version
-       where _stowage_docs.version is null or _stowage_docs.version <= excluded.version`,
+       select collection, id, body, version from _stowage_pull_stage where body is not null` +
+        (empty
+          ? ""
+          : ` on conflict (collection, id) do update set body = excluded.body, version = excluded.version
+       where _stowage_docs.version is null or _stowage_docs.version <= excluded.version`),
     );
-    await run(trx, "delete from _stowage_docs where (collection, id) in (select collection, id from _stowage_pull_stage where body is null)");
+    if (tombstones && !empty) {
+      await run(trx, "delete from _stowage_docs where (collection, id) in (select collection, id from _stowage_pull_stage where body is null)");
+    }
     await store.setMeta(CURSOR_KEY, cursor, trx);
     await run(trx, "delete from _stowage_pull_stage");
   });
