@@ -38,14 +38,17 @@ export interface ClientConfig {
   /** Added to the engine's injected clock (when libfaketime is not used). */
   skewMs: number;
   /** Op mix: `groups` favours groups with patch members and deletes (refused members). */
-  mix: "default" | "groups";
+  mix: "default" | "groups" | "rw";
 }
 
 /** Upper bounds of each op kind's share of draws, in order: put, patch, delete, group, get, snap; the rest sync. */
 const MIXES: Record<ClientConfig["mix"], number[]> = {
   default: [0.22, 0.4, 0.48, 0.63, 0.73, 0.85],
   groups: [0.15, 0.25, 0.4, 0.75, 0.8, 0.9],
+  // Reads of the document just written, right after writing it (read-your-writes pressure).
+  rw: [0.25, 0.4, 0.45, 0.55, 0.85, 0.9],
 };
+let lastWritten: string | null = null;
 
 const cfg = JSON.parse(process.argv[2] ?? "{}") as ClientConfig;
 const COLLECTION = "docs";
@@ -128,7 +131,9 @@ async function op(): Promise<void> {
   const tok = `${cfg.proc}/${k}`;
   const r = rng.next();
   const [pPut, pPatch, pDel, pGroup, pGet, pSnap] = MIXES[cfg.mix ?? "default"];
-  const id = keyName(rng.int(0, cfg.keys - 1));
+  const drawn = keyName(rng.int(0, cfg.keys - 1));
+  const id = cfg.mix === "rw" && r >= pGroup && r < pGet && lastWritten ? lastWritten : drawn;
+  if (r < pPatch) lastWritten = id;
   try {
     if (r < pPut) {
       const direct = rng.chance(0.5);

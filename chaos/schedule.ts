@@ -33,7 +33,7 @@ export interface Schedule {
   durationMs: number;
   events: Event[];
   /** The client op mix. */
-  mix: "default" | "groups";
+  mix: "default" | "groups" | "rw";
   /** Seeds of each client incarnation's op stream and of the proxies' decisions. */
   seeds: number[];
 }
@@ -107,7 +107,7 @@ export function makeSchedule(seed: number, store: Store, options: ScheduleOption
     t += rng.int(60, 350);
   }
   const seeds = Array.from({ length: 64 }, () => rng.fork());
-  const mix = options.focus === "groups" ? "groups" : "default";
+  const mix = options.focus === "groups" ? "groups" : options.focus === "pending" ? "rw" : "default";
   return { seed, store, keys: rng.int(3, 8), servers, serverSkewMs, leaseTtlMs: 3000, clients, durationMs, events, mix, seeds };
 }
 
