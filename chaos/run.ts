@@ -25,7 +25,7 @@ export const PG_URL = process.env.STOWAGE_TEST_PG_URL || "postgres://postgres@12
  * SIGKILL to it would orphan the real process. Without the library, client skew goes through
  * the engine's injected clock instead and servers run unskewed.
  */
-const FAKETIME = [
+export const FAKETIME = [
   "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
   "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
   "/usr/lib/faketime/libfaketime.so.1",

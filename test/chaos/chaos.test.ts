@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { runSeed, type RunResult } from "../../chaos/run.ts";
+import { FAKETIME, runSeed, type RunResult } from "../../chaos/run.ts";
 import { describeSchedule, type Store } from "../../chaos/schedule.ts";
 import { pgAvailable } from "../helpers/pg.ts";
 
@@ -12,6 +12,10 @@ import { pgAvailable } from "../helpers/pg.ts";
 const SQLITE_SEEDS = [1, 2];
 const PG_SEEDS = [1, 2];
 const pg = await pgAvailable("chaos seeds on PostgreSQL");
+if (!FAKETIME) {
+  if (process.env.CI === "true") throw new Error("chaos seeds: libfaketime is missing (apt-get install faketime); CI skews clocks with it");
+  console.warn("chaos seeds: libfaketime is not installed, so client clock skew uses the engine's injected clock and servers run unskewed");
+}
 /**
  * Tombstone GC faults find a bug outside issue 13's four (reported): after a purge, a full
  * resync whose first pages end below the purge horizon is answered `reset` again and again, so
