@@ -30,6 +30,10 @@
  *             viewer's own database file (its pending writes win, guarantee 4) is left out.
  *             So later overwrites of members are allowed; a snapshot that is not a cut of the
  *             server's order at group boundaries is not.
+ *  missed     no missed changes (guarantee 3): a snapshot taken with applied pull cursor c holds
+ *             every document at least at its latest change numbered <= c (absent if that change
+ *             was a delete), leaving out documents the viewer's own file wrote. Changes are
+ *             known from push answers and pull pages; a delete nobody saw answered excuses absence.
  *  lease      a finishing process alone on its file never gets `leased: false` after its
  *             predecessor was killed (a dead process's lease must not block syncing).
  * A version of a token is learnt wherever the server showed it: push answers, pull pages,
@@ -240,6 +244,13 @@ export function check(histories: Map<string, Line[]>, server: ServerFinal, clien
     if (diffs.length) add("converge", `client file ${c.file} differs from the server: ${diffs.slice(0, 6).join("; ")}${diffs.length > 6 ? ` (+${diffs.length - 6})` : ""}`);
   }
 
+  const ownDeletesMap = new Map<number, Set<string>>();
+  for (const info of ops.values()) {
+    if (info.op !== "delete") continue;
+    const f = fileOf.get(info.clientId);
+    if (f !== undefined) (ownDeletesMap.get(f) ?? ownDeletesMap.set(f, new Set()).get(f)!).add(info.id);
+  }
+  const ownDeletesOf = (f: number) => ownDeletesMap.get(f) ?? new Set<string>();
   const refusedToken = (tok: string | null) => {
     if (!tok) return false;
     const key = byToken.get(tok);
@@ -345,6 +356,43 @@ export function check(histories: Map<string, Line[]>, server: ServerFinal, clien
             );
           }
         }
+      }
+    }
+  }
+
+  // missed: every change at or below the applied cursor is in the snapshot (or superseded)
+  const changesOf = new Map<string, { v: number; tok: string | null; del: boolean }[]>();
+  const noteChange = (id: string, v: number, tok: string | null, del: boolean) => {
+    const list = changesOf.get(id) ?? changesOf.set(id, []).get(id)!;
+    if (!list.some((c) => c.v === v)) list.push({ v, tok, del });
+  };
+  for (const [key, versions] of applied) {
+    const info = ops.get(key);
+    if (info) for (const v of versions) noteChange(info.id, v, info.tok, info.op === "delete");
+  }
+  for (const l of all) if (l.t === "pull") for (const [id, v, w, del] of l.changes as [string, number, string | null, boolean][]) noteChange(id, v, w, del);
+  const unseenDelete = (id: string) =>
+    [...ops.entries()].some(([key, info]) => info.op === "delete" && info.id === id && !applied.has(key) && !refused.has(key));
+  for (const [proc, lines] of histories) {
+    for (const l of lines) {
+      if (l.t !== "read" || l.kind === "get" || typeof l.cursor !== "string") continue;
+      const m = /^v1\.(\d+)$/.exec(l.cursor);
+      if (!m) continue;
+      const c = Number(m[1]);
+      const view = l.docs as Record<string, [string | null, string | null]>;
+      for (const [id, list] of changesOf) {
+        let latest: { v: number; tok: string | null; del: boolean } | undefined;
+        for (const ch of list) if (ch.v <= c && (!latest || ch.v > latest.v)) latest = ch;
+        if (!latest) continue;
+        const tok = view[id]?.[0] ?? null;
+        if (tok && tokenWriterFile.get(tok) === l.f) continue;
+        if (!tok && ownDeletesOf(l.f).has(id)) continue;
+        if (tok === null) {
+          if (!latest.del && !unseenDelete(id)) add("missed", `${proc} ${l.kind} read at cursor v1.${c} lacks ${id}, changed at v${latest.v} (${latest.tok})`);
+          continue;
+        }
+        const v = verOf.get(tok);
+        if (v !== undefined && v < latest.v) add("missed", `${proc} ${l.kind} read at cursor v1.${c} holds ${id} at v${v} (${tok}) but v${latest.v}${latest.del ? " (delete)" : ` (${latest.tok})`} is at or below the cursor`);
       }
     }
   }

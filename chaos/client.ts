@@ -112,13 +112,17 @@ process.stdout.write("ready\n");
 
 /** One consistent view of every local document: one read inside one local transaction. */
 async function snapshot(kind: string): Promise<void> {
-  const rows = await db.transaction((tx) => tx.sql<{ id: string; body: string }>("select id, body from _stowage_docs where collection = ?", [COLLECTION]));
+  // The applied pull cursor is read in the same transaction: the checker's "missed" rule.
+  const [rows, meta] = await db.transaction(async (tx) => [
+    await tx.sql<{ id: string; body: string }>("select id, body from _stowage_docs where collection = ?", [COLLECTION]),
+    await tx.sql<{ value: string }>("select value from _stowage_meta where key = 'sync_cursor'"),
+  ] as const);
   const view: Record<string, [string | null, string | null]> = {};
   for (const r of rows) {
     const v = JSON.parse(r.body) as { w?: string; g?: string | null };
     view[r.id] = [v.w ?? null, v.g ?? null];
   }
-  log({ t: "read", kind, docs: view });
+  log({ t: "read", kind, docs: view, cursor: meta[0]?.value ?? null });
 }
 
 db.on("pulled", () => {

@@ -1,6 +1,6 @@
 /**
  * `bun run chaos --seeds N [--seed S] [--from F] [--store sqlite|postgres] [--short] [--verbose]
- *  [--no-atomic] [--planted NAME] [--keep]`
+ *  [--no-atomic] [--no-gc] [--planted NAME] [--root DIR] [--keep]` or `--recheck DIR`
  * Runs seeds F..F+N-1 (default 1..N), or only S; prints one line per seed, and for every failing
  * seed its schedule, the violations and the command that replays it. Exit 1 when any fails.
  * STOWAGE_CHAOS_ATOMIC=0 also turns the atomic visibility check off; STOWAGE_CHAOS_GC=0 (or
@@ -17,7 +17,7 @@ const value = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 if (flag("help")) {
-  console.log("usage: bun run chaos --seeds N [--seed S] [--from F] [--store sqlite|postgres] [--short] [--verbose] [--no-atomic] [--no-gc] [--planted NAME] [--keep] | --recheck DIR");
+  console.log("usage: bun run chaos --seeds N [--seed S] [--from F] [--store sqlite|postgres] [--short] [--verbose] [--no-atomic] [--no-gc] [--planted NAME] [--root DIR] [--keep] | --recheck DIR");
   console.log(`planted bugs: ${Object.keys(PLANTED).join(", ")}`);
   process.exit(0);
 }
@@ -45,7 +45,10 @@ const seeds = one !== undefined ? [Number(one)] : Array.from({ length: count }, 
 const atomic = !flag("no-atomic") && process.env.STOWAGE_CHAOS_ATOMIC !== "0";
 const planted = value("planted");
 const gcFaults = !flag("no-gc") && process.env.STOWAGE_CHAOS_GC !== "0";
-const root = planted ? plantedRoot(planted) : undefined;
+// --root DIR: run the processes from another tree holding src/, adapters/ and chaos/ (e.g. an
+// older commit's `git archive`), to compare builds under the same schedules.
+const otherRoot = value("root");
+const root = planted ? plantedRoot(planted) : otherRoot ? { path: otherRoot, cleanup: () => {} } : undefined;
 
 const started = performance.now();
 let failed = 0;

@@ -72,8 +72,13 @@ export function makeSchedule(seed: number, store: Store, options: ScheduleOption
       skewMs: rng.chance(0.3) ? rng.pick([-1, 1]) * rng.int(1, 120) * 1000 : 0,
     });
   }
-  const servers = store === "postgres" ? 2 : 1;
-  const serverSkewMs = Array.from({ length: servers }, () => (rng.chance(0.3) ? rng.pick([-1, 1]) * rng.int(1, 120) * 1000 : 0));
+  // PostgreSQL: two instances over one schema. SQLite: sometimes two processes on one file
+  // (BEGIN IMMEDIATE serializes their writes); always two, with clocks apart, when skew is the focus.
+  const twoSqlite = rng.chance(0.3);
+  const servers = store === "postgres" || twoSqlite || options.focus === "skew" ? 2 : 1;
+  const serverSkewMs = Array.from({ length: servers }, (_, i) =>
+    options.focus === "skew" ? (i === 0 ? -1 : 1) * rng.int(30, 300) * 1000 : rng.chance(0.3) ? rng.pick([-1, 1]) * rng.int(1, 120) * 1000 : 0,
+  );
   const durationMs = options.short ? rng.int(1200, 2200) : rng.int(2000, 5000);
   const events: Event[] = [];
   let t = rng.int(100, 300);

@@ -83,6 +83,15 @@ describe("chaos checker", () => {
     expect(rules([h], server(), [client(0)])).toEqual(["ryw"]);
   });
 
+  test("a snapshot whose applied cursor passed a change it does not hold missed that change", () => {
+    const h = reader({ x: ["a/1.0", "G1"] });
+    h[2] = { ...h[2], docs: { x: ["a/1.0", "G1"] }, cursor: "v1.2" };
+    expect(rules([writer(), h])).toEqual(["atomic", "missed"]);
+    const ok = reader({ x: ["a/1.0", "G1"] });
+    ok[2] = { ...ok[2], cursor: "v1.1" }; // cursor 1: y (v2) not due yet, but the group is still partial
+    expect(rules([writer(), ok])).toEqual(["atomic"]);
+  });
+
   test("a group the server split (one member applied, one refused) is caught", () => {
     const h = writer();
     h[4] = L("a.0", 0, "pushres", { clientId: A, results: [[1, "applied", 1, null], [2, "rejected", null, null]] });
