@@ -80,7 +80,8 @@ export async function startChaosProxy(targets: string[], rng: Rng): Promise<Chao
       out["content-length"] = String(answer.bytes.length);
       res.writeHead(answer.status, out);
       res.end(answer.bytes);
-    } catch {
+    } catch (e) {
+      if (process.env.CHAOS_DEBUG) console.error("chaos proxy:", req.method, req.url, (e as Error)?.message);
       req.socket.destroy(); // the server is down: so is the answer
     }
   });
