@@ -56,14 +56,16 @@ try {
   Bun.gc(true);
   const base = process.memoryUsage().rss;
   const t1 = performance.now();
+  const cpu0 = process.cpuUsage();
   const r = await client.sync();
   const pullMs = performance.now() - t1;
+  const cpu = process.cpuUsage(cpu0);
   peak = Math.max(peak, process.memoryUsage().rss);
   if (r.pulled !== N || (await client.collection("docs").count()) !== N) throw new Error(`pulled ${r.pulled}`);
   await client.close();
   console.log(
     `initial pull of ${N.toLocaleString("en-US")} docs: ${(pullMs / 1000).toFixed(2)} s (${Math.round((N / pullMs) * 1000).toLocaleString("en-US")} docs/s), ` +
-      `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (+${((peak - base) / 2 ** 20).toFixed(0)} over start); ` +
+      `client CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (+${((peak - base) / 2 ** 20).toFixed(0)} over start); ` +
       `anchor, bare fetch of the same pages: ${(fetchMs / 1000).toFixed(2)} s (ratio ${(fetchMs / pullMs).toFixed(2)})`,
   );
 } finally {

@@ -10,6 +10,19 @@ import { StowageError } from "../errors.ts";
  * The outbox has no (collection, id) index on purpose: it would add a third of putMany's
  * cost, and the outbox holds only unacknowledged ops, so scanning it is cheap.
  */
+/**
+ * The pull stage: exactly `_stowage_docs`'s shape (an initial pull into an empty store may
+ * become `_stowage_docs` by a rename; see src/sync/stage.ts), with `body` '' marking a
+ * tombstone. Keyed like `_stowage_docs`, so the final `insert … select` walks both in order.
+ */
+export const PULL_STAGE_DDL = `create table _stowage_pull_stage (
+  collection text not null,
+  id text not null,
+  body text not null,
+  version integer,
+  primary key (collection, id)
+) without rowid`;
+
 const migrations: Record<string, Migration> = {
   "0001_local_store": {
     async up(db) {
@@ -46,23 +59,13 @@ const migrations: Record<string, Migration> = {
       )`.execute(db);
     },
   },
-  // Guarantee 9: a multi-page pull is staged here and applied in one transaction once the
-  // server says `more: false`. Only ever read by the final apply; emptied by it, and by the
-  // start of the next multi-page pull (what a crash mid-staging left is discarded: the
-  // cursor did not move). `body` null is a tombstone. Keyed like `_stowage_docs`, so the
-  // final `insert … select` walks both in the same order.
+  // Guarantee 9: a multi-page pull is staged in `_stowage_pull_stage` (src/sync/stage.ts).
   // `_stowage_refresh`: documents whose server value must be fetched (a rejected op left a
   // local value the server never had); written in the transaction that records the
   // rejection, deleted once resolved, so a crash in between cannot lose it.
   "0002_pull_stage_and_refresh": {
     async up(db) {
-      await sql`create table _stowage_pull_stage (
-        collection text not null,
-        id text not null,
-        body text,
-        version integer not null,
-        primary key (collection, id)
-      ) without rowid`.execute(db);
+      await sql.raw(PULL_STAGE_DDL).execute(db);
       await sql`create table _stowage_refresh (
         collection text not null,
         id text not null,

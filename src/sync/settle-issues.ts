@@ -1,9 +1,8 @@
-import { type Executor } from "../store/sql.ts";
+import { first, type Executor } from "../store/sql.ts";
 import { CURSOR_KEY, cursorSeq } from "./pull.ts";
+import type { SyncIssue } from "./push.ts";
 import { rebaseDocs, type ServerDoc } from "./rebase.ts";
 import { markForRefresh } from "./refresh.ts";
-import type { SyncIssue } from "./push.ts";
-import { first } from "../store/sql.ts";
 
 /**
  * What settleBatch does about conflicts and rejections, in its transaction (see refresh.ts).

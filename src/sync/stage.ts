@@ -1,5 +1,6 @@
 import type { JsonObject } from "../json.ts";
 import type { Change } from "../protocol/wire.ts";
+import { PULL_STAGE_DDL } from "../store/migrations.ts";
 import { all, placeholders, run, type Executor } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
 import { CURSOR_KEY, resetIn } from "./pull.ts";
@@ -24,6 +25,9 @@ import { rebaseDocs } from "./rebase.ts";
  * simply discarded by the next multi-page pull (it re-reads from the stored cursor).
  */
 
+/** A staged delete's body: never a document's (a document is a JSON object's text). */
+const TOMBSTONE = "";
+
 /** Rows per multi-row statement (4 parameters each). */
 const ROWS = 500;
 
@@ -43,7 +47,7 @@ export async function stagePage(store: Store, changes: Change[]): Promise<void> 
         const c = chunk[j];
         params[j * 4] = c.collection;
         params[j * 4 + 1] = c.id;
-        params[j * 4 + 2] = c.deleted ? null : JSON.stringify(c.value);
+        params[j * 4 + 2] = c.deleted ? TOMBSTONE : JSON.stringify(c.value);
         params[j * 4 + 3] = c.version;
       }
       await run(
@@ -60,6 +64,7 @@ export async function stagePage(store: Store, changes: Change[]): Promise<void> 
 /**
  * Applies the stage and the final cursor in one local transaction, then empties the stage.
  * `tombstones`: false when no staged change was a delete (skips a scan of the stage).
+ * Into an empty store the stage is adopted as the document table instead (adoptStage).
  * `reset`: the server asked for a full resync at the start of this pull; the synced state is
  * dropped in the same transaction, so a reader never sees the emptied store either.
  * Documents with pending ops are rebased (guarantee 4); the rest go in set-based statements.
@@ -68,24 +73,41 @@ export async function applyStage(store: Store, cursor: string, reset: boolean, t
   await store.db.transaction().execute(async (trx) => {
     if (reset) await resetIn(trx);
     await rebasePending(trx);
-    // An empty store (the initial pull) has nothing to conflict with: a plain insert.
     const empty = (await all(trx, "select 1 from _stowage_docs limit 1")).length === 0;
-    // The SELECT's WHERE keeps SQLite's upsert parse unambiguous.
-    await run(
-      trx,
-      `insert into _stowage_docs (collection, id, body, version)
-       select collection, id, body, version from _stowage_pull_stage where body is not null` +
-        (empty
-          ? ""
-          : ` on conflict (collection, id) do update set body = excluded.body, version = excluded.version
-       where _stowage_docs.version is null or _stowage_docs.version <= excluded.version`),
-    );
-    if (tombstones && !empty) {
-      await run(trx, "delete from _stowage_docs where (collection, id) in (select collection, id from _stowage_pull_stage where body is null)");
+    if (empty) {
+      await adoptStage(trx, tombstones);
+    } else {
+      // The SELECT's WHERE keeps SQLite's upsert parse unambiguous.
+      await run(
+        trx,
+        `insert into _stowage_docs (collection, id, body, version)
+         select collection, id, body, version from _stowage_pull_stage where body <> ''
+         on conflict (collection, id) do update set body = excluded.body, version = excluded.version
+         where _stowage_docs.version is null or _stowage_docs.version <= excluded.version`,
+      );
+      if (tombstones) {
+        await run(trx, "delete from _stowage_docs where (collection, id) in (select collection, id from _stowage_pull_stage where body = '')");
+      }
     }
     await store.setMeta(CURSOR_KEY, cursor, trx);
     await run(trx, "delete from _stowage_pull_stage");
   });
+}
+
+/**
+ * The initial pull into an empty store (no documents, nothing pending left in the stage):
+ * the stage, minus its tombstones, IS the new document table. Renaming it saves writing
+ * every document a second time; the empty table's indexes (expression indexes declared
+ * by collections) are rebuilt on it, and a new empty stage is created. All inside the
+ * caller's transaction: other connections see the old empty table or the full new one.
+ */
+async function adoptStage(trx: Executor, tombstones: boolean): Promise<void> {
+  if (tombstones) await run(trx, "delete from _stowage_pull_stage where body = ''");
+  const indexes = await all<{ sql: string }>(trx, "select sql from sqlite_master where type = 'index' and tbl_name = '_stowage_docs' and sql is not null");
+  await run(trx, "drop table _stowage_docs");
+  await run(trx, "alter table _stowage_pull_stage rename to _stowage_docs");
+  for (const ix of indexes) await run(trx, ix.sql);
+  await run(trx, PULL_STAGE_DDL);
 }
 
 /** Staged documents with pending ops: rebased one by one, then taken out of the set-based apply. */
@@ -93,14 +115,14 @@ async function rebasePending(trx: Executor): Promise<void> {
   const any = await all(trx, "select 1 from _stowage_outbox limit 1");
   if (any.length === 0) return;
   // Driven by the outbox (small: unacknowledged ops), probing the stage by its key.
-  const rows = await all<{ collection: string; id: string; body: string | null; version: number }>(
+  const rows = await all<{ collection: string; id: string; body: string; version: number }>(
     trx,
     `select s.collection, s.id, s.body, s.version
      from (select distinct collection, id from _stowage_outbox) o
      cross join _stowage_pull_stage s on s.collection = o.collection and s.id = o.id`,
   );
   if (rows.length === 0) return;
-  await rebaseDocs(trx, rows.map((r) => ({ collection: r.collection, id: r.id, value: r.body === null ? null : (JSON.parse(r.body) as JsonObject), version: r.version })));
+  await rebaseDocs(trx, rows.map((r) => ({ collection: r.collection, id: r.id, value: r.body === TOMBSTONE ? null : (JSON.parse(r.body) as JsonObject), version: r.version })));
   for (let i = 0; i < rows.length; i += ROWS) {
     const chunk = rows.slice(i, i + ROWS);
     const params: string[] = [];

@@ -238,7 +238,7 @@ export function runConformance(target: ConformanceTarget): void {
       expect(await store.collection("keep").get("y")).toEqual({ id: "y", v: 2 });
       expect(await outbox()).toHaveLength(2);
       const migrations = await store.db.selectFrom("_stowage_migration").selectAll().execute();
-      expect(migrations.map((m: any) => m.name)).toEqual(["0001_local_store"]);
+      expect(migrations.map((m: any) => m.name)).toEqual(["0001_local_store", "0002_pull_stage_and_refresh"]);
       // op ids keep increasing across reopen and never reuse an acknowledged id
       await store.db.deleteFrom("_stowage_outbox").execute();
       await store.collection("keep").put({ id: "z" });

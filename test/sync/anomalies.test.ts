@@ -88,6 +88,27 @@ describe("anomaly 2: a refused write does not stay in the local store", () => {
   });
 });
 
+describe("a 404 says since when the document is absent (Stowage-Absent-Since)", () => {
+  test("a tombstone's version; 0 for a document never written; absent on a live document", async () => {
+    const s = await server();
+    const get = (id: string) => fetch(`${s.url}/v1/docs/t/${id}`, { headers: { authorization: `Bearer ${s.key}` } });
+    const a = await client(s.url, s.key);
+    await a.collection("t").putMany([{ id: "x" }, { id: "y" }]);
+    await a.sync();
+    await a.collection("t").delete("x"); // seq 3
+    await a.sync();
+    const gone = await get("x");
+    expect([gone.status, gone.headers.get("stowage-absent-since")]).toEqual([404, "3"]);
+    expect((await gone.json()).error.code).toBe("not_found");
+    const never = await get("never");
+    expect([never.status, never.headers.get("stowage-absent-since")]).toEqual([404, "0"]);
+    await never.text();
+    const live = await get("y");
+    expect([live.status, live.headers.get("stowage-absent-since")]).toEqual([200, null]);
+    await live.text();
+  });
+});
+
 describe("anomaly 3: a conflict answer does not write one member of another client's group", () => {
   test("the server value belongs to a group not pulled yet: it waits for the pull, which brings the whole group", async () => {
     const s = await server();

@@ -178,6 +178,48 @@ describe("groups are seen whole (guarantee 9)", () => {
     // Flat: the last 20 pages add less than a page-sized allowance, not 20 pages' worth.
     expect(rss[45] - rss[25]).toBeLessThan(24 * 2 ** 20);
     expect(await r.db.collection("big").count()).toBe(50_000);
+    // The connection opened before the pull sees the applied state too.
+    expect((reader.query("select count(*) as n from _stowage_docs").get() as { n: number }).n).toBe(50_000);
     expect((await r.db.collection("big").get("b49999"))?.n).toBe(49_999);
   }, 30_000);
+
+  test("an initial multi-page pull into an empty store keeps declared indexes, pending ops and later pulls working", async () => {
+    const s = await server();
+    const writer = await client(s);
+    await writer.db.collection("t").putMany(Array.from({ length: 25 }, (_, i) => ({ id: `t${i}`, n: i, tag: i % 2 ? "odd" : "even" })));
+    await writer.db.collection("t").delete("t3");
+    await writer.db.sync();
+    const r = await client(s, { pullLimit: 4 });
+    const t = r.db.collection("t", { indexes: ["tag"] });
+    await t.count(); // declares the index on the (empty) document table
+    await t.put({ id: "t5", n: 500, tag: "mine" }); // pending: rebased on the server value
+    const result = await r.db.sync();
+    expect(result.pulled).toBe(24 + 1);
+    expect(await t.get("t5")).toEqual({ id: "t5", n: 500, tag: "mine" });
+    expect(await t.get("t3")).toBeUndefined();
+    expect(await t.count()).toBe(24);
+    expect(await t.count({ tag: "odd" })).toBe(10); // 12 odd, minus t3 (deleted) and t5 (rebased: "mine")
+    const ix = await r.db.store!.db.selectFrom("sqlite_master" as never).select("name" as never).where("type" as never, "=", "index" as never).execute();
+    expect(ix.map((x) => (x as { name: string }).name)).toContain("_stowage_ix_t__tag");
+    // Into an empty store (the stage becomes the document table): the same state, the index kept.
+    const e = await client(s, { pullLimit: 4 });
+    const te = e.db.collection("t", { indexes: ["tag"] });
+    await te.count();
+    await e.db.sync();
+    expect(await te.count()).toBe(24);
+    expect(await te.get("t5")).toEqual({ id: "t5", n: 500, tag: "mine" });
+    expect(await te.count({ tag: "odd" })).toBe(10);
+    const plan = await e.db.store!.db.executeQuery({ sql: "explain query plan select id from _stowage_docs where collection = 't' and json_extract(body, '$.tag') = 'odd'", parameters: [] } as never);
+    expect(JSON.stringify(plan.rows)).toContain("_stowage_ix_t__tag");
+    await te.put({ id: "local", tag: "odd" });
+    expect(await te.count({ tag: "odd" })).toBe(11);
+    // A later multi-page pull into the now non-empty store.
+    await writer.db.collection("t").putMany(Array.from({ length: 9 }, (_, i) => ({ id: `u${i}`, n: i, tag: "odd" })));
+    await writer.db.collection("t").delete("t4");
+    await writer.db.sync();
+    await r.db.sync();
+    expect(await t.count()).toBe(24 + 9 - 1);
+    expect(await t.count({ tag: "odd" })).toBe(10 + 9);
+    expect(await writer.db.collection("t").get("t5")).toEqual({ id: "t5", n: 500, tag: "mine" });
+  });
 });
