@@ -28,9 +28,8 @@ export const PLANTED: Record<string, PlantedBug> = {
   // Pull pages ordered by a wall-clock timestamp instead of the sequence: with server clocks
   // that disagree (restarts with skew, two instances) the cursor passes changes not yet sent.
   "timestamp-order": {
-    // Found without a focus: rows of one push share one updated_at, and ties come back in key
-    // order, so a small page passes changes it did not send.
     what: "pull pages are ordered by updated_at (a timestamp), not the sequence",
+    focus: "skew",
     patches: [{ file: "src/server/pull.ts", find: '.orderBy("seq")', replace: '.orderBy("updated_at")' }],
   },
   // Each op of a transaction group is applied on its own: a refused member leaves the others.
