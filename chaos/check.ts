@@ -1,0 +1,407 @@
+/**
+ * The history checker. Input: every process's history (chaos/client.ts writes it), the
+ * server's final state read from its database, and every client file's final state.
+ * Rules (README "Fault testing" states them for users):
+ *
+ *  local      every acknowledged write was sent to the server (its op appears in a push request).
+ *  once       no (clientId, opId) is answered `applied` with two different versions, and no
+ *             version is claimed by two ops.
+ *  count      every applied put/patch takes exactly one sequence number, a delete one or none:
+ *             P + Dv <= final tenant seq <= P + Dv + Du, where P counts the put/patch ops
+ *             sent and not refused, Dv the deletes seen applied with a version and Du the
+ *             deletes nobody saw answered `applied` (a `duplicate` answer does not say whether
+ *             the first application took a number). Below: an acknowledged write was lost. Above:
+ *             an op was applied twice.
+ *  recorded   every op the server refused (conflict, rejected) is in its client's issue list.
+ *  group      the server applied each transaction group whole: never some members applied
+ *             and others refused.
+ *  converge   after quiescence every client's outbox is empty and its documents equal the
+ *             server's live documents: same ids, same version, same body bytes (the server
+ *             body as the client serializes it, so PostgreSQL's jsonb spacing does not count).
+ *  ryw        read-your-writes, per process: after a write it acknowledged (and the server did
+ *             not refuse), a read of that document shows the write or a change the server
+ *             ordered after it (a higher version), or absence after a later delete.
+ *  monotonic  per process and document, the versions its reads show never go down.
+ *  atomic     for every group G the server applied (member m at version v_m) and every
+ *             snapshot S (one local read transaction over all documents: explicit reads,
+ *             reads inside `pulled` events, the final state): if S holds some member a at a
+ *             version >= v_a, it holds every member b at a version >= v_b, or b absent after
+ *             a delete ordered after v_b. A member whose value in S was written by the
+ *             viewer's own database file (its pending writes win, guarantee 4) is left out.
+ *             So later overwrites of members are allowed; a snapshot that is not a cut of the
+ *             server's order at group boundaries is not.
+ *  missed     no missed changes (guarantee 3): a snapshot taken with applied pull cursor c holds
+ *             every document at least at its latest change numbered <= c (absent if that change
+ *             was a delete), leaving out documents the viewer's own file wrote. Changes are
+ *             known from push answers and pull pages; a delete nobody saw answered excuses absence.
+ *  lease      a finishing process alone on its file never gets `leased: false` after its
+ *             predecessor was killed (a dead process's lease must not block syncing).
+ * A version of a token is learnt wherever the server showed it: push answers, pull pages,
+ * document GETs, the final server state. Reads whose versions are unknown are not judged.
+ */
+
+export interface Line {
+  p: string;
+  f: number;
+  at: number;
+  t: string;
+  [k: string]: any;
+}
+
+export interface ServerFinal {
+  seq: number;
+  docs: Map<string, { seq: number; deleted: boolean; body: string | null }>;
+}
+
+export interface ClientFinal {
+  file: number;
+  docs: Map<string, { body: string; version: number | null }>;
+  outbox: number;
+  conflicts: { opId: number; kind: string; id: string; op: string }[];
+}
+
+export interface Violation {
+  rule: string;
+  message: string;
+}
+
+export interface CheckOptions {
+  /** Judge atomic visibility (guarantee 9); on by default. */
+  atomic?: boolean;
+}
+
+interface OpInfo {
+  clientId: string;
+  opId: number;
+  op: string;
+  id: string;
+  tok: string | null;
+  tx: number | null;
+  g: string | null;
+}
+
+const MAX_REPORTED = 8;
+
+export function check(histories: Map<string, Line[]>, server: ServerFinal, clients: ClientFinal[], options: CheckOptions = {}): Violation[] {
+  const out: Violation[] = [];
+  const add = (rule: string, message: string) => {
+    if (out.filter((v) => v.rule === rule).length < MAX_REPORTED) out.push({ rule, message });
+    else if (out.filter((v) => v.rule === rule).length === MAX_REPORTED) out.push({ rule, message: "(more of the same left out)" });
+  };
+  const all = [...histories.values()].flat();
+  const fileClient = new Map<number, string>();
+  for (const l of all) if (l.t === "start" && l.clientId) fileClient.set(l.f, l.clientId);
+  const fileOf = new Map<string, number>();
+  for (const [f, c] of fileClient) fileOf.set(c, f);
+  const k = (clientId: string, opId: number) => `${clientId}#${opId}`;
+
+  // What was sent, what was answered, which versions each token and op got.
+  const ops = new Map<string, OpInfo>();
+  const byToken = new Map<string, string>();
+  const applied = new Map<string, Set<number>>();
+  /** Ops answered `applied` (with or without a version); `duplicate` says nothing about how. */
+  const answered = new Set<string>();
+  const refusedSeen = new Set<string>();
+  const verOf = new Map<string, number>();
+  const deletes = new Map<string, { version: number | null }[]>(); // doc id -> known delete versions
+  const deleteVersions = (id: string) => deletes.get(id) ?? deletes.set(id, []).get(id)!;
+  const tokenWriterFile = new Map<string, number>();
+  const learn = (tok: string | null, v: number) => {
+    if (!tok) return;
+    const had = verOf.get(tok);
+    if (had !== undefined && had !== v) add("once", `token ${tok} was shown at versions ${had} and ${v}: written twice`);
+    verOf.set(tok, v);
+  };
+  for (const l of all) {
+    if (l.t === "pushreq") {
+      for (const [opId, op, id, tok, tx, g] of l.ops as [number, string, string, string | null, number | null, string | null][]) {
+        const key = k(l.clientId, opId);
+        if (!ops.has(key)) ops.set(key, { clientId: l.clientId, opId, op, id, tok, tx, g });
+        if (tok) {
+          byToken.set(tok, key);
+          tokenWriterFile.set(tok, l.f);
+        }
+      }
+    }
+  }
+  for (const l of all) {
+    if (l.t === "pushres") {
+      for (const [opId, status, version] of l.results as [number, string, number | null][]) {
+        const key = k(l.clientId, opId);
+        const info = ops.get(key);
+        if (status === "applied") answered.add(key);
+        if (status === "applied" && version !== null) {
+          const set = applied.get(key) ?? applied.set(key, new Set()).get(key)!;
+          set.add(version);
+          if (info?.tok) learn(info.tok, version);
+          if (info?.op === "delete") deleteVersions(info.id).push({ version });
+        }
+        if (status === "conflict" || status === "rejected") refusedSeen.add(key);
+      }
+    } else if (l.t === "pull") {
+      for (const [id, version, w, deleted] of l.changes as [string, number, string | null, boolean][]) {
+        if (deleted) deleteVersions(id).push({ version });
+        else learn(w, version);
+      }
+    } else if (l.t === "getdoc") {
+      learn(l.w, l.version);
+    }
+  }
+  for (const [id, d] of server.docs) {
+    if (d.deleted) deleteVersions(id).push({ version: d.seq });
+    else if (d.body) learn((JSON.parse(d.body) as { w?: string }).w ?? null, d.seq);
+  }
+
+  // once
+  const claimed = new Map<number, string>();
+  for (const [key, versions] of applied) {
+    if (versions.size > 1) add("once", `op ${key} was applied at versions ${[...versions].join(", ")}`);
+    for (const v of versions) {
+      const other = claimed.get(v);
+      if (other && other !== key) add("once", `version ${v} was answered for two ops: ${other} and ${key}`);
+      claimed.set(v, key);
+    }
+  }
+
+  // recorded
+  const refused = new Set<string>();
+  for (const c of clients) {
+    const clientId = fileClient.get(c.file);
+    if (!clientId) continue;
+    for (const r of c.conflicts) refused.add(k(clientId, r.opId));
+  }
+  for (const key of refusedSeen) {
+    if (!refused.has(key)) add("recorded", `op ${key} was refused by the server but its client has no record of it`);
+  }
+  for (const key of refusedSeen) refused.add(key);
+
+  // local: acknowledged ops reached the server
+  for (const [, lines] of histories) {
+    const invokes = new Map<number, Line>();
+    for (const l of lines) {
+      if (l.t === "invoke") invokes.set(l.n, l);
+      if (l.t !== "ok") continue;
+      const inv = invokes.get(l.n);
+      const clientId = fileClient.get(l.f);
+      if (!inv || !clientId) continue;
+      if (l.opIds) {
+        for (const [opId] of l.opIds as [number][]) if (!ops.has(k(clientId, opId))) add("local", `${l.p} op ${l.n} (${inv.kind}) was acknowledged as op ${opId} but never pushed`);
+      } else if (inv.kind === "put" || inv.kind === "patch") {
+        if (!byToken.has(inv.tok)) add("local", `${l.p} op ${l.n} (${inv.kind} ${inv.id}, token ${inv.tok}) was acknowledged but never pushed`);
+      }
+    }
+  }
+
+  // count
+  let P = 0;
+  let Dv = 0;
+  let Du = 0;
+  const unproven: string[] = [];
+  for (const [key, info] of ops) {
+    if (refused.has(key)) continue;
+    if (info.op === "delete") {
+      if (applied.has(key)) Dv++;
+      else if (!answered.has(key)) Du++;
+    } else {
+      P++;
+      if (!(info.tok && verOf.has(info.tok)) && !applied.has(key)) unproven.push(`${key} (${info.op} ${info.id} ${info.tok})`);
+    }
+  }
+  if (server.seq < P + Dv) {
+    add("count", `the server numbered ${server.seq} changes but ${P + Dv} sent ops needed one each: ${P + Dv - server.seq} acknowledged write(s) lost. Never seen applied: ${unproven.slice(0, 12).join(", ") || "(none identifiable)"}`);
+  }
+  if (server.seq > P + Dv + Du) {
+    add("count", `the server numbered ${server.seq} changes but at most ${P + Dv + Du} ops were sent: ${server.seq - P - Dv - Du} extra application(s) (an op applied twice)`);
+  }
+
+  // group: all-or-nothing on the server
+  const groups = new Map<string, OpInfo[]>();
+  for (const info of ops.values()) {
+    if (info.tx === null) continue;
+    const gk = k(info.clientId, info.tx);
+    (groups.get(gk) ?? groups.set(gk, []).get(gk)!).push(info);
+  }
+  for (const [gk, members] of groups) {
+    const done = members.filter((m) => applied.has(k(m.clientId, m.opId)) || (m.tok !== null && verOf.has(m.tok)));
+    const no = members.filter((m) => refused.has(k(m.clientId, m.opId)));
+    if (done.length && no.length) {
+      add("group", `group ${gk} was split on the server: ${done.map((m) => `${m.id}(op ${m.opId}) applied`).join(", ")}; ${no.map((m) => `${m.id}(op ${m.opId}) refused`).join(", ")}`);
+    }
+  }
+
+  // converge
+  const live = new Map<string, { seq: number; body: string }>();
+  for (const [id, d] of server.docs) if (!d.deleted && d.body !== null) live.set(id, { seq: d.seq, body: JSON.stringify(JSON.parse(d.body)) });
+  for (const c of clients) {
+    if (c.outbox !== 0) add("converge", `client file ${c.file} still has ${c.outbox} queued op(s) after quiescence`);
+    const diffs: string[] = [];
+    for (const [id, s] of live) {
+      const mine = c.docs.get(id);
+      if (!mine) diffs.push(`${id}: missing (server v${s.seq} ${s.body})`);
+      else if (mine.body !== s.body || mine.version !== s.seq) diffs.push(`${id}: v${mine.version} ${mine.body} vs server v${s.seq} ${s.body}`);
+    }
+    for (const [id, mine] of c.docs) if (!live.has(id)) diffs.push(`${id}: v${mine.version} ${mine.body} but the server has none`);
+    if (diffs.length) add("converge", `client file ${c.file} differs from the server: ${diffs.slice(0, 6).join("; ")}${diffs.length > 6 ? ` (+${diffs.length - 6})` : ""}`);
+  }
+
+  const ownDeletesMap = new Map<number, Set<string>>();
+  for (const info of ops.values()) {
+    if (info.op !== "delete") continue;
+    const f = fileOf.get(info.clientId);
+    if (f !== undefined) (ownDeletesMap.get(f) ?? ownDeletesMap.set(f, new Set()).get(f)!).add(info.id);
+  }
+  const ownDeletesOf = (f: number) => ownDeletesMap.get(f) ?? new Set<string>();
+  const refusedToken = (tok: string | null) => {
+    if (!tok) return false;
+    const key = byToken.get(tok);
+    return key !== undefined && refused.has(key);
+  };
+  const laterDelete = (id: string, after: number) => {
+    for (const d of deletes.get(id) ?? []) if (d.version === null || d.version > after) return true;
+    // A delete whose answer nobody saw and whose tombstone was purged leaves no version.
+    for (const info of ops.values()) if (info.op === "delete" && info.id === id && !applied.has(k(info.clientId, info.opId)) && !refused.has(k(info.clientId, info.opId))) return true;
+    return false;
+  };
+
+  // ryw + monotonic, per process in its own order
+  for (const [proc, lines] of histories) {
+    const invokes = new Map<number, Line>();
+    const lastWrite = new Map<string, { tok: string | null; opKey: string | null; n: number }>();
+    const maxSeen = new Map<string, { v: number; tok: string; n: number }>();
+    for (const l of lines) {
+      if (l.t === "invoke") invokes.set(l.n, l);
+      else if (l.t === "ok") {
+        const inv = invokes.get(l.n);
+        const clientId = fileClient.get(l.f);
+        if (!inv || !clientId) continue;
+        if (inv.kind === "put" || inv.kind === "patch") lastWrite.set(inv.id, { tok: inv.tok, opKey: byToken.get(inv.tok) ?? null, n: l.n });
+        else if (inv.kind === "delete") lastWrite.set(inv.id, { tok: null, opKey: l.opIds ? k(clientId, l.opIds[0][0]) : null, n: l.n });
+        else if (inv.kind === "group") for (const [id, , tok] of inv.members as [string, string, string][]) lastWrite.set(id, { tok, opKey: byToken.get(tok) ?? null, n: l.n });
+      } else if (l.t === "read" && (l.kind === "get" || l.kind === "snap")) {
+        for (const [id, seen] of Object.entries(l.docs as Record<string, [string | null, string | null] | null>)) {
+          const w = lastWrite.get(id);
+          const tok = seen?.[0] ?? null;
+          const v = tok ? verOf.get(tok) : undefined;
+          // monotonic
+          if (tok && v !== undefined) {
+            const m = maxSeen.get(id);
+            if (m && v < m.v) add("monotonic", `${proc} read ${id} at v${v} (${tok}) after having read v${m.v} (${m.tok})`);
+            if (!m || v > m.v) maxSeen.set(id, { v, tok, n: l.n ?? -1 });
+          }
+          // ryw
+          if (!w || (w.opKey && refused.has(w.opKey)) || refusedToken(w.tok)) continue;
+          if (w.tok) {
+            if (tok === w.tok) continue;
+            const wv = verOf.get(w.tok);
+            if (wv === undefined) continue;
+            if (tok === null) {
+              if (!laterDelete(id, wv)) add("ryw", `${proc} wrote ${id} (${w.tok}, v${wv}, op ${w.n}) then read it absent`);
+            } else if (v !== undefined && v < wv) {
+              add("ryw", `${proc} wrote ${id} (${w.tok}, v${wv}, op ${w.n}) then read an older value ${tok} (v${v})`);
+            }
+          } else if (tok !== null && w.opKey) {
+            const dv = [...(applied.get(w.opKey) ?? [])][0];
+            if (dv !== undefined && v !== undefined && v < dv) add("ryw", `${proc} deleted ${id} (v${dv}, op ${w.n}) then read an older value ${tok} (v${v})`);
+          }
+        }
+      }
+    }
+  }
+
+  // atomic
+  if (options.atomic !== false) {
+    const applied_groups: { g: string; members: { id: string; v: number }[] }[] = [];
+    for (const members of groups.values()) {
+      const g = members[0]?.g;
+      if (!g) continue;
+      const ms = members.filter((m) => m.tok && verOf.has(m.tok)).map((m) => ({ id: m.id, v: verOf.get(m.tok!)! }));
+      if (ms.length === members.length && ms.length > 1) applied_groups.push({ g, members: ms });
+    }
+    const ownDeletes = new Map<number, Set<string>>();
+    for (const info of ops.values()) {
+      if (info.op !== "delete") continue;
+      const f = fileOf.get(info.clientId);
+      if (f !== undefined) (ownDeletes.get(f) ?? ownDeletes.set(f, new Set()).get(f)!).add(info.id);
+    }
+    for (const [proc, lines] of histories) {
+      for (const l of lines) {
+        if (l.t !== "read" || l.kind === "get") continue;
+        const view = l.docs as Record<string, [string | null, string | null]>;
+        for (const G of applied_groups) {
+          const judged = G.members.filter((m) => {
+            const tok = view[m.id]?.[0];
+            if (tok && tokenWriterFile.get(tok) === l.f) return false;
+            if (tok && !verOf.has(tok)) return false;
+            if (!tok && ownDeletes.get(l.f)?.has(m.id)) return false;
+            return true;
+          });
+          const at = (m: { id: string }) => {
+            const tok = view[m.id]?.[0];
+            return tok ? verOf.get(tok)! : null;
+          };
+          const has = judged.filter((m) => {
+            const v = at(m);
+            return v !== null && v >= m.v;
+          });
+          if (has.length === 0) continue;
+          const lacks = judged.filter((m) => {
+            const v = at(m);
+            if (v === null) return !laterDelete(m.id, m.v);
+            return v < m.v;
+          });
+          if (lacks.length) {
+            add(
+              "atomic",
+              `${proc} ${l.kind} read saw part of group ${G.g}: has ${has.map((m) => `${m.id}@${at(m)}>=${m.v}`).join(", ")}; lacks ${lacks.map((m) => `${m.id} (sees ${at(m) === null ? "none" : `v${at(m)}`}, group wrote v${m.v})`).join(", ")}`,
+            );
+          }
+        }
+      }
+    }
+  }
+
+  // missed: every change at or below the applied cursor is in the snapshot (or superseded)
+  const changesOf = new Map<string, { v: number; tok: string | null; del: boolean }[]>();
+  const noteChange = (id: string, v: number, tok: string | null, del: boolean) => {
+    const list = changesOf.get(id) ?? changesOf.set(id, []).get(id)!;
+    if (!list.some((c) => c.v === v)) list.push({ v, tok, del });
+  };
+  for (const [key, versions] of applied) {
+    const info = ops.get(key);
+    if (info) for (const v of versions) noteChange(info.id, v, info.tok, info.op === "delete");
+  }
+  for (const l of all) if (l.t === "pull") for (const [id, v, w, del] of l.changes as [string, number, string | null, boolean][]) noteChange(id, v, w, del);
+  const unseenDelete = (id: string) =>
+    [...ops.entries()].some(([key, info]) => info.op === "delete" && info.id === id && !applied.has(key) && !refused.has(key));
+  for (const [proc, lines] of histories) {
+    for (const l of lines) {
+      if (l.t !== "read" || l.kind === "get" || typeof l.cursor !== "string") continue;
+      const m = /^v1\.(\d+)$/.exec(l.cursor);
+      if (!m) continue;
+      const c = Number(m[1]);
+      const view = l.docs as Record<string, [string | null, string | null]>;
+      for (const [id, list] of changesOf) {
+        let latest: { v: number; tok: string | null; del: boolean } | undefined;
+        for (const ch of list) if (ch.v <= c && (!latest || ch.v > latest.v)) latest = ch;
+        if (!latest) continue;
+        const tok = view[id]?.[0] ?? null;
+        if (tok && tokenWriterFile.get(tok) === l.f) continue;
+        if (!tok && ownDeletesOf(l.f).has(id)) continue;
+        if (tok === null) {
+          if (!latest.del && !unseenDelete(id)) add("missed", `${proc} ${l.kind} read at cursor v1.${c} lacks ${id}, changed at v${latest.v} (${latest.tok})`);
+          continue;
+        }
+        const v = verOf.get(tok);
+        if (v !== undefined && v < latest.v) add("missed", `${proc} ${l.kind} read at cursor v1.${c} holds ${id} at v${v} (${tok}) but v${latest.v}${latest.del ? " (delete)" : ` (${latest.tok})`} is at or below the cursor`);
+      }
+    }
+  }
+
+  // lease: a finisher alone on its file must not wait out a dead predecessor's lease
+  for (const [proc, lines] of histories) {
+    if (!lines.some((l) => l.t === "start" && l.mode === "finish")) continue;
+    const blocked = lines.filter((l) => l.t === "sync" && l.leased === false).length;
+    if (blocked > 0) add("lease", `${proc} (alone on file ${lines[0]?.f}) got leased:false ${blocked} time(s): a killed process's lease blocked it`);
+  }
+  return out;
+}

@@ -1,0 +1,306 @@
+/**
+ * One seed, end to end: servers, proxies and client processes started, the schedule's faults
+ * applied, then everything healed, every file synced to quiescence by a fresh process, and the
+ * history checked (check.ts).
+ */
+import { Database } from "bun:sqlite";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
+import { createPostgresAdapter } from "../adapters/postgres/index.ts";
+import { createKey, openServerStore, type ServerStore } from "../src/server/index.ts";
+import { gc } from "../src/server/gc.ts";
+import { check, type ClientFinal, type Line, type ServerFinal, type Violation } from "./check.ts";
+import type { ClientConfig } from "./client.ts";
+import { Rng, mulberry32 } from "./prng.ts";
+import { spawnChild, type Child } from "./procs.ts";
+import { HEALTHY, startChaosProxy, type ChaosProxy } from "./proxy.ts";
+import { makeSchedule, type Focus, type Schedule, type Store } from "./schedule.ts";
+
+export const REPO_ROOT = join(import.meta.dir, "..");
+export const PG_URL = process.env.STOWAGE_TEST_PG_URL || "postgres://postgres@127.0.0.1:5432/test";
+/**
+ * libfaketime, preloaded directly: the `faketime` command forks and waits for its child, so a
+ * SIGKILL to it would orphan the real process. Without the library, client skew goes through
+ * the engine's injected clock instead and servers run unskewed.
+ */
+export const FAKETIME = [
+  "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+  "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+  "/usr/lib/faketime/libfaketime.so.1",
+].find((p) => existsSync(p)) ?? null;
+
+export interface RunOptions {
+  seed: number;
+  store: Store;
+  /** The tree whose chaos/, src/ and adapters/ the processes run (a planted-bug copy, or the repo). */
+  root?: string;
+  short?: boolean;
+  verbose?: boolean;
+  /** Weights the schedule toward one area (planted-bug runs). */
+  focus?: Focus;
+  /** Tombstone GC faults (default true). */
+  gc?: boolean;
+  /** Judge atomic visibility (default true). */
+  atomic?: boolean;
+  /** Keep the temp dir (histories, databases) for inspection. */
+  keep?: boolean;
+}
+
+export interface RunResult {
+  seed: number;
+  store: Store;
+  schedule: Schedule;
+  violations: Violation[];
+  ms: number;
+  dir: string;
+  stats: { ops: number; reads: number; kills: number; serverKills: number; gcs: number; resets: number; dropped: number; duplicated: number };
+  /** How clock skew was applied. */
+  skew: "faketime" | "injected";
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runSeed(options: RunOptions): Promise<RunResult> {
+  const started = performance.now();
+  const root = options.root ?? REPO_ROOT;
+  const schedule = makeSchedule(options.seed, options.store, { short: options.short, gc: options.gc, focus: options.focus });
+  const dir = mkdtempSync(join(tmpdir(), `stowage-chaos-${options.seed}-`));
+  const bun = process.execPath;
+  const stats = { ops: 0, reads: 0, kills: 0, serverKills: 0, gcs: 0, resets: 0, dropped: 0, duplicated: 0 };
+  const pgSchema = options.store === "postgres" ? `stowage_t_chaos${options.seed}x${Math.random().toString(36).slice(2, 8)}` : "";
+  const serverDb = join(dir, "server.db");
+  const adminAdapter = options.store === "postgres" ? createPostgresAdapter({ url: PG_URL, schema: pgSchema, pool: { max: 1 } }) : createBunSqliteAdapter({ path: serverDb });
+  const admin: ServerStore = await openServerStore({ adapter: adminAdapter });
+  const { key, tenant } = await createKey(admin, "chaos", { createIfMissing: true });
+
+  const skewEnv = (skewMs: number): Record<string, string> =>
+    FAKETIME && skewMs ? { LD_PRELOAD: FAKETIME, FAKETIME: `${skewMs > 0 ? "+" : ""}${Math.round(skewMs / 1000)}s`, FAKETIME_DONT_FAKE_MONOTONIC: "1" } : {};
+  const servers: (Child | null)[] = new Array(schedule.servers).fill(null);
+  const targets: string[] = [];
+  const serverUrls: (string | null)[] = new Array(schedule.servers).fill(null);
+  const refreshTargets = () => targets.splice(0, targets.length, ...serverUrls.filter((u): u is string => u !== null));
+  async function startServer(s: number, skewMs: number): Promise<void> {
+    const cmd = options.store === "postgres" ? [bun, join(root, "chaos/server.ts"), "postgres", PG_URL, pgSchema] : [bun, join(root, "chaos/server.ts"), "sqlite", serverDb];
+    const child = spawnChild(cmd, { verbose: options.verbose, env: skewEnv(skewMs) });
+    servers[s] = child;
+    const line = await child.waitLine((l) => l.startsWith("{"), 20_000);
+    if (!line) throw new Error(`server ${s} did not start`);
+    serverUrls[s] = (JSON.parse(line) as { url: string }).url;
+    refreshTargets();
+  }
+  async function killServer(s: number): Promise<void> {
+    serverUrls[s] = null;
+    refreshTargets();
+    await servers[s]?.kill();
+    servers[s] = null;
+  }
+
+  const proxyRng = new Rng(schedule.seeds[0]);
+  const proxies: ChaosProxy[] = [];
+  const clients: (Child | null)[] = [];
+  const incarnation: number[] = schedule.clients.map(() => 0);
+  const restartTimers = new Set<ReturnType<typeof setTimeout>>();
+  const config = (c: number, mode: "run" | "finish", proc: string): ClientConfig => {
+    const spec = schedule.clients[c];
+    return {
+      mode,
+      proc,
+      file: spec.file,
+      db: join(dir, `client-${spec.file}.db`),
+      url: proxies[c].url,
+      key,
+      history: join(dir, `h-${proc}.jsonl`),
+      seed: mulberry32(schedule.seed ^ (c * 7919 + incarnation[c] * 104_729))() * 4294967296 >>> 0,
+      keys: schedule.keys,
+      pullLimit: spec.pullLimit,
+      autoSync: mode === "finish" ? false : spec.autoSync,
+      syncIntervalMs: spec.syncIntervalMs,
+      leaseTtlMs: schedule.leaseTtlMs,
+      pauseMs: spec.pauseMs,
+      skewMs: FAKETIME ? 0 : spec.skewMs,
+      mix: schedule.mix,
+    };
+  };
+  const startClient = (c: number) => {
+    const proc = `c${c}.${incarnation[c]}`;
+    const cfg = config(c, "run", proc);
+    clients[c] = spawnChild([bun, join(root, "chaos/client.ts"), JSON.stringify(cfg)], { verbose: options.verbose, env: skewEnv(schedule.clients[c].skewMs) });
+  };
+
+  let violations: Violation[] = [];
+  /** Acknowledged ops of killed incarnations. */
+  let retired = 0;
+  try {
+    for (let s = 0; s < schedule.servers; s++) await startServer(s, schedule.serverSkewMs[s]);
+    for (let c = 0; c < schedule.clients.length; c++) proxies.push(await startChaosProxy(targets, proxyRng));
+    for (let c = 0; c < schedule.clients.length; c++) startClient(c);
+    // Starting a process costs up to seconds on a loaded machine: the fault clock starts once all run.
+    await Promise.all(clients.map((c) => c?.waitLine((l) => l === "ready", 30_000)));
+
+    // The fault phase.
+    const t0 = performance.now();
+    for (const e of schedule.events) {
+      const wait = e.at - (performance.now() - t0);
+      if (wait > 0) await sleep(wait);
+      if (e.a === "kill-client") {
+        const child = clients[e.c];
+        if (!child) continue;
+        if (e.when !== "now") await child.waitLine((l) => l === `req ${e.when}`, 600);
+        await child.kill();
+        retired += child.oks();
+        stats.kills++;
+        clients[e.c] = null;
+        const timer = setTimeout(() => {
+          restartTimers.delete(timer);
+          incarnation[e.c]++;
+          startClient(e.c);
+        }, e.restartAfter);
+        restartTimers.add(timer);
+      } else if (e.a === "kill-server") {
+        if (!servers[e.s]) continue;
+        await killServer(e.s);
+        stats.serverKills++;
+        const timer = setTimeout(() => {
+          restartTimers.delete(timer);
+          startServer(e.s, e.skewMs).catch(() => {});
+        }, e.restartAfter);
+        restartTimers.add(timer);
+      } else if (e.a === "faults") {
+        proxies[e.c].faults = { ...e.faults };
+      } else if (e.a === "heal") {
+        proxies[e.c].faults = { ...HEALTHY };
+      } else if (e.a === "gc") {
+        await gc(admin, { olderThanMs: 0 }).catch(() => {});
+        stats.gcs++;
+      }
+    }
+    const rest = schedule.durationMs - (performance.now() - t0);
+    if (rest > 0) await sleep(rest);
+    // On a loaded machine processes crawl: keep the (last) faults on until enough ops were
+    // acknowledged, so a seed tests as much on a busy CI box as on an idle one (bounded).
+    const minOps = options.short ? 40 : 100;
+    const stretchUntil = performance.now() + 4 * schedule.durationMs;
+    const acked = () => retired + clients.reduce((n, c) => n + (c?.oks() ?? 0), 0);
+    while (acked() < minOps && performance.now() < stretchUntil) await sleep(50);
+
+    // Heal: stop the fault phase's processes, bring every server back, clean proxies.
+    for (const t of restartTimers) clearTimeout(t);
+    restartTimers.clear();
+    await Promise.all(clients.map((c) => c?.kill()));
+    for (let s = 0; s < schedule.servers; s++) if (!servers[s]) await startServer(s, 0);
+    for (const p of proxies) p.faults = { ...HEALTHY };
+
+    // Quiescence: one fresh process per file drains its outbox, then all pull once more.
+    const files = [...new Set(schedule.clients.map((c) => c.file))];
+    const finishers = files.map((f) => {
+      const c = schedule.clients.findIndex((s) => s.file === f);
+      incarnation[c]++;
+      const proc = `c${c}.${incarnation[c]}f`;
+      return spawnChild([bun, join(root, "chaos/client.ts"), JSON.stringify(config(c, "finish", proc))], { verbose: options.verbose });
+    });
+    const drained = await Promise.all(finishers.map((f) => f.waitLine((l) => l === "drained", 30_000)));
+    drained.forEach((d, i) => {
+      if (d === null) violations.push({ rule: "quiescence", message: `file ${files[i]} did not drain its outbox within 30 s of healing` });
+    });
+    const done = finishers.map((f) => f.waitLine((l) => l === "done", 30_000));
+    for (const f of finishers) f.send("final\n");
+    (await Promise.all(done)).forEach((d, i) => {
+      if (d === null) violations.push({ rule: "quiescence", message: `file ${files[i]} did not finish its final sync within 30 s` });
+    });
+    await Promise.all(finishers.map((f) => f.kill()));
+
+    // Final states.
+    const server = await serverFinal(admin, tenant.id);
+    const finals: ClientFinal[] = files.map((f) => clientFinal(join(dir, `client-${f}.db`), f));
+    const histories = readHistories(dir);
+    for (const lines of histories.values()) {
+      for (const l of lines) {
+        if (l.t === "invoke" && l.kind !== "get" && l.kind !== "snap" && l.kind !== "sync") stats.ops++;
+        if (l.t === "read") stats.reads++;
+        if (l.t === "pullreset") stats.resets++;
+      }
+    }
+    violations = violations.concat(check(histories, server, finals, { atomic: options.atomic }));
+  } finally {
+    for (const t of restartTimers) clearTimeout(t);
+    await Promise.all(clients.map((c) => c?.kill()));
+    await Promise.all(servers.map((s) => s?.kill("SIGKILL")));
+    for (const p of proxies) {
+      stats.dropped += p.stats.dropped;
+      stats.duplicated += p.stats.duplicated;
+      await p.stop();
+    }
+    await admin.close().catch(() => {});
+    if (options.store === "postgres") await dropPgSchema(pgSchema).catch(() => {});
+    if (!options.keep && violations.length === 0) rmSync(dir, { recursive: true, force: true });
+  }
+  return { seed: options.seed, store: options.store, schedule, violations, ms: Math.round(performance.now() - started), dir, stats, skew: FAKETIME ? "faketime" : "injected" };
+}
+
+/** Checks a kept SQLite run directory again (after a checker change); answers the violations. */
+export async function recheck(dir: string, options: { atomic?: boolean } = {}): Promise<Violation[]> {
+  const admin = await openServerStore({ adapter: createBunSqliteAdapter({ path: join(dir, "server.db") }) });
+  try {
+    const t = await admin.db.selectFrom("stowage_tenants").select("id").executeTakeFirstOrThrow();
+    const server = await serverFinal(admin, t.id);
+    const files = readdirSync(dir).map((n) => /^client-(\d+)\.db$/.exec(n)?.[1]).filter((x): x is string => x !== undefined).map(Number);
+    return check(readHistories(dir), server, files.map((f) => clientFinal(join(dir, `client-${f}.db`), f)), options);
+  } finally {
+    await admin.close();
+  }
+}
+
+async function serverFinal(store: ServerStore, tenantId: string): Promise<ServerFinal> {
+  const t = await store.db.selectFrom("stowage_tenants").select("seq").where("id", "=", tenantId).executeTakeFirst();
+  const rows = await store.db.selectFrom("stowage_docs").select(["collection", "id", "seq", "deleted", "body"]).where("tenant_id", "=", tenantId).execute();
+  const docs: ServerFinal["docs"] = new Map();
+  for (const r of rows) if (r.collection === "docs") docs.set(r.id, { seq: Number(r.seq), deleted: Number(r.deleted) === 1, body: r.body });
+  return { seq: Number(t?.seq ?? 0), docs };
+}
+
+function clientFinal(path: string, file: number): ClientFinal {
+  const db = new Database(path, { readonly: true });
+  try {
+    const docs: ClientFinal["docs"] = new Map();
+    for (const r of db.query("select id, body, version from _stowage_docs where collection = 'docs'").all() as { id: string; body: string; version: number | null }[]) {
+      docs.set(r.id, { body: r.body, version: r.version });
+    }
+    const outbox = (db.query("select count(*) as n from _stowage_outbox").get() as { n: number }).n;
+    const conflicts = (db.query("select op_id, kind, id, op from _stowage_conflicts").all() as { op_id: number; kind: string; id: string; op: string }[]).map((r) => ({ opId: r.op_id, kind: r.kind, id: r.id, op: r.op }));
+    return { file, docs, outbox, conflicts };
+  } finally {
+    db.close();
+  }
+}
+
+/** Every process's history, in its own order; a line torn by SIGKILL mid-write is skipped. */
+export function readHistories(dir: string): Map<string, Line[]> {
+  const out = new Map<string, Line[]>();
+  for (const name of readdirSync(dir).filter((n) => n.startsWith("h-")).sort()) {
+    const lines: Line[] = [];
+    for (const text of readFileSync(join(dir, name), "utf8").split("\n")) {
+      if (!text) continue;
+      try {
+        lines.push(JSON.parse(text) as Line);
+      } catch {
+        // torn last line
+      }
+    }
+    out.set(name.slice(2, -6), lines);
+  }
+  return out;
+}
+
+async function dropPgSchema(schema: string): Promise<void> {
+  const pg = (await import("pg")).default;
+  const client = new pg.Client({ connectionString: PG_URL });
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists ${schema} cascade`);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

@@ -1,0 +1,143 @@
+import type { ProxyFaults } from "./proxy.ts";
+import { Rng } from "./prng.ts";
+
+export type Store = "sqlite" | "postgres";
+
+export interface ClientSpec {
+  /** SQLite file index; two specs may share one. */
+  file: number;
+  pullLimit: number;
+  autoSync: boolean;
+  syncIntervalMs: number;
+  pauseMs: [number, number];
+  /** Clock skew in ms (libfaketime when present, else the engine's injected clock). */
+  skewMs: number;
+}
+
+export type Event =
+  | { at: number; a: "kill-client"; c: number; when: "now" | "push" | "pull"; restartAfter: number }
+  | { at: number; a: "kill-server"; s: number; restartAfter: number; skewMs: number }
+  | { at: number; a: "faults"; c: number; faults: ProxyFaults }
+  | { at: number; a: "heal"; c: number }
+  | { at: number; a: "gc" };
+
+export interface Schedule {
+  seed: number;
+  store: Store;
+  keys: number;
+  servers: number;
+  serverSkewMs: number[];
+  leaseTtlMs: number;
+  clients: ClientSpec[];
+  /** Length of the fault phase, ms; then everything heals and syncs to quiescence. */
+  durationMs: number;
+  events: Event[];
+  /** The client op mix. */
+  mix: "default" | "groups" | "rw";
+  /** Seeds of each client incarnation's op stream and of the proxies' decisions. */
+  seeds: number[];
+}
+
+/**
+ * dup: lost answers and duplicated requests on every fault event; skew: two server processes
+ * whose clocks disagree by minutes, never killed; groups: groups with patch members and deletes; pending: two processes on one
+ * file and slow networks, so pulls land while edits are pending.
+ */
+export type Focus = "dup" | "skew" | "groups" | "pending";
+
+export interface ScheduleOptions {
+  /** Shorter runs for CI. */
+  short?: boolean;
+  /** Include tombstone GC (forced resets); default true. */
+  gc?: boolean;
+  /** Weights the draws toward one area (planted-bug runs): see `Focus`. */
+  focus?: Focus;
+}
+
+/** Everything a run does, drawn from the seed alone (same seed, same schedule). */
+export function makeSchedule(seed: number, store: Store, options: ScheduleOptions = {}): Schedule {
+  const rng = new Rng(seed);
+  const nClients = rng.int(2, 4);
+  const clients: ClientSpec[] = [];
+  let files = 0;
+  for (let i = 0; i < nClients; i++) {
+    // Sometimes a second process on the first client's file (the sync lease decides who syncs).
+    const shared = i > 0 && files > 0 && (rng.chance(0.2) || (options.focus === "pending" && i === 1));
+    clients.push({
+      file: shared ? 0 : files++,
+      pullLimit: rng.int(1, 7),
+      autoSync: rng.chance(0.75),
+      syncIntervalMs: rng.int(30, 250),
+      pauseMs: [rng.int(0, 10), rng.int(15, 60)],
+      skewMs: rng.chance(0.3) ? rng.pick([-1, 1]) * rng.int(1, 120) * 1000 : 0,
+    });
+  }
+  // PostgreSQL: two instances over one schema. SQLite: sometimes two processes on one file
+  // (BEGIN IMMEDIATE serializes their writes); always two, with clocks apart, when skew is the focus.
+  const twoSqlite = rng.chance(0.3);
+  const servers = store === "postgres" || twoSqlite || options.focus === "skew" ? 2 : 1;
+  const serverSkewMs = Array.from({ length: servers }, (_, i) =>
+    options.focus === "skew" ? (i === 0 ? -1 : 1) * rng.int(30, 300) * 1000 : rng.chance(0.3) ? rng.pick([-1, 1]) * rng.int(1, 120) * 1000 : 0,
+  );
+  const durationMs = options.short ? rng.int(1200, 2200) : rng.int(2000, 5000);
+  const events: Event[] = [];
+  let t = rng.int(100, 300);
+  while (t < durationMs) {
+    const r = rng.next();
+    const f = options.focus;
+    if (r < 0.18) {
+      events.push({ at: t, a: "kill-client", c: rng.int(0, nClients - 1), when: rng.pick(["now", "push", "pull"] as const), restartAfter: rng.int(30, 400) });
+    } else if (r < 0.3) {
+      // With skew in focus the two servers' clocks already disagree; killing them would only
+      // leave a short run with no server for most of it.
+      const e = { at: t, a: "kill-server" as const, s: rng.int(0, servers - 1), restartAfter: rng.int(50, 500), skewMs: rng.chance(0.4) ? rng.pick([-1, 1]) * rng.int(1, 300) * 1000 : 0 };
+      if (f !== "skew") events.push(e);
+    } else if (r < 0.7) {
+      const partition = rng.chance(0.25) ? rng.pick(["refuse", "blackhole"] as const) : null;
+      events.push({
+        at: t,
+        a: "faults",
+        c: rng.int(0, nClients - 1),
+        faults: {
+          dropRate: rng.chance(0.5) || f === "dup" ? rng.pick([0.1, 0.3, 0.6]) : 0,
+          delayMs: rng.chance(0.5) || f === "pending" ? [0, rng.int(5, 120)] : [0, 0],
+          partition: f === "dup" ? null : partition,
+          dupRate: rng.chance(0.4) || f === "dup" ? rng.pick([0.2, 0.5]) : 0,
+        },
+      });
+    } else if (r < 0.88) {
+      events.push({ at: t, a: "heal", c: rng.int(0, nClients - 1) });
+    } else if (options.gc !== false) {
+      events.push({ at: t, a: "gc" });
+    }
+    t += rng.int(60, 350);
+  }
+  const seeds = Array.from({ length: 64 }, () => rng.fork());
+  const mix = options.focus === "groups" ? "groups" : options.focus === "pending" ? "rw" : "default";
+  return { seed, store, keys: rng.int(3, 8), servers, serverSkewMs, leaseTtlMs: 3000, clients, durationMs, events, mix, seeds };
+}
+
+/** The schedule as lines a person can read next to the history. */
+export function describeSchedule(s: Schedule): string {
+  const lines = [
+    `seed ${s.seed} on ${s.store}${s.mix === "default" ? "" : ` (op mix ${s.mix})`}: ${s.clients.length} client processes, ${s.servers} server process(es) (skew ${s.serverSkewMs.join(", ")} ms), ${s.keys} keys, ${s.durationMs} ms of faults`,
+    ...s.clients.map((c, i) => `  client ${i}: file ${c.file}, pullLimit ${c.pullLimit}, ${c.autoSync ? `background sync every ${c.syncIntervalMs} ms` : "explicit sync only"}, pause ${c.pauseMs[0]}-${c.pauseMs[1]} ms, clock skew ${c.skewMs} ms`),
+    ...s.events.map((e) => `  @${e.at}ms ${describeEvent(e)}`),
+  ];
+  return lines.join("\n");
+}
+
+function describeEvent(e: Event): string {
+  switch (e.a) {
+    case "kill-client":
+      return `SIGKILL client ${e.c}${e.when === "now" ? "" : ` mid-${e.when}`}, restart after ${e.restartAfter} ms`;
+    case "kill-server":
+      return `SIGKILL server ${e.s}, restart after ${e.restartAfter} ms with clock skew ${e.skewMs} ms`;
+    case "faults":
+      return `proxy ${e.c}: drop ${e.faults.dropRate}, delay ${e.faults.delayMs.join("-")} ms, duplicate ${e.faults.dupRate}${e.faults.partition ? `, partition (${e.faults.partition})` : ""}`;
+    case "heal":
+      return `proxy ${e.c}: healed`;
+    case "gc":
+      return "server tombstone gc (olderThanMs 0): clients behind it must reset";
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * A chaos server process: `bun chaos/server.ts sqlite <dbPath>` or
+ * `bun chaos/server.ts postgres <url> <schema>`. Serves 127.0.0.1 on a free port with rate
+ * limiting off and prints `{"url"}` when ready. The runner SIGKILLs and restarts it.
+ */
+import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
+import { createPostgresAdapter } from "../adapters/postgres/index.ts";
+import { serve } from "../src/runtime/serve.ts";
+import { createServerHandler, openServerStore } from "../src/server/index.ts";
+
+const [kind, a, b] = process.argv.slice(2);
+const adapter = kind === "postgres" ? createPostgresAdapter({ url: a!, schema: b!, pool: { max: 4 } }) : createBunSqliteAdapter({ path: a! });
+const store = await openServerStore({ adapter });
+const server = await serve({
+  fetch: createServerHandler({ store, limits: { rate: false }, onError: (e) => console.error("chaos server:", e) }),
+  port: 0,
+});
+process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
+process.on("SIGTERM", async () => {
+  await server.stop();
+  await store.close();
+  process.exit(0);
+});

