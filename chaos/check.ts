@@ -376,7 +376,7 @@ export function check(histories: Map<string, Line[]>, server: ServerFinal, clien
   for (const [proc, lines] of histories) {
     for (const l of lines) {
       if (l.t !== "read" || l.kind === "get" || typeof l.cursor !== "string") continue;
-      const m = /^v1\.(\d+)$/.exec(l.cursor);
+      const m = /^v1\.(\d+)(?:\.h\d+)?$/.exec(l.cursor);
       if (!m) continue;
       const c = Number(m[1]);
       const view = l.docs as Record<string, [string | null, string | null]>;

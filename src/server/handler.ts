@@ -11,7 +11,7 @@ import { errorResponse, HttpError, json, jsonText, readJson } from "./http.ts";
 import { requestAuthenticator, requireScope, type AuthOptions } from "./auth/authenticate.ts";
 import type { Principal } from "./keys.ts";
 import { normalizeBasePath, stripBasePath } from "./mount.ts";
-import { parsePullCursor, pullPage } from "./pull.ts";
+import { parsePullCursor, pullPage, type PullPosition } from "./pull.ts";
 import { checkPush, pushWithSeq } from "./push.ts";
 import { ChangeFeed } from "./events/feed.ts";
 import { EventStreams, type EventStreamOptions } from "./events/sse.ts";
@@ -123,14 +123,14 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
     }
     if (route.kind === "pull") {
       const q = parse(pullQuerySchema, query(url));
-      let after: number;
+      let after: PullPosition;
       try {
         after = parsePullCursor(q.cursor);
       } catch (e) {
         if (isStowageError(e)) throw new HttpError(400, "invalid_cursor", e.message);
         throw e;
       }
-      const page = { changes: 0, cursor: after, reset: false };
+      const page = { changes: 0, cursor: after.seq, reset: false };
       const text = await pullPage(store, principal.tenantId, after, q.limit ?? WIRE_LIMITS.defaultPullLimit, page);
       callHook(options.hooks?.pulled, req, principal.tenantId, q.clientId, page);
       return jsonText(text);

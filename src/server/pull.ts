@@ -3,19 +3,26 @@ import type { Kysely } from "kysely";
 import { num, type ServerTables } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
 
-const CURSOR = /^v1\.(0|[1-9][0-9]{0,15})$/;
+const CURSOR = /^v1\.(0|[1-9][0-9]{0,15})(?:\.h(0|[1-9][0-9]{0,15}))?$/;
 
-/** Reads an opaque pull cursor: absent or empty is the start. Throws `input` for anything else unparseable. */
-export function parsePullCursor(cursor: string | undefined): number {
-  if (cursor === undefined || cursor === "") return 0;
-  const match = CURSOR.exec(cursor);
-  const n = match ? Number(match[1]) : NaN;
-  if (!Number.isSafeInteger(n)) throw new StowageError("input", `invalid cursor ${describeValue(cursor)}`);
-  return n;
+/** A pull position: after `seq`; `horizon` set while a scan from the start is under way (pullPage says why). */
+export interface PullPosition {
+  seq: number;
+  horizon?: number;
 }
 
-export function pullCursor(seq: number): string {
-  return `v1.${seq}`;
+/** Reads an opaque pull cursor: absent or empty is the start. Throws `input` for anything else unparseable. */
+export function parsePullCursor(cursor: string | undefined): PullPosition {
+  if (cursor === undefined || cursor === "") return { seq: 0 };
+  const match = CURSOR.exec(cursor);
+  const n = match ? Number(match[1]) : NaN;
+  const h = match?.[2] === undefined ? undefined : Number(match[2]);
+  if (!Number.isSafeInteger(n) || (h !== undefined && !Number.isSafeInteger(h))) throw new StowageError("input", `invalid cursor ${describeValue(cursor)}`);
+  return h === undefined ? { seq: n } : { seq: n, horizon: h };
+}
+
+export function pullCursor(seq: number, horizon?: number): string {
+  return horizon === undefined ? `v1.${seq}` : `v1.${seq}.h${horizon}`;
 }
 
 /**
@@ -40,20 +47,33 @@ export function pullQuery(db: Kysely<ServerTables>, tenantId: string, after: num
  * and the sequence only grow, so if the horizon read afterwards is still at or below the
  * cursor, no tombstone after the cursor had been purged when the changes were read. This
  * holds under PostgreSQL's READ COMMITTED as well as on SQLite, and never blocks writers.
+ *
+ * A scan from the start is the exception to "behind the horizon means reset": it holds no
+ * state that a purged tombstone could have left stale, as long as no purge happened since it
+ * began. So its cursors carry the horizon read before its first page (`v1.<seq>.h<horizon>`)
+ * while they are still behind the horizon, and such a cursor is accepted as long as the
+ * horizon has not moved; if it moved, a tombstone of a document the scan already holds may be
+ * gone, and the answer is reset. (Without this, a fresh client pulling fewer changes per page
+ * than a purged tenant has live documents below its horizon was reset after every page.)
  */
 export async function pullPage(
   store: ServerStore,
   tenantId: string,
-  after: number,
+  position: number | PullPosition,
   limit: number,
   info?: { changes: number; cursor: number; reset: boolean },
 ): Promise<string> {
+  const at = typeof position === "number" ? { seq: position } : position;
+  const after = at.seq;
+  // A fresh scan notes the horizon BEFORE reading, so a purge during this read moves it past.
+  const started = after === 0 && at.horizon === undefined ? await horizonOf(store, tenantId) : at.horizon;
   const rows = await pullQuery(store.db, tenantId, after, limit + 1).execute();
   const tenant = await store.db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId).executeTakeFirst();
   const seq = num(tenant?.seq);
   const purged = num(tenant?.purged_seq);
-  // A cursor at 0 has no state to lose; one behind the horizon may have missed purged deletes.
-  if ((after > 0 && after < purged) || after > seq) {
+  const scanning = started !== undefined && started === purged;
+  // A cursor behind the horizon may have missed purged deletes, unless it is an unbroken scan from the start.
+  if ((after > 0 && after < purged && !scanning) || after > seq || (at.horizon !== undefined && at.horizon !== purged && after < purged)) {
     if (info) info.reset = true;
     return '{"reset":true}';
   }
@@ -72,5 +92,13 @@ export async function pullPage(
     info.changes = parts.length;
     info.cursor = last;
   }
-  return `{"changes":[${parts.join(",")}],"cursor":"${pullCursor(last)}","more":${more}}`;
+  // A finished scan stands at the horizon: every row up to it was read, and any later commit
+  // takes a number above the tenant's seq, which is at or above the horizon.
+  const cursor = !scanning || last >= purged ? pullCursor(last) : more ? pullCursor(last, purged) : pullCursor(purged);
+  return `{"changes":[${parts.join(",")}],"cursor":"${cursor}","more":${more}}`;
+}
+
+async function horizonOf(store: ServerStore, tenantId: string): Promise<number> {
+  const row = await store.db.selectFrom("stowage_tenants").select("purged_seq").where("id", "=", tenantId).executeTakeFirst();
+  return num(row?.purged_seq);
 }

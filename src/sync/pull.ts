@@ -114,7 +114,7 @@ export async function applyParsed(store: Store, page: { changes: Change[]; curso
 
 /** The sequence number a `v1.<seq>` cursor stands for; 0 for none or any other form (the safe side). */
 export function cursorSeq(cursor: string | null | undefined): number {
-  const m = cursor ? /^v1\.([0-9]{1,16})$/.exec(cursor) : null;
+  const m = cursor ? /^v1\.([0-9]{1,16})(?:\.h[0-9]{1,16})?$/.exec(cursor) : null;
   return m ? Number(m[1]) : 0;
 }
 

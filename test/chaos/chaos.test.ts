@@ -17,11 +17,12 @@ if (!FAKETIME) {
   console.warn("chaos seeds: libfaketime is not installed, so client clock skew uses the engine's injected clock and servers run unskewed");
 }
 /**
- * Tombstone GC faults find a bug outside issue 13's four (reported): after a purge, a full
- * resync whose first pages end below the purge horizon is answered `reset` again and again, so
- * the client never completes a pull. Until it is fixed they run only with STOWAGE_CHAOS_GC=1.
+ * Tombstone GC faults found a bug outside issue 13's four: after a purge, a scan from the start
+ * whose pages ended below the purge horizon was answered `reset` after every page. Fixed in
+ * src/server/pull.ts (test/sync/resync-after-gc.test.ts); GC faults are on unless
+ * STOWAGE_CHAOS_GC=0.
  */
-const gc = process.env.STOWAGE_CHAOS_GC === "1";
+const gc = process.env.STOWAGE_CHAOS_GC !== "0";
 
 function report(r: RunResult): string {
   return [describeSchedule(r.schedule), ...r.violations.map((v) => `[${v.rule}] ${v.message}`), `replay: bun run chaos --seed ${r.seed} --store ${r.store} --short${gc ? "" : " --no-gc"}`].join("\n");

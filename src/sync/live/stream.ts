@@ -191,6 +191,6 @@ function parseSeq(data: string): number | null {
 
 /** The seq in a `v1.<seq>` pull cursor, or null when the cursor has another shape. */
 export function cursorSeq(cursor: string | null | undefined): number | null {
-  const m = cursor ? /^v1\.(\d+)$/.exec(cursor) : null;
+  const m = cursor ? /^v1\.(\d+)(?:\.h\d+)?$/.exec(cursor) : null;
   return m ? Number(m[1]) : null;
 }
