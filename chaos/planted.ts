@@ -23,7 +23,11 @@ export const PLANTED: Record<string, PlantedBug> = {
   "reapply-duplicates": {
     what: "the server reapplies ops whose op id it already applied",
     focus: "dup",
-    patches: [{ file: "src/server/push.ts", find: "const fresh = req.ops.filter((op) => op.opId > mark);", replace: "const fresh = req.ops.filter((op) => op.opId > mark || op.opId > 0);" }],
+    patches: [
+      // One push per transaction, and group commit (several pushes of a tenant in one).
+      { file: "src/server/push.ts", find: "const fresh = req.ops.filter((op) => op.opId > mark);", replace: "const fresh = req.ops.filter((op) => op.opId > mark || op.opId > 0);" },
+      { file: "src/server/push.ts", find: "const mine = req.ops.filter((op) => op.opId > mark);", replace: "const mine = req.ops.filter((op) => op.opId > mark || op.opId > 0);" },
+    ],
   },
   // Pull pages ordered by a wall-clock timestamp instead of the sequence: with server clocks
   // that disagree (restarts with skew, two instances) the cursor passes changes not yet sent.
