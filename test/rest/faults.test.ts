@@ -161,8 +161,8 @@ describe("REST transport under faults (reference API)", () => {
     expect(t.duplicated).toBeGreaterThan(0);
   }, LONG);
 
-  test("two writers and a reader, 200 rounds with 10% dropped answers (Idempotency-Key): 0 / 0 / 0", async () => {
-    const t = await run({ name: "2 writers + reader, 200 rounds, 10% dropped", seed: 3, rounds: 200, writers: 2, idempotency: true, dropRate: 0.1 });
+  test("two writers and a reader, 500 rounds with 10% dropped answers (Idempotency-Key): 0 / 0 / 0", async () => {
+    const t = await run({ name: "2 writers + reader, 500 rounds, 10% dropped", seed: 3, rounds: 500, writers: 2, idempotency: true, dropRate: 0.1 });
     expect(t).toEqual({ lost: 0, duplicated: 0, missed: 0, repaired: 0 });
   }, LONG);
 
