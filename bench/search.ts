@@ -5,23 +5,14 @@ import { ftsNames } from "../src/search/fts-index.ts";
 import { Store } from "../src/store/store.ts";
 import { tempDir } from "../test/helpers/tmp.ts";
 import { percentile, type Reporter } from "./report.ts";
+// Deterministic PRNG (the fault tester's), so every run searches the same corpus.
+import { mulberry32 } from "../chaos/prng.ts";
 
 const N = Number(process.env.BENCH_SEARCH_DOCS ?? 100_000);
 const VOCABULARY = 20_000;
 const QUERIES_PER_KIND = 60;
 const SECTION = `full-text search (bun-sqlite, FTS5, ${N.toLocaleString("en-US")} docs of ~1 KB)`;
 
-/** Deterministic PRNG, so every run searches the same corpus. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Pronounceable made-up words; index 0 is the most frequent under the Zipf draw. */
 function vocabulary(random: () => number): string[] {

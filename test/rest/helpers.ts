@@ -2,6 +2,7 @@ import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { openStowage, type Stowage, type StowageOptions } from "../../src/stowage.ts";
 import type { RestConfig } from "../../src/sync/rest/config.ts";
 import type { ReferenceServer } from "./reference-server.ts";
+import { mulberry32 } from "../../chaos/prng.ts";
 
 /** A hybrid Stowage over the REST API at `url` (no background loop: tests call sync/push). */
 export function openRest(path: string, url: string, key: string | undefined, rest: Partial<RestConfig> = {}, options: StowageOptions = {}): Promise<Stowage> {
@@ -49,14 +50,5 @@ export function fields(v: Record<string, unknown> | undefined | null): string {
   return JSON.stringify(Object.fromEntries(Object.entries(rest).sort(([a], [b]) => (a < b ? -1 : 1))));
 }
 
-/** A seeded PRNG (mulberry32): random schedules replay from their seed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32, shared with the fault tester): random schedules replay from their seed. */
+export const seeded = mulberry32;
