@@ -38,12 +38,15 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
-export async function startServe(data: string, options: { exe?: string; cwd?: string; port?: number } = {}): Promise<ServeProcess> {
-  const args = ["serve", "--port", String(options.port ?? 0), "--json", "--data", data];
+export async function startServe(
+  data: string,
+  options: { exe?: string; cwd?: string; port?: number; args?: string[]; env?: Record<string, string> } = {},
+): Promise<ServeProcess> {
+  const args = ["serve", "--port", String(options.port ?? 0), "--json", "--data", data, ...(options.args ?? [])];
   const cmd = options.exe ? [options.exe, ...args] : [process.execPath, BIN, ...args];
   const proc = Bun.spawn(cmd, {
     cwd: options.cwd ?? ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1" },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", ...options.env },
     stdout: "pipe",
     stderr: "pipe",
   });

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { openStowage, type Stowage } from "../../src/stowage.ts";
-import { BIN, ROOT } from "../cli/run.ts";
+import { ROOT, startServe, type ServeProcess } from "../cli/run.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ADMIN = "console-admin-key-0123456789";
@@ -21,7 +21,7 @@ if (!have) console.warn(`skipping console tests: ${CHROMIUM} not found (apt-get 
 
 let dir: string;
 let url: string;
-let proc: ReturnType<typeof Bun.spawn> | undefined;
+let serveProc: ServeProcess | undefined;
 let browser: Browser | undefined;
 let page: Page;
 let client: Stowage | undefined;
@@ -30,21 +30,12 @@ const cspErrors: string[] = [];
 beforeAll(async () => {
   if (!have) return;
   dir = mkdtempSync(join(tmpdir(), "stowage-console-"));
-  proc = Bun.spawn([process.execPath, BIN, "serve", "--console", "--port", "0", "--json", "--data", join(dir, "server.db")], {
+  serveProc = await startServe(join(dir, "server.db"), {
     cwd: dir,
-    env: { PATH: process.env.PATH ?? "", HOME: dir, NO_COLOR: "1", STOWAGE_ADMIN_KEY: ADMIN, STOWAGE_LOG_LEVEL: "warn" },
-    stdout: "pipe",
-    stderr: "pipe",
+    args: ["--console"],
+    env: { HOME: dir, STOWAGE_ADMIN_KEY: ADMIN, STOWAGE_LOG_LEVEL: "warn" },
   });
-  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`serve exited early: ${await new Response(proc.stderr as ReadableStream).text()}`);
-    text += new TextDecoder().decode(value);
-  }
-  void new Response(proc.stderr as ReadableStream).text().catch(() => "");
-  url = JSON.parse(text.split("\n")[0]).url.replace(/\/$/, "");
+  url = serveProc.url.replace(/\/$/, "");
   const { chromium } = await import("playwright-core");
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -59,9 +50,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close().catch(() => {});
   await browser?.close().catch(() => {});
-  if (proc) {
-    proc.kill("SIGKILL");
-    await proc.exited;
+  if (serveProc) {
+    await serveProc.stop();
   }
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
