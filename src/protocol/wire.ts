@@ -63,6 +63,11 @@ export type PushOp = z.infer<typeof pushOpSchema>;
 export const pushRequestSchema = z
   .object({
     clientId,
+    /**
+     * Optional: every op id at or below this is settled on the client (its answer recorded
+     * locally), so it is never resent and the server may forget its recorded refusal.
+     */
+    settled: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
     ops: z.array(pushOpSchema).min(1).max(WIRE_LIMITS.maxOpsPerPush),
   })
   .strict();

@@ -4,7 +4,7 @@ import { num } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
 
 export interface GcOptions {
-  /** Purge tombstones (and recorded op refusals) last changed longer ago than this. */
+  /** Purge tombstones last changed longer ago than this (recorded refusals go once settled). */
   olderThanMs: number;
   /** The clock, ms since the epoch (tests inject one). */
   now?: number;
@@ -60,7 +60,22 @@ export async function gc(store: ServerStore, options: GcOptions): Promise<GcRepo
       report.tenants++;
     });
   }
-  const removed = await store.db.deleteFrom("stowage_op_results").where("created_at", "<", cutoff).executeTakeFirst();
+  // A recorded refusal is what a client that lost its answer gets when it resends the op, so it
+  // stays until the client reports the op settled (push `settled`, kept in stowage_clients),
+  // however old: forgotten earlier, the resent op would be answered `duplicate` and the refusal
+  // never reach the client (chaos/ found it). Settled ones go at once: they are never resent.
+  const removed = await store.db
+    .deleteFrom("stowage_op_results")
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom("stowage_clients as c")
+          .select(sql.lit(1).as("one"))
+          .whereRef("c.tenant_id", "=", "stowage_op_results.tenant_id")
+          .whereRef("c.client_id", "=", "stowage_op_results.client_id")
+          .whereRef("stowage_op_results.op_id", "<=", "c.settled_op_id"),
+      ),
+    )
+    .executeTakeFirst();
   report.opResults = Number(removed.numDeletedRows ?? 0);
   return report;
 }

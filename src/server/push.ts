@@ -1,4 +1,4 @@
-import type { Transaction } from "kysely";
+import { sql, type Transaction } from "kysely";
 import type { ErrorInfo, OpResult, PushRequest, PushResponse } from "../protocol/wire.ts";
 import { applyOps, type WriteOp } from "./apply.ts";
 import { enqueuePush, type PushAnswer, type QueuedPush } from "./push-group.ts";
@@ -141,7 +141,7 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
       ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, family: store.family }, writes)
       : { outcomes: [], seq: tenant.seq };
     const refusals: { tenant_id: string; client_id: string; op_id: number; result: string; created_at: number }[] = [];
-    const moved: { tenant_id: string; client_id: string; last_op_id: number }[] = [];
+    const moved: { tenant_id: string; client_id: string; last_op_id: number; settled_op_id: number | null }[] = [];
     const responses: PushResponse[] = [];
     let at = 0;
     for (let p = 0; p < group.length; p++) {
@@ -160,7 +160,7 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
         }
       }
       const lastOpId = mine.length ? mine[mine.length - 1].opId : (marks.get(req.clientId) ?? 0);
-      if (mine.length) moved.push({ tenant_id: tenantId, client_id: req.clientId, last_op_id: lastOpId });
+      if (mine.length) moved.push({ tenant_id: tenantId, client_id: req.clientId, last_op_id: lastOpId, settled_op_id: req.settled ?? null });
       responses.push({ results: out, lastOpId });
     }
     for (let i = 0; i < refusals.length; i += MAX_ROWS_PER_STATEMENT) {
@@ -172,14 +172,20 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
     }
     if (store.family === "postgres" && moved.length > 0) {
       // One round trip for the marks and the counter while the tenant's lock is held.
-      await run(trx, PG_MARKS_AND_SEQ, [tenantId, moved.map((m) => m.client_id), moved.map((m) => m.last_op_id), seq]);
+      await run(trx, PG_MARKS_AND_SEQ, [tenantId, moved.map((m) => m.client_id), moved.map((m) => m.last_op_id), moved.map((m) => m.settled_op_id), seq]);
       return answers(responses, tenant.seq, seq);
     }
     for (let i = 0; i < moved.length; i += MAX_ROWS_PER_STATEMENT) {
       await trx
         .insertInto("stowage_clients")
         .values(moved.slice(i, i + MAX_ROWS_PER_STATEMENT))
-        .onConflict((oc) => oc.columns(["tenant_id", "client_id"]).doUpdateSet((eb) => ({ last_op_id: eb.ref("excluded.last_op_id") })))
+        .onConflict((oc) =>
+          oc.columns(["tenant_id", "client_id"]).doUpdateSet((eb) => ({
+            last_op_id: eb.ref("excluded.last_op_id"),
+            // Only ever up: a duplicated old request arriving late carries an older mark.
+            settled_op_id: sql<number>`max(coalesce(stowage_clients.settled_op_id, 0), coalesce(excluded.settled_op_id, 0))`,
+          })),
+        )
         .execute();
     }
     if (seq !== tenant.seq) await trx.updateTable("stowage_tenants").set({ seq }).where("id", "=", tenantId).execute();
@@ -193,16 +199,17 @@ function answers(responses: PushResponse[], before: number, after: number): Push
 }
 
 /**
- * PostgreSQL: the group's client marks (`$2` ids, `$3` marks) and the tenant's counter (`$4`)
- * in one statement; the counter row is written only when it moved, so the NOTIFY trigger and
- * the row version follow real changes only.
+ * PostgreSQL: the group's client marks (`$2` ids, `$3` op marks, `$4` settled marks) and the
+ * tenant's counter (`$5`) in one statement; the counter row is written only when it moved, so
+ * the NOTIFY trigger and the row version follow real changes only. `greatest` skips nulls.
  */
 const PG_MARKS_AND_SEQ = `with marks as (
-    insert into stowage_clients (tenant_id, client_id, last_op_id)
-    select $1, c, o from unnest($2::text[], $3::bigint[]) as u(c, o)
-    on conflict (tenant_id, client_id) do update set last_op_id = excluded.last_op_id
+    insert into stowage_clients (tenant_id, client_id, last_op_id, settled_op_id)
+    select $1, c, o, s from unnest($2::text[], $3::bigint[], $4::bigint[]) as u(c, o, s)
+    on conflict (tenant_id, client_id) do update set last_op_id = excluded.last_op_id,
+      settled_op_id = greatest(stowage_clients.settled_op_id, excluded.settled_op_id)
   )
-  update stowage_tenants set seq = $4 where id = $1 and seq <> $4`;
+  update stowage_tenants set seq = $5 where id = $1 and seq <> $5`;
 
 /**
  * The op marks of every client in the group, in one statement. Read after the tenant's lock

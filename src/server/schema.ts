@@ -47,6 +47,8 @@ export interface ServerTables {
     last_pull_at?: number | string | bigint | null;
     /** Sequence number of the client's last pulled cursor (0003_clients). */
     pulled_seq?: number | string | bigint | null;
+    /** Highest op id the client reported settled (0004_settled_marks): its refusals may go. */
+    settled_op_id?: number | string | bigint | null;
   };
   stowage_op_results: {
     tenant_id: string;
@@ -122,6 +124,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("stowage_clients").addColumn("last_push_at", "bigint").execute();
       await db.schema.alterTable("stowage_clients").addColumn("last_pull_at", "bigint").execute();
       await db.schema.alterTable("stowage_clients").addColumn("pulled_seq", "bigint").execute();
+    },
+  },
+  // A recorded refusal may be forgotten only once its client has its answer (gc.ts): a purge
+  // by age alone turned a lost refusal, resent later, into a `duplicate` (found by chaos/).
+  "0004_settled_marks": {
+    async up(db) {
+      await db.schema.alterTable("stowage_clients").addColumn("settled_op_id", "bigint").execute();
     },
   },
 };

@@ -73,7 +73,7 @@ export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<vo
     let next: PreparedBatch | null = null;
     if (!isolate) {
       next = await prefetch;
-      if (next) inflight = await send(ctx, next);
+      if (next) inflight = await send(ctx, next, batch);
     }
     const settled = await settleBatch(ctx.store, batch, results);
     ctx.trace(`push:${batch.rows.length}`);
@@ -101,10 +101,15 @@ function readAhead(ctx: CycleContext, batch: PreparedBatch): Promise<PreparedBat
   return read;
 }
 
-/** Renews the lease, then starts the request (not awaiting its answer). */
-async function send(ctx: CycleContext, batch: PreparedBatch): Promise<Promise<PushOutcome>> {
+/**
+ * Renews the lease, then starts the request (not awaiting its answer). `unsettled` is the
+ * oldest batch whose answer is not yet recorded locally (the one in flight, or `batch` itself):
+ * every op below its first op id has left the outbox, which is what the request reports as
+ * settled. (Not `batch`'s own first op: the batch before it may still be unsettled.)
+ */
+async function send(ctx: CycleContext, batch: PreparedBatch, unsettled: PreparedBatch = batch): Promise<Promise<PushOutcome>> {
   await ctx.renewLease();
-  return sendBatch(ctx.http, batch);
+  return sendBatch(ctx.http, batch, unsettled.rows[0].op_id - 1);
 }
 
 /**

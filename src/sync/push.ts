@@ -61,8 +61,10 @@ export interface BatchResult {
 export interface PreparedBatch {
   /** The outbox rows, in op id order. */
   rows: OutboxRow[];
-  /** The request body. */
-  body: string;
+  /** The client id, JSON-quoted. */
+  client: string;
+  /** The `ops` array, serialized. */
+  ops: string;
   /** Highest op id in the batch. */
   lastOpId: number;
 }
@@ -78,12 +80,17 @@ export type PushOutcome = { ok: true; results: OpResult[] } | { ok: false; error
 export async function prepareBatch(store: Store, afterOpId: number, isolate: boolean): Promise<PreparedBatch | null> {
   const rows = await readBatch(store, afterOpId, isolate);
   if (rows.length === 0) return null;
-  return { rows, body: requestBody(store.clientId, rows), lastOpId: rows[rows.length - 1].op_id };
+  return { rows, client: JSON.stringify(store.clientId), ops: serializeOps(rows), lastOpId: rows[rows.length - 1].op_id };
 }
 
-/** Sends a batch; the promise never rejects, so a pipelined request cannot go unhandled. */
-export function sendBatch(http: HttpClient, batch: PreparedBatch): Promise<PushOutcome> {
-  return http.push(batch.body).then(
+/**
+ * Sends a batch; the promise never rejects, so a pipelined request cannot go unhandled.
+ * `settled`: every op id at or below it has its answer recorded locally (it left the outbox),
+ * so the server may forget those ops' recorded refusals (gc.ts); ops above it may still be resent.
+ */
+export function sendBatch(http: HttpClient, batch: PreparedBatch, settled: number): Promise<PushOutcome> {
+  const body = `{"clientId":${batch.client},"settled":${Math.max(0, settled)},"ops":${batch.ops}}`;
+  return http.push(body).then(
     (response): PushOutcome => {
       if (response.results.length !== batch.rows.length) {
         return { ok: false, error: new StowageError("protocol", `push: sent ${batch.rows.length} ops, the server answered ${response.results.length} results`) };
@@ -135,8 +142,8 @@ async function readBatch(store: Store, afterOpId: number, isolate: boolean): Pro
   return rows;
 }
 
-/** Serializes the request around the stored JSON text, without parsing it. */
-function requestBody(clientId: string, rows: OutboxRow[]): string {
+/** Serializes the ops around the stored JSON text, without parsing it. */
+function serializeOps(rows: OutboxRow[]): string {
   const ops = new Array<string>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
@@ -147,7 +154,7 @@ function requestBody(clientId: string, rows: OutboxRow[]): string {
     if (r.base_version !== null) s += `,"baseVersion":${r.base_version === 0 ? "null" : r.base_version}`;
     ops[i] = `${s}}`;
   }
-  return `{"clientId":${JSON.stringify(clientId)},"ops":[${ops.join(",")}]}`;
+  return `[${ops.join(",")}]`;
 }
 
 /**

@@ -9,23 +9,22 @@ import { pgAvailable } from "../helpers/pg.ts";
  * them, drops and duplicates requests, partitions, skews clocks and forces resets, then checks
  * the whole history (chaos/check.ts). A failure prints the schedule and the replay command.
  */
-const SQLITE_SEEDS = [1, 2];
-const PG_SEEDS = [1, 2];
+const SQLITE_SEEDS = [1, 2, 3, 4, 5];
+const PG_SEEDS = [1, 2, 3];
 const pg = await pgAvailable("chaos seeds on PostgreSQL");
 if (!FAKETIME) {
   if (process.env.CI === "true") throw new Error("chaos seeds: libfaketime is missing (apt-get install faketime); CI skews clocks with it");
   console.warn("chaos seeds: libfaketime is not installed, so client clock skew uses the engine's injected clock and servers run unskewed");
 }
 /**
- * Tombstone GC faults found two bugs outside issue 13's four. One is fixed: after a purge, a
+ * Tombstone GC faults found two bugs outside issue 13's four, both fixed: after a purge, a
  * scan from the start whose pages ended below the horizon was answered `reset` after every page
- * (src/server/pull.ts, test/sync/resync-after-gc.test.ts). The other is open: gc purges the
- * recorded refusals (stowage_op_results) on the tombstones' cutoff, so a refused op whose answer
- * was lost, resent after such a purge, is answered `duplicate` and its refusal is never recorded
- * on the client (seeds 199 and 216 of `bun run chaos --short` show it, about 1 seed in 150).
- * Until that is fixed the CI seeds run without GC faults; STOWAGE_CHAOS_GC=1 turns them on.
+ * (src/server/pull.ts, test/sync/resync-after-gc.test.ts); and gc forgot recorded refusals by
+ * age, so a refused op whose answer was lost, resent after the purge, was answered `duplicate`
+ * (now kept until the client reports it settled: src/server/gc.ts, test/server/suite-push.ts;
+ * seeds 199 and 216 of `bun run chaos --short` showed it). STOWAGE_CHAOS_GC=0 leaves GC out.
  */
-const gc = process.env.STOWAGE_CHAOS_GC === "1";
+const gc = process.env.STOWAGE_CHAOS_GC !== "0";
 
 function report(r: RunResult): string {
   return [describeSchedule(r.schedule), ...r.violations.map((v) => `[${v.rule}] ${v.message}`), `replay: bun run chaos --seed ${r.seed} --store ${r.store} --short${gc ? "" : " --no-gc"}`].join("\n");

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createServer, connect, type Server, type Socket } from "node:net";
+import { gc } from "../../src/server/gc.ts";
 import type { TestServer } from "../helpers/server.ts";
 import { api, puts, useServer, type Api } from "./client.ts";
 import type { SuiteContext } from "./suite.ts";
@@ -28,6 +29,29 @@ export function pushTests(name: string, ctx: SuiteContext): void {
       expect(again.lastOpId).toBe(4);
       const changes = (await a.pullAll()).flatMap((p) => p.changes).filter((c) => c.id.startsWith("twice-"));
       expect(changes.map((c) => [c.id, c.version])).toEqual([["twice-1", first.results[0].version!], ["twice-2", first.results[1].version!], ["twice-3", first.results[2].version!]]);
+    });
+
+    test("a refusal is replayed however old until the client reports it settled; then gc forgets it", async () => {
+      const refused = { opId: 1, collection: "todos", id: "settle-missing", op: "patch" as const, value: { x: 1 } };
+      const first = await a.push({ clientId: "client-settle", settled: 0, ops: [refused] });
+      expect(first.results[0].status).toBe("rejected");
+      // The answer was lost. A gc far in the future keeps the refusal: the client has not settled op 1.
+      const later = Date.now() + 400 * 86_400_000;
+      expect((await gc(s.store, { olderThanMs: 0, now: later })).opResults).toBe(0);
+      const resent = await a.push({ clientId: "client-settle", settled: 0, ops: [refused] });
+      expect(resent.results).toEqual(first.results);
+      // Op 1 settled (reported with op 2): the next gc forgets exactly that record, at any age.
+      const next = await a.push({ clientId: "client-settle", settled: 1, ops: [{ opId: 2, collection: "todos", id: "settle-2", op: "put", value: { v: 2 } }] });
+      expect(next.results.map((r) => r.status)).toEqual(["applied"]);
+      expect((await gc(s.store, { olderThanMs: 30 * 86_400_000 })).opResults).toBe(1);
+      await a.push({ clientId: "client-settle", settled: 1, ops: [{ opId: 3, collection: "todos", id: "settle-missing", op: "patch", value: { y: 1 } }] });
+      expect((await gc(s.store, { olderThanMs: 0, now: later })).opResults).toBe(0);
+      await a.push({ clientId: "client-settle", settled: 3, ops: [{ opId: 4, collection: "todos", id: "settle-4", op: "put", value: { v: 4 } }] });
+      // A late copy of an older request carries an older mark: the kept mark does not go back.
+      await a.push({ clientId: "client-settle", settled: 0, ops: [{ opId: 5, collection: "todos", id: "settle-5", op: "put", value: { v: 5 } }] });
+      const mark = await s.store.db.selectFrom("stowage_clients").select("settled_op_id").where("client_id", "=", "client-settle").executeTakeFirstOrThrow();
+      expect(Number(mark.settled_op_id)).toBe(3);
+      expect((await gc(s.store, { olderThanMs: 0, now: later })).opResults).toBe(1);
     });
 
     test("the same batch sent twice at once is applied once", async () => {

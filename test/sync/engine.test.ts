@@ -192,6 +192,21 @@ describe("sync engine (injected clock and fetch)", () => {
     expect(trace.filter((l) => l.startsWith("push"))).toEqual(["push:300", "push:500", "push:500"]);
     expect(server.docs.size).toBe(1300);
     expect(server.maxPushesInFlight).toBe(1); // pipelined, but never two requests at once
+    // Each request reports the ops settled before the oldest unsettled batch: the third was
+    // sent while the second (ops 301-800) was still unsettled, so 300, not 800.
+    expect(server.settled).toEqual([0, 0, 300]);
+    await store.close();
+  });
+
+  test("an answer lost: the resend still reports the op unsettled, the next push settled", async () => {
+    const { engine, store, server } = await setup();
+    await store.collection("todos").put({ id: "a" });
+    server.dropAfterCommit = 1;
+    await expect(engine.sync()).rejects.toMatchObject({ code: "transport" });
+    await engine.sync();
+    await store.collection("todos").put({ id: "b" });
+    await engine.sync();
+    expect(server.settled).toEqual([0, 0, 1]);
     await store.close();
   });
 

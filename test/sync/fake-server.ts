@@ -21,6 +21,8 @@ export class FakeServer {
   strict = new Set<string>();
   /** Most push requests ever in flight at once (the client must keep this at 1). */
   maxPushesInFlight = 0;
+  /** The `settled` mark of every push request, in order. */
+  settled: (number | undefined)[] = [];
   #pushesInFlight = 0;
 
   fetch = async (input: string, init: RequestInit = {}): Promise<Response> => {
@@ -40,7 +42,9 @@ export class FakeServer {
       if (String(init.body).includes('"poison":true')) {
         return Response.json({ error: { code: "bad_request", message: "ops[?].value: poisoned" } }, { status: 400 });
       }
-      const res = this.#push(JSON.parse(String(init.body)));
+      const req = JSON.parse(String(init.body));
+      this.settled.push(req.settled);
+      const res = this.#push(req);
       if (this.dropAfterCommit > 0) {
         this.dropAfterCommit--;
         throw new TypeError("fetch failed: socket closed");

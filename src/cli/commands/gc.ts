@@ -22,7 +22,7 @@ const gcCommand: Command = {
     const olderThanMs = parseDuration("--older-than", (args.flags["older-than"] as string | undefined) ?? "30d");
     const report = await withServerStore(ctx, args.flags, (store) => gc(store, { olderThanMs }));
     if (ctx.global.json) printJson(ctx, report);
-    else ctx.io.out(`purged ${report.tombstones} tombstones and ${report.opResults} old op results over ${report.tenants} tenants\n`);
+    else ctx.io.out(`purged ${report.tombstones} tombstones and ${report.opResults} settled op refusals over ${report.tenants} tenants\n`);
     return EXIT.ok;
   },
 };
