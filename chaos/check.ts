@@ -34,6 +34,8 @@
  *             every document at least at its latest change numbered <= c (absent if that change
  *             was a delete), leaving out documents the viewer's own file wrote. Changes are
  *             known from push answers and pull pages; a delete nobody saw answered excuses absence.
+ *  cursor     per process, the applied pull cursor its reads show never goes back (live events
+ *             and pull pages are applied in sequence order only, each once).
  *  lease      a finishing process alone on its file never gets `leased: false` after its
  *             predecessor was killed (a dead process's lease must not block syncing).
  * A version of a token is learnt wherever the server showed it: push answers, pull pages,
@@ -394,6 +396,20 @@ export function check(histories: Map<string, Line[]>, server: ServerFinal, clien
         const v = verOf.get(tok);
         if (v !== undefined && v < latest.v) add("missed", `${proc} ${l.kind} read at cursor v1.${c} holds ${id} at v${v} (${tok}) but v${latest.v}${latest.del ? " (delete)" : ` (${latest.tok})`} is at or below the cursor`);
       }
+    }
+  }
+
+  // cursor: a process never sees its file's applied cursor go back (a page applied twice, or
+  // a live event applied out of order, would move it back).
+  for (const [proc, lines] of histories) {
+    let last: { c: number; kind: string } | undefined;
+    for (const l of lines) {
+      if (l.t !== "read" || typeof l.cursor !== "string") continue;
+      const m = /^v1\.(\d+)/.exec(l.cursor);
+      if (!m) continue;
+      const c = Number(m[1]);
+      if (last && c < last.c) add("cursor", `${proc} ${l.kind} read at cursor v1.${c} after a ${last.kind} read at v1.${last.c}: the applied cursor went back`);
+      last = { c, kind: l.kind };
     }
   }
 

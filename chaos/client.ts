@@ -15,6 +15,7 @@ import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
 import { openStowage } from "../src/stowage.ts";
 import { systemClock } from "../src/sync/clock.ts";
 import type { FetchFn } from "../src/sync/http.ts";
+import { SseParser } from "../src/sync/live/sse.ts";
 import { Rng } from "./prng.ts";
 
 export interface ClientConfig {
@@ -39,6 +40,10 @@ export interface ClientConfig {
   skewMs: number;
   /** Op mix: `groups` favours groups with patch members and deletes (refused members). */
   mix: "default" | "groups" | "rw";
+  /** Open the live stream (background sync only) and watch the collection. */
+  live: boolean;
+  /** The collection is strict (stale writes answer `conflict`). */
+  strict: boolean;
 }
 
 /** Upper bounds of each op kind's share of draws, in order: put, patch, delete, group, get, snap; the rest sync. */
@@ -71,6 +76,7 @@ const traced: FetchFn = async (input, init) => {
   }
   const res = await globalThis.fetch(input, init);
   if (!res.ok) return res;
+  if (url.pathname === "/v1/events") return logEvents(res);
   const text = await res.clone().text().catch(() => null);
   if (text === null) return res;
   try {
@@ -92,6 +98,34 @@ const traced: FetchFn = async (input, init) => {
   return res;
 };
 
+/**
+ * Logs every event of a live stream as the engine receives it, passing the bytes through
+ * untouched; cancelling the stream (the engine's reconnect) still reaches the connection.
+ */
+function logEvents(res: Response): Response {
+  if (!res.body) return res;
+  const decoder = new TextDecoder();
+  const parser = new SseParser({
+    onMessage(m) {
+      try {
+        log({ t: "event", id: m.lastEventId, data: JSON.parse(m.data) });
+      } catch {
+        log({ t: "event", id: m.lastEventId, raw: m.data.slice(0, 200) });
+      }
+    },
+  });
+  const body = res.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        parser.feed(decoder.decode(chunk, { stream: true }));
+        out.enqueue(chunk);
+      },
+    }),
+  );
+  log({ t: "stream", status: res.status });
+  return new Response(body, { status: res.status, headers: res.headers });
+}
+
 const clock = cfg.skewMs ? { ...systemClock, now: () => Date.now() + cfg.skewMs } : undefined;
 const db = await openStowage({
   adapter: createBunSqliteAdapter({ path: cfg.db }),
@@ -103,10 +137,11 @@ const db = await openStowage({
   pullLimit: cfg.pullLimit,
   leaseTtlMs: cfg.leaseTtlMs,
   backoff: { baseMs: 20, maxMs: 250 },
+  live: cfg.live,
   fetch: traced,
   clock,
 });
-const docs = db.collection(COLLECTION);
+const docs = db.collection(COLLECTION, cfg.strict ? { strict: true } : {});
 log({ t: "start", clientId: (await db.status()).clientId, mode: cfg.mode });
 process.stdout.write("ready\n");
 
@@ -128,6 +163,16 @@ async function snapshot(kind: string): Promise<void> {
 db.on("pulled", () => {
   snapshot("event").catch(() => {});
 });
+
+// A live query: each result it calls back with is a view the atomic rule judges (no cursor:
+// its read is not the cursor's transaction, so the missed rule leaves it out).
+if (cfg.live) {
+  docs.watch({ limit: 1000 }, (items) => {
+    const view: Record<string, [string | null, string | null]> = {};
+    for (const d of items as { id: string; w?: string; g?: string | null }[]) view[d.id] = [d.w ?? null, d.g ?? null];
+    log({ t: "read", kind: "watch", docs: view });
+  });
+}
 
 let n = 0;
 async function op(): Promise<void> {

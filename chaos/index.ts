@@ -56,7 +56,7 @@ const rules = new Map<string, number>();
 for (const seed of seeds) {
   const r = await runSeed({ seed, store, root: root?.path, short: flag("short"), gc: gcFaults, focus: planted ? PLANTED[planted]?.focus : undefined, verbose: flag("verbose"), atomic, keep: flag("keep") });
   const s = r.stats;
-  const line = `seed ${seed} ${store}: ${r.violations.length ? "FAIL" : "ok"} in ${r.ms} ms (${s.ops} ops, ${s.reads} reads, ${s.kills} client kills, ${s.serverKills} server kills, ${s.gcs} gc, ${s.resets} resets, ${s.dropped} dropped, ${s.duplicated} duplicated)`;
+  const line = `seed ${seed} ${store}: ${r.violations.length ? "FAIL" : "ok"} in ${r.ms} ms (${s.ops} ops, ${s.reads} reads, ${s.kills} client kills, ${s.serverKills} server kills, ${s.gcs} gc, ${s.resets} resets, ${s.dropped} dropped, ${s.duplicated} duplicated, ${s.streams} streams, ${s.events} events, ${s.conflicts} conflicts)`;
   console.log(line);
   if (r.violations.length) {
     failed++;

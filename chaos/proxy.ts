@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Rng } from "./prng.ts";
+import { forwardStream, type ProxiedStream } from "./proxy-stream.ts";
 
 /** The faults one proxy applies now; the runner changes them as the schedule says. */
 export interface ProxyFaults {
@@ -21,7 +22,11 @@ export interface ChaosProxy {
   faults: ProxyFaults;
   /** Where requests go; one is picked per request (two server instances share the load). */
   targets: string[];
-  stats: { forwarded: number; dropped: number; refused: number; held: number; duplicated: number };
+  stats: { forwarded: number; dropped: number; refused: number; held: number; duplicated: number; streams: number; cuts: number };
+  /** Cuts every open live stream (the client must reconnect and miss nothing). */
+  cutStreams(): void;
+  /** Sets the faults; a partition also cuts (refuse) or stalls (blackhole) the open streams. */
+  setFaults(faults: ProxyFaults): void;
   stop(): Promise<void>;
 }
 
@@ -35,6 +40,7 @@ const HOLD_MS = 400;
  */
 export async function startChaosProxy(targets: string[], rng: Rng): Promise<ChaosProxy> {
   const pending = new Set<ServerResponse>();
+  const streams = new Set<ProxiedStream>();
   const server = createServer(async (req, res) => {
     pending.add(res);
     res.on("close", () => pending.delete(res));
@@ -56,6 +62,10 @@ export async function startChaosProxy(targets: string[], rng: Rng): Promise<Chao
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && k !== "host" && k !== "content-length" && k !== "connection") headers[k] = v;
       const live = proxy.targets;
       if (live.length === 0) return void req.socket.destroy();
+      if (req.url?.startsWith("/v1/events")) {
+        proxy.stats.streams++;
+        return void (await forwardStream(req, res, live[Math.floor(rng.next() * live.length)], headers, streams));
+      }
       const forward = async () => {
         const target = live[Math.floor(rng.next() * live.length)];
         const upstream = await fetch(target + (req.url ?? "/"), { method: req.method, headers, body: body as BodyInit | undefined });
@@ -90,9 +100,19 @@ export async function startChaosProxy(targets: string[], rng: Rng): Promise<Chao
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     faults: { ...HEALTHY },
     targets,
-    stats: { forwarded: 0, dropped: 0, refused: 0, held: 0, duplicated: 0 },
+    stats: { forwarded: 0, dropped: 0, refused: 0, held: 0, duplicated: 0, streams: 0, cuts: 0 },
+    cutStreams() {
+      for (const s of [...streams]) s.cut();
+      proxy.stats.cuts++;
+    },
+    setFaults(faults) {
+      proxy.faults = faults;
+      if (faults.partition === "refuse") proxy.cutStreams();
+      for (const s of streams) s.stall(faults.partition === "blackhole");
+    },
     stop: () =>
       new Promise<void>((resolve) => {
+        for (const s of [...streams]) s.cut();
         for (const r of pending) r.socket?.destroy();
         server.closeAllConnections?.();
         server.close(() => resolve());

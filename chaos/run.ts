@@ -55,7 +55,7 @@ export interface RunResult {
   violations: Violation[];
   ms: number;
   dir: string;
-  stats: { ops: number; reads: number; kills: number; serverKills: number; gcs: number; resets: number; dropped: number; duplicated: number };
+  stats: { ops: number; reads: number; kills: number; serverKills: number; gcs: number; resets: number; dropped: number; duplicated: number; streams: number; events: number; conflicts: number };
   /** How clock skew was applied. */
   skew: "faketime" | "injected";
 }
@@ -68,7 +68,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
   const schedule = makeSchedule(options.seed, options.store, { short: options.short, gc: options.gc, focus: options.focus });
   const dir = mkdtempSync(join(tmpdir(), `stowage-chaos-${options.seed}-`));
   const bun = process.execPath;
-  const stats = { ops: 0, reads: 0, kills: 0, serverKills: 0, gcs: 0, resets: 0, dropped: 0, duplicated: 0 };
+  const stats = { ops: 0, reads: 0, kills: 0, serverKills: 0, gcs: 0, resets: 0, dropped: 0, duplicated: 0, streams: 0, events: 0, conflicts: 0 };
   const pgSchema = options.store === "postgres" ? `stowage_t_chaos${options.seed}x${Math.random().toString(36).slice(2, 8)}` : "";
   const serverDb = join(dir, "server.db");
   const adminAdapter = options.store === "postgres" ? createPostgresAdapter({ url: PG_URL, schema: pgSchema, pool: { max: 1 } }) : createBunSqliteAdapter({ path: serverDb });
@@ -121,6 +121,8 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
       pauseMs: spec.pauseMs,
       skewMs: FAKETIME ? 0 : spec.skewMs,
       mix: schedule.mix,
+      live: mode === "run" && spec.live,
+      strict: schedule.strict,
     };
   };
   const startClient = (c: number) => {
@@ -168,9 +170,11 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
         }, e.restartAfter);
         restartTimers.add(timer);
       } else if (e.a === "faults") {
-        proxies[e.c].faults = { ...e.faults };
+        proxies[e.c].setFaults({ ...e.faults });
       } else if (e.a === "heal") {
-        proxies[e.c].faults = { ...HEALTHY };
+        proxies[e.c].setFaults({ ...HEALTHY });
+      } else if (e.a === "cut") {
+        proxies[e.c].cutStreams();
       } else if (e.a === "gc") {
         await gc(admin, { olderThanMs: 0 }).catch(() => {});
         stats.gcs++;
@@ -190,7 +194,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
     restartTimers.clear();
     await Promise.all(clients.map((c) => c?.kill()));
     for (let s = 0; s < schedule.servers; s++) if (!servers[s]) await startServer(s, 0);
-    for (const p of proxies) p.faults = { ...HEALTHY };
+    for (const p of proxies) p.setFaults({ ...HEALTHY });
 
     // Quiescence: one fresh process per file drains its outbox, then all pull once more.
     const files = [...new Set(schedule.clients.map((c) => c.file))];
@@ -214,12 +218,14 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
     // Final states.
     const server = await serverFinal(admin, tenant.id);
     const finals: ClientFinal[] = files.map((f) => clientFinal(join(dir, `client-${f}.db`), f));
+    stats.conflicts = finals.reduce((n, c) => n + c.conflicts.filter((x) => x.kind === "conflict").length, 0);
     const histories = readHistories(dir);
     for (const lines of histories.values()) {
       for (const l of lines) {
         if (l.t === "invoke" && l.kind !== "get" && l.kind !== "snap" && l.kind !== "sync") stats.ops++;
         if (l.t === "read") stats.reads++;
         if (l.t === "pullreset") stats.resets++;
+        if (l.t === "event") stats.events++;
       }
     }
     violations = violations.concat(check(histories, server, finals, { atomic: options.atomic }));
@@ -230,6 +236,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
     for (const p of proxies) {
       stats.dropped += p.stats.dropped;
       stats.duplicated += p.stats.duplicated;
+      stats.streams += p.stats.streams;
       await p.stop();
     }
     await admin.close().catch(() => {});

@@ -12,6 +12,8 @@ export interface ClientSpec {
   pauseMs: [number, number];
   /** Clock skew in ms (libfaketime when present, else the engine's injected clock). */
   skewMs: number;
+  /** The live event stream (background sync only); off, the interval alone carries sync. */
+  live: boolean;
 }
 
 export type Event =
@@ -19,6 +21,7 @@ export type Event =
   | { at: number; a: "kill-server"; s: number; restartAfter: number; skewMs: number }
   | { at: number; a: "faults"; c: number; faults: ProxyFaults }
   | { at: number; a: "heal"; c: number }
+  | { at: number; a: "cut"; c: number }
   | { at: number; a: "gc" };
 
 export interface Schedule {
@@ -34,13 +37,15 @@ export interface Schedule {
   events: Event[];
   /** The client op mix. */
   mix: "default" | "groups" | "rw";
+  /** A strict collection: writes carry the version they saw, stale ones answer `conflict`. */
+  strict: boolean;
   /** Seeds of each client incarnation's op stream and of the proxies' decisions. */
   seeds: number[];
 }
 
 /**
  * dup: lost answers and duplicated requests on every fault event; skew: two server processes
- * whose clocks disagree by minutes, never killed; groups: groups with patch members and deletes; pending: two processes on one
+ * whose clocks disagree by minutes, never killed, and no live streams; groups: groups with patch members and deletes; pending: two processes on one
  * file and slow networks, so pulls land while edits are pending.
  */
 export type Focus = "dup" | "skew" | "groups" | "pending";
@@ -70,8 +75,15 @@ export function makeSchedule(seed: number, store: Store, options: ScheduleOption
       syncIntervalMs: rng.int(30, 250),
       pauseMs: [rng.int(0, 10), rng.int(15, 60)],
       skewMs: rng.chance(0.3) ? rng.pick([-1, 1]) * rng.int(1, 120) * 1000 : 0,
+      live: false,
     });
   }
+  // Draws added later come from their own generator, so the older draws (and every schedule a
+  // closing note or a bug report quotes by seed) stay as they were.
+  const later = new Rng(seed ^ 0x51ee7);
+  // With skew in focus, pulls must carry many changes each for a wrong page order to show:
+  // a live client pulls after every commit, one change at a time.
+  for (const c of clients) c.live = c.autoSync && later.chance(0.8) && options.focus !== "skew";
   // PostgreSQL: two instances over one schema. SQLite: sometimes two processes on one file
   // (BEGIN IMMEDIATE serializes their writes); always two, with clocks apart, when skew is the focus.
   const twoSqlite = rng.chance(0.3);
@@ -112,16 +124,20 @@ export function makeSchedule(seed: number, store: Store, options: ScheduleOption
     }
     t += rng.int(60, 350);
   }
+  // Live streams cut mid-flight (a proxy restart): the client reconnects and misses nothing.
+  for (let at = later.int(100, 400); at < durationMs; at += later.int(100, 600)) events.push({ at, a: "cut", c: later.int(0, nClients - 1) });
+  events.sort((a, b) => a.at - b.at);
   const seeds = Array.from({ length: 64 }, () => rng.fork());
   const mix = options.focus === "groups" ? "groups" : options.focus === "pending" ? "rw" : "default";
-  return { seed, store, keys: rng.int(3, 8), servers, serverSkewMs, leaseTtlMs: 3000, clients, durationMs, events, mix, seeds };
+  const keys = rng.int(3, 8);
+  return { seed, store, keys, servers, serverSkewMs, leaseTtlMs: 3000, clients, durationMs, events, mix, seeds, strict: later.chance(0.25) };
 }
 
 /** The schedule as lines a person can read next to the history. */
 export function describeSchedule(s: Schedule): string {
   const lines = [
-    `seed ${s.seed} on ${s.store}${s.mix === "default" ? "" : ` (op mix ${s.mix})`}: ${s.clients.length} client processes, ${s.servers} server process(es) (skew ${s.serverSkewMs.join(", ")} ms), ${s.keys} keys, ${s.durationMs} ms of faults`,
-    ...s.clients.map((c, i) => `  client ${i}: file ${c.file}, pullLimit ${c.pullLimit}, ${c.autoSync ? `background sync every ${c.syncIntervalMs} ms` : "explicit sync only"}, pause ${c.pauseMs[0]}-${c.pauseMs[1]} ms, clock skew ${c.skewMs} ms`),
+    `seed ${s.seed} on ${s.store}${s.mix === "default" ? "" : ` (op mix ${s.mix})`}${s.strict ? ", strict collection" : ""}: ${s.clients.length} client processes, ${s.servers} server process(es) (skew ${s.serverSkewMs.join(", ")} ms), ${s.keys} keys, ${s.durationMs} ms of faults`,
+    ...s.clients.map((c, i) => `  client ${i}: file ${c.file}, pullLimit ${c.pullLimit}, ${c.autoSync ? `background sync every ${c.syncIntervalMs} ms${c.live ? " + live stream" : ""}` : "explicit sync only"}, pause ${c.pauseMs[0]}-${c.pauseMs[1]} ms, clock skew ${c.skewMs} ms`),
     ...s.events.map((e) => `  @${e.at}ms ${describeEvent(e)}`),
   ];
   return lines.join("\n");
@@ -137,6 +153,8 @@ function describeEvent(e: Event): string {
       return `proxy ${e.c}: drop ${e.faults.dropRate}, delay ${e.faults.delayMs.join("-")} ms, duplicate ${e.faults.dupRate}${e.faults.partition ? `, partition (${e.faults.partition})` : ""}`;
     case "heal":
       return `proxy ${e.c}: healed`;
+    case "cut":
+      return `proxy ${e.c}: live streams cut`;
     case "gc":
       return "server tombstone gc (olderThanMs 0): clients behind it must reset";
   }
