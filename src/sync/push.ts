@@ -5,6 +5,7 @@ import { all, run } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
 import type { HttpClient } from "./http.ts";
 import type { ServerDoc } from "./rebase.ts";
+import { markForRefresh } from "./refresh.ts";
 import { settleIssues } from "./settle-issues.ts";
 
 /** Ops per push request (a transaction group larger than this goes alone, whole). */
@@ -166,6 +167,7 @@ export async function settleBatch(store: Store, batch: PreparedBatch, results: O
   const out: BatchResult = { sent: rows.length, applied: 0, duplicate: 0, issues: [] };
   const versions: unknown[] = [];
   const serverDocs: ServerDoc[] = [];
+  const duplicates: { collection: string; id: string }[] = [];
   const now = store.now();
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
@@ -178,6 +180,10 @@ export async function settleBatch(store: Store, batch: PreparedBatch, results: O
       if (typeof res.version === "number" && row.base_version !== null) versions.push(row.collection, row.id, res.version);
     } else if (res.status === "duplicate") {
       out.duplicate++;
+      // Applied by a request whose answer was lost, at a version we do not know: a pull
+      // since then may have held back a later server change of this document behind the
+      // pending op (a pending edit wins locally), and nothing will bring that change again.
+      duplicates.push({ collection: row.collection, id: row.id });
     } else if (res.status === "conflict" || res.status === "rejected") {
       const serverValue = res.value ?? null;
       const serverVersion = res.version ?? null;
@@ -219,6 +225,7 @@ export async function settleBatch(store: Store, batch: PreparedBatch, results: O
       );
     }
     if (out.issues.length) await settleIssues(trx, out.issues, serverDocs);
+    if (duplicates.length) await markForRefresh(trx, duplicates);
   });
   return out;
 }

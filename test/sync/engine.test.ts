@@ -210,6 +210,28 @@ describe("sync engine (injected clock and fetch)", () => {
     await store.close();
   });
 
+  test("an op answered duplicate after a pull held a later server change behind it: the change is fetched", async () => {
+    const { engine, store, server } = await setup();
+    const todos = store.collection("todos");
+    server.write("todos", "k", { v: 1 });
+    await engine.sync();
+    await todos.delete("k");
+    server.dropAfterCommit = 1; // the delete is applied; its answer is lost
+    await expect(engine.sync()).rejects.toMatchObject({ code: "transport" });
+    server.write("todos", "k", { v: 2 }); // another client recreates k after the delete
+    // A pull (a live poke's) while the delete is still pending: the pending delete wins locally.
+    const http = new HttpClient({ url: "http://fake", apiKey: "k", fetch: server.fetch as any });
+    const { applyPage } = await import("../../src/sync/pull.ts");
+    await applyPage(store, await http.pull((await store.getMeta("sync_cursor")) ?? null, 100));
+    expect(await todos.get("k")).toBeUndefined();
+    // The resend answers duplicate: the delete came before v2, so v2 is the document now.
+    const r = await engine.sync();
+    expect(r.pushed).toBe(1);
+    expect(await todos.get("k")).toEqual({ id: "k", v: 2 });
+    expect(server.value("todos", "k")).toEqual({ id: "k", v: 2 });
+    await store.close();
+  });
+
   test("a pull never overwrites a pending local edit; the edit is rebased on the server value", async () => {
     const { engine, store, server } = await setup();
     const todos = store.collection("todos");
