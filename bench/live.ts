@@ -35,7 +35,9 @@ interface Target {
  * next once every subscriber has the previous), so each figure is an unloaded latency; the
  * percentiles are over every delivery (changes × subscribers). All subscribers live in this
  * one process, so with 100 of them a delivery also waits for the others' pulls and queries on
- * this event loop: the 100-subscriber figures are an upper bound for 100 separate devices.
+ * this event loop: the 100-subscriber figures are an upper bound for 100 separate devices
+ * (BENCH_LIVE_PROCS=k adds rows with them spread over k child processes; on a machine with
+ * fewer cores than that, they still share the CPU).
  * BENCH_LIVE_CHANGES (default 1000) and BENCH_LIVE_SUBSCRIBERS (default 1,10,100) shorten runs.
  */
 export default async function liveBench(r: Reporter): Promise<void> {

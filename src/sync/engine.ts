@@ -21,7 +21,8 @@
  *                      └──────────────────────────────────────────────────┘
  *
  * A push-only cycle (after a write, or push()) goes back to idle from pushing; a pull-only
- * cycle (a poke from the live event stream, live/stream.ts, past our cursor) skips pushing.
+ * cycle (a poke from the live event stream, live/stream.ts, past our cursor) skips pushing,
+ * and applies the poke's changes instead of pulling when they continue the cursor (live/apply.ts).
  * stop() closes the stream and waits for the cycle in flight.
  * One cycle runs at a time; requests made meanwhile coalesce into the next one. Background
  * cycles never reject: failures go to status, the `error` event and the backoff timer. Only

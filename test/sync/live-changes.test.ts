@@ -10,6 +10,9 @@ import { serve } from "../../src/runtime/serve.ts";
 import { createKey, createServerHandler, openServerStore, type ServerStore } from "../../src/server/index.ts";
 import { EVENT_MAX_CHANGES } from "../../src/server/events/changes.ts";
 import { openStowage, type Stowage, type StowageOptions } from "../../src/stowage.ts";
+import type { CycleContext } from "../../src/sync/cycle.ts";
+import { applyLiveChanges, liveChangesOf } from "../../src/sync/live/apply.ts";
+import { CURSOR_KEY } from "../../src/sync/pull.ts";
 import { openEvents, seqOf, type SseItem } from "../helpers/sse.ts";
 import { tempDir } from "../helpers/tmp.ts";
 import { until } from "../helpers/until.ts";
@@ -214,5 +217,34 @@ describe("live events with changes", () => {
     expect(theirEvents.map((e) => e.id)).toEqual(["0", "1"]);
     expect(theirEvents.some((e) => e.data.includes("secret"))).toBe(false);
     expect((await openEvents(s.url, s.key, {}, "?changes=yes")).status).toBe(400);
+  });
+
+  test("only a stored cursor of exactly v1.<prev> applies: a horizon cursor, a gap or no cursor does not", async () => {
+    const db = await client(null);
+    const store = db.store!;
+    const trace: string[] = [];
+    const ctx = { store, trace: (l: string) => trace.push(l) } as unknown as CycleContext;
+    const data = (prev: number, seq: number) => ({ seq, prev, changes: [{ collection: "todos", id: `x${seq}`, version: seq, value: { id: `x${seq}` }, deleted: false }], cursor: `v1.${seq}`, more: false });
+    const event = (prev: number, seq: number) => liveChangesOf(data(prev, seq), seq)!;
+    const result = { pushed: 0, pulled: 0, issues: [], reset: false, leased: true };
+    expect(await applyLiveChanges(ctx, [event(0, 1)], result)).toBe(false); // no cursor yet
+    await store.setMeta(CURSOR_KEY, "v1.3.h5");
+    expect(await applyLiveChanges(ctx, [event(3, 4)], result)).toBe(false); // a scan from the start is under way
+    await store.setMeta(CURSOR_KEY, "v1.2");
+    expect(await applyLiveChanges(ctx, [event(3, 4)], result)).toBe(false); // a gap
+    expect(await db.collection("todos").count()).toBe(0);
+    expect(await store.getMeta(CURSOR_KEY)).toBe("v1.2");
+    await store.setMeta(CURSOR_KEY, "v1.3");
+    // A chain applies in order; it stops at the first event that does not continue the cursor.
+    expect(await applyLiveChanges(ctx, [event(3, 4), event(4, 6), event(5, 7)], result)).toBe(false);
+    expect(await store.getMeta(CURSOR_KEY)).toBe("v1.6");
+    expect((await db.collection("todos").list({ orderBy: "id" })).items.map((d) => d.id)).toEqual(["x4", "x6"]);
+    expect(result.pulled).toBe(2);
+    // Data that is not a one-page answer from v1.<prev> to v1.<seq> is a plain poke.
+    expect(liveChangesOf({ seq: 4 }, 4)).toBeNull();
+    expect(liveChangesOf({ ...data(3, 4), cursor: "v1.5" }, 4)).toBeNull();
+    expect(liveChangesOf({ ...data(3, 4), more: true }, 4)).toBeNull();
+    expect(liveChangesOf({ ...data(4, 4) }, 4)).toBeNull();
+    expect(liveChangesOf({ ...data(3, 4), changes: [{ collection: "Bad!", id: "x", version: 4, value: {}, deleted: false }] }, 4)).toBeNull();
   });
 });

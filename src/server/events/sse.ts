@@ -1,6 +1,7 @@
 /**
  * The Server-Sent Events streams of `GET /v1/events`: one per connected client, each a poke
- * feed for its key's tenant (docs/PROTOCOL.md, "GET /v1/events").
+ * feed for its key's tenant (docs/PROTOCOL.md, "GET /v1/events"); with `?changes=1`, pokes for
+ * small commits of this process carry their changes (changes.ts).
  *
  * Every stream is a ReadableStream the runtime drains into the socket. A poke is written only
  * when the stream's queue has room; otherwise the stream remembers the latest seq and writes
