@@ -13,6 +13,13 @@ const SECTION = "live (A's put → B's watch callback, server in its own process
 const CHANGES = Number(process.env.BENCH_LIVE_CHANGES ?? 1000);
 const SUBSCRIBERS = (process.env.BENCH_LIVE_SUBSCRIBERS ?? "1,10,100").split(",").map(Number);
 const BIN = join(import.meta.dir, "../src/cli/bin.ts");
+/**
+ * BENCH_LIVE_PROCS=k (default 0: off) also measures each subscriber count of at least k with
+ * the subscribers spread over k child processes (live-subscribers.ts), next to the
+ * in-process layout: closer to separate devices, since one event loop no longer serves all.
+ */
+const PROCS = Number(process.env.BENCH_LIVE_PROCS ?? 0);
+const SUBSCRIBER_SCRIPT = join(import.meta.dir, "live-subscribers.ts");
 
 interface Target {
   url: string;
@@ -28,14 +35,18 @@ interface Target {
  * next once every subscriber has the previous), so each figure is an unloaded latency; the
  * percentiles are over every delivery (changes × subscribers). All subscribers live in this
  * one process, so with 100 of them a delivery also waits for the others' pulls and queries on
- * this event loop: the 100-subscriber figures are an upper bound for 100 separate devices.
+ * this event loop: the 100-subscriber figures are an upper bound for 100 separate devices
+ * (BENCH_LIVE_PROCS=k adds rows with them spread over k child processes; on a machine with
+ * fewer cores than that, they still share the CPU).
  * BENCH_LIVE_CHANGES (default 1000) and BENCH_LIVE_SUBSCRIBERS (default 1,10,100) shorten runs.
  */
 export default async function liveBench(r: Reporter): Promise<void> {
   const pg = await pgAvailable("bench live").catch(() => false);
   for (const n of SUBSCRIBERS) {
     await measure(r, "sqlite (stowage serve)", n, await sqliteTarget(n + 1));
+    if (PROCS > 1 && n >= PROCS) await measureSpread(r, "sqlite (stowage serve)", n, await sqliteTarget(n + 1));
     if (pg) await measure(r, "postgres", n, await pgTarget(n + 1));
+    if (pg && PROCS > 1 && n >= PROCS) await measureSpread(r, "postgres", n, await pgTarget(n + 1));
   }
   if (!pg) r.log(`bench live: PostgreSQL at ${PG_URL} unreachable: no PostgreSQL rows`);
 }
@@ -95,6 +106,77 @@ async function measure(r: Reporter, store: string, subscribers: number, target: 
   } finally {
     for (const off of offs) off();
     for (const db of open) await db.close().catch(() => {});
+    await target.stop();
+    dir.cleanup();
+  }
+}
+
+/** measure(), with the subscribers in PROCS child processes; latency from A's put to each child's callback (one machine clock). */
+async function measureSpread(r: Reporter, store: string, subscribers: number, target: Target): Promise<void> {
+  const dir = tempDir("stowage-bench-live-");
+  const children: ReturnType<typeof Bun.spawn>[] = [];
+  let writer: Stowage | undefined;
+  try {
+    writer = await openStowage({ adapter: createBunSqliteAdapter({ path: dir.file("writer.db") }), url: target.url, apiKey: target.keys[0], env: {} });
+    const startAt = new Map<number, number>();
+    const got = new Map<number, number>();
+    const samples: number[] = [];
+    let ready = 0;
+    let wake: () => void = () => {};
+    let expect = -1;
+    const per = Math.ceil(subscribers / PROCS);
+    for (let p = 0; p < PROCS; p++) {
+      const keys = target.keys.slice(1 + p * per, 1 + Math.min(subscribers, (p + 1) * per));
+      if (keys.length === 0) continue;
+      const child = Bun.spawn([process.execPath, SUBSCRIBER_SCRIPT, target.url, dir.path, String(p * per), ...keys], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+      children.push(child);
+      void (async () => {
+        let buf = "";
+        for await (const chunk of child.stdout as ReadableStream<Uint8Array>) {
+          buf += new TextDecoder().decode(chunk);
+          let nl: number;
+          while ((nl = buf.indexOf("\n")) >= 0) {
+            const line = buf.slice(0, nl);
+            buf = buf.slice(nl + 1);
+            if (line === "ready") ready++;
+            else {
+              const [n, t] = line.split(" ").map(Number);
+              const start = startAt.get(n);
+              if (start !== undefined) samples.push(t - start);
+              got.set(n, (got.get(n) ?? 0) + 1);
+            }
+            if (line === "ready" || Number(line.split(" ")[0]) === expect) wake();
+          }
+        }
+      })();
+    }
+    const until = async (pred: () => boolean, ms: number) => {
+      const end = Date.now() + ms;
+      while (!pred() && Date.now() < end) await new Promise<void>((res) => ((wake = res), setTimeout(res, 50)));
+    };
+    await until(() => ready === children.length, 60_000);
+    if (ready !== children.length) throw new Error("bench live: subscriber processes did not all connect within 60 s");
+    const lat = writer.collection("lat");
+    const warmup = 20;
+    for (let i = 0; i < CHANGES + warmup; i++) {
+      expect = i;
+      startAt.set(i, performance.timeOrigin + performance.now());
+      await lat.put({ id: `d${i % 50}`, n: i });
+      await until(() => (got.get(i) ?? 0) >= subscribers, 10_000);
+      if (i === warmup - 1) samples.length = 0;
+    }
+    const expected = CHANGES * subscribers;
+    samples.sort((x, y) => x - y);
+    const label = `${store}, ${subscribers} subscribers over ${children.length} processes`;
+    const note = samples.length === expected ? `${CHANGES} changes × ${subscribers}` : `${samples.length} of ${expected} deliveries within 10 s`;
+    r.figure(SECTION, `${label}: p50`, percentile(samples, 50), "ms", { note });
+    r.figure(SECTION, `${label}: p95`, percentile(samples, 95), "ms");
+    r.figure(SECTION, `${label}: p99`, percentile(samples, 99), "ms");
+  } finally {
+    for (const c of children) (c.stdin as { end(): void }).end();
+    await Promise.all(children.map((c) => Promise.race([c.exited, new Promise((res) => setTimeout(res, 10_000))])));
+    for (const c of children) c.kill();
+    await writer?.close().catch(() => {});
     await target.stop();
     dir.cleanup();
   }

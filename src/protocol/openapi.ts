@@ -197,11 +197,17 @@ export function openApiDocument(): Json {
         summary: "Server-sent change pokes: `event: change` with data {\"seq\": n} after each commit, `: ping` heartbeats",
         description:
           "Starts with `retry:` and one `change` event carrying the tenant's current seq, then one per commit (coalesced). " +
-          "A poke only tells the client to pull; the pull cursor decides what is applied. Honours Last-Event-ID.",
-        parameters: [{ name: "Last-Event-ID", in: "header", required: false, schema: { type: "string" } }],
+          "A poke only tells the client to pull; the pull cursor decides what is applied. Honours Last-Event-ID. " +
+          "With `changes=1`, the event for a small commit made through this instance also carries `prev` (the seq before it) and the " +
+          "commit's changes as a one-page pull answer for cursor `v1.<prev>` (`changes`, `cursor`, `more`); apply it only when the " +
+          "stored cursor is exactly `v1.<prev>`, otherwise pull.",
+        parameters: [
+          { name: "Last-Event-ID", in: "header", required: false, schema: { type: "string" } },
+          { name: "changes", in: "query", required: false, schema: { type: "string", enum: ["0", "1"] } },
+        ],
         responses: {
           "200": { description: "an event stream that stays open", content: { "text/event-stream": { schema: { type: "string" } } } },
-          ...errors("401", "429"),
+          ...errors("400", "401", "429"),
         },
       },
     },

@@ -53,6 +53,17 @@ export interface DocState {
   value?: JsonObject;
 }
 
+/**
+ * A document row this transaction wrote, in its final state: exactly the rows whose seq is
+ * now in (the tenant's seq before, after], which is what a pull of that range answers (live
+ * events carry them, events/changes.ts).
+ */
+export interface WrittenDoc {
+  collection: string;
+  id: string;
+  state: DocState;
+}
+
 export interface ApplyContext {
   /** The tenant every read and write is confined to. */
   tenantId: string;
@@ -82,7 +93,7 @@ export async function applyOps(
   trx: Transaction<ServerTables>,
   ctx: ApplyContext,
   ops: WriteOp[],
-): Promise<{ outcomes: WriteOutcome[]; seq: number }> {
+): Promise<{ outcomes: WriteOutcome[]; seq: number; written: WrittenDoc[] }> {
   const states = await loadStates(trx, ctx, ops);
   const dirty = new Map<string, { collection: string; id: string; state: DocState }>();
   const outcomes: WriteOutcome[] = new Array(ops.length);
@@ -128,8 +139,9 @@ export async function applyOps(
     }
     start = end;
   }
-  await writeStates(trx, ctx, [...dirty.values()]);
-  return { outcomes, seq };
+  const written = [...dirty.values()];
+  await writeStates(trx, ctx, written);
+  return { outcomes, seq, written };
 }
 
 function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext): { outcome: WriteOutcome; next?: DocState } {

@@ -14,8 +14,9 @@ import { normalizeBasePath, stripBasePath } from "./mount.ts";
 import { parsePullCursor, pullPage, type PullPosition } from "./pull.ts";
 import { checkPush, pushWithSeq } from "./push.ts";
 import { ChangeFeed } from "./events/feed.ts";
+import { commitChanges } from "./events/changes.ts";
 import { EventStreams, type EventStreamOptions } from "./events/sse.ts";
-import { checkLastEventId, EVENTS_PATH, readTenantSeq } from "./events/endpoint.ts";
+import { checkLastEventId, EVENTS_PATH, readTenantSeq, wantsChanges } from "./events/endpoint.ts";
 import { DEFAULT_RATE, RateLimiter, type RateLimit } from "./rate-limit.ts";
 import { callHook, type ServerHooks } from "./ops/hooks.ts";
 import { bindRules, type RulesOptions } from "./rules.ts";
@@ -109,15 +110,16 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       // A stream is one long request: it spends no rate token (a reconnecting client still must authenticate).
       const p = await authorize(req, false);
       checkLastEventId(req.headers.get("last-event-id"));
-      return streams.open(p, async () => (await readTenantSeq(store, p.tenantId)) ?? 0);
+      const changes = wantsChanges(url.searchParams.get("changes"));
+      return streams.open({ tenantId: p.tenantId, keyId: p.keyId, changes }, async () => (await readTenantSeq(store, p.tenantId)) ?? 0);
     }
     const principal = await authorize(req);
     if (route.kind === "push") {
       const body = parse(pushRequestSchema, await readJson(req, limits.maxBodyBytes));
       const issues = checkPush(body, limits, store.family);
       if (issues.length) throw validation(issues);
-      const { response, seq } = await pushWithSeq(store, principal.tenantId, body, limits, now(), bindRules(options, principal, limits.maxValueChars));
-      if (seq !== undefined) feed.publish(principal.tenantId, seq);
+      const { response, seq, changes } = await pushWithSeq(store, principal.tenantId, body, limits, now(), bindRules(options, principal, limits.maxValueChars));
+      if (seq !== undefined) feed.publish(principal.tenantId, seq, changes);
       callHook(options.hooks?.pushed, req, principal.tenantId, body.clientId, response.results);
       return json(response);
     }
@@ -166,13 +168,13 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
     const outcome = await store.db.transaction().execute(async (trx) => {
       const tenant = await lockTenant(trx, store.family, principal.tenantId);
       if (!tenant) throw new Error(`tenant ${principal.tenantId} vanished`);
-      const { outcomes, seq } = await applyOps(trx, { tenantId: principal.tenantId, seq: tenant.seq, writer: null, now: t, maxValueChars: limits.maxValueChars, rules: bindRules(options, principal, limits.maxValueChars) }, [
+      const { outcomes, seq, written } = await applyOps(trx, { tenantId: principal.tenantId, seq: tenant.seq, writer: null, now: t, maxValueChars: limits.maxValueChars, rules: bindRules(options, principal, limits.maxValueChars) }, [
         { collection, id, op, value, baseVersion },
       ]);
       if (seq !== tenant.seq) await trx.updateTable("stowage_tenants").set({ seq }).where("id", "=", principal.tenantId).execute();
-      return { ...outcomes[0], seq: seq !== tenant.seq ? seq : undefined };
+      return { ...outcomes[0], seq: seq !== tenant.seq ? seq : undefined, changes: commitChanges(tenant.seq, seq, written) };
     });
-    if (outcome.seq !== undefined) feed.publish(principal.tenantId, outcome.seq);
+    if (outcome.seq !== undefined) feed.publish(principal.tenantId, outcome.seq, outcome.changes);
     if (outcome.status === "conflict") throw new HttpError(409, "conflict", outcome.error?.message ?? "version mismatch");
     if (outcome.status === "rejected") {
       if (outcome.error?.code === "not_found") throw notFound(collection, id);

@@ -1,4 +1,5 @@
 import type { PushRequest, PushResponse } from "../protocol/wire.ts";
+import type { CommitChanges } from "./events/changes.ts";
 import type { PushLimits } from "./push.ts";
 import type { RuleRunner } from "./rules.ts";
 import type { ServerStore } from "./store.ts";
@@ -18,6 +19,8 @@ export interface QueuedPush {
 export interface PushAnswer {
   response: PushResponse;
   seq?: number;
+  /** The commit's changes, when small enough for a live event (events/changes.ts). */
+  changes?: CommitChanges;
 }
 
 /** Applies a group of pushes of one tenant in ONE transaction; one answer per push, in order. */

@@ -1,6 +1,7 @@
 import { sql, type Transaction } from "kysely";
 import type { ErrorInfo, OpResult, PushRequest, PushResponse } from "../protocol/wire.ts";
-import { applyOps, type WriteOp } from "./apply.ts";
+import { applyOps, type WriteOp, type WrittenDoc } from "./apply.ts";
+import { commitChanges } from "./events/changes.ts";
 import { enqueuePush, type PushAnswer, type QueuedPush } from "./push-group.ts";
 import { lockTenant, MAX_ROWS_PER_STATEMENT, unstorableJson, type SqlFamily } from "./dialect-sql.ts";
 import { num, type ServerTables } from "./schema.ts";
@@ -85,7 +86,7 @@ export async function pushWithSeq(
   limits: PushLimits,
   now: number,
   rules?: RuleRunner,
-): Promise<{ response: PushResponse; seq?: number }> {
+): Promise<PushAnswer> {
   return enqueuePush(store, tenantId, { req, limits, now, rules }, (group) => pushGroup(store, tenantId, group));
 }
 
@@ -137,9 +138,9 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
       }
     }
     const limits = group[0].limits;
-    const { outcomes, seq } = writes.length
+    const { outcomes, seq, written } = writes.length
       ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, family: store.family }, writes)
-      : { outcomes: [], seq: tenant.seq };
+      : { outcomes: [], seq: tenant.seq, written: [] };
     const refusals: { tenant_id: string; client_id: string; op_id: number; result: string; created_at: number }[] = [];
     const moved: { tenant_id: string; client_id: string; last_op_id: number; settled_op_id: number | null }[] = [];
     const responses: PushResponse[] = [];
@@ -173,7 +174,7 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
     if (store.family === "postgres" && moved.length > 0) {
       // One round trip for the marks and the counter while the tenant's lock is held.
       await run(trx, PG_MARKS_AND_SEQ, [tenantId, moved.map((m) => m.client_id), moved.map((m) => m.last_op_id), moved.map((m) => m.settled_op_id), seq]);
-      return answers(responses, tenant.seq, seq);
+      return answers(responses, tenant.seq, seq, written);
     }
     for (let i = 0; i < moved.length; i += MAX_ROWS_PER_STATEMENT) {
       await trx
@@ -189,13 +190,18 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
         .execute();
     }
     if (seq !== tenant.seq) await trx.updateTable("stowage_tenants").set({ seq }).where("id", "=", tenantId).execute();
-    return answers(responses, tenant.seq, seq);
+    return answers(responses, tenant.seq, seq, written);
   });
 }
 
-/** Every push of a group reports the group's new seq: a poke for it is one poke, however many publish it. */
-function answers(responses: PushResponse[], before: number, after: number): PushAnswer[] {
-  return responses.map((response) => (after !== before ? { response, seq: after } : { response }));
+/**
+ * Every push of a group reports the group's new seq and the group's changes (one object,
+ * shared): a poke for it is one poke, however many publish it.
+ */
+function answers(responses: PushResponse[], before: number, after: number, written: WrittenDoc[]): PushAnswer[] {
+  if (after === before) return responses.map((response) => ({ response }));
+  const changes = commitChanges(before, after, written);
+  return responses.map((response) => (changes ? { response, seq: after, changes } : { response, seq: after }));
 }
 
 /**

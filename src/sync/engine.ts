@@ -21,7 +21,8 @@
  *                      └──────────────────────────────────────────────────┘
  *
  * A push-only cycle (after a write, or push()) goes back to idle from pushing; a pull-only
- * cycle (a poke from the live event stream, live/stream.ts, past our cursor) skips pushing.
+ * cycle (a poke from the live event stream, live/stream.ts, past our cursor) skips pushing,
+ * and applies the poke's changes instead of pulling when they continue the cursor (live/apply.ts).
  * stop() closes the stream and waits for the cycle in flight.
  * One cycle runs at a time; requests made meanwhile coalesce into the next one. Background
  * cycles never reject: failures go to status, the `error` event and the backoff timer. Only
@@ -39,6 +40,7 @@ import { SyncLease, type ProcessIdentity } from "./lease.ts";
 import { CURSOR_KEY } from "./pull.ts";
 import { pullAll, pushAll, type CycleContext } from "./cycle.ts";
 import { cursorSeq, LiveStream } from "./live/stream.ts";
+import { applyLiveChanges, type LiveChanges } from "./live/apply.ts";
 import type { LiveStatus, StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
 
 export interface SyncEngineOptions {
@@ -114,6 +116,12 @@ export class SyncEngine {
   /** When the next periodic full cycle is due; write-triggered pushes do not postpone it. */
   #fullDueAt = 0;
   readonly #live: LiveStream | null;
+  /**
+   * Live events with changes, each continuing the previous, riding on a queued pull-only
+   * cycle that has not started: it applies them instead of pulling if they continue the
+   * cursor (live/apply.ts). Emptied whenever that cannot hold, so the cycle pulls.
+   */
+  #liveChanges: LiveChanges[] = [];
 
   constructor(options: SyncEngineOptions) {
     this.#store = options.store;
@@ -132,7 +140,7 @@ export class SyncEngine {
       heartbeatTimeoutMs: options.liveHeartbeatTimeoutMs,
       backoff: options.liveBackoff,
       trace: this.#trace,
-      onPoke: (seq) => void this.#onPoke(seq),
+      onPoke: (seq, changes) => void this.#onPoke(seq, changes),
       onConnected: (up) => this.#onLive(up),
     });
     this.#transport = options.transport ?? PROTOCOL_V1;
@@ -210,14 +218,23 @@ export class SyncEngine {
    * A live poke: pull when the server's seq is past our cursor (or either is unknown). Not
    * while backing off: the failure may be a 429, and the cycle the backoff timer runs pulls
    * anyway, so pokes must not shorten the wait.
+   * A poke with its commit's changes rides on the pull it requests when nothing is in flight
+   * or queued (or it continues the events already riding on a queued pull): that cycle then
+   * applies them instead of pulling, if they continue the cursor. Otherwise it pulls.
    */
-  async #onPoke(seq: number | null): Promise<void> {
+  async #onPoke(seq: number | null, changes: LiveChanges | null = null): Promise<void> {
     if (!this.#started || this.#store.closed || this.#state === "backoff") return;
     if (seq !== null) {
       const at = cursorSeq(await this.#store.getMeta(CURSOR_KEY).catch(() => undefined));
       if (at !== null && seq <= at) return;
     }
-    if (this.#started && this.state !== "backoff") this.#request("pull");
+    if (!this.#started || this.state === "backoff") return;
+    const riding = this.#liveChanges;
+    const last = riding[riding.length - 1];
+    if (changes && this.#transport === PROTOCOL_V1 && this.#loop === null && this.#want === null) this.#liveChanges = [changes];
+    else if (changes && last && this.#want === "pull" && changes.prev === last.seq) riding.push(changes);
+    else if (!(seq !== null && last && this.#want === "pull" && seq <= last.seq)) this.#liveChanges = [];
+    this.#request("pull");
   }
 
   /**
@@ -241,10 +258,12 @@ export class SyncEngine {
     while (this.#want !== null) {
       const kind = this.#want;
       this.#want = null;
+      const live = kind === "pull" ? this.#liveChanges : [];
+      this.#liveChanges = [];
       const waiters = kind === "full" ? [...this.#waiters.splice(0), ...this.#pushWaiters.splice(0)] : kind === "push" ? this.#pushWaiters.splice(0) : [];
       this.#clearTimer();
       try {
-        const result = await this.#cycle(kind);
+        const result = await this.#cycle(kind, live);
         this.#attempt = 0;
         if (kind === "full") {
           // Another process holds the lease: look again once it would have expired.
@@ -267,7 +286,7 @@ export class SyncEngine {
     this.#loop = null;
   }
 
-  async #cycle(kind: "push" | "pull" | "full"): Promise<SyncResult> {
+  async #cycle(kind: "push" | "pull" | "full", live: readonly LiveChanges[] = []): Promise<SyncResult> {
     const result: SyncResult = { pushed: 0, pulled: 0, issues: [], reset: false, leased: true };
     if (this.#store.closed) throw new StowageError("closed", "store has already been closed");
     if (!(await this.#lease.acquire(this.#clock.now()))) {
@@ -276,6 +295,7 @@ export class SyncEngine {
       return result;
     }
     const steps = this.#steps();
+    if (live.length > 0 && (await applyLiveChanges(steps, live, result))) return result;
     if (kind !== "pull") await this.#transport.push(steps, result);
     if (kind !== "push") await this.#transport.pull(steps, result);
     return result;

@@ -114,7 +114,8 @@ export class HttpClient {
     if (lastEventId) headers["last-event-id"] = lastEventId;
     let res: Response;
     try {
-      res = await this.#fetch(`${this.url}/v1/events`, { method: "GET", headers, signal });
+      // `changes=1`: small commits arrive with their changes (live/apply.ts); older servers ignore it.
+      res = await this.#fetch(`${this.url}/v1/events?changes=1`, { method: "GET", headers, signal });
     } catch (e) {
       throw new StowageError("transport", `GET ${this.url}/v1/events failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
     }

@@ -40,9 +40,14 @@ export function parsePage(text: string): ParsedPage {
   } catch {
     throw new StowageError("protocol", `pull: the server's answer is not JSON: ${describeValue(text.slice(0, 120))}`);
   }
+  return pageOf(body, text);
+}
+
+/** parsePage for JSON already parsed (a live event's data, live/stream.ts): the same checks. */
+export function pageOf(body: { changes?: unknown; cursor?: unknown; more?: unknown; reset?: unknown }, text?: string): ParsedPage {
   if (body?.reset === true) return { reset: true };
   if (!Array.isArray(body?.changes) || typeof body.cursor !== "string" || typeof body.more !== "boolean") {
-    throw new StowageError("protocol", `pull: the server's answer is not a protocol v1 page: ${describeValue(text.slice(0, 120))}`);
+    throw new StowageError("protocol", `pull: the server's answer is not a protocol v1 page: ${describeValue((text ?? String(JSON.stringify(body))).slice(0, 120))}`);
   }
   const changes = body.changes as Change[];
   const collections = new Set<string>();
@@ -71,12 +76,17 @@ export async function applyPage(store: Store, text: string): Promise<PageResult>
   return { changes: page.changes.length, collections: page.collections, more: page.more, reset: false, cursor: page.cursor };
 }
 
-/** applyPage for a page already parsed. */
-export async function applyParsed(store: Store, page: { changes: Change[]; cursor: string }): Promise<void> {
+/**
+ * applyPage for a page already parsed. With `after`, the page is applied only if the stored
+ * cursor is exactly `after`, checked inside the same transaction (a live event's changes,
+ * live/apply.ts); answers whether it was applied.
+ */
+export async function applyParsed(store: Store, page: { changes: Change[]; cursor: string }, after?: string): Promise<boolean> {
   const { changes, cursor } = page;
   // An idle poll (nothing new, same cursor) needs no write transaction.
-  if (changes.length === 0 && (await store.getMeta(CURSOR_KEY)) === cursor) return;
-  await store.db.transaction().execute(async (trx) => {
+  if (after === undefined && changes.length === 0 && (await store.getMeta(CURSOR_KEY)) === cursor) return true;
+  const applied = await store.db.transaction().execute(async (trx) => {
+    if (after !== undefined && (await store.getMeta(CURSOR_KEY, trx)) !== after) return false;
     const pending = changes.length ? await pendingKeys(trx, changes) : null;
     const live: Change[] = [];
     const dead: Change[] = [];
@@ -108,8 +118,10 @@ export async function applyParsed(store: Store, page: { changes: Change[]; curso
       await rebaseDocs(trx, rebase.map((c) => ({ collection: c.collection, id: c.id, value: c.deleted ? null : (c.value as JsonObject), version: c.version })));
     }
     await store.setMeta(CURSOR_KEY, cursor, trx);
+    return true;
   });
-  emitChanges(store.events, changedIdsOf(changes)); // live queries (README "Live"), after commit
+  if (applied) emitChanges(store.events, changedIdsOf(changes)); // live queries (README "Live"), after commit
+  return applied;
 }
 
 /** The sequence number a `v1.<seq>` cursor stands for; 0 for none or any other form (the safe side). */

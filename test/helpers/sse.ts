@@ -27,10 +27,10 @@ export interface SseReader {
   close(): void;
 }
 
-/** `GET {base}/v1/events` with `key`; extra headers (e.g. `last-event-id`) are sent as given. */
-export async function openEvents(base: string, key: string, headers: Record<string, string> = {}): Promise<SseReader> {
+/** `GET {base}/v1/events{query}` with `key`; extra headers (e.g. `last-event-id`) are sent as given. */
+export async function openEvents(base: string, key: string, headers: Record<string, string> = {}, query = ""): Promise<SseReader> {
   const abort = new AbortController();
-  const res = await fetch(`${base}/v1/events`, { headers: { authorization: `Bearer ${key}`, ...headers }, signal: abort.signal });
+  const res = await fetch(`${base}/v1/events${query}`, { headers: { authorization: `Bearer ${key}`, ...headers }, signal: abort.signal });
   const items: SseItem[] = [];
   let read = 0;
   let wake: (() => void) | undefined;

@@ -20,6 +20,17 @@ export function checkLastEventId(header: string | null): number | undefined {
   return Number(m[1]);
 }
 
+/**
+ * `?changes=1` asks for events that carry small commits' changes (docs/PROTOCOL.md, "Events
+ * that carry the changes"); absent or `0` keeps plain pokes, for readers that expect
+ * `{"seq":n}` only. Anything else is a confused client: 400.
+ */
+export function wantsChanges(param: string | null): boolean {
+  if (param === null || param === "0") return false;
+  if (param === "1") return true;
+  throw new HttpError(400, "bad_request", `changes must be 1 or 0, got ${JSON.stringify(param.slice(0, 40))}`);
+}
+
 /** The tenant's current seq, or undefined when the tenant is gone. */
 export async function readTenantSeq(store: ServerStore, tenantId: string): Promise<number | undefined> {
   const row = await store.db.selectFrom("stowage_tenants").select("seq").where("id", "=", tenantId).executeTakeFirst();

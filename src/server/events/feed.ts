@@ -8,6 +8,8 @@
  * subscribers and to stop when the last one leaves.
  */
 
+import type { CommitChanges } from "./changes.ts";
+
 /** Reports commits made outside this process. */
 export interface ChangeSource {
   /**
@@ -42,8 +44,11 @@ export interface ChangeFeedOptions {
   source?: ChangeSource;
 }
 
-/** One subscriber's callback: the tenant reached `seq`. */
-export type SeqListener = (seq: number) => void;
+/**
+ * One subscriber's callback: the tenant reached `seq`; `changes` when this process made the
+ * commit and it was small (events/changes.ts), for exactly (changes.prev, seq].
+ */
+export type SeqListener = (seq: number, changes?: CommitChanges) => void;
 
 interface Tenant {
   listeners: Set<SeqListener>;
@@ -84,7 +89,7 @@ export class ChangeFeed {
       }
     }
     const tenant = t;
-    const wrapped: SeqListener = (seq) => fn(seq); // a distinct entry even if fn is subscribed twice
+    const wrapped: SeqListener = (seq, changes) => fn(seq, changes); // a distinct entry even if fn is subscribed twice
     tenant.listeners.add(wrapped);
     this.#subscribers++;
     let done = false;
@@ -102,17 +107,19 @@ export class ChangeFeed {
 
   /**
    * `tenantId` committed and its seq is now `seq`; without `seq`, it may have moved and the
-   * feed reads it. Never throws; a tenant nobody listens to costs a map lookup.
+   * feed reads it. `changes`, from the committing request only, are that commit's rows.
+   * Never throws; a tenant nobody listens to costs a map lookup.
    */
-  publish(tenantId: string, seq?: number): void {
+  publish(tenantId: string, seq?: number, changes?: CommitChanges): void {
     const t = this.#tenants.get(tenantId);
     if (!t) return;
     if (seq === undefined) return this.#read(tenantId, t);
     if (!(seq > t.seq)) return;
     t.seq = seq;
+    const carried = changes && changes.seq === seq ? changes : undefined;
     for (const fn of t.listeners) {
       try {
-        fn(seq);
+        fn(seq, carried);
       } catch {
         // One subscriber's failure is its own.
       }

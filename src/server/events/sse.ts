@@ -1,6 +1,7 @@
 /**
  * The Server-Sent Events streams of `GET /v1/events`: one per connected client, each a poke
- * feed for its key's tenant (docs/PROTOCOL.md, "GET /v1/events").
+ * feed for its key's tenant (docs/PROTOCOL.md, "GET /v1/events"); with `?changes=1`, pokes for
+ * small commits of this process carry their changes (changes.ts).
  *
  * Every stream is a ReadableStream the runtime drains into the socket. A poke is written only
  * when the stream's queue has room; otherwise the stream remembers the latest seq and writes
@@ -8,6 +9,7 @@
  * One timer per process writes the heartbeats, not one per stream.
  */
 import { HttpError } from "../http.ts";
+import type { CommitChanges } from "./changes.ts";
 import type { ChangeFeed } from "./feed.ts";
 
 export interface EventStreamOptions {
@@ -27,6 +29,8 @@ export interface StreamOwner {
   tenantId: string;
   /** Which key's cap it counts against. */
   keyId: string;
+  /** The client asked for events with changes (`?changes=1`); otherwise every event is a plain poke. */
+  changes?: boolean;
 }
 
 interface Stream {
@@ -58,6 +62,17 @@ const MAX_STALLS = 2;
 
 function changeEvent(seq: number): Uint8Array {
   return encoder.encode(`id: ${seq}\nevent: change\ndata: {"seq":${seq}}\n\n`);
+}
+
+/**
+ * A poke that carries its commit's changes: the data is a one-page pull answer for cursor
+ * `v1.<prev>` plus `seq` and `prev`. Same id and event name as a plain poke, so Last-Event-ID
+ * and older clients (which read `seq` only) are unaffected. Encoded once per commit.
+ */
+function changesEvent(c: CommitChanges): Uint8Array {
+  return (c.encoded ??= encoder.encode(
+    `id: ${c.seq}\nevent: change\ndata: {"seq":${c.seq},"prev":${c.prev},"changes":${c.json},"cursor":"v1.${c.seq}","more":false}\n\n`,
+  ));
 }
 
 /** Every open stream of one handler: opening, fan-out, heartbeats, caps and shutdown. */
@@ -109,7 +124,7 @@ export class EventStreams {
       if (stream) this.#streams.delete(stream);
       if (this.#streams.size === 0) this.#stopHeartbeat();
     };
-    unsubscribe = this.#feed.subscribe(owner.tenantId, (seq) => (stream ? this.#poke(stream, seq) : (early = Math.max(early, seq))));
+    unsubscribe = this.#feed.subscribe(owner.tenantId, (seq, changes) => (stream ? this.#poke(stream, seq, owner.changes ? changes : undefined) : (early = Math.max(early, seq))));
     let head: number;
     try {
       head = Math.max(await currentSeq(), early);
@@ -157,15 +172,16 @@ export class EventStreams {
     this.#stopHeartbeat();
   }
 
-  #poke(stream: Stream, seq: number): void {
+  /** A backed-up stream only remembers the seq: its changes are dropped, and the client pulls. */
+  #poke(stream: Stream, seq: number, changes?: CommitChanges): void {
     if (seq <= stream.sent) return;
-    if ((stream.controller.desiredSize ?? 0) > 0) this.#write(stream, seq);
+    if ((stream.controller.desiredSize ?? 0) > 0) this.#write(stream, seq, changes);
     else if (seq > stream.pending) stream.pending = seq;
   }
 
-  #write(stream: Stream, seq: number): void {
+  #write(stream: Stream, seq: number, changes?: CommitChanges): void {
     try {
-      stream.controller.enqueue(changeEvent(seq));
+      stream.controller.enqueue(changes ? changesEvent(changes) : changeEvent(seq));
       stream.sent = seq;
       stream.pending = 0;
     } catch {

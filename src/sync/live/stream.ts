@@ -10,11 +10,14 @@
  *
  * Events are pokes: the stream never applies data, it only tells the engine the tenant's
  * sequence number so the engine pulls. A lost, duplicated or lying poke therefore costs at
- * most one pull and can never skip or repeat a change (the pull cursor decides).
+ * most one pull and can never skip or repeat a change (the pull cursor decides). A poke may
+ * carry its commit's changes (live/apply.ts): the engine applies them only when they continue
+ * its cursor exactly, and pulls otherwise.
  */
 import { backoffDelay, type BackoffOptions, type Clock } from "../clock.ts";
 import type { HttpClient } from "../http.ts";
 import type { LiveStatus } from "../types.ts";
+import { liveChangesOf, type LiveChanges } from "./apply.ts";
 import { SseParser } from "./sse.ts";
 
 export interface LiveStreamOptions {
@@ -24,8 +27,8 @@ export interface LiveStreamOptions {
   heartbeatTimeoutMs?: number;
   /** Reconnect schedule; the server's `retry:` hint replaces the base delay. */
   backoff?: BackoffOptions;
-  /** A `change` event: the tenant's seq after a commit (null when the data carried none). */
-  onPoke(seq: number | null): void;
+  /** A `change` event: the tenant's seq after a commit (null when the data carried none), and the commit's changes when it carried them. */
+  onPoke(seq: number | null, changes: LiveChanges | null): void;
   /** The stream went up (true) or down (false). */
   onConnected(connected: boolean): void;
   /** Step trace (`live:up`, `live:down`, `live:poke:42`, `live:retry:1500`). */
@@ -120,9 +123,10 @@ export class LiveStream {
           if (m.event !== "change") return;
           this.#lastEventAt = this.#o.clock.now();
           this.#lastEventId = m.lastEventId || this.#lastEventId;
-          const seq = parseSeq(m.data);
+          const data = parseData(m.data);
+          const seq = seqOf(data);
           this.#o.trace(`live:poke:${seq}`);
-          this.#o.onPoke(seq);
+          this.#o.onPoke(seq, liveChangesOf(data, seq));
         },
         onRetry: (ms) => (this.#retryMs = Math.max(100, ms)),
       });
@@ -179,14 +183,19 @@ export class LiveStream {
   }
 }
 
-/** `{"seq":42}` → 42; anything else → null (the engine then simply pulls). */
-function parseSeq(data: string): number | null {
+/** An event's data as JSON, or null when it is not JSON. */
+function parseData(data: string): unknown {
   try {
-    const seq = (JSON.parse(data) as { seq?: unknown })?.seq;
-    return typeof seq === "number" && Number.isSafeInteger(seq) ? seq : null;
+    return JSON.parse(data);
   } catch {
     return null;
   }
+}
+
+/** `{"seq":42}` → 42; anything else → null (the engine then simply pulls). */
+function seqOf(data: unknown): number | null {
+  const seq = (data as { seq?: unknown } | null)?.seq;
+  return typeof seq === "number" && Number.isSafeInteger(seq) ? seq : null;
 }
 
 /** The seq in a `v1.<seq>` pull cursor, or null when the cursor has another shape. */

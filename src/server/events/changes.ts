@@ -1,0 +1,57 @@
+/**
+ * The changes a live event may carry (docs/PROTOCOL.md, "Events that carry the changes").
+ *
+ * The instance that commits a write knows every row the commit wrote, in its final state
+ * (apply.ts `written`): exactly the rows whose seq lies in (seq before, seq after], which is
+ * what a pull from `v1.<prev>` answers in one page right after the commit. Taking them from
+ * memory costs no query; reading them back by seq range would cost one indexed query inside
+ * the write transaction (after it, a later commit may already have moved a row past the
+ * range, and the event would miss it). Pull answers every reader of a tenant the same rows
+ * (keys differ only in read/write scope, and a stream needs read), so one event text serves
+ * every stream of the tenant.
+ */
+import type { WrittenDoc } from "../apply.ts";
+
+/**
+ * Most changes an event carries. A commit this small is an interactive write; a larger one
+ * is a bulk import, where one pull round trip is small next to the work, and it keeps the
+ * client's apply (one local transaction on its event loop) short.
+ */
+export const EVENT_MAX_CHANGES = 100;
+
+/**
+ * Most bytes of change JSON an event carries. Each stream queues up to 8 chunks before it
+ * falls back to remembering a seq (sse.ts), so this bounds a slow reader at about 512 KiB,
+ * and a browser EventSource or proxy never meets a multi-megabyte line.
+ */
+export const EVENT_MAX_BYTES = 64 * 1024;
+
+/** A commit's changes for a live event: the seq before and after, and the pull page's `changes` array as JSON text. */
+export interface CommitChanges {
+  prev: number;
+  seq: number;
+  /** `[{"collection":…,"id":…,"version":…,"value":…,"deleted":…},…]`, ordered by seq, as pullPage writes it. */
+  json: string;
+  /** The encoded event, built once for every stream that sends it (sse.ts). */
+  encoded?: Uint8Array;
+}
+
+/** The commit's changes when small enough to travel in an event; undefined otherwise. */
+export function commitChanges(prev: number, seq: number, written: readonly WrittenDoc[]): CommitChanges | undefined {
+  if (written.length === 0 || written.length > EVENT_MAX_CHANGES || seq <= prev) return undefined;
+  let bytes = 0;
+  for (const d of written) {
+    bytes += 80 + d.collection.length + d.id.length + (d.state.body?.length ?? 4);
+    if (bytes > EVENT_MAX_BYTES) return undefined;
+  }
+  const rows = [...written].sort((a, b) => a.state.seq - b.state.seq);
+  const parts: string[] = [];
+  for (const { collection, id, state } of rows) {
+    // The same text pullPage writes for a row (bodies are stored JSON text).
+    parts.push(
+      `{"collection":${JSON.stringify(collection)},"id":${JSON.stringify(id)},"version":${state.seq},"value":${state.deleted ? "null" : state.body},"deleted":${state.deleted}}`,
+    );
+  }
+  const json = `[${parts.join(",")}]`;
+  return json.length > EVENT_MAX_BYTES ? undefined : { prev, seq, json };
+}
