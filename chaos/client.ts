@@ -108,7 +108,11 @@ function logEvents(res: Response): Response {
   const parser = new SseParser({
     onMessage(m) {
       try {
-        log({ t: "event", id: m.lastEventId, data: JSON.parse(m.data) });
+        const data = JSON.parse(m.data) as { seq: number; prev?: number; cursor?: string; changes?: { id: string; version: number; deleted: boolean; value: { w?: string; g?: string } | null }[] };
+        log({ t: "event", id: m.lastEventId, seq: data.seq, prev: data.prev ?? null, changes: data.changes?.length ?? null });
+        // An event that carries its commit's changes is a pull page the server showed (the
+        // checker learns versions from it), whether or not the engine applies it.
+        if (data.changes) log({ t: "pull", via: "event", cursor: data.cursor, changes: data.changes.map((c) => [c.id, c.version, c.value?.w ?? null, c.deleted, c.value?.g ?? null]) });
       } catch {
         log({ t: "event", id: m.lastEventId, raw: m.data.slice(0, 200) });
       }
