@@ -1,6 +1,7 @@
 import { StowageError, describeValue } from "../errors.ts";
 import { randomToken } from "../ids.ts";
 import type { Scope } from "./auth/principal.ts";
+import { compiledOnce } from "./compiled.ts";
 import { num } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
 
@@ -140,15 +141,19 @@ export interface Principal {
  * Checks an API key: the id part finds the row, then the SHA-256 of the whole key is compared
  * with the stored hash in constant time. Answers undefined for anything that is not a live key.
  */
-export async function authenticate(store: ServerStore, key: string): Promise<Principal | undefined> {
-  const match = KEY.exec(key);
-  if (!match) return undefined;
-  const row = await store.db
+/** A key's row and its tenant's name (read on every request: revocation takes effect at once). */
+const KEY_ROW = compiledOnce(1, (db, _family, id: string) =>
+  db
     .selectFrom("stowage_keys as k")
     .innerJoin("stowage_tenants as t", "t.id", "k.tenant_id")
     .select(["k.id", "k.tenant_id", "k.hash", "k.revoked_at", "k.scope", "t.name"])
-    .where("k.id", "=", `k_${match[1]}`)
-    .executeTakeFirst();
+    .where("k.id", "=", id),
+);
+
+export async function authenticate(store: ServerStore, key: string): Promise<Principal | undefined> {
+  const match = KEY.exec(key);
+  if (!match) return undefined;
+  const [row] = await KEY_ROW.all<{ id: string; tenant_id: string; hash: string; revoked_at: number | string | null; scope: string; name: string }>(store.db, store.family, `k_${match[1]}`);
   const hash = knownHashes.get(key) ?? (await sha256Hex(key));
   // Compare even when the row is missing, so a wrong id costs the same as a wrong secret.
   const same = constantTimeEqual(hash, row?.hash ?? "0".repeat(64));
