@@ -166,9 +166,13 @@ export async function settleBatch(store: Store, batch: PreparedBatch, results: O
     if (res.opId !== row.op_id) throw new StowageError("protocol", `push: result ${i} is for op ${res.opId}, expected ${row.op_id}`);
     if (res.status === "applied") {
       out.applied++;
-      // Strict collections send the version they last saw; record ours. (Others need no
-      // version until the next pull brings the document, which saves a write per op.)
-      if (typeof res.version === "number" && row.base_version !== null) versions.push(row.collection, row.id, res.version);
+      // Record the version the server gave our write. Strict collections need it for their
+      // next write's base. For a put it also lets the pull that brings our own write back
+      // skip the document (pull.ts: same version and the same text, no write): the server
+      // stores a put's value as sent, so the texts match unless it changed the value. A
+      // patch's server result may differ from our merge, so its version waits for the pull.
+      // (The update runs while the next batch's request is in flight, see cycle.ts.)
+      if (typeof res.version === "number" && (row.base_version !== null || row.op === "put")) versions.push(row.collection, row.id, res.version);
     } else if (res.status === "duplicate") {
       out.duplicate++;
     } else if (res.status === "conflict" || res.status === "rejected") {
