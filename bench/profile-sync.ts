@@ -8,8 +8,10 @@ import type { Reporter } from "./report.ts";
  * `bun run bench profile`: what ONE small `sync()` with one change costs, counted. The client
  * and an in-process server both run on counting bun:sqlite handles, and the client's fetch is
  * wrapped, so the profile lists every local statement and transaction, every request, and
- * the server's statements per request, with the time of each step. Counts are deterministic
- * (use them to guide work); times are rough on a shared machine.
+ * the server's statements per request, with the time of each step (medians over many
+ * profiled syncs; with STOWAGE_PROFILE_VERBOSE=1 also the time before each statement, which
+ * splits a request into HTTP in, key check, body parse and queue, transaction, answer).
+ * Counts are deterministic (use them to guide work); times are rough on a shared machine.
  */
 
 /** A step of the profile: what ran between two request boundaries. */

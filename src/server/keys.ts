@@ -137,10 +137,6 @@ export interface Principal {
   scopes: readonly Scope[];
 }
 
-/**
- * Checks an API key: the id part finds the row, then the SHA-256 of the whole key is compared
- * with the stored hash in constant time. Answers undefined for anything that is not a live key.
- */
 /** A key's row and its tenant's name (read on every request: revocation takes effect at once). */
 const KEY_ROW = compiledOnce(1, (db, _family, id: string) =>
   db
@@ -150,6 +146,10 @@ const KEY_ROW = compiledOnce(1, (db, _family, id: string) =>
     .where("k.id", "=", id),
 );
 
+/**
+ * Checks an API key: the id part finds the row, then the SHA-256 of the whole key is compared
+ * with the stored hash in constant time. Answers undefined for anything that is not a live key.
+ */
 export async function authenticate(store: ServerStore, key: string): Promise<Principal | undefined> {
   const match = KEY.exec(key);
   if (!match) return undefined;

@@ -176,13 +176,16 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
       await run(trx, PG_MARKS_AND_SEQ, [tenantId, moved.map((m) => m.client_id), moved.map((m) => m.last_op_id), seq]);
       return answers(responses, tenant.seq, seq);
     }
-    if (moved.length === 1) await MARK_ONE.run(trx, store.family, tenantId, moved[0].client_id, moved[0].last_op_id);
-    else for (let i = 0; i < moved.length; i += MAX_ROWS_PER_STATEMENT) {
-      await trx
-        .insertInto("stowage_clients")
-        .values(moved.slice(i, i + MAX_ROWS_PER_STATEMENT))
-        .onConflict((oc) => oc.columns(["tenant_id", "client_id"]).doUpdateSet((eb) => ({ last_op_id: eb.ref("excluded.last_op_id") })))
-        .execute();
+    if (moved.length === 1) {
+      await MARK_ONE.run(trx, store.family, tenantId, moved[0].client_id, moved[0].last_op_id);
+    } else {
+      for (let i = 0; i < moved.length; i += MAX_ROWS_PER_STATEMENT) {
+        await trx
+          .insertInto("stowage_clients")
+          .values(moved.slice(i, i + MAX_ROWS_PER_STATEMENT))
+          .onConflict((oc) => oc.columns(["tenant_id", "client_id"]).doUpdateSet((eb) => ({ last_op_id: eb.ref("excluded.last_op_id") })))
+          .execute();
+      }
     }
     if (seq !== tenant.seq) await SET_SEQ.run(trx, store.family, seq, tenantId);
     return answers(responses, tenant.seq, seq);
