@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from "kysely";
 import type { Migration } from "kysely/migration";
 import type { ServerTables } from "./schema.ts";
+import { compiledOnce } from "./compiled.ts";
 
 /**
  * The only place server SQL differs between SQLite and PostgreSQL. Everything else is
@@ -36,10 +37,14 @@ export async function lockTenant(
   family: SqlFamily,
   tenantId: string,
 ): Promise<{ seq: number; purged_seq: number } | undefined> {
-  const query = tx.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId);
-  const row = family === "postgres" ? await query.forUpdate().executeTakeFirst() : await query.executeTakeFirst();
+  const [row] = await TENANT_LOCK.all<{ seq: number | string; purged_seq: number | string }>(tx, family, tenantId);
   return row ? { seq: Number(row.seq), purged_seq: Number(row.purged_seq) } : undefined;
 }
+
+const TENANT_LOCK = compiledOnce(1, (db, family, tenantId: string) => {
+  const query = db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId);
+  return family === "postgres" ? query.forUpdate() : query;
+});
 
 /** Rows per multi-row statement: PostgreSQL allows 65,535 parameters, SQLite 32,766. */
 export const MAX_ROWS_PER_STATEMENT = 500;

@@ -2,6 +2,7 @@ import { StowageError, describeValue } from "../errors.ts";
 import type { Kysely } from "kysely";
 import { num, type ServerTables } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
+import { compiledOnce } from "./compiled.ts";
 
 const CURSOR = /^v1\.(0|[1-9][0-9]{0,15})(?:\.h(0|[1-9][0-9]{0,15}))?$/;
 
@@ -67,8 +68,8 @@ export async function pullPage(
   const after = at.seq;
   // A fresh scan notes the horizon BEFORE reading, so a purge during this read moves it past.
   const started = after === 0 && at.horizon === undefined ? await horizonOf(store, tenantId) : at.horizon;
-  const rows = await pullQuery(store.db, tenantId, after, limit + 1).execute();
-  const tenant = await store.db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId).executeTakeFirst();
+  const rows = await PULL.all<{ collection: string; id: string; seq: number | string; deleted: number; body: string | null }>(store.db, store.family, tenantId, after, limit + 1);
+  const [tenant] = await COUNTERS.all<{ seq: number | string; purged_seq: number | string }>(store.db, store.family, tenantId);
   const seq = num(tenant?.seq);
   const purged = num(tenant?.purged_seq);
   const scanning = started !== undefined && started === purged;
@@ -99,6 +100,10 @@ export async function pullPage(
 }
 
 async function horizonOf(store: ServerStore, tenantId: string): Promise<number> {
-  const row = await store.db.selectFrom("stowage_tenants").select("purged_seq").where("id", "=", tenantId).executeTakeFirst();
+  const [row] = await COUNTERS.all<{ purged_seq: number | string }>(store.db, store.family, tenantId);
   return num(row?.purged_seq);
 }
+
+/** pullQuery and the tenant's counters, compiled once (compiled.ts says why). */
+const PULL = compiledOnce(3, (db, _family, tenantId: string, after: number, limit: number) => pullQuery(db, tenantId, after, limit));
+const COUNTERS = compiledOnce(1, (db, _family, tenantId: string) => db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId));

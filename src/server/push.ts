@@ -1,4 +1,4 @@
-import { sql, type Transaction } from "kysely";
+import { sql, type ExpressionBuilder, type OnConflictDatabase, type OnConflictTables, type Transaction } from "kysely";
 import type { ErrorInfo, OpResult, PushRequest, PushResponse } from "../protocol/wire.ts";
 import { applyOps, type WriteOp, type WrittenDoc } from "./apply.ts";
 import { commitChanges } from "./events/changes.ts";
@@ -6,6 +6,7 @@ import { enqueuePush, type PushAnswer, type QueuedPush } from "./push-group.ts";
 import { lockTenant, MAX_ROWS_PER_STATEMENT, unstorableJson, type SqlFamily } from "./dialect-sql.ts";
 import { num, type ServerTables } from "./schema.ts";
 import { run } from "../store/sql.ts";
+import { compiledOnce } from "./compiled.ts";
 import type { ServerStore } from "./store.ts";
 import type { StowageErrorIssue } from "../errors.ts";
 import type { RuleRunner } from "./rules.ts";
@@ -101,7 +102,7 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
   return store.db.transaction().execute(async (trx) => {
     const tenant = await lockTenant(trx, store.family, tenantId);
     if (!tenant) throw new Error(`tenant ${tenantId} vanished during a push`);
-    const marks = await loadMarks(trx, tenantId, group);
+    const marks = await loadMarks(trx, store.family, tenantId, group);
     const writes: WriteOp[] = [];
     const fresh: PushRequest["ops"][] = [];
     const results: OpResult[][] = [];
@@ -176,20 +177,19 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
       await run(trx, PG_MARKS_AND_SEQ, [tenantId, moved.map((m) => m.client_id), moved.map((m) => m.last_op_id), moved.map((m) => m.settled_op_id), seq]);
       return answers(responses, tenant.seq, seq, written);
     }
-    for (let i = 0; i < moved.length; i += MAX_ROWS_PER_STATEMENT) {
-      await trx
-        .insertInto("stowage_clients")
-        .values(moved.slice(i, i + MAX_ROWS_PER_STATEMENT))
-        .onConflict((oc) =>
-          oc.columns(["tenant_id", "client_id"]).doUpdateSet((eb) => ({
-            last_op_id: eb.ref("excluded.last_op_id"),
-            // Only ever up: a duplicated old request arriving late carries an older mark.
-            settled_op_id: sql<number>`max(coalesce(stowage_clients.settled_op_id, 0), coalesce(excluded.settled_op_id, 0))`,
-          })),
-        )
-        .execute();
+    if (moved.length === 1) {
+      const m = moved[0];
+      await MARK_ONE.run(trx, store.family, tenantId, m.client_id, m.last_op_id, m.settled_op_id);
+    } else {
+      for (let i = 0; i < moved.length; i += MAX_ROWS_PER_STATEMENT) {
+        await trx
+          .insertInto("stowage_clients")
+          .values(moved.slice(i, i + MAX_ROWS_PER_STATEMENT))
+          .onConflict((oc) => oc.columns(["tenant_id", "client_id"]).doUpdateSet(markUpdate))
+          .execute();
+      }
     }
-    if (seq !== tenant.seq) await trx.updateTable("stowage_tenants").set({ seq }).where("id", "=", tenantId).execute();
+    if (seq !== tenant.seq) await SET_SEQ.run(trx, store.family, seq, tenantId);
     return answers(responses, tenant.seq, seq, written);
   });
 }
@@ -217,14 +217,39 @@ const PG_MARKS_AND_SEQ = `with marks as (
   )
   update stowage_tenants set seq = $5 where id = $1 and seq <> $5`;
 
+/** A client's marks on conflict (SQLite): the op mark as pushed, the settled mark only ever up (a late copy of an older request carries an older one). */
+function markUpdate(eb: ExpressionBuilder<OnConflictDatabase<ServerTables, "stowage_clients">, OnConflictTables<"stowage_clients">>) {
+  return {
+    last_op_id: eb.ref("excluded.last_op_id"),
+    settled_op_id: sql<number>`max(coalesce(stowage_clients.settled_op_id, 0), coalesce(excluded.settled_op_id, 0))`,
+  };
+}
+
+/** A lone push's statements (the usual case), compiled once (compiled.ts says why). */
+const MARK_OF = compiledOnce(2, (db, _family, tenantId: string, clientId: string) =>
+  db.selectFrom("stowage_clients").select("last_op_id").where("tenant_id", "=", tenantId).where("client_id", "=", clientId),
+);
+const MARK_ONE = compiledOnce(4, (db, _family, tenantId: string, clientId: string, lastOpId: number, settled: number | null) =>
+  db
+    .insertInto("stowage_clients")
+    .values({ tenant_id: tenantId, client_id: clientId, last_op_id: lastOpId, settled_op_id: settled })
+    .onConflict((oc) => oc.columns(["tenant_id", "client_id"]).doUpdateSet(markUpdate)),
+);
+const SET_SEQ = compiledOnce(2, (db, _family, seq: number, tenantId: string) => db.updateTable("stowage_tenants").set({ seq }).where("id", "=", tenantId));
+
 /**
  * The op marks of every client in the group, in one statement. Read after the tenant's lock
  * is held and in a statement of its own: under READ COMMITTED a new statement sees every mark
  * committed before the lock was granted (a join with the locking read would not).
  */
-async function loadMarks(trx: Transaction<ServerTables>, tenantId: string, group: QueuedPush[]): Promise<Map<string, number>> {
+async function loadMarks(trx: Transaction<ServerTables>, family: SqlFamily, tenantId: string, group: QueuedPush[]): Promise<Map<string, number>> {
   const ids = [...new Set(group.map((p) => p.req.clientId))];
   const marks = new Map<string, number>();
+  if (ids.length === 1) {
+    const [row] = await MARK_OF.all<{ last_op_id: number | string }>(trx, family, tenantId, ids[0]);
+    if (row) marks.set(ids[0], num(row.last_op_id));
+    return marks;
+  }
   for (let i = 0; i < ids.length; i += MAX_ROWS_PER_STATEMENT) {
     const rows = await trx
       .selectFrom("stowage_clients")

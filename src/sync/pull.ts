@@ -26,8 +26,18 @@ export interface PageResult {
 
 /** Rows per multi-row statement (4 parameters each). */
 const ROWS = 500;
+
+/**
+ * When a pulled change replaces the local row: a newer version, or the same version with
+ * other text. A row already at the change's version with the very same text (our own put,
+ * whose version the push settle recorded, push.ts) is left alone: writing it would change
+ * nothing but cost a row write, its index entries and triggers, for every document a bulk
+ * push sends. Documents with pending ops never come here (they are rebased).
+ */
+export const NEWER_OR_DIFFERENT = `_stowage_docs.version is null or _stowage_docs.version < excluded.version
+  or (_stowage_docs.version = excluded.version and _stowage_docs.body is not excluded.body)`;
 const UPSERT_TAIL = `on conflict (collection, id) do update set body = excluded.body, version = excluded.version
-  where _stowage_docs.version is null or _stowage_docs.version <= excluded.version`;
+  where ${NEWER_OR_DIFFERENT}`;
 
 /** A pull page as parsed and checked: `{ reset: true }`, or changes with the next cursor. */
 export type ParsedPage = { reset: true } | { reset: false; changes: Change[]; cursor: string; more: boolean; collections: string[] };

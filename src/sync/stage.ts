@@ -3,7 +3,7 @@ import type { Change } from "../protocol/wire.ts";
 import { PULL_STAGE_DDL } from "../store/migrations.ts";
 import { all, placeholders, run, type Executor } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
-import { CURSOR_KEY, resetIn } from "./pull.ts";
+import { CURSOR_KEY, NEWER_OR_DIFFERENT, resetIn } from "./pull.ts";
 import { rebaseDocs } from "./rebase.ts";
 
 /**
@@ -80,7 +80,7 @@ export async function applyStage(store: Store, cursor: string, reset: boolean, t
         `insert into _stowage_docs (collection, id, body, version)
          select collection, id, body, version from _stowage_pull_stage where body <> ''
          on conflict (collection, id) do update set body = excluded.body, version = excluded.version
-         where _stowage_docs.version is null or _stowage_docs.version <= excluded.version`,
+         where ${NEWER_OR_DIFFERENT}`,
       );
       if (tombstones) {
         await run(trx, "delete from _stowage_docs where (collection, id) in (select collection, id from _stowage_pull_stage where body = '')");
