@@ -95,6 +95,33 @@ const POSTGRES_MIGRATIONS: Record<string, Migration> = {
   },
 };
 
+/**
+ * A stored body's JSON text with object keys in the order a jsonb column gives them back
+ * (shorter keys first, then by UTF-8 bytes, at every level), so a value that never went
+ * through the database (a live event's changes, events/changes.ts) reads exactly as a pull of
+ * the same row: a client stores what it parsed, and key order survives a parse. A few lines
+ * of our own: this is PostgreSQL's documented jsonb key order, not a format of its own.
+ */
+export function jsonbKeyOrder(body: string): string {
+  return JSON.stringify(reorder(JSON.parse(body)));
+}
+
+const utf8 = new TextEncoder();
+
+function reorder(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(reorder);
+  if (v === null || typeof v !== "object") return v;
+  const keys = Object.keys(v).map((k) => ({ k, b: utf8.encode(k) }));
+  keys.sort((x, y) => {
+    if (x.b.length !== y.b.length) return x.b.length - y.b.length;
+    for (let i = 0; i < x.b.length; i++) if (x.b[i] !== y.b[i]) return x.b[i] - y.b[i];
+    return 0;
+  });
+  const out: Record<string, unknown> = {};
+  for (const { k } of keys) out[k] = reorder((v as Record<string, unknown>)[k]);
+  return out;
+}
+
 // JSON.stringify writes U+0000 and unpaired surrogates as \u escapes; jsonb refuses both.
 // An odd run of backslashes before `u` makes it an escape, an even run an escaped backslash.
 const UNSTORABLE_IN_JSONB = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;

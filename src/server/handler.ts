@@ -172,7 +172,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
         { collection, id, op, value, baseVersion },
       ]);
       if (seq !== tenant.seq) await trx.updateTable("stowage_tenants").set({ seq }).where("id", "=", principal.tenantId).execute();
-      return { ...outcomes[0], seq: seq !== tenant.seq ? seq : undefined, changes: commitChanges(tenant.seq, seq, written) };
+      return { ...outcomes[0], seq: seq !== tenant.seq ? seq : undefined, changes: commitChanges(tenant.seq, seq, written, store.family) };
     });
     if (outcome.seq !== undefined) feed.publish(principal.tenantId, outcome.seq, outcome.changes);
     if (outcome.status === "conflict") throw new HttpError(409, "conflict", outcome.error?.message ?? "version mismatch");

@@ -175,7 +175,7 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
     if (store.family === "postgres" && moved.length > 0) {
       // One round trip for the marks and the counter while the tenant's lock is held.
       await run(trx, PG_MARKS_AND_SEQ, [tenantId, moved.map((m) => m.client_id), moved.map((m) => m.last_op_id), moved.map((m) => m.settled_op_id), seq]);
-      return answers(responses, tenant.seq, seq, written);
+      return answers(responses, tenant.seq, seq, written, store.family);
     }
     if (moved.length === 1) {
       const m = moved[0];
@@ -190,7 +190,7 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
       }
     }
     if (seq !== tenant.seq) await SET_SEQ.run(trx, store.family, seq, tenantId);
-    return answers(responses, tenant.seq, seq, written);
+    return answers(responses, tenant.seq, seq, written, store.family);
   });
 }
 
@@ -198,9 +198,9 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
  * Every push of a group reports the group's new seq and the group's changes (one object,
  * shared): a poke for it is one poke, however many publish it.
  */
-function answers(responses: PushResponse[], before: number, after: number, written: WrittenDoc[]): PushAnswer[] {
+function answers(responses: PushResponse[], before: number, after: number, written: WrittenDoc[], family: SqlFamily): PushAnswer[] {
   if (after === before) return responses.map((response) => ({ response }));
-  const changes = commitChanges(before, after, written);
+  const changes = commitChanges(before, after, written, family);
   return responses.map((response) => (changes ? { response, seq: after, changes } : { response, seq: after }));
 }
 

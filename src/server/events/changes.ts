@@ -11,6 +11,7 @@
  * every stream of the tenant.
  */
 import type { WrittenDoc } from "../apply.ts";
+import { jsonbKeyOrder, type SqlFamily } from "../dialect-sql.ts";
 
 /**
  * Most changes an event carries. A commit this small is an interactive write; a larger one
@@ -37,7 +38,7 @@ export interface CommitChanges {
 }
 
 /** The commit's changes when small enough to travel in an event; undefined otherwise. */
-export function commitChanges(prev: number, seq: number, written: readonly WrittenDoc[]): CommitChanges | undefined {
+export function commitChanges(prev: number, seq: number, written: readonly WrittenDoc[], family: SqlFamily): CommitChanges | undefined {
   if (written.length === 0 || written.length > EVENT_MAX_CHANGES || seq <= prev) return undefined;
   let bytes = 0;
   for (const d of written) {
@@ -47,10 +48,10 @@ export function commitChanges(prev: number, seq: number, written: readonly Writt
   const rows = [...written].sort((a, b) => a.state.seq - b.state.seq);
   const parts: string[] = [];
   for (const { collection, id, state } of rows) {
-    // The same text pullPage writes for a row (bodies are stored JSON text).
-    parts.push(
-      `{"collection":${JSON.stringify(collection)},"id":${JSON.stringify(id)},"version":${state.seq},"value":${state.deleted ? "null" : state.body},"deleted":${state.deleted}}`,
-    );
+    // The same text pullPage writes for a row (bodies are stored JSON text; PostgreSQL gives
+    // jsonb's key order back, which the written text does not have yet).
+    const value = state.deleted || state.body === null ? "null" : family === "postgres" ? jsonbKeyOrder(state.body) : state.body;
+    parts.push(`{"collection":${JSON.stringify(collection)},"id":${JSON.stringify(id)},"version":${state.seq},"value":${value},"deleted":${state.deleted}}`);
   }
   const json = `[${parts.join(",")}]`;
   return json.length > EVENT_MAX_BYTES ? undefined : { prev, seq, json };
