@@ -51,6 +51,7 @@ export const PLANTED: Record<string, PlantedBug> = {
   // Pull ignores the outbox: a pulled value replaces a document with pending local edits.
   "pull-overwrites-pending": {
     what: "pull overwrites documents that have pending local edits",
+    focus: "pending",
     patches: [
       // Page-at-a-time apply (before groups were seen whole) and the staged multi-page apply.
       { file: "src/sync/pull.ts", find: "const pending = changes.length ? await pendingKeys(trx, changes) : null;", replace: "const pending = changes.length && false ? await pendingKeys(trx, changes) : null;" },
