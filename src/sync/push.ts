@@ -196,7 +196,7 @@ export async function settleBatch(store: Store, batch: PreparedBatch, results: O
   const out: BatchResult = { sent: rows.length, applied: 0, duplicate: 0, issues: [] };
   /** `collection\u0000id` → the version the server gave our latest write of it. */
   const versions = new Map<string, { collection: string; id: string; version: number }>();
-  const serverDocs: ServerDoc[] = [];
+  const serverDocs: (ServerDoc & { at: number })[] = [];
   const duplicates: { collection: string; id: string }[] = [];
   const now = store.now();
   for (let i = 0; i < rows.length; i++) {
@@ -234,7 +234,7 @@ export async function settleBatch(store: Store, batch: PreparedBatch, results: O
         serverVersion,
         message: res.error ? `${res.error.code}: ${res.error.message}` : res.status,
       });
-      if (res.status === "conflict") serverDocs.push({ collection: row.collection, id: row.id, value: serverValue, version: serverVersion });
+      if (res.status === "conflict") serverDocs.push({ collection: row.collection, id: row.id, value: serverValue, version: serverVersion, at: i });
     } else {
       throw new StowageError("protocol", `push: unknown op status ${JSON.stringify(res.status)}`);
     }
@@ -252,8 +252,26 @@ export async function settleBatch(store: Store, batch: PreparedBatch, results: O
           issue.serverValue === null ? null : JSON.stringify(issue.serverValue), issue.serverVersion, issue.message, now],
       );
     }
-    if (out.issues.length) await settleIssues(trx, out.issues, serverDocs);
+    if (out.issues.length) await settleIssues(trx, out.issues, currentConflicts(rows, results, serverDocs));
     if (duplicates.length) await markForRefresh(trx, duplicates);
   });
   return out;
+}
+
+/**
+ * The conflicts whose server value is still the document's server state once the batch is
+ * answered: a later op of the same batch on the same document that was applied (or conflicted
+ * again) made the server state newer than that value, and writing it would take the document
+ * back (chaos found it: a stale patch refused, the put after it applied, the put's value
+ * replaced by the older one until the next pull). The pull brings the newer state.
+ */
+function currentConflicts(rows: OutboxRow[], results: OpResult[], conflicts: (ServerDoc & { at: number })[]): ServerDoc[] {
+  return conflicts.filter((c) => {
+    for (let j = c.at + 1; j < rows.length; j++) {
+      if (rows[j].collection !== c.collection || rows[j].id !== c.id) continue;
+      const status = results[j].status;
+      if (status === "applied" || status === "duplicate" || status === "conflict") return false;
+    }
+    return true;
+  });
 }

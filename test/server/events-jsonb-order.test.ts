@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import type { JsonObject } from "../../src/json.ts";
 import { jsonbKeyOrder } from "../../src/server/dialect-sql.ts";
 import { pgAvailable, pgQuery, pgTestAdapter } from "../helpers/pg.ts";
 import { startServer } from "../helpers/server.ts";
@@ -12,7 +13,7 @@ import { api } from "./client.ts";
  * found it: same version, same value, other bytes).
  */
 const pg = await pgAvailable("jsonb key order of live events");
-const BODIES = [
+const BODIES: ({ id: string } & JsonObject)[] = [
   { zeta: 1, id: "d1", a: { yy: 1, b: [{ ccc: 1, dd: 2 }], aa: null } },
   { "10": 1, "2": 2, b: 3, é: 4, e: 5, "éé": 6, ab: 7, id: "d2" },
   { "z\u00fcrich": true, zurich: false, "\u{1f600}": 1, id: "d3" },

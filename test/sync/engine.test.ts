@@ -269,6 +269,28 @@ describe("sync engine (injected clock and fetch)", () => {
     await store.close();
   });
 
+  test("a stale op refused, then a later op on the same document applied: the refusal's older server value is not written", async () => {
+    const { engine, store, server } = await setup();
+    const notes = store.collection("notes", { strict: true });
+    server.write("notes", "n", { body: "v1" });
+    await engine.sync();
+    server.write("notes", "n", { body: "theirs" });
+    server.strict.add("notes/n");
+    await notes.patch("n", { mine: 1 }); // based on v1: stale
+    // A pull while the patch is pending: theirs, with the patch on top, at v2.
+    const http = new HttpClient({ url: "http://fake", apiKey: "k", fetch: server.fetch as any });
+    const { applyPage } = await import("../../src/sync/pull.ts");
+    await applyPage(store, await http.pull((await store.getMeta("sync_cursor")) ?? null, 100));
+    await notes.put({ id: "n", body: "final" }); // based on v2: current
+    const r = await engine.push();
+    expect(r.issues.map((i) => `${i.kind}:${i.opId}`)).toEqual(["conflict:1"]);
+    expect(server.value("notes", "n")).toEqual({ id: "n", body: "final" });
+    expect(await notes.get("n")).toEqual({ id: "n", body: "final" });
+    await engine.sync();
+    expect(await notes.get("n")).toEqual({ id: "n", body: "final" });
+    await store.close();
+  });
+
   test("a rejected op is recorded, dropped from the outbox, and not retried", async () => {
     const { engine, store, server } = await setup();
     const todos = store.collection("todos");
