@@ -78,6 +78,10 @@ export function makeSchedule(seed: number, store: Store, options: ScheduleOption
       live: false,
     });
   }
+  // Processes sharing a SQLite file are on one host (WAL needs shared memory), so they share
+  // its clock: the sync lease compares the holder's expiry with the reader's clock. (Skewed
+  // apart, each took the other's lease for expired: two pulls at once mixed one stage.)
+  for (const c of clients) c.skewMs = clients.find((o) => o.file === c.file)!.skewMs;
   // Draws added later come from their own generator, so the older draws (and every schedule a
   // closing note or a bug report quotes by seed) stay as they were.
   const later = new Rng(seed ^ 0x51ee7);

@@ -26,7 +26,9 @@ const BUSY_RECHECK_MS = 1000;
  * a lease whose holder no longer exists on this host is taken over at once, so a process
  * restarted after a crash syncs immediately instead of waiting out the TTL. The holder's
  * liveness is only asked when the lease is found held by someone else, so a process that
- * nobody contends with pays nothing for it.
+ * nobody contends with pays nothing for it. The expiry is a time on the holder's clock, read
+ * against the reader's: processes sharing a SQLite file in WAL mode are on one host (WAL needs
+ * shared memory), so they read one clock.
  */
 export class SyncLease {
   readonly #store: Store;
