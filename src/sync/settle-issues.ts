@@ -9,8 +9,9 @@ import { markForRefresh } from "./refresh.ts";
  * A conflict's answer carries the server's current value; it is written now only if its
  * version is at or below our cursor (a state we hold whole). A newer one may be one member
  * of another client's group not pulled yet: the next pull brings it with its group. A
- * conflict with no server version (no row), and every rejection, leave a local value the
- * server may never have had: the document is recorded for a refresh.
+ * conflict with no server version (no row), one that may be older than what this client already
+ * knows (knownNewer), and every rejection, leave a local value the server may never have had:
+ * the document is recorded for a refresh.
  */
 export async function settleIssues(trx: Executor, issues: SyncIssue[], conflicts: ServerDoc[]): Promise<void> {
   const row = await first<{ value: string }>(trx, "select value from _stowage_meta where key = ?", [CURSOR_KEY]);
@@ -19,10 +20,25 @@ export async function settleIssues(trx: Executor, issues: SyncIssue[], conflicts
   const refresh: { collection: string; id: string }[] = [];
   for (const doc of conflicts) {
     if (doc.version === null) refresh.push(doc);
-    else if (doc.version <= seq) now.push(doc);
+    else if (doc.version > seq) continue;
+    else if (await knownNewer(trx, doc)) refresh.push(doc);
+    else now.push(doc);
   }
   for (const issue of issues) if (issue.kind === "rejected") refresh.push(issue);
   // The client keeps the server value on conflict (with any later pending ops on top).
   if (now.length) await rebaseDocs(trx, now);
   if (refresh.length) await markForRefresh(trx, refresh);
+}
+
+/**
+ * Whether this client may already know a newer server version of the document than a conflict
+ * answer carries. An answer replayed from the server's record (its first answer was lost) holds
+ * the value of that first processing, and a pull since then may have brought a later one and
+ * held it behind the pending op (the row keeps that version); a pending delete folded the row
+ * away, so what it held back is unknown. Either way the answer may be stale: fetch the current
+ * state instead (chaos found a replayed conflict taking a document back under a pulled cursor).
+ */
+async function knownNewer(trx: Executor, doc: ServerDoc): Promise<boolean> {
+  const local = await first<{ version: number | null }>(trx, "select version from _stowage_docs where collection = ? and id = ?", [doc.collection, doc.id]);
+  return !local || (local.version ?? 0) > (doc.version ?? 0);
 }

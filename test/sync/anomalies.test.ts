@@ -154,6 +154,46 @@ describe("anomaly 3: a conflict answer does not write one member of another clie
   });
 });
 
+describe("a conflict answer replayed from the server's record", () => {
+  test("is older than a change the client pulled meanwhile: the current value is fetched, not the replayed one written", async () => {
+    const s = await server();
+    let dropPush = false;
+    // Loses the answer of a push the server committed (once).
+    const lossy: typeof fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      if (dropPush && String(input).endsWith("/v1/push")) {
+        dropPush = false;
+        throw new TypeError("fetch failed: socket closed");
+      }
+      return res;
+    }) as typeof fetch;
+    const a = await client(s.url, s.key, { fetch: lossy });
+    const b = await client(s.url, s.key);
+    const sa = a.collection("s", { strict: true });
+    const sb = b.collection("s", { strict: true });
+    await sa.put({ id: "n", by: "a" });
+    await a.sync();
+    await b.sync();
+    await sb.put({ id: "n", by: "b", v: 1 }); // version 2
+    await b.sync();
+    await sa.put({ id: "n", by: "a", stale: true }); // based on version 1: refused, answer lost
+    dropPush = true;
+    await expect(a.push()).rejects.toMatchObject({ code: "transport" });
+    await sb.put({ id: "n", by: "b", v: 2 }); // version 3
+    await b.sync();
+    // A pull while the refused put is still pending: version 3 is held behind it.
+    const { applyPage } = await import("../../src/sync/pull.ts");
+    const { HttpClient } = await import("../../src/sync/http.ts");
+    const http = new HttpClient({ url: s.url, apiKey: s.key });
+    await applyPage(a.store!, await http.pull((await a.store!.getMeta("sync_cursor")) ?? null, 100));
+    // The resend is answered from the record: conflict, with version 2's value.
+    const pushed = await a.push();
+    expect(pushed.issues.map((i) => `${i.kind}:${i.serverVersion}`)).toEqual(["conflict:2"]);
+    await a.sync();
+    expect(await sa.get("n")).toEqual({ id: "n", by: "b", v: 2 });
+  });
+});
+
 describe("anomaly 4: a restarted client syncs at once", () => {
   test("a client SIGKILLed mid-sync and restarted on the same file gets the lease on its first sync (default 20 s TTL)", async () => {
     const s = await server();
