@@ -137,7 +137,13 @@ async function pullPages(ctx: CycleContext, result: SyncResult): Promise<void> {
   const collections = new Set<string>();
   /** Ids for the `change` events after a staged apply; past CHANGE_IDS only `pulled` fires (memory stays flat). */
   let changed: ChangedIds | null = new Map();
-  let inflight = await fetchPage(ctx, (await ctx.store.getMeta(CURSOR_KEY)) ?? null, limit);
+  const start = (await ctx.store.getMeta(CURSOR_KEY)) ?? null;
+  // No cursor: the pull reads the server's whole state, and is applied as a reset is (synced
+  // documents it does not list are dropped; pending ops stay). The store may already hold this
+  // client's own pushed writes, and a document deleted since, its tombstone purged, is simply
+  // not listed (chaos found such a write kept for good).
+  const fromStart = start === null;
+  let inflight = await fetchPage(ctx, start, limit);
   for (;;) {
     const text = await answer(ctx, inflight);
     // One request ahead: the server reads page k+1 while page k is parsed and written here.
@@ -170,7 +176,7 @@ async function pullPages(ctx: CycleContext, result: SyncResult): Promise<void> {
       inflight = await fetchPage(ctx, page.cursor, limit);
     }
     const n = page.changes.length;
-    if (!staging && !page.more && !reset) {
+    if (!staging && !page.more && !reset && !fromStart) {
       await applyParsed(ctx.store, page);
       ctx.trace(`pull:${n}`);
       result.pulled += n;
@@ -191,7 +197,7 @@ async function pullPages(ctx: CycleContext, result: SyncResult): Promise<void> {
     if (!tombstones) for (const c of page.changes) if (c.deleted) tombstones = true;
     if (!page.more) {
       await ctx.renewLease();
-      await applyStage(ctx.store, page.cursor, reset, tombstones);
+      await applyStage(ctx.store, page.cursor, reset || fromStart, tombstones);
       if (changes > 0) ctx.store.events.emit("pulled", { collections: [...collections], changes });
       if (changed) emitChanges(ctx.store.events, changed);
       return;

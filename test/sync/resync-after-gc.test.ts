@@ -77,3 +77,28 @@ test("a purge during a scan from the start answers reset, so a delete the scan m
   const fresh = JSON.parse(await pullPage(server.store, tenant.id, 0, 10));
   expect(fresh.cursor).toBe("v1.5");
 });
+
+// Found by the fault tester too (PostgreSQL seed 184): a client that had pushed but never
+// pulled (no cursor) holds its own writes; a scan from the start does not list a document
+// deleted and purged since, so that write stayed on the client for good.
+test("a client that pushed but never pulled drops its own write that was deleted and purged meanwhile; pending ops stay", async () => {
+  const { server, open } = await setup();
+  const a = await open("a", 2);
+  const b = await open("b");
+  await a.collection("docs").putMany([{ id: "gone", by: "a" }, { id: "kept", by: "a" }]);
+  await a.push(); // pushed, never pulled: no cursor
+  await b.sync();
+  await b.collection("docs").delete("gone");
+  await b.sync();
+  expect((await gc(server.store, { olderThanMs: 0 })).tombstones).toBe(1);
+  await a.collection("docs").put({ id: "pending", by: "a" });
+  await a.collection("docs").patch("kept", { more: true });
+  const r = await a.sync();
+  expect(r.reset).toBe(false);
+  expect((await a.collection("docs").list()).items).toEqual([
+    { id: "kept", by: "a", more: true },
+    { id: "pending", by: "a" },
+  ]);
+  await b.sync();
+  expect((await b.collection("docs").list()).items).toEqual((await a.collection("docs").list()).items);
+});
