@@ -5,6 +5,7 @@ import type { Change } from "../protocol/wire.ts";
 import { changedIdsOf, emitChanges } from "../store/changes.ts";
 import { all, placeholders, run, type Executor } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
+import { ownWritesAtOrBelow } from "./own-top.ts";
 import { rebaseDocs } from "./rebase.ts";
 
 /** Meta key holding the opaque pull cursor. */
@@ -97,6 +98,7 @@ export async function applyParsed(store: Store, page: { changes: Change[]; curso
   if (after === undefined && changes.length === 0 && (await store.getMeta(CURSOR_KEY)) === cursor) return true;
   const applied = await store.db.transaction().execute(async (trx) => {
     if (after !== undefined && (await store.getMeta(CURSOR_KEY, trx)) !== after) return false;
+    if (after !== undefined && !(await ownWritesAtOrBelow(trx, cursorSeq(cursor)))) return false;
     const pending = changes.length ? await pendingKeys(trx, changes) : null;
     const live: Change[] = [];
     const dead: Change[] = [];
@@ -176,4 +178,6 @@ export async function resetIn(trx: Executor): Promise<void> {
   await run(trx, "delete from _stowage_docs where (collection, id) not in (select collection, id from _stowage_outbox)");
   await run(trx, "update _stowage_docs set version = null");
   await run(trx, "delete from _stowage_meta where key = ?", [CURSOR_KEY]);
+  // Our settled writes were dropped with the rest of the synced state (own-top.ts).
+  await run(trx, "delete from _stowage_meta where key = 'own_top'");
 }

@@ -5,6 +5,7 @@ import { all, placeholders, run, type Executor } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
 import type { HttpClient } from "./http.ts";
 import type { ServerDoc } from "./rebase.ts";
+import { noteOwnTop } from "./own-top.ts";
 import { markForRefresh } from "./refresh.ts";
 import { settleIssues } from "./settle-issues.ts";
 
@@ -198,6 +199,7 @@ export async function settleBatch(store: Store, batch: PreparedBatch, results: O
   const versions = new Map<string, { collection: string; id: string; version: number }>();
   const serverDocs: (ServerDoc & { at: number })[] = [];
   const duplicates: { collection: string; id: string }[] = [];
+  let ownTop = 0;
   const now = store.now();
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
@@ -211,6 +213,7 @@ export async function settleBatch(store: Store, batch: PreparedBatch, results: O
       // stores a put's value as sent, so the texts match unless it changed the value. A
       // patch's server result may differ from our merge, so its version waits for the pull.
       // (The update runs while the next batch's request is in flight, see cycle.ts.)
+      if (typeof res.version === "number" && res.version > ownTop) ownTop = res.version;
       if (typeof res.version === "number" && (row.base_version !== null || row.op === "put")) {
         versions.set(`${row.collection}\u0000${row.id}`, { collection: row.collection, id: row.id, version: res.version });
       }
@@ -254,6 +257,7 @@ export async function settleBatch(store: Store, batch: PreparedBatch, results: O
     }
     if (out.issues.length) await settleIssues(trx, out.issues, currentConflicts(rows, results, serverDocs));
     if (duplicates.length) await markForRefresh(trx, duplicates);
+    if (ownTop > 0) await noteOwnTop(trx, ownTop);
   });
   return out;
 }

@@ -291,6 +291,25 @@ describe("sync engine (injected clock and fetch)", () => {
     await store.close();
   });
 
+  test("a live event older than our own settled write is not applied over it (the pull brings the latest)", async () => {
+    const { engine, store, server } = await setup();
+    const todos = store.collection("todos");
+    server.write("todos", "k", { w: "base" }); // v1
+    await engine.sync();
+    server.write("todos", "k", { w: "theirs" }); // v2, not pulled yet
+    await todos.patch("k", { w: "mine" });
+    await engine.push(); // applied at v3 and settled
+    const { applyParsed } = await import("../../src/sync/pull.ts");
+    // The event for the commit (1, 2], arriving only now.
+    const event = { changes: [{ collection: "todos", id: "k", version: 2, value: { id: "k", w: "theirs" }, deleted: false }], cursor: "v1.2" };
+    expect(await applyParsed(store, event, "v1.1")).toBe(false);
+    expect(await todos.get("k")).toEqual({ id: "k", w: "mine" });
+    await engine.sync();
+    expect(await todos.get("k")).toEqual({ id: "k", w: "mine" });
+    expect(await store.getMeta("sync_cursor")).toBe("v1.3");
+    await store.close();
+  });
+
   test("a rejected op is recorded, dropped from the outbox, and not retried", async () => {
     const { engine, store, server } = await setup();
     const todos = store.collection("todos");
