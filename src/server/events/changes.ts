@@ -27,17 +27,24 @@ export const EVENT_MAX_CHANGES = 100;
  */
 export const EVENT_MAX_BYTES = 64 * 1024;
 
-/** A commit's changes for a live event: the seq before and after, and the pull page's `changes` array as JSON text. */
+/**
+ * A commit's changes for a live event: the seq before and after, and the rows it wrote. The
+ * pull page's `changes` text is built on first use (commitJson), so a commit nobody streams
+ * with changes, or every commit while no stream is open, costs no serialization, and none of
+ * it runs inside the write transaction.
+ */
 export interface CommitChanges {
   prev: number;
   seq: number;
-  /** `[{"collection":…,"id":…,"version":…,"value":…,"deleted":…},…]`, ordered by seq, as pullPage writes it. */
-  json: string;
+  rows: readonly WrittenDoc[];
+  family: SqlFamily;
+  /** `[{"collection":…,"id":…,"version":…,"value":…,"deleted":…},…]` ordered by seq, as pullPage writes it; null when over EVENT_MAX_BYTES. */
+  json?: string | null;
   /** The encoded event, built once for every stream that sends it (sse.ts). */
   encoded?: Uint8Array;
 }
 
-/** The commit's changes when small enough to travel in an event; undefined otherwise. */
+/** The commit's changes when small enough to travel in an event; undefined otherwise (cheap: no serialization). */
 export function commitChanges(prev: number, seq: number, written: readonly WrittenDoc[], family: SqlFamily): CommitChanges | undefined {
   if (written.length === 0 || written.length > EVENT_MAX_CHANGES || seq <= prev) return undefined;
   let bytes = 0;
@@ -45,14 +52,20 @@ export function commitChanges(prev: number, seq: number, written: readonly Writt
     bytes += 80 + d.collection.length + d.id.length + (d.state.body?.length ?? 4);
     if (bytes > EVENT_MAX_BYTES) return undefined;
   }
-  const rows = [...written].sort((a, b) => a.state.seq - b.state.seq);
+  return { prev, seq, rows: written, family };
+}
+
+/** The `changes` JSON text, built once; null when it passes EVENT_MAX_BYTES (then a plain poke goes). */
+export function commitJson(c: CommitChanges): string | null {
+  if (c.json !== undefined) return c.json;
+  const rows = [...c.rows].sort((a, b) => a.state.seq - b.state.seq);
   const parts: string[] = [];
   for (const { collection, id, state } of rows) {
     // The same text pullPage writes for a row (bodies are stored JSON text; PostgreSQL gives
     // jsonb's key order back, which the written text does not have yet).
-    const value = state.deleted || state.body === null ? "null" : family === "postgres" ? jsonbKeyOrder(state.body) : state.body;
+    const value = state.deleted || state.body === null ? "null" : c.family === "postgres" ? jsonbKeyOrder(state.body) : state.body;
     parts.push(`{"collection":${JSON.stringify(collection)},"id":${JSON.stringify(id)},"version":${state.seq},"value":${value},"deleted":${state.deleted}}`);
   }
   const json = `[${parts.join(",")}]`;
-  return json.length > EVENT_MAX_BYTES ? undefined : { prev, seq, json };
+  return (c.json = json.length > EVENT_MAX_BYTES ? null : json);
 }

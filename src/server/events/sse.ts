@@ -9,7 +9,7 @@
  * One timer per process writes the heartbeats, not one per stream.
  */
 import { HttpError } from "../http.ts";
-import type { CommitChanges } from "./changes.ts";
+import { commitJson, type CommitChanges } from "./changes.ts";
 import type { ChangeFeed } from "./feed.ts";
 
 export interface EventStreamOptions {
@@ -70,9 +70,9 @@ function changeEvent(seq: number): Uint8Array {
  * and older clients (which read `seq` only) are unaffected. Encoded once per commit.
  */
 function changesEvent(c: CommitChanges): Uint8Array {
-  return (c.encoded ??= encoder.encode(
-    `id: ${c.seq}\nevent: change\ndata: {"seq":${c.seq},"prev":${c.prev},"changes":${c.json},"cursor":"v1.${c.seq}","more":false}\n\n`,
-  ));
+  if (c.encoded) return c.encoded;
+  const json = commitJson(c);
+  return (c.encoded = json === null ? changeEvent(c.seq) : encoder.encode(`id: ${c.seq}\nevent: change\ndata: {"seq":${c.seq},"prev":${c.prev},"changes":${json},"cursor":"v1.${c.seq}","more":false}\n\n`));
 }
 
 /** Every open stream of one handler: opening, fan-out, heartbeats, caps and shutdown. */
