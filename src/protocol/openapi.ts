@@ -16,6 +16,7 @@ import {
   pullResetSchema,
   pushRequestSchema,
   pushResponseSchema,
+  pushQuerySchema,
   WIRE_LIMITS,
 } from "./wire.ts";
 
@@ -133,8 +134,12 @@ export function openApiDocument(): Json {
       post: {
         operationId: "push",
         summary: "Apply a client's ops; a resent op id answers `duplicate` and is applied once",
+        parameters: queryParameters(pushQuerySchema, {
+          pull: "also answer the pull page after this cursor (read after the push commits) as `pull`: a sync with changes in one round trip",
+          limit: `changes in that page, 1-${WIRE_LIMITS.maxPullLimit} (default ${WIRE_LIMITS.defaultPullLimit}); only with pull`,
+        }),
         requestBody: { required: true, content: jsonContent("PushRequest") },
-        responses: { ...ok("one result per op, in order", "PushResponse"), ...errors("400", "401", "413", "415", "429") },
+        responses: { ...ok("one result per op, in order (and the pull page when asked)", "PushResponse"), ...errors("400", "401", "413", "415", "429") },
       },
     },
     "/v1/pull": {

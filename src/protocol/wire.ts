@@ -102,9 +102,6 @@ export const opResultSchema = z
 /** One op's outcome; `value` and `version` are the server state on `conflict`. */
 export type OpResult = z.infer<typeof opResultSchema>;
 
-export const pushResponseSchema = z.object({ results: z.array(opResultSchema), lastOpId: z.number().int().nonnegative() }).strict();
-export type PushResponse = z.infer<typeof pushResponseSchema>;
-
 export const pullQuerySchema = z
   .object({
     cursor: z.string().max(200).optional(),
@@ -139,6 +136,30 @@ export type PullReset = z.infer<typeof pullResetSchema>;
 export const pullResponseSchema = z.union([pullPageSchema, pullResetSchema]);
 /** A page of changes, or `{ reset: true }` when the cursor is behind the purge horizon or ahead of the server. */
 export type PullResponse = z.infer<typeof pullResponseSchema>;
+
+export const pushResponseSchema = z
+  .object({
+    results: z.array(opResultSchema),
+    lastOpId: z.number().int().nonnegative(),
+    /** With `?pull=<cursor>`: the pull answer after that cursor, read after the push committed. */
+    pull: pullResponseSchema.optional(),
+  })
+  .strict();
+export type PushResponse = z.infer<typeof pushResponseSchema>;
+
+/** `POST /v1/push` query: `pull` asks for the pull page after that cursor in the same answer, `limit` its size. */
+export const pushQuerySchema = z
+  .object({
+    pull: z.string().max(200).optional(),
+    limit: z
+      .string()
+      .regex(/^[0-9]{1,4}$/, "limit must be an integer")
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(WIRE_LIMITS.maxPullLimit))
+      .optional(),
+  })
+  .strict();
+export type PushQuery = z.infer<typeof pushQuerySchema>;
 
 export const docListQuerySchema = z
   .object({

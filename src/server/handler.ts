@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { docListQuerySchema, pullQuerySchema, pushRequestSchema, WIRE_LIMITS, type PushOp } from "../protocol/wire.ts";
+import { docListQuerySchema, pullQuerySchema, pushQuerySchema, pushRequestSchema, WIRE_LIMITS, type PushOp } from "../protocol/wire.ts";
 import { isPlainObject, type JsonObject } from "../json.ts";
 import { isStowageError, type StowageErrorIssue } from "../errors.ts";
 import { isCollectionName, isDocId } from "../names.ts";
@@ -115,13 +115,20 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
     }
     const principal = await authorize(req);
     if (route.kind === "push") {
+      // Checked before anything is applied: a bad pull request refuses the push untouched.
+      const alsoPull = pullWithPush(url);
       const body = parse(pushRequestSchema, await readJson(req, limits.maxBodyBytes));
       const issues = checkPush(body, limits, store.family);
       if (issues.length) throw validation(issues);
       const { response, seq, changes } = await pushWithSeq(store, principal.tenantId, body, limits, now(), bindRules(options, principal, limits.maxValueChars));
       if (seq !== undefined) feed.publish(principal.tenantId, seq, changes);
       callHook(options.hooks?.pushed, req, principal.tenantId, body.clientId, response.results);
-      return json(response);
+      if (!alsoPull) return json(response);
+      const page = { changes: 0, cursor: alsoPull.after.seq, reset: false };
+      const text = await pullPage(store, principal.tenantId, alsoPull.after, alsoPull.limit, page);
+      callHook(options.hooks?.pulled, req, principal.tenantId, body.clientId, page);
+      // The page is JSON text already (pull.ts): spliced in, not parsed and re-serialized.
+      return jsonText(`${JSON.stringify(response).slice(0, -1)},"pull":${text}}`);
     }
     if (route.kind === "pull") {
       const q = parse(pullQuerySchema, query(url));
@@ -262,6 +269,27 @@ function ifMatch(header: string | null): number | null | undefined {
   if (!m || !Number.isSafeInteger(Number(m[1]))) throw new HttpError(400, "bad_request", `If-Match must be a version number, got ${JSON.stringify(header.slice(0, 40))}`);
   const n = Number(m[1]);
   return n === 0 ? null : n;
+}
+
+/**
+ * `POST /v1/push?pull=<cursor>[&limit=<n>]`: after the push commits, the same request answers
+ * the pull page after `cursor` too (docs/PROTOCOL.md, "Pull with the push"), saving a small
+ * sync its second round trip. Absent `pull`: a plain push. Anything else in the query is
+ * refused, like a malformed cursor or limit, before the push is applied.
+ */
+function pullWithPush(url: URL): { after: PullPosition; limit: number } | undefined {
+  if (url.search === "") return undefined;
+  const q = parse(pushQuerySchema, query(url));
+  if (q.pull === undefined) {
+    if (q.limit !== undefined) throw new HttpError(400, "bad_request", "limit is only allowed with pull");
+    return undefined;
+  }
+  try {
+    return { after: parsePullCursor(q.pull), limit: q.limit ?? WIRE_LIMITS.defaultPullLimit };
+  } catch (e) {
+    if (isStowageError(e)) throw new HttpError(400, "invalid_cursor", e.message);
+    throw e;
+  }
 }
 
 /** Query parameters as a record; a repeated parameter is refused rather than guessed at. */

@@ -3,10 +3,10 @@ import type { OpResult } from "../protocol/wire.ts";
 import { emitChanges, noteChanged, type ChangedIds } from "../store/changes.ts";
 import type { Store } from "../store/store.ts";
 import type { HttpClient } from "./http.ts";
-import { applyParsed, CURSOR_KEY, parsePage } from "./pull.ts";
+import { applyParsed, CURSOR_KEY, parsePage, type ParsedPage } from "./pull.ts";
 import { refreshDocs } from "./refresh.ts";
 import { applyStage, clearStage, stagePage } from "./stage.ts";
-import { isRefusedWhole, prepareBatch, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome, type SyncIssue } from "./push.ts";
+import { isRefusedWhole, prepareBatch, PUSH_BATCH_OPS, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome, type SyncIssue } from "./push.ts";
 import type { SyncResult, SyncState } from "./types.ts";
 
 /** A staged pull names at most this many changed ids in `change` events (README "Live"). */
@@ -33,7 +33,17 @@ export interface CycleContext {
   renewLease: () => Promise<void>;
   /** Emits a conflict or rejection to the application. */
   emitIssue: (issue: SyncIssue) => void;
+  /** A full cycle: a push that empties the outbox asks for the pull page in the same request. */
+  pullWithPush?: boolean;
+  /** Set by pushAll when that page was applied: the cycle's pull has nothing left to fetch. */
+  pulledWithPush?: boolean;
 }
+
+/**
+ * The pull page a push asks for (pullWithPush) holds at most this many changes: a small sync
+ * gets all it needs, and a client far behind wastes at most this much before its paged pull.
+ */
+const PULL_WITH_PUSH_LIMIT = 100;
 
 /**
  * Drains the outbox. Pipelined: while a batch's request is in flight the next batch is read
@@ -47,7 +57,8 @@ export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<vo
   let batch = await prepareBatch(ctx.store, 0, isolate);
   if (!batch) return;
   ctx.setState("pushing");
-  let inflight = await send(ctx, batch);
+  const alsoPull = batch.rows.length < PUSH_BATCH_OPS ? await pullWithPush(ctx) : undefined;
+  let inflight = await send(ctx, batch, batch, alsoPull);
   let prefetch = readAhead(ctx, batch);
   while (batch) {
     const outcome: PushOutcome = await inflight;
@@ -80,6 +91,12 @@ export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<vo
     result.pushed += settled.applied + settled.duplicate;
     result.issues.push(...settled.issues);
     for (const issue of settled.issues) ctx.emitIssue(issue);
+    // The page read after this push committed, applied once the answers are settled (our own
+    // writes then come back at the versions just recorded); only when nothing was sent after
+    // it, so the cycle still ends with a pull taken after its last push.
+    if (outcome.ok && outcome.page && !next && !outcome.page.reset && !outcome.page.more) {
+      ctx.pulledWithPush = await applyWholePage(ctx, outcome.page, result, outcome.pulledFrom);
+    }
     if (isolate) {
       isolate = false;
       next = await prepareBatch(ctx.store, 0, false);
@@ -107,9 +124,33 @@ function readAhead(ctx: CycleContext, batch: PreparedBatch): Promise<PreparedBat
  * every op below its first op id has left the outbox, which is what the request reports as
  * settled. (Not `batch`'s own first op: the batch before it may still be unsettled.)
  */
-async function send(ctx: CycleContext, batch: PreparedBatch, unsettled: PreparedBatch = batch): Promise<Promise<PushOutcome>> {
+async function send(ctx: CycleContext, batch: PreparedBatch, unsettled: PreparedBatch = batch, pull?: { cursor: string; limit: number }): Promise<Promise<PushOutcome>> {
   await ctx.renewLease();
-  return sendBatch(ctx.http, batch, unsettled.rows[0].op_id - 1);
+  return sendBatch(ctx.http, batch, unsettled.rows[0].op_id - 1, pull);
+}
+
+/**
+ * What a full cycle's push asks to pull in the same request: the page after the stored cursor
+ * (docs/PROTOCOL.md, "Pull with the push"). Not without a cursor (a first pull is applied as
+ * a reset, staged) nor from any other cursor form than `v1.<seq>`: the cycle's own pull does those.
+ */
+async function pullWithPush(ctx: CycleContext): Promise<{ cursor: string; limit: number } | undefined> {
+  if (!ctx.pullWithPush) return undefined;
+  const cursor = await ctx.store.getMeta(CURSOR_KEY);
+  return cursor && /^v1\.[0-9]{1,16}$/.test(cursor) ? { cursor, limit: Math.min(ctx.pullLimit, PULL_WITH_PUSH_LIMIT) } : undefined;
+}
+
+/**
+ * Applies a page that is a whole pull (`more: false`) with its cursor, in one transaction; with
+ * `after`, only if the stored cursor is still exactly that. Answers whether it was applied.
+ */
+async function applyWholePage(ctx: CycleContext, page: Extract<ParsedPage, { reset: false }>, result: SyncResult, after?: string): Promise<boolean> {
+  if (!(await applyParsed(ctx.store, page, after))) return false;
+  const n = page.changes.length;
+  ctx.trace(`pull:${n}`);
+  result.pulled += n;
+  if (n > 0) ctx.store.events.emit("pulled", { collections: page.collections, changes: n });
+  return true;
 }
 
 /**
@@ -122,7 +163,7 @@ async function send(ctx: CycleContext, batch: PreparedBatch, unsettled: Prepared
  * two pages in memory. Then documents waiting for their server value are refreshed.
  */
 export async function pullAll(ctx: CycleContext, result: SyncResult): Promise<void> {
-  await pullPages(ctx, result);
+  if (!ctx.pulledWithPush) await pullPages(ctx, result);
   await refreshDocs(ctx);
 }
 
@@ -177,10 +218,7 @@ async function pullPages(ctx: CycleContext, result: SyncResult): Promise<void> {
     }
     const n = page.changes.length;
     if (!staging && !page.more && !reset && !fromStart) {
-      await applyParsed(ctx.store, page);
-      ctx.trace(`pull:${n}`);
-      result.pulled += n;
-      if (n > 0) ctx.store.events.emit("pulled", { collections: page.collections, changes: n });
+      await applyWholePage(ctx, page, result);
       return;
     }
     if (!staging) {

@@ -295,6 +295,7 @@ export class SyncEngine {
       return result;
     }
     const steps = this.#steps();
+    steps.pullWithPush = kind === "full";
     if (live.length > 0 && (await applyLiveChanges(steps, live, result))) return result;
     if (kind !== "pull") await this.#transport.push(steps, result);
     if (kind !== "push") await this.#transport.pull(steps, result);

@@ -41,9 +41,13 @@ export class HttpClient {
     this.#timeoutMs = options.timeoutMs ?? 10_000;
   }
 
-  /** Sends a push body already serialized (the outbox holds JSON text; re-parsing it would waste time). */
-  async push(body: string): Promise<PushResponse> {
-    const res = await this.#request("POST", "/v1/push", body);
+  /**
+   * Sends a push body already serialized (the outbox holds JSON text; re-parsing it would waste
+   * time). With `pull`, the answer also carries the pull page after that cursor (`pull`).
+   */
+  async push(body: string, pull?: { cursor: string; limit: number }): Promise<PushResponse> {
+    const path = pull ? `/v1/push?pull=${encodeURIComponent(pull.cursor)}&limit=${pull.limit}` : "/v1/push";
+    const res = await this.#request("POST", path, body);
     const parsed = (await this.#json(res, "push")) as PushResponse;
     if (!parsed || !Array.isArray(parsed.results)) throw protocolError("push", parsed);
     return parsed;

@@ -8,6 +8,7 @@ import type { ServerDoc } from "./rebase.ts";
 import { noteOwnTop } from "./own-top.ts";
 import { markForRefresh } from "./refresh.ts";
 import { settleIssues } from "./settle-issues.ts";
+import { pageOf, type ParsedPage } from "./pull.ts";
 
 /** Ops per push request (a transaction group larger than this goes alone, whole). */
 export const PUSH_BATCH_OPS = 500;
@@ -71,8 +72,11 @@ export interface PreparedBatch {
   lastOpId: number;
 }
 
-/** The answer to one push request: results, or the failure (never a rejected promise). */
-export type PushOutcome = { ok: true; results: OpResult[] } | { ok: false; error: unknown };
+/**
+ * The answer to one push request: results (and the pull page after `pulledFrom`, when the
+ * push asked for one and the server sent it), or the failure (never a rejected promise).
+ */
+export type PushOutcome = { ok: true; results: OpResult[]; page?: ParsedPage; pulledFrom?: string } | { ok: false; error: unknown };
 
 /**
  * The oldest outbox entries after `afterOpId` (≤ PUSH_BATCH_OPS ops, whole `tx` groups only),
@@ -90,17 +94,27 @@ export async function prepareBatch(store: Store, afterOpId: number, isolate: boo
  * `settled`: every op id at or below it has its answer recorded locally (it left the outbox),
  * so the server may forget those ops' recorded refusals (gc.ts); ops above it may still be resent.
  */
-export function sendBatch(http: HttpClient, batch: PreparedBatch, settled: number): Promise<PushOutcome> {
+export function sendBatch(http: HttpClient, batch: PreparedBatch, settled: number, pull?: { cursor: string; limit: number }): Promise<PushOutcome> {
   const body = `{"clientId":${batch.client},"settled":${Math.max(0, settled)},"ops":${batch.ops}}`;
-  return http.push(body).then(
+  return http.push(body, pull).then(
     (response): PushOutcome => {
       if (response.results.length !== batch.rows.length) {
         return { ok: false, error: new StowageError("protocol", `push: sent ${batch.rows.length} ops, the server answered ${response.results.length} results`) };
       }
-      return { ok: true, results: response.results };
+      const page = pull && response.pull !== undefined ? pageOrNull(response.pull) : null;
+      return page ? { ok: true, results: response.results, page, pulledFrom: pull!.cursor } : { ok: true, results: response.results };
     },
     (error): PushOutcome => ({ ok: false, error }),
   );
+}
+
+/** The pull page a push answer carried, or null when it does not check out (the cycle's own pull then fetches it). */
+function pageOrNull(body: unknown): ParsedPage | null {
+  try {
+    return pageOf(body as Parameters<typeof pageOf>[0]);
+  } catch {
+    return null;
+  }
 }
 
 /** A whole-request 400/413: the request as sent can never be accepted. */

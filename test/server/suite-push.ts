@@ -54,6 +54,50 @@ export function pushTests(name: string, ctx: SuiteContext): void {
       expect((await gc(s.store, { olderThanMs: 0, now: later })).opResults).toBe(1);
     });
 
+    test("?pull=<cursor> answers the pull page after that cursor, read after the push committed", async () => {
+      const start = (await a.pullAll()).at(-1)!.cursor;
+      const other = await a.push({ clientId: "client-pp-other", ops: puts(1, { prefix: "pp-other-" }) });
+      const r = await a.call("POST", `/v1/push?pull=${encodeURIComponent(start)}&limit=10`, { clientId: "client-pp", ops: puts(2, { prefix: "pp-" }) });
+      expect(r.status).toBe(200);
+      const mine = r.json.results as { status: string; version: number }[];
+      expect(mine.map((x) => x.status)).toEqual(["applied", "applied"]);
+      // The other client's change and ours, in commit order, at the versions the push answered.
+      const page = r.json.pull;
+      expect(page.changes.map((c: { id: string; version: number }) => [c.id, c.version])).toEqual([
+        ["pp-other-1", other.results[0].version!],
+        ["pp-1", mine[0].version],
+        ["pp-2", mine[1].version],
+      ]);
+      expect(page.more).toBe(false);
+      expect(page.cursor).toBe(`v1.${mine[1].version}`);
+      // The same text a plain pull of that cursor answers.
+      expect(JSON.stringify(page)).toBe(JSON.stringify(await a.pull(start, 10)));
+      // A smaller page says there is more, like a pull would.
+      const small = await a.call("POST", `/v1/push?pull=${encodeURIComponent(start)}&limit=1`, { clientId: "client-pp", ops: puts(1, { prefix: "pp-more-", firstOpId: 3 }) });
+      expect(small.json.pull.changes.map((c: { id: string }) => c.id)).toEqual(["pp-other-1"]);
+      expect(small.json.pull.more).toBe(true);
+      // Without the parameter a push answers no page.
+      const plain = await a.push({ clientId: "client-pp", ops: puts(1, { prefix: "pp-plain-", firstOpId: 4 }) });
+      expect("pull" in plain).toBe(false);
+    });
+
+    test("a bad pull request on a push is refused (400) before the push is applied", async () => {
+      const op = puts(1, { prefix: "pp-bad-" });
+      for (const [query, code] of [
+        ["pull=v1.x", "invalid_cursor"],
+        ["pull=v1.1&limit=0", "bad_request"],
+        ["pull=v1.1&limit=ten", "bad_request"],
+        ["limit=5", "bad_request"],
+        ["pull=v1.1&pull=v1.2", "bad_request"],
+        ["cursor=v1.1", "bad_request"],
+      ]) {
+        const r = await a.call("POST", `/v1/push?${query}`, { clientId: "client-pp-bad", ops: op });
+        expect([query, r.status, r.json?.error?.code]).toEqual([query, 400, code]);
+      }
+      // Nothing was applied: the same op is fresh, not a duplicate.
+      expect((await a.push({ clientId: "client-pp-bad", ops: op })).results.map((x) => x.status)).toEqual(["applied"]);
+    });
+
     test("the same batch sent twice at once is applied once", async () => {
       const ops = puts(200, { prefix: "race-" });
       const [x, y] = await Promise.all([a.push({ clientId: "client-racer", ops }), a.push({ clientId: "client-racer", ops })]);

@@ -1,0 +1,140 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import type { Stowage, StowageOptions } from "../../src/stowage.ts";
+import { startServer, type TestServer } from "../helpers/server.ts";
+import { tempDir } from "../helpers/tmp.ts";
+import { openClient, serverHash, stateHash } from "./clients.ts";
+
+// A full cycle whose push empties the outbox asks for the pull page in the same request
+// (docs/PROTOCOL.md, "Pull with the push"): one round trip for a small sync.
+
+const dir = tempDir("stowage-pull-with-push-");
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+  dir.cleanup();
+});
+let n = 0;
+
+async function server(): Promise<TestServer> {
+  const s = await startServer();
+  cleanups.push(() => s.stop());
+  return s;
+}
+
+/** A client whose requests are listed as `METHOD /path?query`; `rewrite` may change the URL sent. */
+async function client(s: TestServer, extra: Partial<StowageOptions> = {}, rewrite = (url: string) => url) {
+  const requests: string[] = [];
+  const fetchFn = (input: string | URL | Request, init?: RequestInit) => {
+    const url = rewrite(String(input));
+    const u = new URL(url);
+    requests.push(`${init?.method ?? "GET"} ${u.pathname}${u.search.replace(/&clientId=[^&]*/, "")}`);
+    return globalThis.fetch(url, init);
+  };
+  const db: Stowage = await openClient(dir.file(`c${n++}.db`), s.url, s.key, { fetch: fetchFn as typeof fetch, ...extra });
+  cleanups.push(() => db.close());
+  return { db, requests };
+}
+
+describe("pull with the push", () => {
+  test("a sync with one change is one request, and brings another client's change with it", async () => {
+    const s = await server();
+    const a = await client(s);
+    const b = await client(s);
+    await a.db.collection("t").put({ id: "a1", v: 1 });
+    await a.db.sync();
+    await b.db.sync(); // b has a cursor now
+    await a.db.collection("t").put({ id: "a2", v: 2 });
+    await a.db.sync();
+    b.requests.length = 0;
+    await b.db.collection("t").put({ id: "b1", v: 1 });
+    const r = await b.db.sync();
+    const cursor = JSON.stringify(await b.db.store!.getMeta("sync_cursor"));
+    expect(b.requests).toEqual([`POST /v1/push?pull=v1.1&limit=100`]);
+    expect(r).toMatchObject({ pushed: 1, pulled: 2 }); // a2 and our own b1
+    expect(cursor).toBe('"v1.3"');
+    expect(await b.db.collection("t").get("a2")).toEqual({ id: "a2", v: 2 });
+    expect(await b.db.status()).toMatchObject({ outbox: { size: 0 } });
+    expect(await stateHash(b.db)).toBe(await serverHash(s.url, s.key, ["t"]));
+  });
+
+  test("a client far behind drops the page (more than one page waits) and pulls page by page", async () => {
+    const s = await server();
+    const a = await client(s);
+    const b = await client(s, { pullLimit: 100 });
+    await b.db.sync();
+    await a.db.collection("t").putMany(Array.from({ length: 150 }, (_, i) => ({ id: `a${i}`, i })));
+    await a.db.sync();
+    b.requests.length = 0;
+    await b.db.collection("t").put({ id: "b1", v: 1 });
+    await b.db.sync();
+    expect(b.requests).toEqual([`POST /v1/push?pull=v1.0&limit=100`, "GET /v1/pull?limit=100&cursor=v1.0", "GET /v1/pull?limit=100&cursor=v1.100"]);
+    expect(await b.db.collection("t").count()).toBe(151);
+    expect(await stateHash(b.db)).toBe(await serverHash(s.url, s.key, ["t"]));
+  });
+
+  test("a push of several batches asks for no page; the pull after the last batch brings everything", async () => {
+    const s = await server();
+    const a = await client(s);
+    await a.db.sync();
+    await a.db.collection("t").putMany(Array.from({ length: 600 }, (_, i) => ({ id: `a${i}`, i })));
+    a.requests.length = 0;
+    await a.db.sync();
+    expect(a.requests).toEqual(["POST /v1/push", "POST /v1/push", "GET /v1/pull?limit=1000&cursor=v1.0"]);
+    expect(JSON.stringify(await a.db.store!.getMeta("sync_cursor"))).toBe('"v1.600"');
+  });
+
+  test("push() alone and a first sync (no cursor yet) ask for no page", async () => {
+    const s = await server();
+    const a = await client(s);
+    await a.db.collection("t").put({ id: "x", v: 1 });
+    await a.db.sync();
+    expect(a.requests).toEqual(["POST /v1/push", "GET /v1/pull?limit=1000"]);
+    a.requests.length = 0;
+    await a.db.collection("t").put({ id: "y", v: 1 });
+    await a.db.push();
+    expect(a.requests).toEqual(["POST /v1/push"]);
+  });
+
+  test("a server that ignores ?pull (older than this protocol addition): the cycle pulls as before", async () => {
+    const s = await server();
+    const a = await client(s);
+    const b = await client(s, {}, (url) => url.replace(/\/v1\/push\?.*$/, "/v1/push"));
+    await b.db.sync();
+    await a.db.collection("t").put({ id: "a1", v: 1 });
+    await a.db.sync();
+    b.requests.length = 0;
+    await b.db.collection("t").put({ id: "b1", v: 1 });
+    await b.db.sync();
+    expect(b.requests).toEqual(["POST /v1/push", "GET /v1/pull?limit=1000&cursor=v1.0"]);
+    expect(await stateHash(b.db)).toBe(await serverHash(s.url, s.key, ["t"]));
+  });
+
+  test("the answer lost after the server committed: the resend is a duplicate, its page applied, nothing twice", async () => {
+    const s = await server();
+    const a = await client(s);
+    let drop = false;
+    const b = await client(s, {
+      fetch: (async (input: string | URL | Request, init?: RequestInit) => {
+        const res = await globalThis.fetch(input, init);
+        if (drop && String(input).includes("/v1/push")) {
+          drop = false;
+          await res.arrayBuffer(); // the server answered; the answer never arrives
+          throw new TypeError("fetch failed: connection reset");
+        }
+        return res;
+      }) as typeof fetch,
+    });
+    await b.db.sync();
+    await a.db.collection("t").put({ id: "a1", v: 1 });
+    await a.db.sync();
+    await b.db.collection("t").put({ id: "b1", v: 1 });
+    drop = true;
+    await expect(b.db.sync()).rejects.toMatchObject({ code: "transport" });
+    expect(await b.db.collection("t").get("a1")).toBeUndefined();
+    const r = await b.db.sync();
+    expect(r).toMatchObject({ pushed: 1, pulled: 2 });
+    expect(await b.db.collection("t").get("a1")).toEqual({ id: "a1", v: 1 });
+    expect(await b.db.status()).toMatchObject({ outbox: { size: 0 } });
+    expect(await stateHash(b.db)).toBe(await serverHash(s.url, s.key, ["t"]));
+  });
+});
