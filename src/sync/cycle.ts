@@ -1,9 +1,10 @@
 import { StowageError, describeValue } from "../errors.ts";
 import type { OpResult } from "../protocol/wire.ts";
-import { emitChanges, noteChanged, type ChangedIds } from "../store/changes.ts";
+import { changedIdsOf, emitChanges, noteChanged, type ChangedIds } from "../store/changes.ts";
 import type { Store } from "../store/store.ts";
 import type { HttpClient } from "./http.ts";
-import { applyParsed, CURSOR_KEY, parsePage, type ParsedPage } from "./pull.ts";
+import { applyParsed, applyParsedIn, CURSOR_KEY, parsePage, type ParsedPage } from "./pull.ts";
+import type { Executor } from "../store/sql.ts";
 import { refreshDocs } from "./refresh.ts";
 import { applyStage, clearStage, stagePage } from "./stage.ts";
 import { isRefusedWhole, prepareBatch, PUSH_BATCH_OPS, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome, type SyncIssue } from "./push.ts";
@@ -86,16 +87,21 @@ export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<vo
       next = await prefetch;
       if (next) inflight = await send(ctx, next, batch);
     }
-    const settled = await settleBatch(ctx.store, batch, results);
+    // The page read after this push committed, applied in the settle's transaction after the
+    // answers (our own writes then come back at the versions just recorded); only when nothing
+    // was sent after it, so the cycle still ends with a pull taken after its last push.
+    const page = outcome.ok && outcome.page && !next && !outcome.page.reset && !outcome.page.more ? outcome.page : null;
+    let pageApplied = false;
+    const applyPage = page ? async (trx: Executor) => void (pageApplied = await applyParsedIn(trx, ctx.store, page, outcome.ok ? outcome.pulledFrom : undefined)) : undefined;
+    const settled = await settleBatch(ctx.store, batch, results, applyPage);
     ctx.trace(`push:${batch.rows.length}`);
     result.pushed += settled.applied + settled.duplicate;
     result.issues.push(...settled.issues);
     for (const issue of settled.issues) ctx.emitIssue(issue);
-    // The page read after this push committed, applied once the answers are settled (our own
-    // writes then come back at the versions just recorded); only when nothing was sent after
-    // it, so the cycle still ends with a pull taken after its last push.
-    if (outcome.ok && outcome.page && !next && !outcome.page.reset && !outcome.page.more) {
-      ctx.pulledWithPush = await applyWholePage(ctx, outcome.page, result, outcome.pulledFrom);
+    if (page && pageApplied) {
+      emitChanges(ctx.store.events, changedIdsOf(page.changes));
+      pageDone(ctx, page, result);
+      ctx.pulledWithPush = true;
     }
     if (isolate) {
       isolate = false;
@@ -140,17 +146,12 @@ async function pullWithPush(ctx: CycleContext): Promise<{ cursor: string; limit:
   return cursor && /^v1\.[0-9]{1,16}$/.test(cursor) ? { cursor, limit: Math.min(ctx.pullLimit, PULL_WITH_PUSH_LIMIT) } : undefined;
 }
 
-/**
- * Applies a page that is a whole pull (`more: false`) with its cursor, in one transaction; with
- * `after`, only if the stored cursor is still exactly that. Answers whether it was applied.
- */
-async function applyWholePage(ctx: CycleContext, page: Extract<ParsedPage, { reset: false }>, result: SyncResult, after?: string): Promise<boolean> {
-  if (!(await applyParsed(ctx.store, page, after))) return false;
+/** Reports a whole-pull page applied (`more: false`, with its cursor). */
+function pageDone(ctx: CycleContext, page: Extract<ParsedPage, { reset: false }>, result: SyncResult): void {
   const n = page.changes.length;
   ctx.trace(`pull:${n}`);
   result.pulled += n;
   if (n > 0) ctx.store.events.emit("pulled", { collections: page.collections, changes: n });
-  return true;
 }
 
 /**
@@ -218,7 +219,8 @@ async function pullPages(ctx: CycleContext, result: SyncResult): Promise<void> {
     }
     const n = page.changes.length;
     if (!staging && !page.more && !reset && !fromStart) {
-      await applyWholePage(ctx, page, result);
+      await applyParsed(ctx.store, page);
+      pageDone(ctx, page, result);
       return;
     }
     if (!staging) {

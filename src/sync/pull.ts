@@ -96,44 +96,51 @@ export async function applyParsed(store: Store, page: { changes: Change[]; curso
   const { changes, cursor } = page;
   // An idle poll (nothing new, same cursor) needs no write transaction.
   if (after === undefined && changes.length === 0 && (await store.getMeta(CURSOR_KEY)) === cursor) return true;
-  const applied = await store.db.transaction().execute(async (trx) => {
-    if (after !== undefined && (await store.getMeta(CURSOR_KEY, trx)) !== after) return false;
-    if (after !== undefined && !(await ownWritesAtOrBelow(trx, cursorSeq(cursor)))) return false;
-    const pending = changes.length ? await pendingKeys(trx, changes) : null;
-    const live: Change[] = [];
-    const dead: Change[] = [];
-    const rebase: Change[] = [];
-    for (const c of changes) {
-      if (pending?.has(`${c.collection}\u0000${c.id}`)) rebase.push(c);
-      else if (c.deleted) dead.push(c);
-      else live.push(c);
-    }
-    for (let i = 0; i < live.length; i += ROWS) {
-      const chunk = live.slice(i, i + ROWS);
-      const params: unknown[] = new Array(chunk.length * 4);
-      for (let j = 0; j < chunk.length; j++) {
-        const c = chunk[j];
-        params[j * 4] = c.collection;
-        params[j * 4 + 1] = c.id;
-        params[j * 4 + 2] = JSON.stringify(c.value);
-        params[j * 4 + 3] = c.version;
-      }
-      await run(trx, `insert into _stowage_docs (collection, id, body, version) values ${placeholders(chunk.length, 4)} ${UPSERT_TAIL}`, params);
-    }
-    for (let i = 0; i < dead.length; i += ROWS) {
-      const chunk = dead.slice(i, i + ROWS);
-      const params: unknown[] = [];
-      for (const c of chunk) params.push(c.collection, c.id);
-      await run(trx, `delete from _stowage_docs where (collection, id) in (values ${placeholders(chunk.length, 2)})`, params);
-    }
-    if (rebase.length) {
-      await rebaseDocs(trx, rebase.map((c) => ({ collection: c.collection, id: c.id, value: c.deleted ? null : (c.value as JsonObject), version: c.version })));
-    }
-    await store.setMeta(CURSOR_KEY, cursor, trx);
-    return true;
-  });
+  const applied = await store.db.transaction().execute((trx) => applyParsedIn(trx, store, page, after));
   if (applied) emitChanges(store.events, changedIdsOf(changes)); // live queries (README "Live"), after commit
   return applied;
+}
+
+/**
+ * applyParsed inside the caller's transaction (a push's settle, cycle.ts); the caller emits
+ * the `change` events after its commit.
+ */
+export async function applyParsedIn(trx: Executor, store: Store, page: { changes: Change[]; cursor: string }, after?: string): Promise<boolean> {
+  const { changes, cursor } = page;
+  if (after !== undefined && (await store.getMeta(CURSOR_KEY, trx)) !== after) return false;
+  if (after !== undefined && !(await ownWritesAtOrBelow(trx, cursorSeq(cursor)))) return false;
+  const pending = changes.length ? await pendingKeys(trx, changes) : null;
+  const live: Change[] = [];
+  const dead: Change[] = [];
+  const rebase: Change[] = [];
+  for (const c of changes) {
+    if (pending?.has(`${c.collection}\u0000${c.id}`)) rebase.push(c);
+    else if (c.deleted) dead.push(c);
+    else live.push(c);
+  }
+  for (let i = 0; i < live.length; i += ROWS) {
+    const chunk = live.slice(i, i + ROWS);
+    const params: unknown[] = new Array(chunk.length * 4);
+    for (let j = 0; j < chunk.length; j++) {
+      const c = chunk[j];
+      params[j * 4] = c.collection;
+      params[j * 4 + 1] = c.id;
+      params[j * 4 + 2] = JSON.stringify(c.value);
+      params[j * 4 + 3] = c.version;
+    }
+    await run(trx, `insert into _stowage_docs (collection, id, body, version) values ${placeholders(chunk.length, 4)} ${UPSERT_TAIL}`, params);
+  }
+  for (let i = 0; i < dead.length; i += ROWS) {
+    const chunk = dead.slice(i, i + ROWS);
+    const params: unknown[] = [];
+    for (const c of chunk) params.push(c.collection, c.id);
+    await run(trx, `delete from _stowage_docs where (collection, id) in (values ${placeholders(chunk.length, 2)})`, params);
+  }
+  if (rebase.length) {
+    await rebaseDocs(trx, rebase.map((c) => ({ collection: c.collection, id: c.id, value: c.deleted ? null : (c.value as JsonObject), version: c.version })));
+  }
+  await store.setMeta(CURSOR_KEY, cursor, trx);
+  return true;
 }
 
 /** The sequence number a `v1.<seq>` cursor stands for; 0 for none or any other form (the safe side). */

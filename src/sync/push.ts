@@ -205,8 +205,9 @@ async function recordVersions(trx: Executor, versions: Map<string, { collection:
 /**
  * Applies the server's answers in one local transaction: the batch's entries leave the outbox
  * (only now that the server has answered for them), conflicts and rejections are recorded.
+ * `then` runs last inside that transaction (the pull page the push brought, cycle.ts).
  */
-export async function settleBatch(store: Store, batch: PreparedBatch, results: OpResult[]): Promise<BatchResult> {
+export async function settleBatch(store: Store, batch: PreparedBatch, results: OpResult[], then?: (trx: Executor) => Promise<void>): Promise<BatchResult> {
   const rows = batch.rows;
   const out: BatchResult = { sent: rows.length, applied: 0, duplicate: 0, issues: [] };
   /** `collection\u0000id` → the version the server gave our latest write of it. */
@@ -272,6 +273,7 @@ export async function settleBatch(store: Store, batch: PreparedBatch, results: O
     if (out.issues.length) await settleIssues(trx, out.issues, currentConflicts(rows, results, serverDocs));
     if (duplicates.length) await markForRefresh(trx, duplicates);
     if (ownTop > 0) await noteOwnTop(trx, ownTop);
+    await then?.(trx);
   });
   return out;
 }
