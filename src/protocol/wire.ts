@@ -102,17 +102,20 @@ export const opResultSchema = z
 /** One op's outcome; `value` and `version` are the server state on `conflict`. */
 export type OpResult = z.infer<typeof opResultSchema>;
 
+/** A pull page's size in a query string: 1 to maxPullLimit. */
+const pullLimit = z
+  .string()
+  .regex(/^[0-9]{1,4}$/, "limit must be an integer")
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(WIRE_LIMITS.maxPullLimit))
+  .optional();
+
 export const pullQuerySchema = z
   .object({
     cursor: z.string().max(200).optional(),
     /** The pulling client's clientId (optional): lets the server show how far behind it is. */
     clientId: clientId.optional(),
-    limit: z
-      .string()
-      .regex(/^[0-9]{1,4}$/, "limit must be an integer")
-      .transform(Number)
-      .pipe(z.number().int().min(1).max(WIRE_LIMITS.maxPullLimit))
-      .optional(),
+    limit: pullLimit,
   })
   .strict();
 export type PullQuery = z.infer<typeof pullQuerySchema>;
@@ -151,12 +154,7 @@ export type PushResponse = z.infer<typeof pushResponseSchema>;
 export const pushQuerySchema = z
   .object({
     pull: z.string().max(200).optional(),
-    limit: z
-      .string()
-      .regex(/^[0-9]{1,4}$/, "limit must be an integer")
-      .transform(Number)
-      .pipe(z.number().int().min(1).max(WIRE_LIMITS.maxPullLimit))
-      .optional(),
+    limit: pullLimit,
   })
   .strict();
 export type PushQuery = z.infer<typeof pushQuerySchema>;
