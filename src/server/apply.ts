@@ -194,14 +194,26 @@ function valueOf(state: DocState): JsonObject {
   return (state.value ??= JSON.parse(state.body ?? "{}") as JsonObject);
 }
 
+/**
+ * The current state of every document an op needs it for. On SQLite, a plain put (no base
+ * version, no rules) replaces whatever is there without looking at it (the write is an
+ * upsert), so a document that only plain puts touch is not read: a bulk push skips one
+ * multi-row read per 500 documents. (PostgreSQL reads them all: it inserts the documents
+ * that read absent without `on conflict`, docs-sql.ts.)
+ */
 async function loadStates(trx: Transaction<ServerTables>, ctx: ApplyContext, ops: WriteOp[]): Promise<Map<string, DocState>> {
+  const family = ctx.family ?? familyOf(trx);
+  const needed = new Set<string>();
+  for (const op of ops) {
+    if (family !== "sqlite" || op.op !== "put" || op.baseVersion !== undefined || op.rules || ctx.rules) needed.add(key(op.collection, op.id));
+  }
   const byCollection = new Map<string, Set<string>>();
   for (const op of ops) {
+    if (!needed.has(key(op.collection, op.id))) continue;
     let ids = byCollection.get(op.collection);
     if (!ids) byCollection.set(op.collection, (ids = new Set()));
     ids.add(op.id);
   }
-  const family = ctx.family ?? familyOf(trx);
   const states = new Map<string, DocState>();
   for (const [collection, idSet] of byCollection) {
     for (const r of await selectDocStates(trx, family, ctx.tenantId, collection, [...idSet])) {
