@@ -117,8 +117,8 @@ describe("live events with changes", () => {
     const b = await client(s, { adapter: countingAdapter(dir.file(`c${++n}.db`), "client", log) });
     await settled(a);
     await settled(b);
-    const seen: number[] = [];
-    b.collection("lat").watch({ orderBy: "-n", limit: 1 }, (items) => seen.push(items[0]?.n as number));
+    const seen: (number | undefined)[] = [];
+    b.collection("lat").watch({ orderBy: "-n", limit: 1 }, (items) => seen.push(items[0]?.n as number | undefined));
     await until("B's watch ran once", () => log.some((e) => e.sql.startsWith("select id, body")));
     await until("B idle", async () => (await b.status()).state === "idle");
     for (let i = 1; i <= 5; i++) {
