@@ -42,8 +42,13 @@ async function measure(r: Reporter, store: string, target: Target): Promise<void
     let done: () => void = () => {};
     let start = 0;
     const samples: number[] = [];
+    /** Put → the event parsed in a subscriber (what the server and the sockets take). */
+    const arrivals: number[] = [];
     for (let i = 0; i < SUBS; i++) {
-      const db = await openStowage({ adapter: timingAdapter(dir.file(`sub${i}.db`), log), url: target.url, apiKey: target.keys[i + 1], env: {} });
+      const onTrace = (line: string) => {
+        if (line.startsWith("live:poke:") && pending > 0) arrivals.push(performance.now() - start);
+      };
+      const db = await openStowage({ adapter: timingAdapter(dir.file(`sub${i}.db`), log), url: target.url, apiKey: target.keys[i + 1], env: {}, onTrace });
       open.push(db);
       let seen = -1;
       db.collection("lat").watch({ orderBy: "-n", limit: 1 }, (items) => {
@@ -75,6 +80,7 @@ async function measure(r: Reporter, store: string, target: Target): Promise<void
     };
     for (let i = 0; i < 20; i++) await step(i);
     samples.length = 0;
+    arrivals.length = 0;
     log.length = 0;
     const server0 = procCpuUs(target.pid);
     const pulls0 = pulls(log);
@@ -95,6 +101,7 @@ async function measure(r: Reporter, store: string, target: Target): Promise<void
       usBySql.set(k, (usBySql.get(k) ?? 0) + (e as TimedSql).us);
     }
     samples.sort((a, b) => a - b);
+    arrivals.sort((a, b) => a - b);
     const label = `${store}, ${SUBS} subscribers`;
     r.figure(SECTION, `${label}: statements per event`, statements.length / events, "", { note: `${samples.length} of ${events} deliveries` });
     r.figure(SECTION, `${label}: transactions per event`, transactions / events, "");
@@ -104,6 +111,8 @@ async function measure(r: Reporter, store: string, target: Target): Promise<void
     r.figure(SECTION, `${label}: wall per change`, wall / CHANGES, "ms");
     r.figure(SECTION, `${label}: latency p50`, percentile(samples, 50), "ms");
     r.figure(SECTION, `${label}: latency p99`, percentile(samples, 99), "ms");
+    r.figure(SECTION, `${label}: event arrival p50 (put → parsed)`, percentile(arrivals, 50), "ms");
+    r.figure(SECTION, `${label}: event arrival p99`, percentile(arrivals, 99), "ms");
     r.figure(SECTION, `${label}: SQLite time per event`, [...usBySql.values()].reduce((a, b) => a + b, 0) / events, "µs");
     for (const [sql, n] of [...bySql].sort((a, b) => b[1] - a[1])) r.log(`  ${(n / events).toFixed(3).padStart(7)} × ${(usBySql.get(sql)! / n).toFixed(1).padStart(7)} µs  ${sql}`);
   } finally {
