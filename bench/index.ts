@@ -14,6 +14,7 @@ const SECTIONS: Record<string, () => Promise<{ default: (r: Reporter) => Promise
   sync: () => import("./sync.ts"),
   search: () => import("./search.ts"),
   live: () => import("./live.ts"),
+  "live-cost": () => import("./live-cost.ts"),
   profile: () => import("./profile-sync.ts"),
   table: () => import("./table.ts"),
   "pg-scale": () => import("./pg-scale.ts"),
@@ -24,7 +25,7 @@ const args = process.argv.slice(2);
 const json = args.includes("--json");
 const wanted = args.filter((a) => !a.startsWith("--"));
 /** Slow sections run only when named. */
-const OPT_IN = new Set(["pg-scale", "pull1m"]);
+const OPT_IN = new Set(["pg-scale", "pull1m", "live-cost"]);
 const reporter = createReporter();
 for (const [name, load] of Object.entries(SECTIONS)) {
   if (wanted.length ? !wanted.includes(name) : OPT_IN.has(name)) continue;

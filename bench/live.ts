@@ -21,8 +21,10 @@ const BIN = join(import.meta.dir, "../src/cli/bin.ts");
 const PROCS = Number(process.env.BENCH_LIVE_PROCS ?? 0);
 const SUBSCRIBER_SCRIPT = join(import.meta.dir, "live-subscribers.ts");
 
-interface Target {
+export interface Target {
   url: string;
+  /** The server's process id (its CPU time is read from /proc by live-cost.ts). */
+  pid?: number;
   /** One key per client (same tenant): `stowage serve` rate-limits per key (50/s), and 100 clients each pulling after every write would spend one key's budget in a few changes. */
   keys: string[];
   stop(): Promise<void>;
@@ -199,17 +201,20 @@ async function makeKeys(store: Awaited<ReturnType<typeof openServerStore>>, n: n
 }
 
 /** `stowage serve` over a fresh SQLite file (default limits), as a child process. */
-async function sqliteTarget(clients: number): Promise<Target> {
+export async function sqliteTarget(clients: number): Promise<Target> {
   const tmp = tempDir("stowage-bench-live-srv-");
   const data = tmp.file("server.db");
   const store = await openServerStore({ adapter: createBunSqliteAdapter({ path: data }) });
   const keys = await makeKeys(store, clients);
   await store.close();
-  const proc = Bun.spawn([process.execPath, BIN, "serve", "--port", "0", "--json", "--data", data], { stdout: "pipe", stderr: "inherit" });
+  // BENCH_LIVE_SERVER_FLAGS: runtime flags for the server child (`--cpu-prof-md --cpu-prof-dir=/tmp/p` profiles it).
+  const flags = (process.env.BENCH_LIVE_SERVER_FLAGS ?? "").split(" ").filter(Boolean);
+  const proc = Bun.spawn([process.execPath, ...flags, BIN, "serve", "--port", "0", "--json", "--data", data], { stdout: "pipe", stderr: "inherit" });
   const url = await readUrl(proc);
   return {
     url,
     keys,
+    pid: proc.pid,
     stop: async () => {
       proc.kill("SIGTERM");
       await proc.exited;
@@ -218,7 +223,7 @@ async function sqliteTarget(clients: number): Promise<Target> {
   };
 }
 
-async function pgTarget(clients: number): Promise<Target> {
+export async function pgTarget(clients: number): Promise<Target> {
   const schema = newSchemaName();
   const store = await openServerStore({ adapter: createPostgresAdapter({ url: PG_URL, schema, pool: { max: 2 } }) });
   const keys = await makeKeys(store, clients);
@@ -227,6 +232,7 @@ async function pgTarget(clients: number): Promise<Target> {
   return {
     url: server.url,
     keys,
+    pid: server.proc.pid,
     stop: async () => {
       await server.kill("SIGTERM");
       await dropSchema(schema);

@@ -43,15 +43,15 @@ export class SingleConnectionDriver<C extends HeldConnection> implements Driver 
   }
 
   async beginTransaction(connection: DatabaseConnection, _settings: TransactionSettings): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+    await connection.executeQuery(BEGIN);
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("commit"));
+    await connection.executeQuery(COMMIT);
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw("rollback"));
+    await connection.executeQuery(ROLLBACK);
   }
 
   async savepoint(connection: DatabaseConnection, name: string, _compile: QueryCompiler["compileQuery"]): Promise<void> {
@@ -84,6 +84,11 @@ export class SingleConnectionDriver<C extends HeldConnection> implements Driver 
     }
   }
 }
+
+// Made once: CompiledQuery.raw freezes four objects, and every write transaction runs two of these.
+const BEGIN = CompiledQuery.raw("begin immediate");
+const COMMIT = CompiledQuery.raw("commit");
+const ROLLBACK = CompiledQuery.raw("rollback");
 
 function quoteName(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

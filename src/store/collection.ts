@@ -164,11 +164,15 @@ export class Collection<T extends object = JsonObject> {
   watch(query: ListOptions, callback: (items: Doc<T>[]) => void): () => void {
     const scope = this.#scope;
     if (!scope.subscribe) throw new StowageError("input", `watch is not available inside a transaction; call it on db.collection(${JSON.stringify(this.name)})`);
-    buildList(this.name, query, this.#knownField); // bad options throw here, not in the background
-    return watchQuery<T>(
-      { run: async () => (await this.list(query)).items, subscribe: (fn) => scope.subscribe!(fn), closed: () => scope.closed?.() ?? false },
-      callback,
-    );
+    // Built once (bad options throw here, not in the background); each run is then one
+    // statement, and only a changed result is parsed (watch.ts).
+    const q = buildList(this.name, query, this.#knownField);
+    const run = async () => {
+      const rows = await scope.read((db) => all<{ body: string }>(db, q.sql, q.params));
+      if (rows.length > q.limit) rows.length = q.limit;
+      return rows.map((r) => r.body);
+    };
+    return watchQuery<T>({ run, subscribe: (fn) => scope.subscribe!(fn), closed: () => scope.closed?.() ?? false }, callback);
   }
 
   /** Number of documents matching `where`. */

@@ -5,10 +5,25 @@ export type Executor = Pick<Kysely<any>, "executeQuery">;
 
 /**
  * Like Kysely's `CompiledQuery.raw`, minus `Object.freeze` on the parameters: freezing a
- * 3,500-element parameter array costs more than SQLite spends inserting its 500 rows.
+ * 3,500-element parameter array costs more than SQLite spends inserting its 500 rows. The
+ * query node (three frozen objects, immutable) is made once per SQL text: the hot paths run
+ * the same few texts over and over (a live event's apply is five statements).
  */
 function compiled(sql: string, parameters: readonly unknown[]): CompiledQuery {
-  return { sql, parameters, query: RawNode.createWithSql(sql), queryId: createQueryId() };
+  return { sql, parameters, query: rawNode(sql), queryId: createQueryId() };
+}
+
+const NODES = new Map<string, RawNode>();
+/** Most query nodes kept; texts with a varying number of placeholders come and go. */
+const MAX_NODES = 512;
+
+function rawNode(sql: string): RawNode {
+  let node = NODES.get(sql);
+  if (node) return node;
+  node = RawNode.createWithSql(sql);
+  if (NODES.size >= MAX_NODES) NODES.delete(NODES.keys().next().value as string);
+  NODES.set(sql, node);
+  return node;
 }
 
 /** Runs raw SQL and returns its rows. The core's hot paths skip the query builder. */

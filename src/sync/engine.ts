@@ -218,23 +218,34 @@ export class SyncEngine {
    * A live poke: pull when the server's seq is past our cursor (or either is unknown). Not
    * while backing off: the failure may be a 429, and the cycle the backoff timer runs pulls
    * anyway, so pokes must not shorten the wait.
-   * A poke with its commit's changes rides on the pull it requests when nothing is in flight
-   * or queued (or it continues the events already riding on a queued pull): that cycle then
-   * applies them instead of pulling, if they continue the cursor. Otherwise it pulls.
+   * A poke with its commit's changes rides on the pull it requests when nothing is queued
+   * (or it continues the events already riding on a queued pull): that cycle then applies
+   * them instead of pulling, if they continue the cursor. Otherwise it pulls.
    */
   async #onPoke(seq: number | null, changes: LiveChanges | null = null): Promise<void> {
     if (!this.#started || this.#store.closed || this.#state === "backoff") return;
-    if (seq !== null) {
+    // Changes that can ride on a new pull-only cycle skip the cursor read: their apply reads
+    // it in its own transaction and skips what the cursor already covers (live/apply.ts).
+    if (seq !== null && !this.#canRide(changes)) {
       const at = cursorSeq(await this.#store.getMeta(CURSOR_KEY).catch(() => undefined));
       if (at !== null && seq <= at) return;
     }
     if (!this.#started || this.state === "backoff") return;
     const riding = this.#liveChanges;
     const last = riding[riding.length - 1];
-    if (changes && this.#transport === PROTOCOL_V1 && this.#loop === null && this.#want === null) this.#liveChanges = [changes];
+    if (this.#canRide(changes)) this.#liveChanges = [changes!];
     else if (changes && last && this.#want === "pull" && changes.prev === last.seq) riding.push(changes);
     else if (!(seq !== null && last && this.#want === "pull" && seq <= last.seq)) this.#liveChanges = [];
     this.#request("pull");
+  }
+
+  /**
+   * Whether a poke's changes can ride on a pull-only cycle of their own: nothing is queued. A
+   * cycle may be running (say, the push of the very write this event carries): the ride then
+   * waits for it, and its apply checks the cursor it left, pulling on anything but `v1.<prev>`.
+   */
+  #canRide(changes: LiveChanges | null): boolean {
+    return changes !== null && this.#transport === PROTOCOL_V1 && this.#want === null;
   }
 
   /**

@@ -9,7 +9,7 @@ import { first, run, type Executor } from "../store/sql.ts";
  * So an event whose commit is older than our newest own write is not applied: the pull it
  * falls back to brings the latest rows (chaos found an event taking our own patch back).
  */
-const OWN_TOP_KEY = "own_top";
+export const OWN_TOP_KEY = "own_top";
 
 /** Raises the mark, in the settle's transaction. */
 export async function noteOwnTop(trx: Executor, version: number): Promise<void> {
@@ -24,5 +24,10 @@ export async function noteOwnTop(trx: Executor, version: number): Promise<void> 
 /** Whether an event whose commit ends at `seq` may be applied over our own writes. */
 export async function ownWritesAtOrBelow(trx: Executor, seq: number): Promise<boolean> {
   const row = await first<{ value: string }>(trx, "select value from _stowage_meta where key = ?", [OWN_TOP_KEY]);
-  return !row || Number(row.value) <= seq;
+  return ownTopAllows(row?.value, seq);
+}
+
+/** ownWritesAtOrBelow for the mark already read (`value`: the meta row's, undefined when absent). */
+export function ownTopAllows(value: string | null | undefined, seq: number): boolean {
+  return value === null || value === undefined || Number(value) <= seq;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { ChangeFeed, type ChangeSource } from "../../src/server/events/feed.ts";
+import type { CommitChanges } from "../../src/server/events/changes.ts";
+import { ChangeFeed, LISTEN_GRACE_MS, listenerSource, type ChangeSource, type PokeListener } from "../../src/server/events/feed.ts";
 import { EventStreams } from "../../src/server/events/sse.ts";
 
 /** The fan-out and the stream writer on their own, without HTTP. */
@@ -28,6 +29,35 @@ describe("ChangeFeed", () => {
     expect(other).toEqual([]);
     expect(feed.subscribers).toBe(3);
     expect(feed.tenants().sort()).toEqual(["t1", "t2"]);
+  });
+
+  test("LISTEN pokes wait the grace: this process's own publish with changes wins over its NOTIFY; other pokes arrive after it, coalesced", async () => {
+    const fns = new Set<(p: { seq?: number }) => void>();
+    const listener: PokeListener = {
+      subscribe: (_t, fn) => (fns.add(fn), () => void fns.delete(fn)),
+      close: async () => {},
+    };
+    const notify = (seq?: number) => fns.forEach((fn) => fn({ seq }));
+    let reads = 0;
+    const feed = new ChangeFeed({ source: listenerSource(listener), readSeq: async () => (reads++, 7) });
+    const got: string[] = [];
+    feed.subscribe("t", (seq, changes) => got.push(`${seq}${changes ? "+changes" : ""}`));
+    const commit = { prev: 0, seq: 1, rows: [], family: "postgres" } as unknown as CommitChanges;
+    notify(1); // the NOTIFY of our own commit, ahead of the committing request
+    feed.publish("t", 1, commit);
+    notify(2); // another instance's commits
+    notify(3);
+    expect(got).toEqual(["1+changes"]);
+    await Bun.sleep(LISTEN_GRACE_MS + 20);
+    expect(got).toEqual(["1+changes", "3"]);
+    notify(); // after a reconnect: read at once
+    await Bun.sleep(1);
+    expect(reads).toBe(1);
+    expect(got).toEqual(["1+changes", "3", "7"]);
+    notify(9);
+    await feed.close(); // a held poke dies with its watch
+    await Bun.sleep(LISTEN_GRACE_MS + 20);
+    expect(got).toEqual(["1+changes", "3", "7"]);
   });
 
   test("a poke without seq reads it: many pokes during a read cost one more read, not one each", async () => {

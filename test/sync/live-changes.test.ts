@@ -13,6 +13,7 @@ import { openStowage, type Stowage, type StowageOptions } from "../../src/stowag
 import type { CycleContext } from "../../src/sync/cycle.ts";
 import { applyLiveChanges, liveChangesOf } from "../../src/sync/live/apply.ts";
 import { CURSOR_KEY } from "../../src/sync/pull.ts";
+import { countingAdapter, type SqlEvent } from "../helpers/counting-sqlite.ts";
 import { openEvents, seqOf, type SseItem } from "../helpers/sse.ts";
 import { tempDir } from "../helpers/tmp.ts";
 import { until } from "../helpers/until.ts";
@@ -107,6 +108,66 @@ describe("live events with changes", () => {
     const serverSeq = Number((await s.store.db.selectFrom("stowage_tenants").select("seq").executeTakeFirstOrThrow()).seq);
     expect((await b.status()).cursor).toBe(`v1.${serverSeq}`);
     expect(await b.collection("todos").get("t2")).toEqual({ id: "t2", v: 2 });
+  });
+
+  test("one event costs B one local transaction of three statements and one run of its live query", async () => {
+    const s = await countingServer();
+    const a = await client(s);
+    const log: SqlEvent[] = [];
+    const b = await client(s, { adapter: countingAdapter(dir.file(`c${++n}.db`), "client", log) });
+    await settled(a);
+    await settled(b);
+    const seen: (number | undefined)[] = [];
+    b.collection("lat").watch({ orderBy: "-n", limit: 1 }, (items) => seen.push(items[0]?.n as number | undefined));
+    await until("B's watch ran once", () => log.some((e) => e.sql.startsWith("select id, body")));
+    await until("B idle", async () => (await b.status()).state === "idle");
+    for (let i = 1; i <= 5; i++) {
+      log.length = 0;
+      await a.collection("lat").put({ id: `d${i % 2}`, n: i });
+      await until(`B sees ${i}`, () => seen.at(-1) === i);
+      await new Promise((r) => setTimeout(r, 20)); // a second run of the query would come now
+      // The stored cursor, own-top mark and outbox in one read; no read before the cycle; the
+      // query once although both `change` and `pulled` wake it.
+      expect(log.map((e) => e.sql.replace(/\s+/g, " ").split(" ").slice(0, 3).join(" "))).toEqual([
+        "begin immediate",
+        "select (select value",
+        "insert into _stowage_docs",
+        "insert into _stowage_meta",
+        "commit",
+        "select id, body,",
+      ]);
+    }
+    expect(seen).toEqual([undefined, 1, 2, 3, 4, 5]);
+  });
+
+  test("the writer's own event rides behind its push: it pulls nothing, and an event its cursor already covers is skipped", async () => {
+    const s = await countingServer();
+    const trace: string[] = [];
+    const a = await client(s, { onTrace: (l) => trace.push(l) });
+    const aId = await settled(a);
+    const pullsBefore = s.pulls(aId);
+    for (let i = 1; i <= 5; i++) {
+      await a.collection("todos").put({ id: `t${i}`, v: i });
+      await until(`A's cursor at ${i}`, async () => (await a.status()).cursor === `v1.${i}`);
+    }
+    await until("A idle", async () => (await a.status()).state === "idle");
+    expect(s.pulls(aId)).toBe(pullsBefore);
+    expect(trace.filter((l) => l.startsWith("live:apply:"))).toEqual(Array(5).fill("live:apply:1"));
+
+    const db = await client(null);
+    const store = db.store!;
+    const ctx = { store, trace: (l: string) => trace.push(l) } as unknown as CycleContext;
+    const result = { pushed: 0, pulled: 0, issues: [], reset: false, leased: true };
+    const event = liveChangesOf({ seq: 4, prev: 3, changes: [{ collection: "todos", id: "x4", version: 4, value: { id: "x4" }, deleted: false }], cursor: "v1.4", more: false }, 4)!;
+    await store.setMeta(CURSOR_KEY, "v1.6");
+    expect(await applyLiveChanges(ctx, [event], result)).toBe(true);
+    expect(trace.at(-1)).toBe("live:covered");
+    expect(await db.collection("todos").count()).toBe(0);
+    expect(await store.getMeta(CURSOR_KEY)).toBe("v1.6");
+    expect(result.pulled).toBe(0);
+    // A horizon cursor covers nothing yet: its scan from the start is under way.
+    await store.setMeta(CURSOR_KEY, "v1.6.h9");
+    expect(await applyLiveChanges(ctx, [event], result)).toBe(false);
   });
 
   test("a gap (a commit B never heard of) ends in one pull with every change exactly once", async () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { openStowage, type Stowage, type StowageOptions } from "../../src/stowage.ts";
+import { countingAdapter, type SqlEvent } from "../helpers/counting-sqlite.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/tmp.ts";
 import { until } from "../helpers/until.ts";
@@ -99,6 +100,27 @@ describe("live sync", () => {
     await new Promise((r) => setTimeout(r, 30));
     expect(calls).toEqual([0, 5, 6]);
     expect(() => todos.watch({ orderBy: "bad field!" }, () => {})).toThrow();
+  });
+
+  test("watch: wakes in one synchronous burst (a pull's `change` and `pulled`) run the query once; a later wake runs it again", async () => {
+    const log: SqlEvent[] = [];
+    const db = await client(null, { adapter: countingAdapter(dir.file(`c${++n}.db`), "client", log) });
+    const todos = db.collection("todos");
+    await todos.put({ id: "t1", n: 1 });
+    const calls: number[] = [];
+    todos.watch({ orderBy: "n" }, (items) => calls.push(items.length));
+    await until("initial call", () => calls.length === 1);
+    const runs = () => log.filter((e) => e.sql.startsWith("select id, body")).length;
+    expect(runs()).toBe(1);
+    const events = db.store!.events;
+    events.emit("change", { collection: "todos", ids: ["t1"] });
+    events.emit("pulled", { collections: ["todos"], changes: 1 });
+    events.emit("change", { collection: "todos", ids: ["t1"] });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(runs()).toBe(2);
+    events.emit("pulled", { collections: ["todos"], changes: 1 });
+    await until("third run", () => runs() === 3);
+    expect(calls).toEqual([1]); // same rows each time: delivered once
   });
 
   test("live: false twin: no stream is opened and the interval still carries changes", async () => {

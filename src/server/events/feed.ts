@@ -29,10 +29,46 @@ export interface PokeListener {
   close(): Promise<void>;
 }
 
-/** A ChangeSource over a LISTEN connection: a poke without seq (after a reconnect) makes the feed re-read it. */
-export function listenerSource(listener: PokeListener): ChangeSource {
+/**
+ * How long a LISTEN poke with a seq waits before it reaches the feed. The NOTIFY of a commit
+ * made by this very process travels on the LISTEN connection while COMMIT's answer travels on
+ * the writer's, so it often arrives first: published at once, the plain poke would win (the
+ * feed drops the later publish of the same seq), and every `?changes=1` stream would get a
+ * poke without the commit's changes and pull instead of applying them (measured: a third of
+ * the events on PostgreSQL). Held this long, the local publish with the changes comes first
+ * and the held poke is dropped as old; a commit of another instance reaches streams this much
+ * later.
+ */
+export const LISTEN_GRACE_MS = 5;
+
+/**
+ * A ChangeSource over a LISTEN connection: pokes with a seq are held LISTEN_GRACE_MS (per
+ * tenant, coalesced to the highest); a poke without seq (after a reconnect: pokes may have
+ * been missed) makes the feed re-read it at once.
+ */
+export function listenerSource(listener: PokeListener, graceMs = LISTEN_GRACE_MS): ChangeSource {
   return {
-    watch: (tenantId, poke) => listener.subscribe(tenantId, (p) => poke(p.seq)),
+    watch: (tenantId, poke) => {
+      let held = 0;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stop = listener.subscribe(tenantId, (p) => {
+        if (p.seq === undefined) return poke();
+        if (p.seq > held) held = p.seq;
+        if (timer) return;
+        timer = setTimeout(() => {
+          timer = undefined;
+          const seq = held;
+          held = 0;
+          poke(seq);
+        }, graceMs);
+        (timer as { unref?: () => void }).unref?.();
+      });
+      return () => {
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        stop();
+      };
+    },
     close: () => listener.close(),
   };
 }

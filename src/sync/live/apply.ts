@@ -3,14 +3,24 @@
  * changes"): applied without a pull when they continue our cursor exactly.
  *
  * An event's data is the one-page pull answer for cursor `v1.<prev>`, plus `seq` and `prev`.
- * It is applied through the same function a one-page pull uses (pull.ts applyParsed: pending
- * edits rebased, not overwritten; one transaction with the cursor; `change` events after
- * commit), and only when the stored cursor is exactly `v1.<prev>`, checked inside that
- * transaction, so changes are still applied strictly in sequence order. Anything else (a gap,
- * a horizon cursor `v1.<n>.h<h>`, no cursor yet) answers false and the caller pulls.
+ * It is applied as a one-page pull would be (pull.ts applyParsed: versions only move forward;
+ * one transaction with the cursor; `change` events after commit), and only when the stored
+ * cursor is exactly `v1.<prev>`, checked inside that transaction, so changes are still applied
+ * strictly in sequence order. An event the stored cursor already covers (`v1.<n>`, n ≥ seq)
+ * is done. Anything else (a gap, a horizon cursor `v1.<n>.h<h>`, no cursor yet, a commit older
+ * than our own newest write: own-top.ts) answers false and the caller pulls.
+ *
+ * This is the path every subscriber takes for every write, so it is kept to the few
+ * statements it needs (one read of cursor, own-top mark and outbox; the upsert; the cursor):
+ * with pending local edits it hands the page to applyParsed instead, which rebases them.
  */
+import type { Change } from "../../protocol/wire.ts";
+import { changedIdsOf, emitChanges } from "../../store/changes.ts";
+import { BATCH_ROWS, first, placeholders, run } from "../../store/sql.ts";
+import type { Store } from "../../store/store.ts";
 import type { ParsedPage } from "../pull.ts";
-import { applyParsed, pageOf } from "../pull.ts";
+import { applyParsed, CURSOR_KEY, NEWER_OR_DIFFERENT, pageOf } from "../pull.ts";
+import { OWN_TOP_KEY, ownTopAllows } from "../own-top.ts";
 import type { CycleContext } from "../cycle.ts";
 import type { SyncResult } from "../types.ts";
 
@@ -42,18 +52,88 @@ export function liveChangesOf(data: unknown, seq: number | null): LiveChanges | 
 /**
  * Applies `events` (each continuing the previous) in order, as a pull-only cycle would apply
  * a one-page pull. Answers false at the first one that does not continue the stored cursor;
- * those before it stay applied, and the caller's pull goes on from there.
+ * those before it stay applied, and the caller's pull goes on from there. Events the stored
+ * cursor already covers are skipped (a duplicate poke, or one a pull overtook).
  */
 export async function applyLiveChanges(ctx: CycleContext, events: readonly LiveChanges[], result: SyncResult): Promise<boolean> {
   for (const e of events) {
-    if (!(await applyParsed(ctx.store, e.page, `v1.${e.prev}`))) {
+    const outcome = await applyLive(ctx.store, e);
+    if (outcome === "gap") {
       ctx.trace("live:gap");
       return false;
+    }
+    if (outcome === "covered") {
+      ctx.trace("live:covered");
+      continue;
     }
     const n = e.page.changes.length;
     ctx.trace(`live:apply:${n}`);
     result.pulled += n;
-    if (n > 0) ctx.store.events.emit("pulled", { collections: e.page.collections, changes: n });
   }
   return true;
+}
+
+/** The state one statement reads before an event is applied. */
+interface Before {
+  cursor: string | null;
+  own: string | null;
+  pending: number;
+}
+
+const BEFORE_SQL = `select (select value from _stowage_meta where key = ?) as cursor,
+  (select value from _stowage_meta where key = ?) as own,
+  exists (select 1 from _stowage_outbox) as pending`;
+
+/** Upsert of a page's live rows; the same rule as a pull's (pull.ts NEWER_OR_DIFFERENT). */
+const upsertSql = (rows: number) => `insert into _stowage_docs (collection, id, body, version) values ${placeholders(rows, 4)}
+  on conflict (collection, id) do update set body = excluded.body, version = excluded.version where ${NEWER_OR_DIFFERENT}`;
+
+/**
+ * One event in one local transaction. `change` and `pulled` go out after the commit in one
+ * synchronous stretch, so a live query wakes once (watch.ts).
+ */
+async function applyLive(store: Store, e: LiveChanges): Promise<"applied" | "covered" | "gap"> {
+  const after = `v1.${e.prev}`;
+  const { changes, cursor } = e.page;
+  const outcome = await store.db.transaction().execute(async (trx) => {
+    const before = (await first<Before>(trx, BEFORE_SQL, [CURSOR_KEY, OWN_TOP_KEY]))!;
+    if (before.cursor !== after) return covers(before.cursor, e.seq) ? "covered" : "gap";
+    if (!ownTopAllows(before.own, e.seq)) return "gap";
+    // Pending local edits are rebased, not overwritten: applyParsed's path (below, after this commit).
+    if (before.pending) return "pending";
+    const live: Change[] = [];
+    const dead: Change[] = [];
+    for (const c of changes) (c.deleted ? dead : live).push(c);
+    for (let i = 0; i < live.length; i += BATCH_ROWS) {
+      const chunk = live.slice(i, i + BATCH_ROWS);
+      const params: unknown[] = new Array(chunk.length * 4);
+      for (let j = 0; j < chunk.length; j++) {
+        const c = chunk[j];
+        params[j * 4] = c.collection;
+        params[j * 4 + 1] = c.id;
+        params[j * 4 + 2] = JSON.stringify(c.value);
+        params[j * 4 + 3] = c.version;
+      }
+      await run(trx, upsertSql(chunk.length), params);
+    }
+    for (let i = 0; i < dead.length; i += BATCH_ROWS) {
+      const chunk = dead.slice(i, i + BATCH_ROWS);
+      const params: unknown[] = [];
+      for (const c of chunk) params.push(c.collection, c.id);
+      await run(trx, `delete from _stowage_docs where (collection, id) in (values ${placeholders(chunk.length, 2)})`, params);
+    }
+    await store.setMeta(CURSOR_KEY, cursor, trx);
+    return "applied";
+  });
+  if (outcome === "pending" && !(await applyParsed(store, e.page, after))) return "gap";
+  if (outcome === "applied") emitChanges(store.events, changedIdsOf(changes)); // live queries, after commit (applyParsed emits its own)
+  if (outcome === "covered" || outcome === "gap") return outcome;
+  if (changes.length > 0) store.events.emit("pulled", { collections: e.page.collections, changes: changes.length });
+  return "applied";
+}
+
+/** Whether a stored `v1.<n>` cursor already holds everything up to `seq` (a horizon cursor never does: its scan is under way). */
+function covers(cursor: string | null, seq: number): boolean {
+  const m = cursor ? /^v1\.([0-9]{1,16})$/.exec(cursor) : null;
+  return m !== null && Number(m[1]) >= seq;
 }
