@@ -219,8 +219,7 @@ async function pullPages(ctx: CycleContext, result: SyncResult): Promise<void> {
     }
     const n = page.changes.length;
     if (!staging && !page.more && !reset && !fromStart) {
-      await applyParsed(ctx.store, page);
-      pageDone(ctx, page, result);
+      await applyParsed(ctx.store, page, undefined, () => pageDone(ctx, page, result));
       return;
     }
     if (!staging) {

@@ -90,14 +90,22 @@ export async function applyPage(store: Store, text: string): Promise<PageResult>
 /**
  * applyPage for a page already parsed. With `after`, the page is applied only if the stored
  * cursor is exactly `after`, checked inside the same transaction (a live event's changes,
- * live/apply.ts); answers whether it was applied.
+ * live/apply.ts); answers whether it was applied. `then` runs right after the `change`
+ * events, only when the page was applied.
  */
-export async function applyParsed(store: Store, page: { changes: Change[]; cursor: string }, after?: string): Promise<boolean> {
+export async function applyParsed(store: Store, page: { changes: Change[]; cursor: string }, after?: string, then?: () => void): Promise<boolean> {
   const { changes, cursor } = page;
   // An idle poll (nothing new, same cursor) needs no write transaction.
-  if (after === undefined && changes.length === 0 && (await store.getMeta(CURSOR_KEY)) === cursor) return true;
+  if (after === undefined && changes.length === 0 && (await store.getMeta(CURSOR_KEY)) === cursor) {
+    then?.();
+    return true;
+  }
   const applied = await store.db.transaction().execute((trx) => applyParsedIn(trx, store, page, after));
-  if (applied) emitChanges(store.events, changedIdsOf(changes)); // live queries (README "Live"), after commit
+  if (applied) {
+    emitChanges(store.events, changedIdsOf(changes)); // live queries (README "Live"), after commit
+    // In the same synchronous stretch as `change` (the caller's `pulled`): a live query wakes once.
+    then?.();
+  }
   return applied;
 }
 

@@ -2,6 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import type { Stowage, StowageOptions } from "../../src/stowage.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/tmp.ts";
+import { countingAdapter, type SqlEvent } from "../helpers/counting-sqlite.ts";
+import { until } from "../helpers/until.ts";
 import { openClient, serverHash, stateHash } from "./clients.ts";
 
 // A full cycle whose push empties the outbox asks for the pull page in the same request
@@ -136,5 +138,29 @@ describe("pull with the push", () => {
     expect(await b.db.collection("t").get("a1")).toEqual({ id: "a1", v: 1 });
     expect(await b.db.status()).toMatchObject({ outbox: { size: 0 } });
     expect(await stateHash(b.db)).toBe(await serverHash(s.url, s.key, ["t"]));
+  });
+
+  test("a sync's page, with its push or alone, wakes a live query once (`change` and `pulled` in one stretch)", async () => {
+    const s = await server();
+    const a = await client(s);
+    const log: SqlEvent[] = [];
+    const b = await client(s, { adapter: countingAdapter(dir.file(`c${n++}.db`), "client", log) });
+    await b.db.sync();
+    const seen: number[] = [];
+    b.db.collection("t").watch({ orderBy: "-v", limit: 1 }, (items) => seen.push(items[0]?.v as number));
+    await until("the watch's first run", () => seen.length === 1);
+    const runs = () => log.filter((e) => e.sql.startsWith("select id, body")).length;
+    for (const [v, withPush] of [[1, false], [2, true], [3, false]] as const) {
+      await a.db.collection("t").put({ id: `a${v}`, v });
+      await a.db.sync();
+      if (withPush) await b.db.collection("t").put({ id: "b", v: 0 });
+      await new Promise((r) => setTimeout(r, 30)); // the local write's own run
+      const before = runs();
+      b.requests.length = 0;
+      await b.db.sync();
+      await until(`B sees ${v}`, () => seen.at(-1) === v);
+      await new Promise((r) => setTimeout(r, 30)); // a second run would come now
+      expect([v, b.requests.length, runs() - before]).toEqual([v, 1, 1]);
+    }
   });
 });
