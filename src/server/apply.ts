@@ -95,6 +95,7 @@ export async function applyOps(
   ops: WriteOp[],
 ): Promise<{ outcomes: WriteOutcome[]; seq: number; written: WrittenDoc[] }> {
   const states = await loadStates(trx, ctx, ops);
+  const stored = new Set(states.keys());
   const dirty = new Map<string, { collection: string; id: string; state: DocState }>();
   const outcomes: WriteOutcome[] = new Array(ops.length);
   let seq = ctx.seq;
@@ -140,7 +141,7 @@ export async function applyOps(
     start = end;
   }
   const written = [...dirty.values()];
-  await writeStates(trx, ctx, written);
+  await writeStates(trx, ctx, written, stored);
   return { outcomes, seq, written };
 }
 
@@ -215,6 +216,7 @@ async function writeStates(
   trx: Transaction<ServerTables>,
   ctx: ApplyContext,
   docs: { collection: string; id: string; state: DocState }[],
+  stored: Set<string>,
 ): Promise<void> {
   const rows: DocWriteRow[] = docs.map(({ collection, id, state }) => ({
     collection,
@@ -223,6 +225,7 @@ async function writeStates(
     deleted: state.deleted ? 1 : 0,
     writer: state.writer,
     body: state.body,
+    stored: stored.has(key(collection, id)),
   }));
   await upsertDocRows(trx, ctx.family ?? familyOf(trx), ctx.tenantId, ctx.now, rows);
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createPostgresAdapter } from "../../adapters/postgres/index.ts";
 import { createTenant, openServerStore, type ServerStore } from "../../src/server/index.ts";
-import { PG_SELECT_STATES, PG_UPSERT_DOCS } from "../../src/server/docs-sql.ts";
+import { PG_INSERT_DOCS, PG_SELECT_STATES, PG_UPSERT_DOCS } from "../../src/server/docs-sql.ts";
 import { pullQuery } from "../../src/server/pull.ts";
 import { PG_URL, dropSchema, newSchemaName, pgAvailable, pgQuery } from "../helpers/pg.ts";
 
@@ -74,11 +74,15 @@ describe.skipIf(!run)("PostgreSQL plans of the push and pull statements", () => 
     expect(read.filter((n) => n["Index Name"]).map((n) => n["Index Name"])).toEqual(["stowage_docs_pk"]);
     expect(["Index Scan", "Bitmap Heap Scan"]).toContain(docsAccess(read)[0]);
     expect(read.some((n) => n["Node Type"] === "Seq Scan")).toBe(false);
-    const upsert = await explain(PG_UPSERT_DOCS, [tenant, 0, ["docs"], ["d2"], [ROWS + 1], [0], ["w"], ['{"n":1}']]);
-    const insert = upsert.find((n) => n["Node Type"] === "ModifyTable")!;
-    expect(insert["Conflict Arbiter Indexes"]).toEqual(["stowage_docs_pk"]);
+    const upsert = await explain(PG_UPSERT_DOCS, [tenant, 0, ["docs"], ["d2"], [ROWS + 1], [0], ["w"], '[{"n":1}]']);
+    const modify = upsert.find((n) => n["Node Type"] === "ModifyTable")!;
+    expect(modify["Conflict Arbiter Indexes"]).toEqual(["stowage_docs_pk"]);
     // Nothing in the push's plans reads stowage_docs sequentially.
     expect(upsert.some((n) => n["Node Type"] === "Seq Scan" && n["Relation Name"] === "stowage_docs")).toBe(false);
+    // New documents: a plain insert of the zipped arrays, reading no table at all.
+    const insert = await explain(PG_INSERT_DOCS, [tenant, 0, ["docs"], ["new"], [ROWS + 2], [0], ["w"], '[{"n":1}]']);
+    expect(insert.map((n) => n["Node Type"])).toEqual(["ModifyTable", "Function Scan"]);
+    expect(insert[0]["Conflict Arbiter Indexes"]).toBeUndefined();
   });
 
   test("the tenant's counter row is locked by its primary key", async () => {
