@@ -79,6 +79,8 @@ export interface ApplyContext {
   rules?: RuleRunner;
   /** The store's SQL family (found from the Kysely instance when absent). */
   family?: SqlFamily;
+  /** Answer the document rows (`rows`) instead of writing them: the caller writes them with its own statements (push.ts on PostgreSQL). */
+  deferWrites?: boolean;
 }
 
 const key = (collection: string, id: string) => `${collection}\u0000${id}`;
@@ -93,7 +95,7 @@ export async function applyOps(
   trx: Transaction<ServerTables>,
   ctx: ApplyContext,
   ops: WriteOp[],
-): Promise<{ outcomes: WriteOutcome[]; seq: number; written: WrittenDoc[] }> {
+): Promise<{ outcomes: WriteOutcome[]; seq: number; written: WrittenDoc[]; rows?: DocWriteRow[] }> {
   const states = await loadStates(trx, ctx, ops);
   const stored = new Set(states.keys());
   const dirty = new Map<string, { collection: string; id: string; state: DocState }>();
@@ -141,7 +143,9 @@ export async function applyOps(
     start = end;
   }
   const written = [...dirty.values()];
-  await writeStates(trx, ctx, written, stored);
+  const rows = writeRows(written, stored);
+  if (ctx.deferWrites) return { outcomes, seq, written, rows };
+  await upsertDocRows(trx, ctx.family ?? familyOf(trx), ctx.tenantId, ctx.now, rows);
   return { outcomes, seq, written };
 }
 
@@ -212,13 +216,9 @@ async function loadStates(trx: Transaction<ServerTables>, ctx: ApplyContext, ops
   return states;
 }
 
-async function writeStates(
-  trx: Transaction<ServerTables>,
-  ctx: ApplyContext,
-  docs: { collection: string; id: string; state: DocState }[],
-  stored: Set<string>,
-): Promise<void> {
-  const rows: DocWriteRow[] = docs.map(({ collection, id, state }) => ({
+/** The rows to write for the documents a transaction changed; `stored`: the keys that were in the table. */
+function writeRows(docs: { collection: string; id: string; state: DocState }[], stored: Set<string>): DocWriteRow[] {
+  return docs.map(({ collection, id, state }) => ({
     collection,
     id,
     seq: state.seq,
@@ -227,5 +227,4 @@ async function writeStates(
     body: state.body,
     stored: stored.has(key(collection, id)),
   }));
-  await upsertDocRows(trx, ctx.family ?? familyOf(trx), ctx.tenantId, ctx.now, rows);
 }

@@ -86,14 +86,41 @@ export const PG_SELECT_STATES = "select id, seq, deleted, writer, body from stow
  * JS per row, inside the tenant's lock; the database's work is the same). A tombstone's body
  * is JSON `null` in the array, stored as SQL NULL (a document is always an object).
  */
-export const PG_INSERT_DOCS = `insert into stowage_docs (tenant_id, collection, id, seq, deleted, writer, body, updated_at)
-  select $1, c, i, s::bigint, d::int, w, nullif(b, 'null'::jsonb), $2
-  from rows from (jsonb_array_elements_text($3::jsonb), jsonb_array_elements_text($4::jsonb), jsonb_array_elements_text($5::jsonb),
-    jsonb_array_elements_text($6::jsonb), jsonb_array_elements_text($7::jsonb), jsonb_array_elements($8::jsonb)) as u(c, i, s, d, w, b)`;
+export const PG_INSERT_DOCS = pgInsertDocs(3);
 
 /** PostgreSQL: rows that replace stored ones, likewise (`on conflict` finds each through the primary key). */
-export const PG_UPSERT_DOCS = `${PG_INSERT_DOCS}
+export const PG_UPSERT_DOCS = pgUpsertDocs(3);
+
+/** PG_INSERT_DOCS with its six arrays at `$<p>`…`$<p+5>` (tenant `$1`, time `$2`). */
+function pgInsertDocs(p: number): string {
+  return `insert into stowage_docs (tenant_id, collection, id, seq, deleted, writer, body, updated_at)
+  select $1, c, i, s::bigint, d::int, w, nullif(b, 'null'::jsonb), $2
+  from rows from (jsonb_array_elements_text($${p}::jsonb), jsonb_array_elements_text($${p + 1}::jsonb), jsonb_array_elements_text($${p + 2}::jsonb),
+    jsonb_array_elements_text($${p + 3}::jsonb), jsonb_array_elements_text($${p + 4}::jsonb), jsonb_array_elements($${p + 5}::jsonb)) as u(c, i, s, d, w, b)`;
+}
+
+function pgUpsertDocs(p: number): string {
+  return `${pgInsertDocs(p)}
   on conflict (tenant_id, collection, id) do update set ${SET_ALL}`;
+}
+
+/**
+ * PostgreSQL: both document writes of a push as CTEs of the statement that also writes the
+ * client marks and the counter (push.ts), so that a push's writes are one round trip: new
+ * rows `$3`…`$8`, stored rows `$9`…`$14` (pgWriteDocsParams), either may be empty.
+ */
+export const PG_WRITE_DOCS_CTES = `fresh_docs as (${pgInsertDocs(3)}),
+  stored_docs as (${pgUpsertDocs(9)})`;
+
+/** `$1`…`$14` of PG_WRITE_DOCS_CTES; undefined when the bodies are too large for one statement (then upsertDocRows writes them). */
+export function pgWriteDocsParams(tenantId: string, now: number, rows: DocWriteRow[]): unknown[] | undefined {
+  let chars = 0;
+  for (const r of rows) chars += (r.body?.length ?? 4) + 1;
+  if (chars > PG_BODY_CHARS) return undefined;
+  const fresh = pgRowParams(tenantId, now, rows.filter((r) => !r.stored));
+  const stored = pgRowParams(tenantId, now, rows.filter((r) => r.stored));
+  return [...fresh, ...stored.slice(2)];
+}
 
 /** Inserts or replaces document rows (the caller holds the tenant's counter lock). */
 export async function upsertDocRows(db: Db, family: SqlFamily, tenantId: string, now: number, rows: DocWriteRow[]): Promise<void> {

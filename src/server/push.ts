@@ -4,6 +4,7 @@ import { applyOps, type WriteOp, type WrittenDoc } from "./apply.ts";
 import { commitChanges } from "./events/changes.ts";
 import { enqueuePush, type PushAnswer, type QueuedPush } from "./push-group.ts";
 import { lockTenant, MAX_ROWS_PER_STATEMENT, unstorableJson, type SqlFamily } from "./dialect-sql.ts";
+import { PG_WRITE_DOCS_CTES, pgWriteDocsParams, upsertDocRows } from "./docs-sql.ts";
 import { num, type ServerTables } from "./schema.ts";
 import { run } from "../store/sql.ts";
 import { compiledOnce } from "./compiled.ts";
@@ -139,9 +140,11 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
       }
     }
     const limits = group[0].limits;
-    const { outcomes, seq, written } = writes.length
-      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, family: store.family }, writes)
-      : { outcomes: [], seq: tenant.seq, written: [] };
+    // PostgreSQL writes the documents in the same statement as the marks and the counter, below.
+    const deferWrites = store.family === "postgres";
+    const { outcomes, seq, written, rows } = writes.length
+      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, family: store.family, deferWrites }, writes)
+      : { outcomes: [], seq: tenant.seq, written: [], rows: [] };
     const refusals: { tenant_id: string; client_id: string; op_id: number; result: string; created_at: number }[] = [];
     const moved: { tenant_id: string; client_id: string; last_op_id: number; settled_op_id: number | null }[] = [];
     const responses: PushResponse[] = [];
@@ -172,9 +175,19 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
         .onConflict((oc) => oc.columns(["tenant_id", "client_id", "op_id"]).doNothing())
         .execute();
     }
-    if (store.family === "postgres" && moved.length > 0) {
-      // One round trip for the marks and the counter while the tenant's lock is held.
-      await run(trx, PG_MARKS_AND_SEQ, [tenantId, moved.map((m) => m.client_id), moved.map((m) => m.last_op_id), moved.map((m) => m.settled_op_id), seq]);
+    if (store.family === "postgres") {
+      // One round trip for the documents, the marks and the counter while the tenant's lock is
+      // held (rows are only written by fresh ops, so `moved` is not empty when there are rows).
+      if (moved.length > 0) {
+        const marks = [moved.map((m) => m.client_id), moved.map((m) => m.last_op_id), moved.map((m) => m.settled_op_id), seq];
+        const docs = pgWriteDocsParams(tenantId, now, rows ?? []);
+        if (docs) {
+          await run(trx, PG_COMMIT_PUSHES, [...docs, ...marks]);
+        } else {
+          await upsertDocRows(trx, store.family, tenantId, now, rows ?? []);
+          await run(trx, PG_MARKS_AND_SEQ, [tenantId, ...marks]);
+        }
+      }
       return answers(responses, tenant.seq, seq, written, store.family);
     }
     if (moved.length === 1) {
@@ -209,13 +222,28 @@ function answers(responses: PushResponse[], before: number, after: number, writt
  * tenant's counter (`$5`) in one statement; the counter row is written only when it moved, so
  * the NOTIFY trigger and the row version follow real changes only. `greatest` skips nulls.
  */
-const PG_MARKS_AND_SEQ = `with marks as (
+const PG_MARKS_AND_SEQ = pgMarksAndSeq(2);
+
+/** The marks and the counter with the client arrays at `$<p>`… and the new seq after them. */
+function pgMarksAndSeq(p: number, ctes = ""): string {
+  return `with marks as (
     insert into stowage_clients (tenant_id, client_id, last_op_id, settled_op_id)
-    select $1, c, o, s from unnest($2::text[], $3::bigint[], $4::bigint[]) as u(c, o, s)
+    select $1, c, o, s from unnest($${p}::text[], $${p + 1}::bigint[], $${p + 2}::bigint[]) as u(c, o, s)
     on conflict (tenant_id, client_id) do update set last_op_id = excluded.last_op_id,
       settled_op_id = greatest(stowage_clients.settled_op_id, excluded.settled_op_id)
-  )
-  update stowage_tenants set seq = $5 where id = $1 and seq <> $5`;
+  )${ctes}
+  update stowage_tenants set seq = $${p + 3} where id = $1 and seq <> $${p + 3}`;
+}
+
+/**
+ * PostgreSQL: a group's whole write in one statement, its document rows (new ones inserted,
+ * stored ones upserted: docs-sql.ts) as CTEs of PG_MARKS_AND_SEQ. The CTEs touch disjoint
+ * rows, and all of them run to completion whatever the outer statement reads. (PostgreSQL
+ * runs such CTEs last first: the documents are written before the marks, as when they were
+ * separate statements; the marks come first in the text so that the statement's start,
+ * which pg_stat_activity shows, names stowage_clients: crash.test.ts waits on it.)
+ */
+const PG_COMMIT_PUSHES = pgMarksAndSeq(15, `,\n  ${PG_WRITE_DOCS_CTES}`);
 
 /** A client's marks on conflict (SQLite): the op mark as pushed, the settled mark only ever up (a late copy of an older request carries an older one). */
 function markUpdate(eb: ExpressionBuilder<OnConflictDatabase<ServerTables, "stowage_clients">, OnConflictTables<"stowage_clients">>) {
