@@ -86,6 +86,30 @@ export interface ApplyContext {
 const key = (collection: string, id: string) => `${collection}\u0000${id}`;
 
 /**
+ * JSON text of pushed values, as checkValue (push.ts) wrote it to check their size before the
+ * transaction: a put stores exactly that text (with `"id":…` put first when the value lacks
+ * its id), so the transaction, which holds the tenant's lock, need not write it again. Not
+ * used when rules run (a hook could change the value in place).
+ */
+const valueJson = new WeakMap<object, string>();
+
+/** Remembers the JSON text of a value about to be pushed (checkValue). */
+export function noteValueJson(value: Record<string, unknown>, json: string): void {
+  if (!("id" in value)) {
+    // `{ id, ...value }` orders integer-like keys before `id`: then the text is written anew.
+    for (const k in value) if (k.charCodeAt(0) <= 57) return;
+  }
+  valueJson.set(value, json);
+}
+
+/** The JSON text of `{ id, ...value }` from the remembered text of `value`, if any. */
+function storedJson(value: JsonObject, id: string): string | undefined {
+  const json = valueJson.get(value);
+  if (json === undefined || value.id === id) return json;
+  return json === "{}" ? `{"id":${JSON.stringify(id)}}` : `{"id":${JSON.stringify(id)},${json.slice(1)}`;
+}
+
+/**
  * Applies ops inside the caller's transaction, after the caller locked the tenant row.
  * Outcomes are computed in memory first (so a refused op of a `tx` group leaves nothing of
  * the group behind), then every changed document is written with multi-row upserts.
@@ -174,6 +198,7 @@ function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext)
     return { outcome: { status: "applied" }, next: { seq: 0, deleted: true, writer, body: null } };
   }
   let value: JsonObject;
+  let body: string | undefined;
   if (op.op === "patch") {
     if (!live) {
       return { outcome: { status: "rejected", error: { code: "not_found", message: `no document ${op.collection}/${op.id} to patch` } } };
@@ -181,9 +206,10 @@ function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext)
     value = mergePatch(valueOf(current!), op.value ?? {}) as JsonObject;
   } else {
     value = op.value ?? {};
+    if ((op.rules ?? ctx.rules) === undefined) body = storedJson(value, op.id);
   }
   if (value.id !== op.id) value = { id: op.id, ...value };
-  const body = JSON.stringify(value);
+  body ??= JSON.stringify(value);
   if (body.length > ctx.maxValueChars) {
     return {
       outcome: {

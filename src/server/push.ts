@@ -1,6 +1,6 @@
 import { sql, type ExpressionBuilder, type OnConflictDatabase, type OnConflictTables, type Transaction } from "kysely";
 import type { ErrorInfo, OpResult, PushRequest, PushResponse } from "../protocol/wire.ts";
-import { applyOps, type WriteOp, type WrittenDoc } from "./apply.ts";
+import { applyOps, noteValueJson, type WriteOp, type WrittenDoc } from "./apply.ts";
 import { commitChanges } from "./events/changes.ts";
 import { enqueuePush, type PushAnswer, type QueuedPush } from "./push-group.ts";
 import { lockTenant, MAX_ROWS_PER_STATEMENT, unstorableJson, type SqlFamily } from "./dialect-sql.ts";
@@ -65,6 +65,7 @@ export function checkValue(value: Record<string, unknown>, id: string, limits: P
     }
   }
   const json = JSON.stringify(value);
+  noteValueJson(value, json);
   if (json.length > limits.maxValueChars) return `value is ${json.length} characters of JSON; the limit is ${limits.maxValueChars}`;
   // What this store cannot keep (PostgreSQL jsonb: U+0000, lone surrogates) is a 400, not a 500.
   return unstorableJson(family, json);
