@@ -81,6 +81,8 @@ export interface ApplyContext {
   family?: SqlFamily;
   /** Answer the document rows (`rows`) instead of writing them: the caller writes them with its own statements (push.ts on PostgreSQL). */
   deferWrites?: boolean;
+  /** The stored rows of (at least) every document the ops touch, read by the caller under the lock (push.ts on PostgreSQL); else they are read here. */
+  states?: Map<string, DocState>;
 }
 
 const key = (collection: string, id: string) => `${collection}\u0000${id}`;
@@ -120,7 +122,7 @@ export async function applyOps(
   ctx: ApplyContext,
   ops: WriteOp[],
 ): Promise<{ outcomes: WriteOutcome[]; seq: number; written: WrittenDoc[]; rows?: DocWriteRow[] }> {
-  const states = await loadStates(trx, ctx, ops);
+  const states = ctx.states ?? (await loadStates(trx, ctx, ops));
   const stored = new Set(states.keys());
   const dirty = new Map<string, { collection: string; id: string; state: DocState }>();
   const outcomes: WriteOutcome[] = new Array(ops.length);
@@ -223,6 +225,13 @@ function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext)
 
 function valueOf(state: DocState): JsonObject {
   return (state.value ??= JSON.parse(state.body ?? "{}") as JsonObject);
+}
+
+/** ApplyContext.states from document rows as the store gives them back. */
+export function docStates(rows: Iterable<{ collection: string; id: string; seq: number | string; deleted: number; writer: string | null; body: string | null }>): Map<string, DocState> {
+  const states = new Map<string, DocState>();
+  for (const r of rows) states.set(key(r.collection, r.id), { seq: num(r.seq), deleted: Number(r.deleted) === 1, writer: r.writer, body: r.body });
+  return states;
 }
 
 async function loadStates(trx: Transaction<ServerTables>, ctx: ApplyContext, ops: WriteOp[]): Promise<Map<string, DocState>> {

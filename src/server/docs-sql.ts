@@ -77,6 +77,11 @@ const SET_ALL = "seq = excluded.seq, deleted = excluded.deleted, writer = exclud
 /** PostgreSQL: a push's document read, `$1` tenant, `$2` collection, `$3` ids (plans.test.ts checks its plan). */
 export const PG_SELECT_STATES = "select id, seq, deleted, writer, body from stowage_docs where tenant_id = $1 and collection = $2 and id = any($3::text[])";
 
+/** The same read with its collection at `$<c>` and ids at `$<i>`, also answering the collection (push.ts reads several in one statement). */
+export function pgSelectStates(c: number, i: number): string {
+  return `select collection, id, seq, deleted, writer, body from stowage_docs where tenant_id = $1 and collection = $${c} and id = any($${i}::text[])`;
+}
+
 /**
  * PostgreSQL: new document rows, every row in one statement of parallel arrays, each array a
  * JSON array (`$3`…`$8`) zipped with the others by `rows from`. JSON because the bodies are

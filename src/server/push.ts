@@ -1,12 +1,12 @@
 import { sql, type ExpressionBuilder, type OnConflictDatabase, type OnConflictTables, type Transaction } from "kysely";
 import type { ErrorInfo, OpResult, PushRequest, PushResponse } from "../protocol/wire.ts";
-import { applyOps, noteValueJson, type WriteOp, type WrittenDoc } from "./apply.ts";
+import { applyOps, docStates, noteValueJson, type WriteOp, type WrittenDoc } from "./apply.ts";
 import { commitChanges } from "./events/changes.ts";
 import { enqueuePush, type PushAnswer, type QueuedPush } from "./push-group.ts";
 import { lockTenant, MAX_ROWS_PER_STATEMENT, unstorableJson, type SqlFamily } from "./dialect-sql.ts";
-import { PG_WRITE_DOCS_CTES, pgWriteDocsParams, upsertDocRows } from "./docs-sql.ts";
+import { PG_WRITE_DOCS_CTES, pgSelectStates, pgTextArray, pgWriteDocsParams, upsertDocRows } from "./docs-sql.ts";
 import { num, type ServerTables } from "./schema.ts";
-import { run } from "../store/sql.ts";
+import { all, run } from "../store/sql.ts";
 import { compiledOnce } from "./compiled.ts";
 import type { ServerStore } from "./store.ts";
 import type { StowageErrorIssue } from "../errors.ts";
@@ -104,7 +104,9 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
   return store.db.transaction().execute(async (trx) => {
     const tenant = await lockTenant(trx, store.family, tenantId);
     if (!tenant) throw new Error(`tenant ${tenantId} vanished during a push`);
-    const marks = await loadMarks(trx, store.family, tenantId, group);
+    // PostgreSQL reads the marks and every document the group touches in one statement.
+    const read = store.family === "postgres" ? await pgMarksAndStates(trx, tenantId, group) : undefined;
+    const marks = read?.marks ?? (await loadMarks(trx, store.family, tenantId, group));
     const writes: WriteOp[] = [];
     const fresh: PushRequest["ops"][] = [];
     const results: OpResult[][] = [];
@@ -144,7 +146,7 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
     // PostgreSQL writes the documents in the same statement as the marks and the counter, below.
     const deferWrites = store.family === "postgres";
     const { outcomes, seq, written, rows } = writes.length
-      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, family: store.family, deferWrites }, writes)
+      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, family: store.family, deferWrites, states: read?.states }, writes)
       : { outcomes: [], seq: tenant.seq, written: [], rows: [] };
     const refusals: { tenant_id: string; client_id: string; op_id: number; result: string; created_at: number }[] = [];
     const moved: { tenant_id: string; client_id: string; last_op_id: number; settled_op_id: number | null }[] = [];
@@ -289,6 +291,46 @@ async function loadMarks(trx: Transaction<ServerTables>, family: SqlFamily, tena
     for (const r of rows) marks.set(r.client_id, num(r.last_op_id));
   }
   return marks;
+}
+
+/**
+ * PostgreSQL: the op marks of every client in the group and the stored rows of every document
+ * its ops name (the ops a mark answers included: a few rows more, never one less), in one
+ * statement: one branch per collection, each the document read of docs-sql.ts
+ * (PG_SELECT_STATES, whose plan plans.test.ts checks). Like loadMarks, a statement of its own
+ * after the tenant's lock, so it sees every commit made before the lock was granted.
+ */
+async function pgMarksAndStates(trx: Transaction<ServerTables>, tenantId: string, group: QueuedPush[]): Promise<{ marks: Map<string, number>; states: ReturnType<typeof docStates> }> {
+  const byCollection = new Map<string, Set<string>>();
+  for (const { req } of group) {
+    for (const op of req.ops) {
+      let ids = byCollection.get(op.collection);
+      if (!ids) byCollection.set(op.collection, (ids = new Set()));
+      ids.add(op.id);
+    }
+  }
+  const params: unknown[] = [tenantId, pgTextArray([...new Set(group.map((p) => p.req.clientId))])];
+  for (const [collection, ids] of byCollection) params.push(collection, pgTextArray([...ids]));
+  const rows = await all<{ collection: string | null; id: string; seq: number | string; deleted: number; writer: string | null; body: string | null }>(trx, pgMarksAndStatesSql(byCollection.size), params);
+  const marks = new Map<string, number>();
+  const docs: { collection: string; id: string; seq: number | string; deleted: number; writer: string | null; body: string | null }[] = [];
+  for (const r of rows) {
+    if (r.collection === null) marks.set(r.id, num(r.seq));
+    else docs.push(r as (typeof docs)[number]);
+  }
+  return { marks, states: docStates(docs) };
+}
+
+/**
+ * pgMarksAndStates' statement for `collections` collections: `$1` tenant, `$2` client ids,
+ * then a collection and its ids per branch. Marks come back as rows with a null collection
+ * (a document always has one).
+ */
+export function pgMarksAndStatesSql(collections: number): string {
+  let text = `select null::text as collection, client_id as id, last_op_id as seq, null::int as deleted, null::text as writer, null::jsonb as body
+  from stowage_clients where tenant_id = $1 and client_id = any($2::text[])`;
+  for (let k = 0; k < collections; k++) text += `\n  union all ${pgSelectStates(3 + 2 * k, 4 + 2 * k)}`;
+  return text;
 }
 
 async function recordedResults(trx: Transaction<ServerTables>, tenantId: string, clientId: string, opIds: number[]): Promise<Map<number, OpResult>> {

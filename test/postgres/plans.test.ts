@@ -3,6 +3,7 @@ import { createPostgresAdapter } from "../../adapters/postgres/index.ts";
 import { createTenant, openServerStore, type ServerStore } from "../../src/server/index.ts";
 import { PG_INSERT_DOCS, PG_SELECT_STATES, PG_UPSERT_DOCS } from "../../src/server/docs-sql.ts";
 import { pullQuery } from "../../src/server/pull.ts";
+import { pgMarksAndStatesSql } from "../../src/server/push.ts";
 import { PG_URL, dropSchema, newSchemaName, pgAvailable, pgQuery } from "../helpers/pg.ts";
 
 /**
@@ -89,6 +90,14 @@ describe.skipIf(!run)("PostgreSQL plans of the push and pull statements", () => 
     const insert = await explain(PG_INSERT_DOCS, [tenant, 0, '["docs"]', '["new"]', `[${ROWS + 2}]`, "[0]", '["w"]', '[{"n":1}]']);
     expect(insert.map((n) => n["Node Type"])).toEqual(["ModifyTable", "Function Scan"]);
     expect(insert[0]["Conflict Arbiter Indexes"]).toBeUndefined();
+  });
+
+  test("push: the group's marks and document reads, one statement, every branch through a primary key", async () => {
+    const ids = Array.from({ length: 500 }, (_, i) => `d${i * 2}`);
+    const plan = await explain(pgMarksAndStatesSql(2), [tenant, ["c1", "c2"], "docs", ids, "docs", ["d1", "d3"]]);
+    expect(plan.filter((n) => n["Index Name"]).map((n) => n["Index Name"])).toEqual(["stowage_clients_pk", "stowage_docs_pk", "stowage_docs_pk"]);
+    for (const n of plan.filter((n) => n["Index Name"] === "stowage_docs_pk")) expect(n["Index Cond"]).toContain("id = ANY");
+    expect(plan.some((n) => n["Node Type"] === "Seq Scan")).toBe(false);
   });
 
   test("the tenant's counter row is locked by its primary key", async () => {
