@@ -79,9 +79,37 @@ export interface ApplyContext {
   rules?: RuleRunner;
   /** The store's SQL family (found from the Kysely instance when absent). */
   family?: SqlFamily;
+  /** Answer the document rows (`rows`) instead of writing them: the caller writes them with its own statements (push.ts on PostgreSQL). */
+  deferWrites?: boolean;
+  /** The stored rows of (at least) every document the ops touch, read by the caller under the lock (push.ts on PostgreSQL); else they are read here. */
+  states?: Map<string, DocState>;
 }
 
 const key = (collection: string, id: string) => `${collection}\u0000${id}`;
+
+/**
+ * JSON text of pushed values, as checkValue (push.ts) wrote it to check their size before the
+ * transaction: a put stores exactly that text (with `"id":…` put first when the value lacks
+ * its id), so the transaction, which holds the tenant's lock, need not write it again. Not
+ * used when rules run (a hook could change the value in place).
+ */
+const valueJson = new WeakMap<object, string>();
+
+/** Remembers the JSON text of a value about to be pushed (checkValue). */
+export function noteValueJson(value: Record<string, unknown>, json: string): void {
+  if (!("id" in value)) {
+    // `{ id, ...value }` orders integer-like keys before `id`: then the text is written anew.
+    for (const k in value) if (k.charCodeAt(0) <= 57) return;
+  }
+  valueJson.set(value, json);
+}
+
+/** The JSON text of `{ id, ...value }` from the remembered text of `value`, if any. */
+function storedJson(value: JsonObject, id: string): string | undefined {
+  const json = valueJson.get(value);
+  if (json === undefined || value.id === id) return json;
+  return json === "{}" ? `{"id":${JSON.stringify(id)}}` : `{"id":${JSON.stringify(id)},${json.slice(1)}`;
+}
 
 /**
  * Applies ops inside the caller's transaction, after the caller locked the tenant row.
@@ -93,8 +121,9 @@ export async function applyOps(
   trx: Transaction<ServerTables>,
   ctx: ApplyContext,
   ops: WriteOp[],
-): Promise<{ outcomes: WriteOutcome[]; seq: number; written: WrittenDoc[] }> {
-  const states = await loadStates(trx, ctx, ops);
+): Promise<{ outcomes: WriteOutcome[]; seq: number; written: WrittenDoc[]; rows?: DocWriteRow[] }> {
+  const states = ctx.states ?? (await loadStates(trx, ctx, ops));
+  const stored = new Set(states.keys());
   const dirty = new Map<string, { collection: string; id: string; state: DocState }>();
   const outcomes: WriteOutcome[] = new Array(ops.length);
   let seq = ctx.seq;
@@ -140,7 +169,9 @@ export async function applyOps(
     start = end;
   }
   const written = [...dirty.values()];
-  await writeStates(trx, ctx, written);
+  const rows = writeRows(written, stored);
+  if (ctx.deferWrites) return { outcomes, seq, written, rows };
+  await upsertDocRows(trx, ctx.family ?? familyOf(trx), ctx.tenantId, ctx.now, rows);
   return { outcomes, seq, written };
 }
 
@@ -169,6 +200,7 @@ function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext)
     return { outcome: { status: "applied" }, next: { seq: 0, deleted: true, writer, body: null } };
   }
   let value: JsonObject;
+  let body: string | undefined;
   if (op.op === "patch") {
     if (!live) {
       return { outcome: { status: "rejected", error: { code: "not_found", message: `no document ${op.collection}/${op.id} to patch` } } };
@@ -176,9 +208,10 @@ function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext)
     value = mergePatch(valueOf(current!), op.value ?? {}) as JsonObject;
   } else {
     value = op.value ?? {};
+    if ((op.rules ?? ctx.rules) === undefined) body = storedJson(value, op.id);
   }
   if (value.id !== op.id) value = { id: op.id, ...value };
-  const body = JSON.stringify(value);
+  body ??= JSON.stringify(value);
   if (body.length > ctx.maxValueChars) {
     return {
       outcome: {
@@ -192,6 +225,13 @@ function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext)
 
 function valueOf(state: DocState): JsonObject {
   return (state.value ??= JSON.parse(state.body ?? "{}") as JsonObject);
+}
+
+/** ApplyContext.states from document rows as the store gives them back. */
+export function docStates(rows: Iterable<{ collection: string; id: string; seq: number | string; deleted: number; writer: string | null; body: string | null }>): Map<string, DocState> {
+  const states = new Map<string, DocState>();
+  for (const r of rows) states.set(key(r.collection, r.id), { seq: num(r.seq), deleted: Number(r.deleted) === 1, writer: r.writer, body: r.body });
+  return states;
 }
 
 /**
@@ -223,18 +263,15 @@ async function loadStates(trx: Transaction<ServerTables>, ctx: ApplyContext, ops
   return states;
 }
 
-async function writeStates(
-  trx: Transaction<ServerTables>,
-  ctx: ApplyContext,
-  docs: { collection: string; id: string; state: DocState }[],
-): Promise<void> {
-  const rows: DocWriteRow[] = docs.map(({ collection, id, state }) => ({
+/** The rows to write for the documents a transaction changed; `stored`: the keys that were in the table. */
+function writeRows(docs: { collection: string; id: string; state: DocState }[], stored: Set<string>): DocWriteRow[] {
+  return docs.map(({ collection, id, state }) => ({
     collection,
     id,
     seq: state.seq,
     deleted: state.deleted ? 1 : 0,
     writer: state.writer,
     body: state.body,
+    stored: stored.has(key(collection, id)),
   }));
-  await upsertDocRows(trx, ctx.family ?? familyOf(trx), ctx.tenantId, ctx.now, rows);
 }

@@ -1,11 +1,12 @@
 import { sql, type ExpressionBuilder, type OnConflictDatabase, type OnConflictTables, type Transaction } from "kysely";
 import type { ErrorInfo, OpResult, PushRequest, PushResponse } from "../protocol/wire.ts";
-import { applyOps, type WriteOp, type WrittenDoc } from "./apply.ts";
+import { applyOps, docStates, noteValueJson, type WriteOp, type WrittenDoc } from "./apply.ts";
 import { commitChanges } from "./events/changes.ts";
 import { enqueuePush, type PushAnswer, type QueuedPush } from "./push-group.ts";
 import { lockTenant, MAX_ROWS_PER_STATEMENT, unstorableJson, type SqlFamily } from "./dialect-sql.ts";
+import { PG_WRITE_DOCS_CTES, pgSelectStates, pgTextArray, pgWriteDocsParams, upsertDocRows } from "./docs-sql.ts";
 import { num, type ServerTables } from "./schema.ts";
-import { run } from "../store/sql.ts";
+import { all, run } from "../store/sql.ts";
 import { compiledOnce } from "./compiled.ts";
 import type { ServerStore } from "./store.ts";
 import type { StowageErrorIssue } from "../errors.ts";
@@ -64,6 +65,7 @@ export function checkValue(value: Record<string, unknown>, id: string, limits: P
     }
   }
   const json = JSON.stringify(value);
+  noteValueJson(value, json);
   if (json.length > limits.maxValueChars) return `value is ${json.length} characters of JSON; the limit is ${limits.maxValueChars}`;
   // What this store cannot keep (PostgreSQL jsonb: U+0000, lone surrogates) is a 400, not a 500.
   return unstorableJson(family, json);
@@ -102,7 +104,9 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
   return store.db.transaction().execute(async (trx) => {
     const tenant = await lockTenant(trx, store.family, tenantId);
     if (!tenant) throw new Error(`tenant ${tenantId} vanished during a push`);
-    const marks = await loadMarks(trx, store.family, tenantId, group);
+    // PostgreSQL reads the marks and every document the group touches in one statement.
+    const read = store.family === "postgres" ? await pgMarksAndStates(trx, tenantId, group) : undefined;
+    const marks = read?.marks ?? (await loadMarks(trx, store.family, tenantId, group));
     const writes: WriteOp[] = [];
     const fresh: PushRequest["ops"][] = [];
     const results: OpResult[][] = [];
@@ -139,9 +143,11 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
       }
     }
     const limits = group[0].limits;
-    const { outcomes, seq, written } = writes.length
-      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, family: store.family }, writes)
-      : { outcomes: [], seq: tenant.seq, written: [] };
+    // PostgreSQL writes the documents in the same statement as the marks and the counter, below.
+    const deferWrites = store.family === "postgres";
+    const { outcomes, seq, written, rows } = writes.length
+      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, family: store.family, deferWrites, states: read?.states }, writes)
+      : { outcomes: [], seq: tenant.seq, written: [], rows: [] };
     const refusals: { tenant_id: string; client_id: string; op_id: number; result: string; created_at: number }[] = [];
     const moved: { tenant_id: string; client_id: string; last_op_id: number; settled_op_id: number | null }[] = [];
     const responses: PushResponse[] = [];
@@ -172,9 +178,19 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
         .onConflict((oc) => oc.columns(["tenant_id", "client_id", "op_id"]).doNothing())
         .execute();
     }
-    if (store.family === "postgres" && moved.length > 0) {
-      // One round trip for the marks and the counter while the tenant's lock is held.
-      await run(trx, PG_MARKS_AND_SEQ, [tenantId, moved.map((m) => m.client_id), moved.map((m) => m.last_op_id), moved.map((m) => m.settled_op_id), seq]);
+    if (store.family === "postgres") {
+      // One round trip for the documents, the marks and the counter while the tenant's lock is
+      // held (rows are only written by fresh ops, so `moved` is not empty when there are rows).
+      if (moved.length > 0) {
+        const marks = [moved.map((m) => m.client_id), moved.map((m) => m.last_op_id), moved.map((m) => m.settled_op_id), seq];
+        const docs = pgWriteDocsParams(tenantId, now, rows ?? []);
+        if (docs) {
+          await run(trx, PG_COMMIT_PUSHES, [...docs, ...marks]);
+        } else {
+          await upsertDocRows(trx, store.family, tenantId, now, rows ?? []);
+          await run(trx, PG_MARKS_AND_SEQ, [tenantId, ...marks]);
+        }
+      }
       return answers(responses, tenant.seq, seq, written, store.family);
     }
     if (moved.length === 1) {
@@ -209,13 +225,28 @@ function answers(responses: PushResponse[], before: number, after: number, writt
  * tenant's counter (`$5`) in one statement; the counter row is written only when it moved, so
  * the NOTIFY trigger and the row version follow real changes only. `greatest` skips nulls.
  */
-const PG_MARKS_AND_SEQ = `with marks as (
+const PG_MARKS_AND_SEQ = pgMarksAndSeq(2);
+
+/** The marks and the counter with the client arrays at `$<p>`… and the new seq after them. */
+function pgMarksAndSeq(p: number, ctes = ""): string {
+  return `with marks as (
     insert into stowage_clients (tenant_id, client_id, last_op_id, settled_op_id)
-    select $1, c, o, s from unnest($2::text[], $3::bigint[], $4::bigint[]) as u(c, o, s)
+    select $1, c, o, s from unnest($${p}::text[], $${p + 1}::bigint[], $${p + 2}::bigint[]) as u(c, o, s)
     on conflict (tenant_id, client_id) do update set last_op_id = excluded.last_op_id,
       settled_op_id = greatest(stowage_clients.settled_op_id, excluded.settled_op_id)
-  )
-  update stowage_tenants set seq = $5 where id = $1 and seq <> $5`;
+  )${ctes}
+  update stowage_tenants set seq = $${p + 3} where id = $1 and seq <> $${p + 3}`;
+}
+
+/**
+ * PostgreSQL: a group's whole write in one statement, its document rows (new ones inserted,
+ * stored ones upserted: docs-sql.ts) as CTEs of PG_MARKS_AND_SEQ. The CTEs touch disjoint
+ * rows, and all of them run to completion whatever the outer statement reads. (PostgreSQL
+ * runs such CTEs last first: the documents are written before the marks, as when they were
+ * separate statements; the marks come first in the text so that the statement's start,
+ * which pg_stat_activity shows, names stowage_clients: crash.test.ts waits on it.)
+ */
+const PG_COMMIT_PUSHES = pgMarksAndSeq(15, `,\n  ${PG_WRITE_DOCS_CTES}`);
 
 /** A client's marks on conflict (SQLite): the op mark as pushed, the settled mark only ever up (a late copy of an older request carries an older one). */
 function markUpdate(eb: ExpressionBuilder<OnConflictDatabase<ServerTables, "stowage_clients">, OnConflictTables<"stowage_clients">>) {
@@ -260,6 +291,46 @@ async function loadMarks(trx: Transaction<ServerTables>, family: SqlFamily, tena
     for (const r of rows) marks.set(r.client_id, num(r.last_op_id));
   }
   return marks;
+}
+
+/**
+ * PostgreSQL: the op marks of every client in the group and the stored rows of every document
+ * its ops name (the ops a mark answers included: a few rows more, never one less), in one
+ * statement: one branch per collection, each the document read of docs-sql.ts
+ * (PG_SELECT_STATES, whose plan plans.test.ts checks). Like loadMarks, a statement of its own
+ * after the tenant's lock, so it sees every commit made before the lock was granted.
+ */
+async function pgMarksAndStates(trx: Transaction<ServerTables>, tenantId: string, group: QueuedPush[]): Promise<{ marks: Map<string, number>; states: ReturnType<typeof docStates> }> {
+  const byCollection = new Map<string, Set<string>>();
+  for (const { req } of group) {
+    for (const op of req.ops) {
+      let ids = byCollection.get(op.collection);
+      if (!ids) byCollection.set(op.collection, (ids = new Set()));
+      ids.add(op.id);
+    }
+  }
+  const params: unknown[] = [tenantId, pgTextArray([...new Set(group.map((p) => p.req.clientId))])];
+  for (const [collection, ids] of byCollection) params.push(collection, pgTextArray([...ids]));
+  const rows = await all<{ collection: string | null; id: string; seq: number | string; deleted: number; writer: string | null; body: string | null }>(trx, pgMarksAndStatesSql(byCollection.size), params);
+  const marks = new Map<string, number>();
+  const docs: { collection: string; id: string; seq: number | string; deleted: number; writer: string | null; body: string | null }[] = [];
+  for (const r of rows) {
+    if (r.collection === null) marks.set(r.id, num(r.seq));
+    else docs.push(r as (typeof docs)[number]);
+  }
+  return { marks, states: docStates(docs) };
+}
+
+/**
+ * pgMarksAndStates' statement for `collections` collections: `$1` tenant, `$2` client ids,
+ * then a collection and its ids per branch. Marks come back as rows with a null collection
+ * (a document always has one).
+ */
+export function pgMarksAndStatesSql(collections: number): string {
+  let text = `select null::text as collection, client_id as id, last_op_id as seq, null::int as deleted, null::text as writer, null::jsonb as body
+  from stowage_clients where tenant_id = $1 and client_id = any($2::text[])`;
+  for (let k = 0; k < collections; k++) text += `\n  union all ${pgSelectStates(3 + 2 * k, 4 + 2 * k)}`;
+  return text;
 }
 
 async function recordedResults(trx: Transaction<ServerTables>, tenantId: string, clientId: string, opIds: number[]): Promise<Map<number, OpResult>> {
