@@ -126,6 +126,19 @@ export async function applyParsedIn(trx: Executor, store: Store, page: { changes
     else if (c.deleted) dead.push(c);
     else live.push(c);
   }
+  await writeChanges(trx, live, dead);
+  if (rebase.length) {
+    await rebaseDocs(trx, rebase.map((c) => ({ collection: c.collection, id: c.id, value: c.deleted ? null : (c.value as JsonObject), version: c.version })));
+  }
+  await store.setMeta(CURSOR_KEY, cursor, trx);
+  return true;
+}
+
+/**
+ * Writes pulled documents without pending ops: `live` rows upserted where newer or different
+ * (NEWER_OR_DIFFERENT), `dead` ones deleted; multi-row statements of ROWS documents.
+ */
+export async function writeChanges(trx: Executor, live: readonly Change[], dead: readonly Change[]): Promise<void> {
   for (let i = 0; i < live.length; i += ROWS) {
     const chunk = live.slice(i, i + ROWS);
     const params: unknown[] = new Array(chunk.length * 4);
@@ -144,11 +157,6 @@ export async function applyParsedIn(trx: Executor, store: Store, page: { changes
     for (const c of chunk) params.push(c.collection, c.id);
     await run(trx, `delete from _stowage_docs where (collection, id) in (values ${placeholders(chunk.length, 2)})`, params);
   }
-  if (rebase.length) {
-    await rebaseDocs(trx, rebase.map((c) => ({ collection: c.collection, id: c.id, value: c.deleted ? null : (c.value as JsonObject), version: c.version })));
-  }
-  await store.setMeta(CURSOR_KEY, cursor, trx);
-  return true;
 }
 
 /** The sequence number a `v1.<seq>` cursor stands for; 0 for none or any other form (the safe side). */

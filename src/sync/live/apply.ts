@@ -16,10 +16,10 @@
  */
 import type { Change } from "../../protocol/wire.ts";
 import { changedIdsOf, emitChanges } from "../../store/changes.ts";
-import { BATCH_ROWS, first, placeholders, run } from "../../store/sql.ts";
+import { first } from "../../store/sql.ts";
 import type { Store } from "../../store/store.ts";
 import type { ParsedPage } from "../pull.ts";
-import { applyParsed, CURSOR_KEY, NEWER_OR_DIFFERENT, pageOf } from "../pull.ts";
+import { applyParsed, CURSOR_KEY, pageOf, writeChanges } from "../pull.ts";
 import { OWN_TOP_KEY, ownTopAllows } from "../own-top.ts";
 import type { CycleContext } from "../cycle.ts";
 import type { SyncResult } from "../types.ts";
@@ -84,9 +84,6 @@ const BEFORE_SQL = `select (select value from _stowage_meta where key = ?) as cu
   (select value from _stowage_meta where key = ?) as own,
   exists (select 1 from _stowage_outbox) as pending`;
 
-/** Upsert of a page's live rows; the same rule as a pull's (pull.ts NEWER_OR_DIFFERENT). */
-const upsertSql = (rows: number) => `insert into _stowage_docs (collection, id, body, version) values ${placeholders(rows, 4)}
-  on conflict (collection, id) do update set body = excluded.body, version = excluded.version where ${NEWER_OR_DIFFERENT}`;
 
 /**
  * One event in one local transaction. `change` and `pulled` go out after the commit in one
@@ -104,24 +101,7 @@ async function applyLive(store: Store, e: LiveChanges): Promise<"applied" | "cov
     const live: Change[] = [];
     const dead: Change[] = [];
     for (const c of changes) (c.deleted ? dead : live).push(c);
-    for (let i = 0; i < live.length; i += BATCH_ROWS) {
-      const chunk = live.slice(i, i + BATCH_ROWS);
-      const params: unknown[] = new Array(chunk.length * 4);
-      for (let j = 0; j < chunk.length; j++) {
-        const c = chunk[j];
-        params[j * 4] = c.collection;
-        params[j * 4 + 1] = c.id;
-        params[j * 4 + 2] = JSON.stringify(c.value);
-        params[j * 4 + 3] = c.version;
-      }
-      await run(trx, upsertSql(chunk.length), params);
-    }
-    for (let i = 0; i < dead.length; i += BATCH_ROWS) {
-      const chunk = dead.slice(i, i + BATCH_ROWS);
-      const params: unknown[] = [];
-      for (const c of chunk) params.push(c.collection, c.id);
-      await run(trx, `delete from _stowage_docs where (collection, id) in (values ${placeholders(chunk.length, 2)})`, params);
-    }
+    await writeChanges(trx, live, dead);
     await store.setMeta(CURSOR_KEY, cursor, trx);
     return "applied";
   });
