@@ -1,10 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { openStowage, type Stowage } from "../src/stowage.ts";
-import { Database } from "bun:sqlite";
-import { sqlitePragmas, type StowageAdapter } from "../src/adapter.ts";
-import { SyncSqliteDialect } from "../src/sqlite/sqlite-dialect.ts";
-import type { SqlEvent } from "../test/helpers/counting-sqlite.ts";
+import { countingAdapter, type SqlEvent } from "../test/helpers/counting-sqlite.ts";
 import { pgAvailable } from "../test/helpers/pg.ts";
 import { tempDir } from "../test/helpers/tmp.ts";
 import { pgTarget, sqliteTarget, type Target } from "./live.ts";
@@ -48,7 +45,7 @@ async function measure(r: Reporter, store: string, target: Target): Promise<void
       const onTrace = (line: string) => {
         if (line.startsWith("live:poke:") && pending > 0) arrivals.push(performance.now() - start);
       };
-      const db = await openStowage({ adapter: timingAdapter(dir.file(`sub${i}.db`), log), url: target.url, apiKey: target.keys[i + 1], env: {}, onTrace });
+      const db = await openStowage({ adapter: countingAdapter(dir.file(`sub${i}.db`), "client", log), url: target.url, apiKey: target.keys[i + 1], env: {}, onTrace });
       open.push(db);
       let seen = -1;
       db.collection("lat").watch({ orderBy: "-n", limit: 1 }, (items) => {
@@ -98,7 +95,7 @@ async function measure(r: Reporter, store: string, target: Target): Promise<void
     for (const e of log) {
       const k = e.sql.replace(/\s+/g, " ").slice(0, 100);
       bySql.set(k, (bySql.get(k) ?? 0) + 1);
-      usBySql.set(k, (usBySql.get(k) ?? 0) + (e as TimedSql).us);
+      usBySql.set(k, (usBySql.get(k) ?? 0) + e.us);
     }
     samples.sort((a, b) => a - b);
     arrivals.sort((a, b) => a - b);
@@ -139,42 +136,4 @@ function procCpuUs(pid: number | undefined): number {
 /** Pulls the subscribers made: each reads the refresh list first (a live apply never does). */
 function pulls(log: SqlEvent[]): number {
   return log.filter((e) => e.sql.startsWith("select collection, id from _stowage_refresh")).length;
-}
-
-interface TimedSql extends SqlEvent {
-  /** Time inside SQLite, µs. */
-  us: number;
-}
-
-/** A bun:sqlite adapter that logs every statement with the time SQLite took for it. */
-function timingAdapter(path: string, log: SqlEvent[]): StowageAdapter {
-  return {
-    name: "bun-sqlite",
-    location: path,
-    dialect: new SyncSqliteDialect(() => {
-      const db = new Database(path, { create: true });
-      db.exec(sqlitePragmas({ path }));
-      return {
-        prepare: (sql) => {
-          const stmt = db.prepare(sql);
-          const timed = <R>(fn: () => R): R => {
-            const t0 = performance.now();
-            try {
-              return fn();
-            } finally {
-              log.push({ side: "client", sql, prepared: false, at: t0, us: (performance.now() - t0) * 1000 } as TimedSql);
-            }
-          };
-          return {
-            reader: stmt.columnNames.length > 0,
-            all: (params) => timed(() => stmt.all(...(params as any[]))),
-            run: (params) => timed(() => stmt.run(...(params as any[]))),
-          };
-        },
-        exec: (sql) => db.exec(sql),
-        close: () => db.close(),
-      };
-    }),
-    capabilities: { sql: "sqlite", persistent: true, multiProcess: true, savepoints: true, fts5: true },
-  };
 }

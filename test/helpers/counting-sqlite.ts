@@ -8,7 +8,10 @@ export interface SqlEvent {
   side: "client" | "server";
   sql: string;
   prepared: boolean;
+  /** performance.now() when the statement started. */
   at: number;
+  /** Time inside SQLite, µs (bench/live-cost.ts sums it). */
+  us: number;
 }
 
 /** A bun:sqlite adapter whose statements are reported to `log` (and whose prepares too). */
@@ -31,14 +34,20 @@ function wrap(db: Database, side: SqlEvent["side"], log: SqlEvent[]): SyncSqlite
     prepare: (sql) => {
       const stmt = db.prepare(sql);
       justPrepared = sql;
-      const event = (): void => {
-        log.push({ side, sql, prepared: justPrepared === sql, at: performance.now() });
+      const event = <R>(fn: () => R): R => {
+        const prepared = justPrepared === sql;
         justPrepared = "";
+        const at = performance.now();
+        try {
+          return fn();
+        } finally {
+          log.push({ side, sql, prepared, at, us: (performance.now() - at) * 1000 });
+        }
       };
       return {
         reader: stmt.columnNames.length > 0,
-        all: (params) => (event(), stmt.all(...(params as any[]))),
-        run: (params) => (event(), stmt.run(...(params as any[]))),
+        all: (params) => event(() => stmt.all(...(params as any[]))),
+        run: (params) => event(() => stmt.run(...(params as any[]))),
       };
     },
     exec: (sql) => db.exec(sql),
