@@ -7,29 +7,39 @@ const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 /**
  * The database URL and schema to use: `schema` as given, else a `?schema=` parameter of the
  * URL (so `stowage serve --data postgres://…/db?schema=stowage` works), else none (the
- * server's search_path). The answered URL no longer carries the parameter.
+ * server's search_path). `?prepare=false` turns named prepared statements off (prepared.ts).
+ * The answered URL no longer carries either parameter.
  */
-export function postgresTarget(options: { url: string; schema?: string }): { url: string; schema?: string } {
+export function postgresTarget(options: { url: string; schema?: string }): { url: string; schema?: string; prepare?: boolean } {
   if (typeof options.url !== "string" || !URL_RE.test(options.url)) {
     throw new StowageError("config", `invalid PostgreSQL URL ${describeValue(redactPostgresUrl(String(options.url)))}: expected postgres://user@host:port/database`);
   }
   let url = options.url;
   let schema = options.schema;
+  let prepare: boolean | undefined;
   const q = url.indexOf("?");
   if (q >= 0) {
     const params = new URLSearchParams(url.slice(q + 1));
     const fromUrl = params.get("schema");
-    if (fromUrl !== null) {
+    const prepareParam = params.get("prepare");
+    if (fromUrl !== null || prepareParam !== null) {
       params.delete("schema");
-      schema ??= fromUrl;
+      params.delete("prepare");
+      if (fromUrl !== null) schema ??= fromUrl;
       const rest = params.toString();
       url = url.slice(0, q) + (rest ? `?${rest}` : "");
+    }
+    if (prepareParam !== null) {
+      if (prepareParam !== "true" && prepareParam !== "false") {
+        throw new StowageError("config", `invalid PostgreSQL URL parameter prepare=${describeValue(prepareParam)}: use prepare=true or prepare=false`);
+      }
+      prepare = prepareParam === "true";
     }
   }
   if (schema !== undefined && !SCHEMA_RE.test(schema)) {
     throw new StowageError("config", `invalid PostgreSQL schema name ${describeValue(schema)}: use [a-z_][a-z0-9_]{0,62}`);
   }
-  return schema === undefined ? { url } : { url, schema };
+  return { url, ...(schema === undefined ? {} : { schema }), ...(prepare === undefined ? {} : { prepare }) };
 }
 
 /**

@@ -2,6 +2,7 @@ import { CompiledQuery, PostgresDialect, type DatabaseConnection } from "kysely"
 import pg from "pg";
 import type { StowageAdapter } from "../../src/adapter.ts";
 import { postgresConnectionSettings, postgresTarget, redactPostgresUrl } from "./connection.ts";
+import { prepareRepeatedStatements } from "./prepared.ts";
 
 export { postgresConnectionSettings, postgresTarget, redactPostgresUrl } from "./connection.ts";
 export { listenForChanges, type ChangeListener, type ChangePoke } from "./notify.ts";
@@ -23,11 +24,17 @@ export interface PostgresOptions {
   schema?: string;
   /** Pool sizing and timeouts. */
   pool?: PostgresPoolOptions;
+  /**
+   * Run repeated statements as named prepared statements (default true, or the URL's
+   * `?prepare=`): parsed and planned once per connection. Turn off behind a pooler in
+   * transaction mode that does not track them (PgBouncer before 1.21).
+   */
+  prepare?: boolean;
 }
 
 /** Stowage's server store over PostgreSQL (node-postgres and Kysely's PostgreSQL dialect). */
 export function createPostgresAdapter(options: PostgresOptions): StowageAdapter {
-  const { url, schema } = postgresTarget(options);
+  const { url, schema, prepare } = postgresTarget(options);
   const settings = postgresConnectionSettings({ url, schema });
   let schemaReady: Promise<void> | undefined;
   const pool = new pg.Pool({
@@ -39,6 +46,7 @@ export function createPostgresAdapter(options: PostgresOptions): StowageAdapter 
   // An idle connection that breaks (server restart, network) is dropped by the pool; without a
   // listener the 'error' event would crash the process instead.
   pool.on("error", () => {});
+  if (options.prepare ?? prepare ?? true) pool.on("connect", (client) => prepareRepeatedStatements(client));
   return {
     name: "postgres",
     location: redactPostgresUrl(url) + (schema ? ` (schema ${schema})` : ""),

@@ -4,6 +4,7 @@ import { createTenant, openServerStore, type ServerStore } from "../../src/serve
 import { PG_INSERT_DOCS, PG_SELECT_STATES, PG_UPSERT_DOCS } from "../../src/server/docs-sql.ts";
 import { pullQuery } from "../../src/server/pull.ts";
 import { pgMarksAndStatesSql } from "../../src/server/push.ts";
+import pg from "pg";
 import { PG_URL, dropSchema, newSchemaName, pgAvailable, pgQuery } from "../helpers/pg.ts";
 
 /**
@@ -104,4 +105,44 @@ describe.skipIf(!run)("PostgreSQL plans of the push and pull statements", () => 
     const plan = await explain("select seq, purged_seq from stowage_tenants where id = $1 for update", [tenant]);
     expect(plan.map((n) => n["Node Type"])).toEqual(["LockRows", "Index Scan"]);
   });
+
+  test("prepared statements: the generic plans the server reuses after five runs take the same indexes", async () => {
+    // adapters/postgres/prepared.ts names repeated texts; PostgreSQL then serves them from one
+    // generic plan, made without the parameters' values. Forced here, each must still search
+    // the same index keys as the custom plans above (a generic plan that scanned the tenant
+    // would make every push cost what is stored).
+    const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema} -c plan_cache_mode=force_generic_plan` });
+    await client.connect();
+    let n = 0;
+    const generic = async (text: string, params: unknown[]): Promise<PlanNode[]> => {
+      const name = `generic_${++n}`;
+      await client.query({ name, text, values: params }); // parsed under a name, as prepared.ts runs it
+      const args = params.map(literal).join(", ");
+      const rows = await client.query<{ "QUERY PLAN": { Plan: PlanNode }[] }>(`explain (format json) execute ${name}(${args})`);
+      return nodes(rows.rows[0]["QUERY PLAN"][0].Plan);
+    };
+    try {
+      const q = pullQuery(store.db, tenant, ROWS - 100, 1001).compile();
+      const pull = await generic(q.sql, [...q.parameters]);
+      expect(docsAccess(pull)).toEqual(["Index Scan stowage_docs_seq"]);
+      // Generic indeed: the conditions name parameters, not the values.
+      expect(pull.find((x) => x["Index Name"])!["Index Cond"]).toContain("$1");
+      const ids = Array.from({ length: 500 }, (_, i) => `d${i * 2}`);
+      const read = await generic(pgMarksAndStatesSql(1), [tenant, ["c1"], "docs", ids]);
+      expect(read.filter((x) => x["Index Name"]).map((x) => x["Index Name"])).toEqual(["stowage_clients_pk", "stowage_docs_pk"]);
+      expect(read.find((x) => x["Index Name"] === "stowage_docs_pk")!["Index Cond"]).toContain("id = ANY");
+      expect(read.some((x) => x["Node Type"] === "Seq Scan")).toBe(false);
+      const lock = await generic("select seq, purged_seq from stowage_tenants where id = $1 for update", [tenant]);
+      expect(lock.map((x) => x["Node Type"])).toEqual(["LockRows", "Index Scan"]);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  });
 });
+
+/** A parameter as an SQL literal, for EXPLAIN EXECUTE (which takes no bound parameters). */
+function literal(value: unknown): string {
+  if (Array.isArray(value)) return `array[${value.map(literal).join(", ")}]::text[]`;
+  if (typeof value === "number") return String(value);
+  return `'${String(value).replace(/'/g, "''")}'`;
+}
