@@ -2,7 +2,7 @@ import { CompiledQuery, PostgresDialect, type DatabaseConnection } from "kysely"
 import pg from "pg";
 import type { StowageAdapter } from "../../src/adapter.ts";
 import { postgresConnectionSettings, postgresTarget, redactPostgresUrl } from "./connection.ts";
-import { prepareRepeatedStatements } from "./prepared.ts";
+import { prepareMarkedStatements } from "./prepared.ts";
 
 export { postgresConnectionSettings, postgresTarget, redactPostgresUrl } from "./connection.ts";
 export { listenForChanges, type ChangeListener, type ChangePoke } from "./notify.ts";
@@ -46,7 +46,7 @@ export function createPostgresAdapter(options: PostgresOptions): StowageAdapter 
   // An idle connection that breaks (server restart, network) is dropped by the pool; without a
   // listener the 'error' event would crash the process instead.
   pool.on("error", () => {});
-  if (options.prepare ?? prepare ?? true) pool.on("connect", (client) => prepareRepeatedStatements(client));
+  if (options.prepare ?? prepare ?? true) pool.on("connect", (client) => prepareMarkedStatements(client));
   return {
     name: "postgres",
     location: redactPostgresUrl(url) + (schema ? ` (schema ${schema})` : ""),

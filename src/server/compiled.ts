@@ -1,4 +1,5 @@
 import type { Compilable, Kysely } from "kysely";
+import { REUSABLE_PLAN } from "../adapter.ts";
 import { all, run, type Executor } from "../store/sql.ts";
 import type { SqlFamily } from "./dialect-sql.ts";
 import type { ServerTables } from "./schema.ts";
@@ -28,7 +29,15 @@ type Plan = { sql: string; slots: number[] } | null;
 
 const SENTINEL = "\u0000stowage-arg-";
 
-export function compiledOnce<A extends unknown[]>(arity: A["length"], build: (db: Kysely<ServerTables>, family: SqlFamily, ...args: A) => Compilable): CompiledOnce<A> {
+/**
+ * `reusablePlan`: the text starts with REUSABLE_PLAN (src/adapter.ts), so an adapter may
+ * prepare it; only for statements whose plan cannot go bad as tables grow.
+ */
+export function compiledOnce<A extends unknown[]>(
+  arity: A["length"],
+  build: (db: Kysely<ServerTables>, family: SqlFamily, ...args: A) => Compilable,
+  options: { reusablePlan?: boolean } = {},
+): CompiledOnce<A> {
   const plans = new Map<SqlFamily, Plan>();
   const planFor = (db: Executor, family: SqlFamily): Plan => {
     let plan = plans.get(family);
@@ -36,7 +45,7 @@ export function compiledOnce<A extends unknown[]>(arity: A["length"], build: (db
     const sentinels = Array.from({ length: arity }, (_, i) => `${SENTINEL}${i}`) as A;
     const compiled = build(db as Kysely<ServerTables>, family, ...sentinels).compile();
     const slots = compiled.parameters.map((p) => (typeof p === "string" && p.startsWith(SENTINEL) ? Number(p.slice(SENTINEL.length)) : -1));
-    plan = slots.includes(-1) || new Set(slots).size !== arity || compiled.sql.includes(SENTINEL) ? null : { sql: compiled.sql, slots };
+    plan = slots.includes(-1) || new Set(slots).size !== arity || compiled.sql.includes(SENTINEL) ? null : { sql: (options.reusablePlan ? REUSABLE_PLAN : "") + compiled.sql, slots };
     plans.set(family, plan);
     return plan;
   };

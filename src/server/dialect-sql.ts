@@ -41,10 +41,14 @@ export async function lockTenant(
   return row ? { seq: Number(row.seq), purged_seq: Number(row.purged_seq) } : undefined;
 }
 
-const TENANT_LOCK = compiledOnce(1, (db, family, tenantId: string) => {
-  const query = db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId);
-  return family === "postgres" ? query.forUpdate() : query;
-});
+const TENANT_LOCK = compiledOnce(
+  1,
+  (db, family, tenantId: string) => {
+    const query = db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId);
+    return family === "postgres" ? query.forUpdate() : query;
+  },
+  { reusablePlan: true },
+);
 
 /** Rows per multi-row statement: PostgreSQL allows 65,535 parameters, SQLite 32,766. */
 export const MAX_ROWS_PER_STATEMENT = 500;

@@ -138,12 +138,15 @@ export interface Principal {
 }
 
 /** A key's row and its tenant's name (read on every request: revocation takes effect at once). */
-const KEY_ROW = compiledOnce(1, (db, _family, id: string) =>
-  db
-    .selectFrom("stowage_keys as k")
-    .innerJoin("stowage_tenants as t", "t.id", "k.tenant_id")
-    .select(["k.id", "k.tenant_id", "k.hash", "k.revoked_at", "k.scope", "t.name"])
-    .where("k.id", "=", id),
+const KEY_ROW = compiledOnce(
+  1,
+  (db, _family, id: string) =>
+    db
+      .selectFrom("stowage_keys as k")
+      .innerJoin("stowage_tenants as t", "t.id", "k.tenant_id")
+      .select(["k.id", "k.tenant_id", "k.hash", "k.revoked_at", "k.scope", "t.name"])
+      .where("k.id", "=", id),
+  { reusablePlan: true },
 );
 
 /**

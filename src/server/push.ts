@@ -7,6 +7,7 @@ import { lockTenant, MAX_ROWS_PER_STATEMENT, unstorableJson, type SqlFamily } fr
 import { PG_WRITE_DOCS_CTES, pgSelectStates, pgTextArray, pgWriteDocsParams, upsertDocRows } from "./docs-sql.ts";
 import { num, type ServerTables } from "./schema.ts";
 import { all, run } from "../store/sql.ts";
+import { REUSABLE_PLAN } from "../adapter.ts";
 import { compiledOnce } from "./compiled.ts";
 import type { ServerStore } from "./store.ts";
 import type { StowageErrorIssue } from "../errors.ts";
@@ -229,7 +230,9 @@ const PG_MARKS_AND_SEQ = pgMarksAndSeq(2);
 
 /** The marks and the counter with the client arrays at `$<p>`… and the new seq after them. */
 function pgMarksAndSeq(p: number, ctes = ""): string {
-  return `with marks as (
+  // Inserts of parameter rows (conflicts found through primary keys) and the counter row by
+  // its key: a plan that does not depend on what is stored, so it may be reused.
+  return `${REUSABLE_PLAN}with marks as (
     insert into stowage_clients (tenant_id, client_id, last_op_id, settled_op_id)
     select $1, c, o, s from unnest($${p}::text[], $${p + 1}::bigint[], $${p + 2}::bigint[]) as u(c, o, s)
     on conflict (tenant_id, client_id) do update set last_op_id = excluded.last_op_id,
@@ -246,7 +249,7 @@ function pgMarksAndSeq(p: number, ctes = ""): string {
  * separate statements; the marks come first in the text so that the statement's start,
  * which pg_stat_activity shows, names stowage_clients: crash.test.ts waits on it.)
  */
-const PG_COMMIT_PUSHES = pgMarksAndSeq(15, `,\n  ${PG_WRITE_DOCS_CTES}`);
+export const PG_COMMIT_PUSHES = pgMarksAndSeq(15, `,\n  ${PG_WRITE_DOCS_CTES}`);
 
 /** A client's marks on conflict (SQLite): the op mark as pushed, the settled mark only ever up (a late copy of an older request carries an older one). */
 function markUpdate(eb: ExpressionBuilder<OnConflictDatabase<ServerTables, "stowage_clients">, OnConflictTables<"stowage_clients">>) {
