@@ -144,6 +144,12 @@ export const pushResponseSchema = z
   .object({
     results: z.array(opResultSchema),
     lastOpId: z.number().int().nonnegative(),
+    /**
+     * Every op this request applied left its document exactly as a pull would bring it back
+     * to the client that sent it: puts stored as JSON.stringify of the sent value (which held
+     * the document's id), deletes; no patch. Absent when not known to hold (docs/PROTOCOL.md).
+     */
+    asSent: z.literal(true).optional(),
     /** With `?pull=<cursor>`: the pull answer after that cursor, read after the push committed. */
     pull: pullResponseSchema.optional(),
   })

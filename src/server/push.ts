@@ -154,11 +154,19 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
     const responses: PushResponse[] = [];
     let at = 0;
     for (let p = 0; p < group.length; p++) {
-      const { req, now: pushedAt } = group[p];
+      const { req, now: pushedAt, rules } = group[p];
       const mine = fresh[p];
       const out = results[p];
+      // docs/PROTOCOL.md "asSent": SQLite keeps a put's text as JSON.stringify of the value
+      // sent (PostgreSQL's jsonb orders keys its own way); rules may change values, a patch merges.
+      let asSent = store.family === "sqlite" && rules === undefined;
+      let applied = false;
       for (const op of mine) {
         const o = outcomes[at++];
+        if (o.status === "applied") {
+          applied = true;
+          if (op.op === "patch" || (op.op === "put" && op.value?.id !== op.id)) asSent = false;
+        }
         const result: OpResult = { opId: op.opId, status: o.status };
         if (o.version !== undefined) result.version = o.version;
         if (o.status === "conflict") result.value = o.value ?? null;
@@ -170,7 +178,7 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
       }
       const lastOpId = mine.length ? mine[mine.length - 1].opId : (marks.get(req.clientId) ?? 0);
       if (mine.length) moved.push({ tenant_id: tenantId, client_id: req.clientId, last_op_id: lastOpId, settled_op_id: req.settled ?? null });
-      responses.push({ results: out, lastOpId });
+      responses.push(asSent && applied ? { results: out, lastOpId, asSent: true } : { results: out, lastOpId });
     }
     for (let i = 0; i < refusals.length; i += MAX_ROWS_PER_STATEMENT) {
       await trx

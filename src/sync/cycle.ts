@@ -93,7 +93,7 @@ export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<vo
     const page = outcome.ok && outcome.page && !next && !outcome.page.reset && !outcome.page.more ? outcome.page : null;
     let pageApplied = false;
     const applyPage = page ? async (trx: Executor) => void (pageApplied = await applyParsedIn(trx, ctx.store, page, outcome.ok ? outcome.pulledFrom : undefined)) : undefined;
-    const settled = await settleBatch(ctx.store, batch, results, applyPage);
+    const settled = await settleBatch(ctx.store, batch, results, applyPage, outcome.ok && outcome.asSent === true);
     ctx.trace(`push:${batch.rows.length}`);
     result.pushed += settled.applied + settled.duplicate;
     result.issues.push(...settled.issues);

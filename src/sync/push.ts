@@ -8,7 +8,7 @@ import type { ServerDoc } from "./rebase.ts";
 import { noteOwnTop } from "./own-top.ts";
 import { markForRefresh } from "./refresh.ts";
 import { settleIssues } from "./settle-issues.ts";
-import { pageOf, type ParsedPage } from "./pull.ts";
+import { CURSOR_KEY, pageOf, type ParsedPage } from "./pull.ts";
 
 /** Ops per push request (a transaction group larger than this goes alone, whole). */
 export const PUSH_BATCH_OPS = 500;
@@ -76,7 +76,7 @@ export interface PreparedBatch {
  * The answer to one push request: results (and the pull page after `pulledFrom`, when the
  * push asked for one and the server sent it), or the failure (never a rejected promise).
  */
-export type PushOutcome = { ok: true; results: OpResult[]; page?: ParsedPage; pulledFrom?: string } | { ok: false; error: unknown };
+export type PushOutcome = { ok: true; results: OpResult[]; asSent?: boolean; page?: ParsedPage; pulledFrom?: string } | { ok: false; error: unknown };
 
 /**
  * The oldest outbox entries after `afterOpId` (≤ PUSH_BATCH_OPS ops, whole `tx` groups only),
@@ -102,7 +102,8 @@ export function sendBatch(http: HttpClient, batch: PreparedBatch, settled: numbe
         return { ok: false, error: new StowageError("protocol", `push: sent ${batch.rows.length} ops, the server answered ${response.results.length} results`) };
       }
       const page = pull && response.pull !== undefined ? pageOrNull(response.pull) : null;
-      return page ? { ok: true, results: response.results, page, pulledFrom: pull!.cursor } : { ok: true, results: response.results };
+      const asSent = response.asSent === true;
+      return page ? { ok: true, results: response.results, asSent, page, pulledFrom: pull!.cursor } : { ok: true, results: response.results, asSent };
     },
     (error): PushOutcome => ({ ok: false, error }),
   );
@@ -206,8 +207,15 @@ async function recordVersions(trx: Executor, versions: Map<string, { collection:
  * Applies the server's answers in one local transaction: the batch's entries leave the outbox
  * (only now that the server has answered for them), conflicts and rejections are recorded.
  * `then` runs last inside that transaction (the pull page the push brought, cycle.ts).
+ * `asSent`: the answer said so; with a span of our own (ownSpan) the cursor skips it.
  */
-export async function settleBatch(store: Store, batch: PreparedBatch, results: OpResult[], then?: (trx: Executor) => Promise<void>): Promise<BatchResult> {
+export async function settleBatch(
+  store: Store,
+  batch: PreparedBatch,
+  results: OpResult[],
+  then?: (trx: Executor) => Promise<void>,
+  asSent = false,
+): Promise<BatchResult> {
   const rows = batch.rows;
   const out: BatchResult = { sent: rows.length, applied: 0, duplicate: 0, issues: [] };
   /** `collection\u0000id` → the version the server gave our latest write of it. */
@@ -273,9 +281,32 @@ export async function settleBatch(store: Store, batch: PreparedBatch, results: O
     if (out.issues.length) await settleIssues(trx, out.issues, currentConflicts(rows, results, serverDocs));
     if (duplicates.length) await markForRefresh(trx, duplicates);
     if (ownTop > 0) await noteOwnTop(trx, ownTop);
+    const span = asSent && !then ? ownSpan(results) : null;
+    if (span) await run(trx, "update _stowage_meta set value = ? where key = ? and value = ?", [`v1.${span.hi}`, CURSOR_KEY, `v1.${span.lo}`]);
     await then?.(trx);
   });
   return out;
+}
+
+/**
+ * The sequence numbers an answer's applied ops took, when they are exactly lo+1 … hi: no
+ * other change can hold one of those numbers, so every change in (lo, hi] is ours, and with
+ * `asSent` the store already holds each as a pull would bring it (or a later pending write of
+ * it, which a pull keeps). The cursor then moves from v1.<lo> to v1.<hi> in the settle, only
+ * from exactly there (docs/PROTOCOL.md, "Not pulling back your own writes"): a bulk push no
+ * longer pulls its own writes back.
+ */
+export function ownSpan(results: OpResult[]): { lo: number; hi: number } | null {
+  const seen = new Set<number>();
+  let lo = Infinity;
+  let hi = 0;
+  for (const r of results) {
+    if (r.status !== "applied" || typeof r.version !== "number") continue;
+    seen.add(r.version);
+    if (r.version < lo) lo = r.version;
+    if (r.version > hi) hi = r.version;
+  }
+  return seen.size > 0 && hi - lo + 1 === seen.size ? { lo: lo - 1, hi } : null;
 }
 
 /**

@@ -164,6 +164,15 @@ describe("a resolve hook that adds counters", () => {
     expect(await a.collection("notes").get("n")).toEqual({ id: "n", v: 2 });
   });
 
+  test("a put the hook rewrote comes back to its writer as stored (no asSent with rules: the pull brings it)", async () => {
+    const a = await s.client("a2", s.url, s.key);
+    await a.sync();
+    await a.collection("counters").put({ id: "c2", inc: 3 });
+    await a.push(); // alone: no page with it, so only the answer could move the cursor past the write
+    await a.sync();
+    expect(await a.collection("counters").get("c2")).toEqual({ id: "c2", n: 3 });
+  });
+
   test("resolve sees only its own tenant's documents", async () => {
     const { key: other } = await createKey(s.store, "other-co", { createIfMissing: true });
     const at = seen.length;

@@ -81,6 +81,28 @@ export function pushTests(name: string, ctx: SuiteContext): void {
       expect("pull" in plain).toBe(false);
     });
 
+    test("asSent: only when every applied op left its document as sent (SQLite, puts holding their id, deletes)", async () => {
+      const sqlite = s.store.family === "sqlite";
+      const put = (opId: number, id: string, value: Record<string, unknown>) => ({ opId, collection: "todos", id, op: "put" as const, value });
+      const r1 = await a.push({ clientId: "client-as-sent", ops: [put(1, "as-1", { id: "as-1", b: 1, a: [1.5, "é"] }), put(2, "as-2", { id: "as-2" })] });
+      expect(r1.asSent).toBe(sqlite ? true : undefined);
+      // ...and a pull brings back exactly the text sent.
+      const page = await a.call("GET", `/v1/pull?cursor=v1.${r1.results[0].version! - 1}&limit=1`);
+      if (sqlite) expect(page.text).toContain(`"value":${JSON.stringify({ id: "as-1", b: 1, a: [1.5, "é"] })}`);
+      const r2 = await a.push({ clientId: "client-as-sent", ops: [{ opId: 3, collection: "todos", id: "as-2", op: "delete" }] });
+      expect(r2.asSent).toBe(sqlite ? true : undefined);
+      // A patch merges with what the server holds; a put without its id is stored with it.
+      const r3 = await a.push({ clientId: "client-as-sent", ops: [put(4, "as-3", { id: "as-3" }), { opId: 5, collection: "todos", id: "as-1", op: "patch", value: { c: 1 } }] });
+      expect(r3.results.map((r) => r.status)).toEqual(["applied", "applied"]);
+      expect(r3.asSent).toBeUndefined();
+      const r4 = await a.push({ clientId: "client-as-sent", ops: [put(6, "as-4", { v: 1 })] });
+      expect(r4.asSent).toBeUndefined();
+      // Nothing applied (a replayed batch): nothing to claim.
+      const r5 = await a.push({ clientId: "client-as-sent", ops: [put(6, "as-4", { v: 1 })] });
+      expect(r5.results[0].status).toBe("duplicate");
+      expect(r5.asSent).toBeUndefined();
+    });
+
     test("a bad pull request on a push is refused (400) before the push is applied", async () => {
       const op = puts(1, { prefix: "pp-bad-" });
       for (const [query, code] of [
