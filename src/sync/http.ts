@@ -48,7 +48,7 @@ export class HttpClient {
   async push(body: string, pull?: { cursor: string; limit: number }): Promise<PushResponse> {
     const path = pull ? `/v1/push?pull=${encodeURIComponent(pull.cursor)}&limit=${pull.limit}` : "/v1/push";
     const res = await this.#request("POST", path, body);
-    const parsed = (await this.#json(res, "push")) as PushResponse;
+    const parsed = json(res.text, "push") as PushResponse;
     if (!parsed || !Array.isArray(parsed.results)) throw protocolError("push", parsed);
     return parsed;
   }
@@ -56,15 +56,14 @@ export class HttpClient {
   /** One pull page as raw JSON text; the store applies it with SQLite's JSON functions. */
   async pull(cursor: string | null, limit: number, clientId?: string): Promise<string> {
     const qs = `limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}${clientId ? `&clientId=${encodeURIComponent(clientId)}` : ""}`;
-    const res = await this.#request("GET", `/v1/pull?${qs}`);
-    return this.#text(res, "pull");
+    return (await this.#request("GET", `/v1/pull?${qs}`)).text;
   }
 
   /** GET one document; undefined when absent. */
   async getDoc(collection: string, id: string): Promise<DocResponse | undefined> {
     const res = await this.#request("GET", docPath(collection, id), undefined, [404]);
-    if (res.status === 404) return drain(res);
-    return (await this.#json(res, "get")) as DocResponse;
+    if (res.status === 404) return undefined;
+    return json(res.text, "get") as DocResponse;
   }
 
   /**
@@ -76,10 +75,9 @@ export class HttpClient {
     const res = await this.#request("GET", docPath(collection, id), undefined, [404]);
     if (res.status === 404) {
       const since = res.headers.get("stowage-absent-since");
-      await drain(res);
       return { value: null, version: since !== null && /^[0-9]{1,16}$/.test(since) ? Number(since) : null };
     }
-    const doc = (await this.#json(res, "get")) as DocResponse;
+    const doc = json(res.text, "get") as DocResponse;
     if (!doc || typeof doc.version !== "number" || doc.value === null || typeof doc.value !== "object") throw protocolError("get", doc);
     return { value: doc.value, version: doc.version };
   }
@@ -87,24 +85,21 @@ export class HttpClient {
   async listDocs(collection: string, query: Record<string, string>): Promise<DocListResponse> {
     const qs = new URLSearchParams(query).toString();
     const res = await this.#request("GET", `/v1/docs/${collection}${qs ? `?${qs}` : ""}`);
-    return (await this.#json(res, "list")) as DocListResponse;
+    return json(res.text, "list") as DocListResponse;
   }
 
   /** PUT or PATCH a document; undefined when PATCH found no document. */
   async writeDoc(method: "PUT" | "PATCH", collection: string, id: string, value: JsonObject): Promise<DocResponse | undefined> {
     const res = await this.#request(method, docPath(collection, id), JSON.stringify(value), [404]);
-    if (res.status === 404) return drain(res);
-    return (await this.#json(res, method.toLowerCase())) as DocResponse;
+    if (res.status === 404) return undefined;
+    return json(res.text, method.toLowerCase()) as DocResponse;
   }
 
   /** DELETE a document; false when it did not exist. */
   async deleteDoc(collection: string, id: string): Promise<boolean> {
     const res = await this.#request("DELETE", docPath(collection, id), undefined, [404]);
-    if (res.status === 404) {
-      await drain(res);
-      return false;
-    }
-    await this.#json(res, "delete");
+    if (res.status === 404) return false;
+    json(res.text, "delete");
     return true;
   }
 
@@ -129,26 +124,40 @@ export class HttpClient {
     throw new StowageError(res.status >= 500 || res.status === 429 || res.status === 408 ? "transport" : "rejected", what, { status: res.status });
   }
 
-  async #request(method: string, path: string, body?: string, allowed: number[] = []): Promise<Response> {
+  /**
+   * One exchange, its answer's body read in full: the timeout covers the body too, so an
+   * answer that sends its headers and then stalls (a half-dead proxy) fails as a transport
+   * error instead of holding the sync, and its lease, forever.
+   */
+  async #request(method: string, path: string, body?: string, allowed: number[] = []): Promise<Answer> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
+    const where = `${method} ${this.url}${path.split("?")[0]}`;
     let res: Response;
+    let text: string;
     try {
-      res = await this.#fetch(this.url + path, {
-        method,
-        body,
-        signal: controller.signal,
-        headers: body === undefined
-          ? { authorization: `Bearer ${this.#apiKey}` }
-          : { authorization: `Bearer ${this.#apiKey}`, "content-type": "application/json" },
-      });
-    } catch (e) {
-      throw new StowageError("transport", `${method} ${this.url}${path.split("?")[0]} failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+      try {
+        res = await this.#fetch(this.url + path, {
+          method,
+          body,
+          signal: controller.signal,
+          headers: body === undefined
+            ? { authorization: `Bearer ${this.#apiKey}` }
+            : { authorization: `Bearer ${this.#apiKey}`, "content-type": "application/json" },
+        });
+      } catch (e) {
+        throw new StowageError("transport", `${where} failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+      }
+      try {
+        text = await res.text();
+      } catch (e) {
+        const why = controller.signal.aborted ? `no complete answer within ${this.#timeoutMs} ms` : (e as Error)?.message ?? String(e);
+        throw new StowageError("transport", `${where}: connection broke while reading the answer: ${why}`, { cause: e });
+      }
     } finally {
       clearTimeout(timer);
     }
-    if (res.ok || allowed.includes(res.status)) return res;
-    const text = await res.text().catch(() => "");
+    if (res.ok || allowed.includes(res.status)) return { status: res.status, headers: res.headers, text };
     let code = "";
     let message = text.slice(0, 200);
     try {
@@ -169,32 +178,25 @@ export class HttpClient {
     }
     throw new StowageError(res.status === 409 ? "conflict" : "rejected", what, { status: res.status });
   }
+}
 
-  async #text(res: Response, what: string): Promise<string> {
-    try {
-      return await res.text();
-    } catch (e) {
-      throw new StowageError("transport", `${what}: connection broke while reading the answer: ${(e as Error).message}`, { cause: e });
-    }
-  }
+/** An answer read in full. */
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+}
 
-  async #json(res: Response, what: string): Promise<unknown> {
-    const text = await this.#text(res, what);
-    try {
-      return JSON.parse(text);
-    } catch {
-      throw protocolError(what, text);
-    }
+function json(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw protocolError(what, text);
   }
 }
 
 function docPath(collection: string, id: string): string {
   return `/v1/docs/${collection}/${encodeURIComponent(id)}`;
-}
-
-async function drain(res: Response): Promise<undefined> {
-  await res.text().catch(() => "");
-  return undefined;
 }
 
 function protocolError(what: string, body: unknown): StowageError {

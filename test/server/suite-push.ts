@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import type { JsonObject } from "../../src/json.ts";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { gc } from "../../src/server/gc.ts";
 import type { TestServer } from "../helpers/server.ts";
@@ -83,7 +84,7 @@ export function pushTests(name: string, ctx: SuiteContext): void {
 
     test("asSent: only when every applied op left its document as sent (SQLite, puts holding their id, deletes)", async () => {
       const sqlite = s.store.family === "sqlite";
-      const put = (opId: number, id: string, value: Record<string, unknown>) => ({ opId, collection: "todos", id, op: "put" as const, value });
+      const put = (opId: number, id: string, value: JsonObject) => ({ opId, collection: "todos", id, op: "put" as const, value });
       const r1 = await a.push({ clientId: "client-as-sent", ops: [put(1, "as-1", { id: "as-1", b: 1, a: [1.5, "é"] }), put(2, "as-2", { id: "as-2" })] });
       expect(r1.asSent).toBe(sqlite ? true : undefined);
       // ...and a pull brings back exactly the text sent.
