@@ -26,7 +26,7 @@ export interface PushAnswer {
 /** Applies a group of pushes of one tenant in ONE transaction; one answer per push, in order. */
 export type GroupRunner = (pushes: QueuedPush[]) => Promise<PushAnswer[]>;
 
-/** A group stops growing past this many ops (a 500-op push alone always goes). */
+/** A group stops growing past this many ops (a push alone always goes, whatever its size). */
 const GROUP_MAX_OPS = 8_000;
 /** … or this many pushes. */
 const GROUP_MAX_PUSHES = 64;

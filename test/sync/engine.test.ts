@@ -180,20 +180,20 @@ describe("sync engine (injected clock and fetch)", () => {
     await store.close();
   });
 
-  test("batches hold at most 500 ops and never split a transaction group", async () => {
+  test("batches hold at most 1,000 ops (the protocol's most) and never split a transaction group", async () => {
     const { engine, store, trace, server } = await setup();
     const todos = store.collection("todos");
     await todos.putMany(Array.from({ length: 300 }, (_, i) => ({ id: `lone${i}` })));
     await store.transaction(async (tx) => {
-      await tx.collection("todos").putMany(Array.from({ length: 300 }, (_, i) => ({ id: `tx${i}` })));
+      await tx.collection("todos").putMany(Array.from({ length: 800 }, (_, i) => ({ id: `tx${i}` })));
     });
-    await todos.putMany(Array.from({ length: 700 }, (_, i) => ({ id: `late${i}` })));
+    await todos.putMany(Array.from({ length: 1200 }, (_, i) => ({ id: `late${i}` })));
     await engine.sync();
-    expect(trace.filter((l) => l.startsWith("push"))).toEqual(["push:300", "push:500", "push:500"]);
-    expect(server.docs.size).toBe(1300);
+    expect(trace.filter((l) => l.startsWith("push"))).toEqual(["push:300", "push:1000", "push:1000"]);
+    expect(server.docs.size).toBe(2300);
     expect(server.maxPushesInFlight).toBe(1); // pipelined, but never two requests at once
     // Each request reports the ops settled before the oldest unsettled batch: the third was
-    // sent while the second (ops 301-800) was still unsettled, so 300, not 800.
+    // sent while the second (ops 301-1300) was still unsettled, so 300, not 1300.
     expect(server.settled).toEqual([0, 0, 300]);
     await store.close();
   });

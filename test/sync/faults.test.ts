@@ -134,7 +134,7 @@ describe("sync under faults (real server processes, real HTTP)", () => {
     const client = await openClient(dir.file(`c${n++}.db`), server.url, server.key, {
       // Kill the server as soon as the first batch is acknowledged: the next batch is in flight.
       onTrace: (line) => {
-        if (line === "push:500" && !killed) killed = server.kill("SIGKILL");
+        if (line === "push:1000" && !killed) killed = server.kill("SIGKILL");
       },
     });
     cleanups.push(() => client.close());

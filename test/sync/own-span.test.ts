@@ -49,7 +49,7 @@ describe("not pulling back our own writes", () => {
     expect(ownSpan([ok(1, 7)])).toEqual({ lo: 6, hi: 7 });
   });
 
-  test("a bulk push of 1,200 offline writes pulls none of them back: three pushes, one empty pull", async () => {
+  test("a bulk push of 2,400 offline writes pulls none of them back: three pushes, one empty pull", async () => {
     const s = await server();
     const other = await client(s);
     await other.db.collection("t").putMany(Array.from({ length: 30 }, (_, i) => ({ id: `o${i}`, i })));
@@ -57,14 +57,13 @@ describe("not pulling back our own writes", () => {
     const a = await client(s);
     await a.db.sync();
     expect(await cursorOf(a.db)).toBe("v1.30");
-    await a.db.collection("t").putMany(Array.from({ length: 600 }, (_, i) => ({ id: `a${i}`, i })));
-    await a.db.collection("t").putMany(Array.from({ length: 600 }, (_, i) => ({ id: `b${i}`, i })));
+    for (const prefix of ["a", "b", "c"]) await a.db.collection("t").putMany(Array.from({ length: 800 }, (_, i) => ({ id: `${prefix}${i}`, i })));
     a.requests.length = 0;
     const r = await a.db.sync();
-    expect(a.requests).toEqual(["POST /v1/push", "POST /v1/push", "POST /v1/push", "GET /v1/pull?limit=1000&cursor=v1.1230"]);
-    expect(r).toMatchObject({ pushed: 1200, pulled: 0 });
-    expect(await cursorOf(a.db)).toBe("v1.1230");
-    expect(await a.db.collection("t").count()).toBe(1230);
+    expect(a.requests).toEqual(["POST /v1/push", "POST /v1/push", "POST /v1/push", "GET /v1/pull?limit=1000&cursor=v1.2430"]);
+    expect(r).toMatchObject({ pushed: 2400, pulled: 0 });
+    expect(await cursorOf(a.db)).toBe("v1.2430");
+    expect(await a.db.collection("t").count()).toBe(2430);
     expect(await stateHash(a.db)).toBe(await serverHash(s.url, s.key, ["t"]));
   });
 
@@ -74,7 +73,7 @@ describe("not pulling back our own writes", () => {
     await b.db.sync();
     let pushes = 0;
     const a = await client(s, {}, async (url) => {
-      // After the server answered A's first batch, B commits a change (seq 501).
+      // After the server answered A's first batch, B commits a change (seq 1001).
       if (url.includes("/v1/push") && ++pushes === 1) {
         await b.db.collection("t").put({ id: "from-b", v: 1 });
         await b.db.sync();
@@ -82,13 +81,14 @@ describe("not pulling back our own writes", () => {
     });
     await a.db.sync();
     await a.db.collection("t").putMany(Array.from({ length: 900 }, (_, i) => ({ id: `a${i}`, i })));
+    await a.db.collection("t").putMany(Array.from({ length: 900 }, (_, i) => ({ id: `b${i}`, i })));
     a.requests.length = 0;
     const r = await a.db.sync();
-    // Batch 1 (1..500) moved the cursor to v1.500; batch 2 took 502..901, not after v1.500: no jump.
-    expect(a.requests).toEqual(["POST /v1/push", "POST /v1/push", "GET /v1/pull?limit=1000&cursor=v1.500"]);
-    expect(r).toMatchObject({ pushed: 900, pulled: 401 });
+    // Batch 1 (1..1000) moved the cursor to v1.1000; batch 2 took 1002..1801, not after v1.1000: no jump.
+    expect(a.requests).toEqual(["POST /v1/push", "POST /v1/push", "GET /v1/pull?limit=1000&cursor=v1.1000"]);
+    expect(r).toMatchObject({ pushed: 1800, pulled: 801 });
     expect(await a.db.collection("t").get("from-b")).toEqual({ id: "from-b", v: 1 });
-    expect(await cursorOf(a.db)).toBe("v1.901");
+    expect(await cursorOf(a.db)).toBe("v1.1801");
     expect(await stateHash(a.db)).toBe(await serverHash(s.url, s.key, ["t"]));
     await b.db.sync();
     expect(await stateHash(b.db)).toBe(await stateHash(a.db));

@@ -78,11 +78,12 @@ describe("pull with the push", () => {
     const s = await server();
     const a = await client(s);
     await a.db.sync();
-    await a.db.collection("t").putMany(Array.from({ length: 600 }, (_, i) => ({ id: `a${i}`, i })));
+    await a.db.collection("t").putMany(Array.from({ length: 1000 }, (_, i) => ({ id: `a${i}`, i })));
+    await a.db.collection("t").putMany(Array.from({ length: 200 }, (_, i) => ({ id: `b${i}`, i })));
     a.requests.length = 0;
     await a.db.sync();
-    expect(a.requests).toEqual(["POST /v1/push", "POST /v1/push", "GET /v1/pull?limit=1000&cursor=v1.600"]);
-    expect(JSON.stringify(await a.db.store!.getMeta("sync_cursor"))).toBe('"v1.600"');
+    expect(a.requests).toEqual(["POST /v1/push", "POST /v1/push", "GET /v1/pull?limit=1000&cursor=v1.1200"]);
+    expect(JSON.stringify(await a.db.store!.getMeta("sync_cursor"))).toBe('"v1.1200"');
   });
 
   test("push() alone and a first sync (no cursor yet) ask for no page", async () => {

@@ -12,6 +12,8 @@ import { tempDir } from "../helpers/tmp.ts";
 // `reset` after every page, so it could never finish its first sync.
 
 const cleanups: (() => Promise<void> | void)[] = [];
+/** gc options that purge every tombstone, also one written this very millisecond (not "older than 0 ms" at `now`). */
+const PURGE_ALL = () => ({ olderThanMs: 0, now: Date.now() + 1000 });
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
@@ -36,7 +38,7 @@ test("a fresh client with pages of 1 finishes its first sync after a purge, with
   await docs.put({ id: "x" });
   await docs.delete("x");
   await w.sync();
-  expect((await gc(server.store, { olderThanMs: 0 })).tombstones).toBe(1);
+  expect((await gc(server.store, PURGE_ALL())).tombstones).toBe(1);
 
   const r = await open("r", 1);
   const result = await r.sync();
@@ -58,7 +60,7 @@ test("a purge during a scan from the start answers reset, so a delete the scan m
   await docs.put({ id: "old" }); // 3
   await docs.delete("old"); // 4
   await w.sync();
-  await gc(server.store, { olderThanMs: 0 }); // horizon 4
+  await gc(server.store, PURGE_ALL()); // horizon 4
   const tenant = (await findTenant(server.store, server.tenant))!;
 
   const first = JSON.parse(await pullPage(server.store, tenant.id, 0, 1));
@@ -69,7 +71,7 @@ test("a purge during a scan from the start answers reset, so a delete the scan m
   expect(second.cursor).toBe("v1.4"); // the scan ended: it stands at the horizon, unmarked
   await docs.delete("a"); // seq 5: a document the scan already holds
   await w.sync();
-  await gc(server.store, { olderThanMs: 0 }); // horizon 5: a scan still at v1.2.h4 would never learn of that delete
+  await gc(server.store, PURGE_ALL()); // horizon 5: a scan still at v1.2.h4 would never learn of that delete
   expect(JSON.parse(await pullPage(server.store, tenant.id, { seq: 2, horizon: 4 }, 1))).toEqual({ reset: true });
   // A cursor behind the horizon without the scan mark is reset as before.
   expect(JSON.parse(await pullPage(server.store, tenant.id, { seq: 2 }, 1))).toEqual({ reset: true });
@@ -90,7 +92,7 @@ test("a client that pushed but never pulled drops its own write that was deleted
   await b.sync();
   await b.collection("docs").delete("gone");
   await b.sync();
-  expect((await gc(server.store, { olderThanMs: 0 })).tombstones).toBe(1);
+  expect((await gc(server.store, PURGE_ALL())).tombstones).toBe(1);
   await a.collection("docs").put({ id: "pending", by: "a" });
   await a.collection("docs").patch("kept", { more: true });
   const r = await a.sync();
