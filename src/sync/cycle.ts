@@ -62,7 +62,7 @@ export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<vo
   let inflight = await send(ctx, batch, batch, alsoPull);
   let prefetch = readAhead(ctx, batch);
   while (batch) {
-    const outcome: PushOutcome = await inflight;
+    const outcome: PushOutcome = await inflight.outcome;
     let results: OpResult[];
     if (outcome.ok) {
       results = outcome.results;
@@ -128,11 +128,15 @@ function readAhead(ctx: CycleContext, batch: PreparedBatch): Promise<PreparedBat
  * Renews the lease, then starts the request (not awaiting its answer). `unsettled` is the
  * oldest batch whose answer is not yet recorded locally (the one in flight, or `batch` itself):
  * every op below its first op id has left the outbox, which is what the request reports as
- * settled. (Not `batch`'s own first op: the batch before it may still be unsettled.)
+ * settled. (Not `batch`'s own first op: the batch before it may still be unsettled.) The
+ * answer's promise is boxed, as fetchPage's is: an async function returning a promise adopts
+ * it, so `await send(…)` waited for the answer and nothing overlapped it (the settle of the
+ * batch before, the read of the one after): a 50,000-op push spent 12.5 ms per 1,000-op batch
+ * where the server needed 6.5.
  */
-async function send(ctx: CycleContext, batch: PreparedBatch, unsettled: PreparedBatch = batch, pull?: { cursor: string; limit: number }): Promise<Promise<PushOutcome>> {
+async function send(ctx: CycleContext, batch: PreparedBatch, unsettled: PreparedBatch = batch, pull?: { cursor: string; limit: number }): Promise<{ outcome: Promise<PushOutcome> }> {
   await ctx.renewLease();
-  return sendBatch(ctx.http, batch, unsettled.rows[0].op_id - 1, pull);
+  return { outcome: sendBatch(ctx.http, batch, unsettled.rows[0].op_id - 1, pull) };
 }
 
 /**

@@ -180,6 +180,31 @@ describe("sync engine (injected clock and fetch)", () => {
     await store.close();
   });
 
+  test("a batch is settled while the next one's request is in flight (the push is pipelined)", async () => {
+    const server = new FakeServer();
+    // The second request's answer waits (up to 500 ms) for the first batch's settle to be
+    // traced: a client that awaited each answer before settling the batch before it never gets there.
+    let trace: string[] = [];
+    let settledFirst: boolean | undefined;
+    let pushes = 0;
+    const fetch = server.fetch;
+    server.fetch = async (input, init) => {
+      if (new URL(input).pathname === "/v1/push" && ++pushes === 2) {
+        for (let i = 0; i < 500 && !trace.includes("push:1000"); i++) await new Promise((r) => setTimeout(r, 1));
+        settledFirst = trace.includes("push:1000");
+      }
+      return fetch(input, init);
+    };
+    const ctx = await setup({ server });
+    trace = ctx.trace;
+    await ctx.store.collection("todos").putMany(Array.from({ length: 1500 }, (_, i) => ({ id: `p${i}` })));
+    await ctx.engine.sync();
+    expect(settledFirst).toBe(true);
+    expect(trace.filter((l) => l.startsWith("push"))).toEqual(["push:1000", "push:500"]);
+    expect(server.docs.size).toBe(1500);
+    await ctx.store.close();
+  });
+
   test("batches hold at most 1,000 ops (the protocol's most) and never split a transaction group", async () => {
     const { engine, store, trace, server } = await setup();
     const todos = store.collection("todos");
