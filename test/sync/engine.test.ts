@@ -180,6 +180,31 @@ describe("sync engine (injected clock and fetch)", () => {
     await store.close();
   });
 
+  test("the second batch's answer lost while the first is settled: the resend is a duplicate, everything applied once", async () => {
+    const server = new FakeServer();
+    let pushes = 0;
+    const fetch = server.fetch;
+    server.fetch = async (input, init) => {
+      if (new URL(input).pathname === "/v1/push" && ++pushes === 2) server.dropAfterCommit = 1;
+      return fetch(input, init);
+    };
+    const { engine, store, trace } = await setup({ server });
+    await store.collection("todos").putMany(Array.from({ length: 2500 }, (_, i) => ({ id: `l${i}`, i })));
+    await expect(engine.sync()).rejects.toMatchObject({ code: "transport" });
+    // Batch 1 was settled while batch 2 was in flight; batch 2 (applied, answer lost) and 3 wait.
+    expect(trace).toEqual(["push:1000", "error:transport"]);
+    expect((await engine.status()).outbox.size).toBe(1500);
+    expect(server.seq).toBe(2000);
+    const r = await engine.sync();
+    expect(r.pushed).toBe(1500);
+    expect(server.seq).toBe(2500); // batch 2 not applied twice
+    expect(server.docs.size).toBe(2500);
+    expect((await engine.status()).outbox.size).toBe(0);
+    expect(await store.collection("todos").count()).toBe(2500);
+    expect(await store.collection("todos").get("l1500")).toEqual({ id: "l1500", i: 1500 });
+    await store.close();
+  });
+
   test("a batch is settled while the next one's request is in flight (the push is pipelined)", async () => {
     const server = new FakeServer();
     // The second request's answer waits (up to 500 ms) for the first batch's settle to be
