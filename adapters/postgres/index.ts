@@ -25,9 +25,10 @@ export interface PostgresOptions {
   /** Pool sizing and timeouts. */
   pool?: PostgresPoolOptions;
   /**
-   * Run repeated statements as named prepared statements (default true, or the URL's
-   * `?prepare=`): parsed and planned once per connection. Turn off behind a pooler in
-   * transaction mode that does not track them (PgBouncer before 1.21).
+   * Run the statements the core marks REUSABLE_PLAN (key read, counter lock, push write) as
+   * named prepared statements (default true, or the URL's `?prepare=`): parsed and planned
+   * once per connection (prepared.ts). Turn off behind a pooler in transaction mode that does
+   * not track them (PgBouncer before 1.21).
    */
   prepare?: boolean;
 }
