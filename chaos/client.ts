@@ -44,6 +44,8 @@ export interface ClientConfig {
   live: boolean;
   /** The collection is strict (stale writes answer `conflict`). */
   strict: boolean;
+  /** Now and then a burst of 1,001-1,300 puts in one call (schedule.ts says why). */
+  bursts: boolean;
 }
 
 /** Upper bounds of each op kind's share of draws, in order: put, patch, delete, group, get, snap; the rest sync. */
@@ -59,10 +61,13 @@ const cfg = JSON.parse(process.argv[2] ?? "{}") as ClientConfig;
 const COLLECTION = "docs";
 const log = (o: Record<string, unknown>) => {
   appendFileSync(cfg.history, `${JSON.stringify({ p: cfg.proc, f: cfg.file, at: Date.now(), ...o })}\n`);
-  // The runner counts acknowledged ops to stretch a slow run's fault phase (see run.ts).
-  if (o.t === "ok" && cfg.mode === "run") process.stdout.write("ok\n");
+  // The runner counts acknowledged ops to stretch a slow run's fault phase (see run.ts); a
+  // burst counts once.
+  if (o.t === "ok" && cfg.mode === "run" && o.more !== true) process.stdout.write("ok\n");
 };
 const rng = new Rng(cfg.seed);
+/** The bursts' own draws: the op stream of `rng` stays what it was without them. */
+const burstRng = new Rng(cfg.seed ^ 0x5bd1e995);
 const keyName = (i: number) => `k${i}`;
 
 /** Records every push and pull as the engine sees it (requests before they leave). */
@@ -180,6 +185,7 @@ if (cfg.live) {
 
 let n = 0;
 async function op(): Promise<void> {
+  if (cfg.bursts && burstRng.chance(0.01)) return burst();
   const k = ++n;
   const tok = `${cfg.proc}/${k}`;
   const r = rng.next();
@@ -245,6 +251,25 @@ async function op(): Promise<void> {
     }
   } catch (e) {
     log({ t: "fail", n: k, err: String((e as Error)?.message ?? e).slice(0, 200) });
+  }
+}
+
+/**
+ * 1,001-1,300 puts of the run's keys in one putMany (no group): each is its own op with its own
+ * token, logged as a put, so every rule judges them as usual; the outbox then needs several
+ * push batches.
+ */
+async function burst(): Promise<void> {
+  const items = Array.from({ length: burstRng.int(1001, 1300) }, () => {
+    const k = ++n;
+    return { k, id: keyName(burstRng.int(0, cfg.keys - 1)), tok: `${cfg.proc}/${k}` };
+  });
+  for (const it of items) log({ t: "invoke", n: it.k, kind: "put", id: it.id, tok: it.tok, direct: true });
+  try {
+    await docs.putMany(items.map((it) => ({ id: it.id, w: it.tok, g: null, by: cfg.proc })));
+    items.forEach((it, i) => log({ t: "ok", n: it.k, ...(i > 0 ? { more: true } : {}) }));
+  } catch (e) {
+    for (const it of items) log({ t: "fail", n: it.k, err: String((e as Error)?.message ?? e).slice(0, 200) });
   }
 }
 

@@ -58,6 +58,19 @@ export const PLANTED: Record<string, PlantedBug> = {
       { file: "src/sync/stage.ts", find: "if (any.length === 0) return;", replace: "if (any.length >= 0) return;" },
     ],
   },
+  // Settling a full push batch also drops the next batch (the one in flight) from the outbox:
+  // if that request's answer is lost, or it never reached the server, its writes are gone.
+  // Only a push of several batches shows it: the ordinary schedules' bursts.
+  "settle-next-batch": {
+    what: "settling a push batch also removes the next batch's ops from the outbox",
+    patches: [
+      {
+        file: "src/sync/push.ts",
+        find: 'await run(trx, "delete from _stowage_outbox where op_id <= ?", [batch.lastOpId]);',
+        replace: 'await run(trx, "delete from _stowage_outbox where op_id <= ?", [batch.lastOpId + (batch.rows.length >= 1000 ? 5000 : 0)]);',
+      },
+    ],
+  },
 };
 
 /** A temp copy of the tree with `name` planted; `cleanup()` removes it. */

@@ -123,6 +123,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
       mix: schedule.mix,
       live: mode === "run" && spec.live,
       strict: schedule.strict,
+      bursts: schedule.bursts === true,
     };
   };
   const startClient = (c: number) => {

@@ -39,6 +39,12 @@ export interface Schedule {
   mix: "default" | "groups" | "rw";
   /** A strict collection: writes carry the version they saw, stale ones answer `conflict`. */
   strict: boolean;
+  /**
+   * Now and then a client writes a burst of 1,001-1,300 puts in one call, so its outbox holds
+   * more than one push batch and the push is pipelined (a batch settled while the next is in
+   * flight) under the run's faults. Never in planted-bug runs (their seeds stay as they were).
+   */
+  bursts: boolean;
   /** Seeds of each client incarnation's op stream and of the proxies' decisions. */
   seeds: number[];
 }
@@ -134,13 +140,15 @@ export function makeSchedule(seed: number, store: Store, options: ScheduleOption
   const seeds = Array.from({ length: 64 }, () => rng.fork());
   const mix = options.focus === "groups" ? "groups" : options.focus === "pending" ? "rw" : "default";
   const keys = rng.int(3, 8);
-  return { seed, store, keys, servers, serverSkewMs, leaseTtlMs: 3000, clients, durationMs, events, mix, seeds, strict: later.chance(0.25) };
+  // Drawn from a generator of its own, so every other draw of a seed stays as it was before bursts.
+  const bursts = !options.focus && new Rng(seed ^ 0x2545f491).chance(0.5);
+  return { seed, store, keys, servers, serverSkewMs, leaseTtlMs: 3000, clients, durationMs, events, mix, seeds, strict: later.chance(0.25), bursts };
 }
 
 /** The schedule as lines a person can read next to the history. */
 export function describeSchedule(s: Schedule): string {
   const lines = [
-    `seed ${s.seed} on ${s.store}${s.mix === "default" ? "" : ` (op mix ${s.mix})`}${s.strict ? ", strict collection" : ""}: ${s.clients.length} client processes, ${s.servers} server process(es) (skew ${s.serverSkewMs.join(", ")} ms), ${s.keys} keys, ${s.durationMs} ms of faults`,
+    `seed ${s.seed} on ${s.store}${s.mix === "default" ? "" : ` (op mix ${s.mix})`}${s.strict ? ", strict collection" : ""}${s.bursts ? ", bursts of 1,001+ puts" : ""}: ${s.clients.length} client processes, ${s.servers} server process(es) (skew ${s.serverSkewMs.join(", ")} ms), ${s.keys} keys, ${s.durationMs} ms of faults`,
     ...s.clients.map((c, i) => `  client ${i}: file ${c.file}, pullLimit ${c.pullLimit}, ${c.autoSync ? `background sync every ${c.syncIntervalMs} ms${c.live ? " + live stream" : ""}` : "explicit sync only"}, pause ${c.pauseMs[0]}-${c.pauseMs[1]} ms, clock skew ${c.skewMs} ms`),
     ...s.events.map((e) => `  @${e.at}ms ${describeEvent(e)}`),
   ];

@@ -13,6 +13,8 @@ const CASES: { name: keyof typeof PLANTED; rules: string[]; seeds: number[] }[] 
   { name: "timestamp-order", rules: ["converge", "missed"], seeds: [1, 2, 3, 4, 5, 6] },
   { name: "split-groups", rules: ["group"], seeds: [4, 5, 6, 7, 8, 9] },
   { name: "pull-overwrites-pending", rules: ["ryw", "monotonic", "converge", "missed"], seeds: [1, 2, 3, 4, 5, 6] },
+  // Only runs with bursts push several batches: seeds 1 and 8 have them and caught it every time.
+  { name: "settle-next-batch", rules: ["local", "count", "converge", "missed", "ryw"], seeds: [1, 8, 5, 2, 4, 10] },
 ];
 
 const roots: { cleanup: () => void }[] = [];
