@@ -1,5 +1,6 @@
 import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
 import { openStowage, type Stowage, type StowageOptions } from "../src/stowage.ts";
+import { PUSH_BATCH_OPS } from "../src/sync/push.ts";
 import { spawnServer, type SpawnedServer } from "../test/helpers/server.ts";
 import { tempDir } from "../test/helpers/tmp.ts";
 import { makeDocs } from "./local.ts";
@@ -99,12 +100,12 @@ export default async function syncBench(r: Reporter): Promise<void> {
     r.figure(SECTION, `round trip A put → A sync → B sync (p50, ${PULL_N.toLocaleString("en-US")} stored)`, percentile(times, 50), "ms");
     r.figure(SECTION, "round trip A put → A sync → B sync (p95)", percentile(times, 95), "ms");
 
-    // Baseline in the same run, after the pull figures (it adds documents): the same 500-op
-    // requests from plain fetch with no client work at all, i.e. what server and loopback allow.
+    // Baseline in the same run, after the pull figures (it adds documents): the same
+    // PUSH_BATCH_OPS-op requests from plain fetch with no client work at all, i.e. what server and loopback allow.
     const rawMs = await rawPush(server, data.slice(0, PUSH_N).map((d) => ({ ...d, id: `raw-${d.id}` })));
     r.figure(SECTION, `bulk push of ${PUSH_N.toLocaleString("en-US")} offline-queued docs`, (PUSH_N / pushMs) * 1000, "docs/s", {
       ratio: rawMs / pushMs,
-      note: `${pushMs.toFixed(0)} ms, 500 ops/request; bare fetch of the same requests: ${((PUSH_N / rawMs) * 1000).toFixed(0)} docs/s`,
+      note: `${pushMs.toFixed(0)} ms, ${PUSH_BATCH_OPS} ops/request; bare fetch of the same requests: ${((PUSH_N / rawMs) * 1000).toFixed(0)} docs/s`,
     });
   } finally {
     for (const c of open) await c.close().catch(() => {});
@@ -113,12 +114,12 @@ export default async function syncBench(r: Reporter): Promise<void> {
   }
 }
 
-/** Pushes `docs` as 500-op requests with bare fetch, one after another; answers the elapsed ms. */
+/** Pushes `docs` as PUSH_BATCH_OPS-op requests (the client's) with bare fetch, one after another; answers the elapsed ms. */
 async function rawPush(server: SpawnedServer, docs: Record<string, unknown>[]): Promise<number> {
   let opId = 0;
   const start = performance.now();
-  for (let i = 0; i < docs.length; i += 500) {
-    const ops = docs.slice(i, i + 500).map((value) => ({ opId: ++opId, collection: "raw", id: value.id, op: "put", value }));
+  for (let i = 0; i < docs.length; i += PUSH_BATCH_OPS) {
+    const ops = docs.slice(i, i + PUSH_BATCH_OPS).map((value) => ({ opId: ++opId, collection: "raw", id: value.id, op: "put", value }));
     const res = await fetch(`${server.url}/v1/push`, {
       method: "POST",
       body: JSON.stringify({ clientId: "bench-raw-client", ops }),
