@@ -8,6 +8,30 @@ export function openClient(path: string, url: string, apiKey: string, extra: Par
   return openStowage({ adapter: createBunSqliteAdapter({ path }), url, apiKey, env: {}, autoSync: false, ...extra });
 }
 
+/**
+ * openClient whose requests are listed, in order, as `METHOD /path?query` (the clientId
+ * parameter left out). `rewrite` may change the URL sent; `after` runs once each answer is in,
+ * before the client sees it.
+ */
+export async function loggedClient(
+  path: string,
+  url: string,
+  apiKey: string,
+  options: { extra?: Partial<StowageOptions>; rewrite?: (url: string) => string; after?: (url: string) => Promise<void> } = {},
+): Promise<{ db: Stowage; requests: string[] }> {
+  const requests: string[] = [];
+  const fetchFn = async (input: string | URL | Request, init?: RequestInit) => {
+    const sent = options.rewrite ? options.rewrite(String(input)) : String(input);
+    const u = new URL(sent);
+    requests.push(`${init?.method ?? "GET"} ${u.pathname}${u.search.replace(/&?clientId=[^&]*/, "")}`);
+    const res = await globalThis.fetch(sent, init);
+    await options.after?.(sent);
+    return res;
+  };
+  const db = await openClient(path, url, apiKey, { fetch: fetchFn as typeof fetch, ...options.extra });
+  return { db, requests };
+}
+
 /** Hash of every document a client holds (collection, id, body with sorted keys). */
 export async function stateHash(client: Stowage): Promise<string> {
   const rows = await all<{ collection: string; id: string; body: string }>(

@@ -3,7 +3,7 @@ import type { Stowage, StowageOptions } from "../../src/stowage.ts";
 import { ownSpan } from "../../src/sync/push.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/tmp.ts";
-import { openClient, serverHash, stateHash } from "./clients.ts";
+import { loggedClient, serverHash, stateHash } from "./clients.ts";
 
 // A push answered `asSent` whose applied versions are exactly lo+1..hi moves the cursor from
 // v1.<lo> to v1.<hi> in its settle (docs/PROTOCOL.md, "Not pulling back your own writes").
@@ -24,17 +24,9 @@ async function server(): Promise<TestServer> {
 
 /** A client whose requests are listed as `METHOD /path?query`; `after(url)` runs once each answer is in. */
 async function client(s: TestServer, extra: Partial<StowageOptions> = {}, after?: (url: string) => Promise<void>) {
-  const requests: string[] = [];
-  const fetchFn = async (input: string | URL | Request, init?: RequestInit) => {
-    const u = new URL(String(input));
-    requests.push(`${init?.method ?? "GET"} ${u.pathname}${u.search.replace(/&?clientId=[^&]*/, "")}`);
-    const res = await globalThis.fetch(input, init);
-    await after?.(String(input));
-    return res;
-  };
-  const db: Stowage = await openClient(dir.file(`c${n++}.db`), s.url, s.key, { fetch: fetchFn as typeof fetch, ...extra });
-  cleanups.push(() => db.close());
-  return { db, requests };
+  const c = await loggedClient(dir.file(`c${n++}.db`), s.url, s.key, { extra, after });
+  cleanups.push(() => c.db.close());
+  return c;
 }
 
 const cursorOf = async (db: Stowage) => db.store!.getMeta("sync_cursor");

@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import type { Stowage, StowageOptions } from "../../src/stowage.ts";
+import type { StowageOptions } from "../../src/stowage.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/tmp.ts";
 import { countingAdapter, type SqlEvent } from "../helpers/counting-sqlite.ts";
 import { until } from "../helpers/until.ts";
-import { openClient, serverHash, stateHash } from "./clients.ts";
+import { loggedClient, serverHash, stateHash } from "./clients.ts";
 
 // A full cycle whose push empties the outbox asks for the pull page in the same request
 // (docs/PROTOCOL.md, "Pull with the push"): one round trip for a small sync.
@@ -25,16 +25,9 @@ async function server(): Promise<TestServer> {
 
 /** A client whose requests are listed as `METHOD /path?query`; `rewrite` may change the URL sent. */
 async function client(s: TestServer, extra: Partial<StowageOptions> = {}, rewrite = (url: string) => url) {
-  const requests: string[] = [];
-  const fetchFn = (input: string | URL | Request, init?: RequestInit) => {
-    const url = rewrite(String(input));
-    const u = new URL(url);
-    requests.push(`${init?.method ?? "GET"} ${u.pathname}${u.search.replace(/&clientId=[^&]*/, "")}`);
-    return globalThis.fetch(url, init);
-  };
-  const db: Stowage = await openClient(dir.file(`c${n++}.db`), s.url, s.key, { fetch: fetchFn as typeof fetch, ...extra });
-  cleanups.push(() => db.close());
-  return { db, requests };
+  const c = await loggedClient(dir.file(`c${n++}.db`), s.url, s.key, { extra, rewrite });
+  cleanups.push(() => c.db.close());
+  return c;
 }
 
 describe("pull with the push", () => {
