@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { join } from "node:path";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
@@ -7,29 +7,17 @@ import { run } from "../../src/store/sql.ts";
 import { Store } from "../../src/store/store.ts";
 import { SyncLease, type ProcessIdentity } from "../../src/sync/lease.ts";
 import { startFaultProxy } from "../helpers/fault-proxy.ts";
-import { startServer, type TestServer } from "../helpers/server.ts";
-import { tempDir } from "../helpers/tmp.ts";
+import type { TestServer } from "../helpers/server.ts";
+import { testScope } from "../helpers/scope.ts";
 import { openClient } from "./clients.ts";
 
 // Issue 13's anomalies 2, 3 and 4, each reproduced deterministically.
 
-const dir = tempDir("stowage-anomalies-");
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  dir.cleanup();
-});
-let n = 0;
+const { dir, defer, file, server } = testScope("stowage-anomalies-");
 
-async function server(): Promise<TestServer> {
-  const s = await startServer();
-  cleanups.push(() => s.stop());
-  return s;
-}
-
-async function client(url: string, key: string, extra: Parameters<typeof openClient>[3] = {}, path = dir.file(`a${n++}.db`)): Promise<Stowage> {
+async function client(url: string, key: string, extra: Parameters<typeof openClient>[3] = {}, path = file("a")): Promise<Stowage> {
   const db = await openClient(path, url, key, extra);
-  cleanups.push(() => db.close());
+  defer(() => db.close());
   return db;
 }
 
@@ -54,7 +42,7 @@ describe("anomaly 2: a refused write does not stay in the local store", () => {
   test("the fetch of the server's value fails: a later sync still takes it (q absent, like on the server)", async () => {
     const s = await server();
     const proxy = await startFaultProxy(s.url);
-    cleanups.push(() => proxy.stop());
+    defer(() => proxy.stop());
     // The network goes down the moment the refusal is settled: no request after it gets through.
     // (The push brought the cycle's pull with it, so the sync itself succeeds; the fetch fails.)
     const trace: string[] = [];
@@ -75,8 +63,8 @@ describe("anomaly 2: a refused write does not stay in the local store", () => {
   test("the process dies between the settle and the fetch: the restarted client converges", async () => {
     const s = await server();
     const proxy = await startFaultProxy(s.url);
-    cleanups.push(() => proxy.stop());
-    const path = dir.file(`a${n++}.db`);
+    defer(() => proxy.stop());
+    const path = file("a");
     const trace: string[] = [];
     const { b } = await refusedGroup(s, proxy.url, { onTrace: (line) => (trace.push(line), line.startsWith("push:") && (proxy.refuse = true)) }, path);
     await b.sync();
@@ -205,7 +193,7 @@ describe("anomaly 4: a restarted client syncs at once", () => {
     const path = dir.file("lease.db");
     const fixture = join(import.meta.dir, "../fixtures/lease-client.ts");
     const proc = Bun.spawn([process.execPath, fixture, path, s.url, s.key], { stdout: "pipe", stderr: "inherit" });
-    cleanups.push(() => proc.kill("SIGKILL"));
+    defer(() => proc.kill("SIGKILL"));
     await untilLine(proc, (line) => line === "trace push:200"); // mid-cycle: the lease is held
     proc.kill("SIGKILL");
     await proc.exited;
@@ -219,7 +207,7 @@ describe("anomaly 4: a restarted client syncs at once", () => {
 
   test("takeover rules: a live holder keeps the lease; a dead pid, an earlier process with our pid, or none on another host", async () => {
     const store = await Store.open({ adapter: createBunSqliteAdapter({ path: dir.file("rules.db") }) });
-    cleanups.push(() => store.close());
+    defer(() => store.close());
     const alive = new Set([100, 200]);
     const me = (pid: number, incarnation: string, host = "h1"): ProcessIdentity => ({ pid, host, incarnation, isAlive: (p) => alive.has(p) });
     const t = 1_000_000;

@@ -1,39 +1,27 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import type { Stowage } from "../../src/stowage.ts";
-import { startServer, type TestServer } from "../helpers/server.ts";
-import { tempDir } from "../helpers/tmp.ts";
+import type { TestServer } from "../helpers/server.ts";
+import { testScope } from "../helpers/scope.ts";
 import { openClient } from "./clients.ts";
 
 // Guarantee 9 (issue 13, anomaly 1): no reader ever holds part of another client's
 // transaction group, whatever the pull page size, including when a member of the group was
 // overwritten later (its other rows then arrive without it).
 
-const dir = tempDir("stowage-groups-");
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  dir.cleanup();
-});
-let n = 0;
-
-async function server(): Promise<TestServer> {
-  const s = await startServer();
-  cleanups.push(() => s.stop());
-  return s;
-}
+const { defer, file, server } = testScope("stowage-groups-");
 
 async function client(s: TestServer, extra: Parameters<typeof openClient>[3] = {}): Promise<{ db: Stowage; path: string }> {
-  const path = dir.file(`g${n++}.db`);
+  const path = file("g");
   const db = await openClient(path, s.url, s.key, extra);
-  cleanups.push(() => db.close());
+  defer(() => db.close());
   return { db, path };
 }
 
 /** A second connection on the reader's file: what any other reader would see right now. */
 function peek(path: string): Database {
   const db = new Database(path, { readonly: true });
-  cleanups.push(() => db.close());
+  defer(() => db.close());
   return db;
 }
 

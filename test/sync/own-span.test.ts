@@ -1,31 +1,19 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { Stowage, StowageOptions } from "../../src/stowage.ts";
 import { ownSpan } from "../../src/sync/push.ts";
-import { startServer, type TestServer } from "../helpers/server.ts";
-import { tempDir } from "../helpers/tmp.ts";
+import type { TestServer } from "../helpers/server.ts";
+import { testScope } from "../helpers/scope.ts";
 import { loggedClient, serverHash, stateHash } from "./clients.ts";
 
 // A push answered `asSent` whose applied versions are exactly lo+1..hi moves the cursor from
 // v1.<lo> to v1.<hi> in its settle (docs/PROTOCOL.md, "Not pulling back your own writes").
 
-const dir = tempDir("stowage-own-span-");
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  dir.cleanup();
-});
-let n = 0;
-
-async function server(): Promise<TestServer> {
-  const s = await startServer();
-  cleanups.push(() => s.stop());
-  return s;
-}
+const { defer, file, server } = testScope("stowage-own-span-");
 
 /** A client whose requests are listed as `METHOD /path?query`; `after(url)` runs once each answer is in. */
 async function client(s: TestServer, extra: Partial<StowageOptions> = {}, after?: (url: string) => Promise<void>) {
-  const c = await loggedClient(dir.file(`c${n++}.db`), s.url, s.key, { extra, after });
-  cleanups.push(() => c.db.close());
+  const c = await loggedClient(file("c"), s.url, s.key, { extra, after });
+  defer(() => c.db.close());
   return c;
 }
 

@@ -1,7 +1,7 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { StowageOptions } from "../../src/stowage.ts";
-import { startServer, type TestServer } from "../helpers/server.ts";
-import { tempDir } from "../helpers/tmp.ts";
+import type { TestServer } from "../helpers/server.ts";
+import { testScope } from "../helpers/scope.ts";
 import { countingAdapter, type SqlEvent } from "../helpers/counting-sqlite.ts";
 import { until } from "../helpers/until.ts";
 import { loggedClient, serverHash, stateHash } from "./clients.ts";
@@ -9,24 +9,12 @@ import { loggedClient, serverHash, stateHash } from "./clients.ts";
 // A full cycle whose push empties the outbox asks for the pull page in the same request
 // (docs/PROTOCOL.md, "Pull with the push"): one round trip for a small sync.
 
-const dir = tempDir("stowage-pull-with-push-");
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  dir.cleanup();
-});
-let n = 0;
-
-async function server(): Promise<TestServer> {
-  const s = await startServer();
-  cleanups.push(() => s.stop());
-  return s;
-}
+const { defer, file, server } = testScope("stowage-pull-with-push-");
 
 /** A client whose requests are listed as `METHOD /path?query`; `rewrite` may change the URL sent. */
 async function client(s: TestServer, extra: Partial<StowageOptions> = {}, rewrite = (url: string) => url) {
-  const c = await loggedClient(dir.file(`c${n++}.db`), s.url, s.key, { extra, rewrite });
-  cleanups.push(() => c.db.close());
+  const c = await loggedClient(file("c"), s.url, s.key, { extra, rewrite });
+  defer(() => c.db.close());
   return c;
 }
 
@@ -138,7 +126,7 @@ describe("pull with the push", () => {
     const s = await server();
     const a = await client(s);
     const log: SqlEvent[] = [];
-    const b = await client(s, { adapter: countingAdapter(dir.file(`c${n++}.db`), "client", log) });
+    const b = await client(s, { adapter: countingAdapter(file("c"), "client", log) });
     await b.db.sync();
     const seen: number[] = [];
     b.db.collection("t").watch({ orderBy: "-v", limit: 1 }, (items) => seen.push(items[0]?.v as number));
