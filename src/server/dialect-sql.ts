@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from "kysely";
+import { sql, type Kysely, type RawBuilder, type Transaction } from "kysely";
 import type { Migration } from "kysely/migration";
 import type { ServerTables } from "./schema.ts";
 import { compiledOnce } from "./compiled.ts";
@@ -49,6 +49,16 @@ const TENANT_LOCK = compiledOnce(
   },
   { reusablePlan: true },
 );
+
+/**
+ * A bound value SQLite's planner does not look into: without the cast, SQLite prepares the
+ * statement again on every run when it has `LIMIT ?` or compares a text column with `?` while
+ * ordering or joining (src/store/sql.ts, TEXT_PARAM, says why and what it costs). PostgreSQL
+ * gets the bare parameter: its plans are made differently (and prepared.ts chooses which).
+ */
+export function opaqueParam<T extends string | number>(family: SqlFamily, value: T, type: "text" | "integer"): T | RawBuilder<T> {
+  return family === "sqlite" ? sql<T>`cast(${value} as ${sql.raw(type)})` : value;
+}
 
 /** Rows per multi-row statement: PostgreSQL allows 65,535 parameters, SQLite 32,766. */
 export const MAX_ROWS_PER_STATEMENT = 500;

@@ -1,6 +1,7 @@
 import type { DocListQuery } from "../protocol/wire.ts";
 import type { JsonObject } from "../json.ts";
 import { compareValues, compileWhere, field, getField } from "./filter.ts";
+import { opaqueParam } from "./dialect-sql.ts";
 import { HttpError } from "./http.ts";
 import { num } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
@@ -59,11 +60,11 @@ export async function listDocs(store: ServerStore, tenantId: string, collection:
     let query = store.db
       .selectFrom("stowage_docs")
       .select(["id", "body"])
-      .where("tenant_id", "=", tenantId)
+      .where("tenant_id", "=", opaqueParam(store.family, tenantId, "text"))
       .where("collection", "=", collection)
       .where("deleted", "=", 0)
       .orderBy("id", descending ? "desc" : "asc")
-      .limit(limit + 1);
+      .limit(opaqueParam(store.family, limit + 1, "integer"));
     if (after) query = query.where("id", descending ? "<" : ">", after[1]);
     const rows = await query.execute();
     const page = rows.slice(0, limit).map((r) => JSON.parse(r.body ?? "{}") as JsonObject);

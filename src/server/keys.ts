@@ -2,6 +2,7 @@ import { StowageError, describeValue } from "../errors.ts";
 import { randomToken } from "../ids.ts";
 import type { Scope } from "./auth/principal.ts";
 import { compiledOnce } from "./compiled.ts";
+import { opaqueParam } from "./dialect-sql.ts";
 import { num } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
 
@@ -140,12 +141,12 @@ export interface Principal {
 /** A key's row and its tenant's name (read on every request: revocation takes effect at once). */
 const KEY_ROW = compiledOnce(
   1,
-  (db, _family, id: string) =>
+  (db, family, id: string) =>
     db
       .selectFrom("stowage_keys as k")
       .innerJoin("stowage_tenants as t", "t.id", "k.tenant_id")
       .select(["k.id", "k.tenant_id", "k.hash", "k.revoked_at", "k.scope", "t.name"])
-      .where("k.id", "=", id),
+      .where("k.id", "=", opaqueParam(family, id, "text")),
   { reusablePlan: true },
 );
 

@@ -3,6 +3,7 @@ import type { Kysely } from "kysely";
 import { num, type ServerTables } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
 import { compiledOnce } from "./compiled.ts";
+import { opaqueParam, type SqlFamily } from "./dialect-sql.ts";
 
 const CURSOR = /^v1\.(0|[1-9][0-9]{0,15})(?:\.h(0|[1-9][0-9]{0,15}))?$/;
 
@@ -30,14 +31,14 @@ export function pullCursor(seq: number, horizon?: number): string {
  * The changes after `after`, oldest first: an index range scan of (tenant_id, seq), so its
  * cost follows the changes returned, not the documents stored (test/postgres/plans.test.ts).
  */
-export function pullQuery(db: Kysely<ServerTables>, tenantId: string, after: number, limit: number) {
+export function pullQuery(db: Kysely<ServerTables>, family: SqlFamily, tenantId: string, after: number, limit: number) {
   return db
     .selectFrom("stowage_docs")
     .select(["collection", "id", "seq", "deleted", "body"])
-    .where("tenant_id", "=", tenantId)
+    .where("tenant_id", "=", opaqueParam(family, tenantId, "text"))
     .where("seq", ">", after)
     .orderBy("seq")
-    .limit(limit);
+    .limit(opaqueParam(family, limit, "integer"));
 }
 
 /**
@@ -105,5 +106,5 @@ async function horizonOf(store: ServerStore, tenantId: string): Promise<number> 
 }
 
 /** pullQuery and the tenant's counters, compiled once (compiled.ts says why). */
-const PULL = compiledOnce(3, (db, _family, tenantId: string, after: number, limit: number) => pullQuery(db, tenantId, after, limit));
+const PULL = compiledOnce(3, (db, family, tenantId: string, after: number, limit: number) => pullQuery(db, family, tenantId, after, limit));
 const COUNTERS = compiledOnce(1, (db, _family, tenantId: string) => db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId));

@@ -1,5 +1,6 @@
 import { StowageError, describeValue } from "../errors.ts";
 import { assertFieldPath, jsonPath } from "../names.ts";
+import { INTEGER_PARAM, TEXT_PARAM } from "./sql.ts";
 import type { FieldFilter, ListOptions, Scalar } from "./types.ts";
 
 const OPS: Record<string, string> = { eq: "=", ne: "!=", gt: ">", gte: ">=", lt: "<", lte: "<=" };
@@ -36,7 +37,7 @@ export interface ListQuery {
 /** Builds the SELECT for `list`; `knownField` rejects fields a schema does not declare. */
 export function buildList(collection: string, options: ListOptions, knownField: (f: string) => boolean): ListQuery {
   const params: unknown[] = [collection];
-  const clauses = ["collection = ?"];
+  const clauses = [`collection = ${TEXT_PARAM}`];
   for (const [field, filter] of Object.entries(options.where ?? {})) {
     assertFieldPath(field);
     if (field !== "id" && !knownField(field)) {
@@ -99,7 +100,7 @@ export function buildList(collection: string, options: ListOptions, knownField: 
   const select = orderField === "id" ? "id, body" : `id, body, ${orderExpr} as k`;
   const order = orderField === "id" ? `id ${dir}` : `${orderExpr} ${dir}, id ${dir}`;
   return {
-    sql: `select ${select} from _stowage_docs where ${clauses.join(" and ")} order by ${order} limit ?`,
+    sql: `select ${select} from _stowage_docs where ${clauses.join(" and ")} order by ${order} limit ${INTEGER_PARAM}`,
     params,
     limit,
     orderField,

@@ -1,7 +1,7 @@
 import { StowageError } from "../errors.ts";
 import type { JsonObject } from "../json.ts";
 import { WIRE_LIMITS, type OpResult } from "../protocol/wire.ts";
-import { all, placeholders, run, type Executor } from "../store/sql.ts";
+import { all, INTEGER_PARAM, placeholders, run, type Executor } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
 import type { HttpClient } from "./http.ts";
 import type { ServerDoc } from "./rebase.ts";
@@ -134,7 +134,7 @@ export function rejectAll(batch: PreparedBatch, error: StowageError): OpResult[]
 
 async function readBatch(store: Store, afterOpId: number, isolate: boolean): Promise<OutboxRow[]> {
   const cols = "op_id, tx, collection, id, op, body, base_version";
-  let rows = await all<OutboxRow>(store.db, `select ${cols} from _stowage_outbox where op_id > ? order by op_id limit ?`, [
+  let rows = await all<OutboxRow>(store.db, `select ${cols} from _stowage_outbox where op_id > ? order by op_id limit ${INTEGER_PARAM}`, [
     afterOpId,
     isolate ? 1 : PUSH_BATCH_OPS,
   ]);

@@ -12,6 +12,9 @@ export interface SqlEvent {
   at: number;
   /** Time inside SQLite, µs (bench/live-cost.ts sums it). */
   us: number;
+  /** The bound values, and the database file (test/sqlite/reprepare.test.ts replays them). */
+  params: readonly unknown[];
+  path: string;
 }
 
 /** A bun:sqlite adapter whose statements are reported to `log` (and whose prepares too). */
@@ -22,32 +25,32 @@ export function countingAdapter(path: string, side: SqlEvent["side"], log: SqlEv
     dialect: new SyncSqliteDialect(() => {
       const db = new Database(path, { create: true });
       db.exec(sqlitePragmas({ path }));
-      return wrap(db, side, log);
+      return wrap(db, path, side, log);
     }),
     capabilities: { sql: "sqlite", persistent: true, multiProcess: true, savepoints: true, fts5: true },
   };
 }
 
-function wrap(db: Database, side: SqlEvent["side"], log: SqlEvent[]): SyncSqliteDatabase {
+function wrap(db: Database, path: string, side: SqlEvent["side"], log: SqlEvent[]): SyncSqliteDatabase {
   let justPrepared = "";
   return {
     prepare: (sql) => {
       const stmt = db.prepare(sql);
       justPrepared = sql;
-      const event = <R>(fn: () => R): R => {
+      const event = <R>(params: readonly unknown[], fn: () => R): R => {
         const prepared = justPrepared === sql;
         justPrepared = "";
         const at = performance.now();
         try {
           return fn();
         } finally {
-          log.push({ side, sql, prepared, at, us: (performance.now() - at) * 1000 });
+          log.push({ side, sql, prepared, at, us: (performance.now() - at) * 1000, params, path });
         }
       };
       return {
         reader: stmt.columnNames.length > 0,
-        all: (params) => event(() => stmt.all(...(params as any[]))),
-        run: (params) => event(() => stmt.run(...(params as any[]))),
+        all: (params) => event(params, () => stmt.all(...(params as any[]))),
+        run: (params) => event(params, () => stmt.run(...(params as any[]))),
       };
     },
     exec: (sql) => db.exec(sql),

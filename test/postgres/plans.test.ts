@@ -64,7 +64,7 @@ describe.skipIf(!run)("PostgreSQL plans of the push and pull statements", () => 
 
   test("pull: an index range scan of (tenant_id, seq), from a recent cursor and from the start", async () => {
     for (const after of [ROWS - 100, 0]) {
-      const q = pullQuery(store.db, tenant, after, 1001).compile();
+      const q = pullQuery(store.db, "postgres", tenant, after, 1001).compile();
       const plan = await explain(q.sql, [...q.parameters]);
       expect(docsAccess(plan)).toEqual(["Index Scan stowage_docs_seq"]);
       expect(plan.some((n) => n["Node Type"] === "Sort")).toBe(false);

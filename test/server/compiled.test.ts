@@ -48,11 +48,11 @@ describe("compiledOnce", () => {
       },
       log: (event) => void (sent = event.query),
     });
-    const q = compiledOnce(3, (db, _f, tenantId: string, after: number, limit: number) => pullQuery(db, tenantId, after, limit));
+    const q = compiledOnce(3, (db, _f, tenantId: string, after: number, limit: number) => pullQuery(db, "postgres", tenantId, after, limit));
     await q.all(pg, "postgres", "t1", 42, 1001);
     expect(q.cached("postgres")).toBe(true);
     expect(q.cached("sqlite")).toBe(false);
-    expect(sent!.sql).toBe(pullQuery(pg, "x", 0, 1).compile().sql);
+    expect(sent!.sql).toBe(pullQuery(pg, "postgres", "x", 0, 1).compile().sql);
     expect(sent!.sql).toContain("$3");
     expect(sent!.parameters).toEqual(["t1", 42, 1001]);
   });

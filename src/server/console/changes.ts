@@ -6,6 +6,7 @@
  */
 import type { ChangeFeed } from "../events/feed.ts";
 import { readTenantSeq } from "../events/endpoint.ts";
+import { opaqueParam } from "../dialect-sql.ts";
 import { num } from "../schema.ts";
 import type { ServerStore } from "../store.ts";
 
@@ -26,10 +27,10 @@ export async function readChanges(store: ServerStore, tenantId: string, after: n
   const rows = await store.db
     .selectFrom("stowage_docs")
     .select(["seq", "collection", "id", "deleted", "writer", "updated_at", "body"])
-    .where("tenant_id", "=", tenantId)
+    .where("tenant_id", "=", opaqueParam(store.family, tenantId, "text"))
     .where("seq", ">", after)
     .orderBy("seq")
-    .limit(limit)
+    .limit(opaqueParam(store.family, limit, "integer"))
     .execute();
   return rows.map((r) => ({
     seq: num(r.seq),
