@@ -1,6 +1,7 @@
 import { SelectQueryNode, type CompiledQuery, type QueryResult } from "kysely";
 import { StowageError } from "../errors.ts";
 import { SingleConnectionDriver, type HeldConnection } from "./single-connection-driver.ts";
+import type { DirectConnection } from "../store/sql.ts";
 import type { SyncSqliteDatabase, SyncSqliteStatement } from "./sync-database.ts";
 
 const STATEMENT_CACHE_SIZE = 256;
@@ -22,7 +23,7 @@ export class SyncSqliteDriver extends SingleConnectionDriver<SyncSqliteConnectio
   }
 }
 
-class SyncSqliteConnection implements HeldConnection {
+class SyncSqliteConnection implements HeldConnection, DirectConnection {
   readonly #db: SyncSqliteDatabase;
   readonly #statements = new Map<string, SyncSqliteStatement>();
   release?: () => void;
@@ -44,9 +45,14 @@ class SyncSqliteConnection implements HeldConnection {
   }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    const stmt = this.#prepare(compiled.sql);
-    if (stmt.reader) return { rows: stmt.all(compiled.parameters) as R[] };
-    const { changes, lastInsertRowid } = stmt.run(compiled.parameters);
+    return this.executeSync<R>(compiled.sql, compiled.parameters);
+  }
+
+  /** For the raw statements of a transaction that holds this connection (src/store/sql.ts). */
+  executeSync<R>(sql: string, parameters: readonly unknown[]): QueryResult<R> {
+    const stmt = this.#prepare(sql);
+    if (stmt.reader) return { rows: stmt.all(parameters) as R[] };
+    const { changes, lastInsertRowid } = stmt.run(parameters);
     return {
       numAffectedRows: BigInt(changes),
       insertId: lastInsertRowid == null ? undefined : BigInt(lastInsertRowid),

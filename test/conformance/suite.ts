@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { z } from "zod";
 import type { AdapterCapabilities, StowageAdapter } from "../../src/adapter.ts";
 import { StowageError } from "../../src/errors.ts";
+import { all, run } from "../../src/store/sql.ts";
 import { Store } from "../../src/store/store.ts";
 import { typedQuery } from "../../src/store/typed-query.ts";
 import { tempDir } from "../helpers/tmp.ts";
@@ -174,6 +175,27 @@ export function runConformance(target: ConformanceTarget): void {
       expect(await c.get("c")).toBeUndefined();
       expect(await outbox()).toHaveLength(2);
       expect(await docCount()).toBe(2);
+    });
+
+    test("raw statements in a transaction run in it: they see its writes and roll back with it, while a query from outside waits", async () => {
+      // The synchronous drivers run a transaction's raw statements on its connection directly (src/store/sql.ts).
+      await run(store.db, "create table raw_direct (v integer not null)");
+      let outside: Promise<{ n: number }[]> | undefined;
+      const error = await store.db
+        .transaction()
+        .execute(async (trx) => {
+          expect(await run(trx, "insert into raw_direct (v) values (?), (?)", [1, 2])).toBe(2);
+          expect(await all<{ v: number }>(trx, "select v from raw_direct order by v")).toEqual([{ v: 1 }, { v: 2 }]);
+          outside = all<{ n: number }>(store.db, "select count(*) as n from raw_direct");
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          await trx.insertInto("raw_direct" as never).values({ v: 3 } as never).execute();
+          expect(await all<{ n: number }>(trx, "select count(*) as n from raw_direct")).toEqual([{ n: 3 }]);
+          throw new Error("roll back");
+        })
+        .then(() => undefined, (e: Error) => e.message);
+      expect(error).toBe("roll back");
+      expect(await outside).toEqual([{ n: 0 }]);
+      expect(await all<{ n: number }>(store.db, "select count(*) as n from raw_direct")).toEqual([{ n: 0 }]);
     });
 
     test("a transaction larger than one push request is refused whole", async () => {
