@@ -80,6 +80,10 @@ export default async function tableBench(r: Reporter): Promise<void> {
     const np50: number[] = [];
     const np95: number[] = [];
     let naiveMissed = 0;
+    // Each system in a block of its own per run, as in figure 2. Interleaved round by round,
+    // each paid for the other's leftovers (a server's GC threads, the OS catching up on the
+    // other's writes) on this 2-core machine: Stowage's p50 measured 3.95 ms interleaved
+    // against 2.12 ms in blocks, the naive client's barely moved (its full scan dominates).
     for (let run = 0; run < RUNS; run++) {
       const times: number[] = [];
       const ntimes: number[] = [];
@@ -89,13 +93,15 @@ export default async function tableBench(r: Reporter): Promise<void> {
         await a.sync();
         await b.sync();
         if (i >= 20) times.push(performance.now() - t);
+        if (!(await b.collection("docs").get(`rt-${run}-${i}`))) throw new Error("bench: B missed A's write");
+      }
+      for (let i = 0; i < CHANGES + 20; i++) {
         const u = performance.now();
         await na.write(`rt-${run}-${i}`, { n: i });
         await na.sync();
         await nb.sync();
         if (i >= 20) ntimes.push(performance.now() - u);
         if (!nb.has(`rt-${run}-${i}`)) naiveMissed++;
-        if (!(await b.collection("docs").get(`rt-${run}-${i}`))) throw new Error("bench: B missed A's write");
       }
       times.sort((x, y) => x - y);
       ntimes.sort((x, y) => x - y);
