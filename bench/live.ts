@@ -7,6 +7,7 @@ import { PG_URL, dropSchema, newSchemaName, pgAvailable } from "../test/helpers/
 import { readUrl } from "../test/helpers/server.ts";
 import { tempDir } from "../test/helpers/tmp.ts";
 import { spawnPgServer } from "../test/postgres/spawn.ts";
+import { relayLatencies } from "./live-anchor.ts";
 import { percentile, type Reporter } from "./report.ts";
 
 const SECTION = "live (A's put → B's watch callback, server in its own process, loopback)";
@@ -41,10 +42,19 @@ export interface Target {
  * this event loop: the 100-subscriber figures are an upper bound for 100 separate devices
  * (BENCH_LIVE_PROCS=k adds rows with them spread over k child processes; on a machine with
  * fewer cores than that, they still share the CPU).
+ * The anchor, measured first in the same run: a bare SSE relay in its own process (one POST,
+ * one event to one subscriber, nothing stored; live-anchor.ts), the floor of any live sync over
+ * HTTP on this machine; each figure is also given as a multiple of it.
  * BENCH_LIVE_CHANGES (default 1000) and BENCH_LIVE_SUBSCRIBERS (default 1,10,100) shorten runs.
  */
 export default async function liveBench(r: Reporter): Promise<void> {
   const pg = await pgAvailable("bench live").catch(() => false);
+  const relay = await relayLatencies(CHANGES);
+  floor = { p50: percentile(relay, 50), p95: percentile(relay, 95), p99: percentile(relay, 99) };
+  const relayLabel = "anchor: a bare SSE relay in its own process (one POST, one event; no storage, auth or apply), 1 subscriber";
+  r.figure(SECTION, `${relayLabel}: p50`, floor.p50, "ms", { note: `${CHANGES} changes` });
+  r.figure(SECTION, `${relayLabel}: p95`, floor.p95, "ms");
+  r.figure(SECTION, `${relayLabel}: p99`, floor.p99, "ms");
   for (const n of SUBSCRIBERS) {
     await measure(r, "sqlite (stowage serve)", n, await sqliteTarget(n + 1));
     if (PROCS > 1 && n >= PROCS) await measureSpread(r, "sqlite (stowage serve)", n, await sqliteTarget(n + 1));
@@ -116,9 +126,7 @@ async function measure(r: Reporter, store: string, subscribers: number, target: 
     samples.sort((x, y) => x - y);
     const label = fanout ? `${store}, ${subscribers} subscribers (1 measured client + ${subscribers - 1} streams in another process)` : `${store}, ${subscribers} subscriber${subscribers === 1 ? "" : "s"}`;
     const note = samples.length === expected ? `${CHANGES} changes × ${full}` : `${samples.length} of ${expected} deliveries within 10 s`;
-    r.figure(SECTION, `${label}: p50`, percentile(samples, 50), "ms", { note });
-    r.figure(SECTION, `${label}: p95`, percentile(samples, 95), "ms");
-    r.figure(SECTION, `${label}: p99`, percentile(samples, 99), "ms");
+    figures(r, label, samples, note);
     if (readers) {
       const bytes = await readers.bytes();
       if (!(bytes > 0)) throw new Error("bench live: the other streams received nothing");
@@ -131,6 +139,19 @@ async function measure(r: Reporter, store: string, subscribers: number, target: 
     await target.stop();
     dir.cleanup();
   }
+}
+
+/** The bare relay's percentiles, measured first (live-anchor.ts): each figure is also given as a multiple of them. */
+let floor: { p50: number; p95: number; p99: number } | undefined;
+
+function figures(r: Reporter, label: string, samples: number[], note: string): void {
+  const times = (p: number, of: number | undefined) => (of ? `; ${(p / of).toFixed(1)}x the bare relay` : "");
+  const p50 = percentile(samples, 50);
+  const p95 = percentile(samples, 95);
+  const p99 = percentile(samples, 99);
+  r.figure(SECTION, `${label}: p50`, p50, "ms", { note: note + times(p50, floor?.p50) });
+  r.figure(SECTION, `${label}: p95`, p95, "ms", { note: times(p95, floor?.p95).slice(2) || undefined });
+  r.figure(SECTION, `${label}: p99`, p99, "ms", { note: times(p99, floor?.p99).slice(2) || undefined });
 }
 
 /** measure(), with the subscribers in PROCS child processes; latency from A's put to each child's callback (one machine clock). */
@@ -191,9 +212,7 @@ async function measureSpread(r: Reporter, store: string, subscribers: number, ta
     samples.sort((x, y) => x - y);
     const label = `${store}, ${subscribers} subscribers over ${children.length} processes`;
     const note = samples.length === expected ? `${CHANGES} changes × ${subscribers}` : `${samples.length} of ${expected} deliveries within 10 s`;
-    r.figure(SECTION, `${label}: p50`, percentile(samples, 50), "ms", { note });
-    r.figure(SECTION, `${label}: p95`, percentile(samples, 95), "ms");
-    r.figure(SECTION, `${label}: p99`, percentile(samples, 99), "ms");
+    figures(r, label, samples, note);
   } finally {
     for (const c of children) (c.stdin as { end(): void }).end();
     await Promise.all(children.map((c) => Promise.race([c.exited, new Promise((res) => setTimeout(res, 10_000))])));
