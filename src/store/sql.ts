@@ -20,16 +20,16 @@ export interface DirectConnection {
  */
 const directOf = new WeakMap<object, DirectConnection | null>();
 
-async function directConnection(db: Executor): Promise<DirectConnection | undefined> {
+/** The connection to run on directly, if any: a lookup in the map for every call, one async hop per transaction. */
+async function findDirect(db: Executor): Promise<DirectConnection | null> {
   const trx = db as Partial<Pick<Kysely<any>, "isTransaction" | "getExecutor">>;
-  if (trx.isTransaction !== true || trx.getExecutor === undefined) return undefined;
-  let found = directOf.get(db);
-  if (found === undefined) {
+  let found: DirectConnection | null = null;
+  if (trx.isTransaction === true && trx.getExecutor !== undefined) {
     const connection = await trx.getExecutor().provideConnection(async (c) => c);
-    found = typeof (connection as Partial<DirectConnection>).executeSync === "function" ? (connection as unknown as DirectConnection) : null;
-    directOf.set(db, found);
+    if (typeof (connection as Partial<DirectConnection>).executeSync === "function") found = connection as unknown as DirectConnection;
   }
-  return found ?? undefined;
+  directOf.set(db, found);
+  return found;
 }
 
 /**
@@ -57,7 +57,7 @@ function rawNode(sql: string): RawNode {
 
 /** Runs raw SQL and returns its rows. The core's hot paths skip the query builder. */
 export async function all<R>(db: Executor, sql: string, params: readonly unknown[] = []): Promise<R[]> {
-  const direct = await directConnection(db);
+  const direct = directOf.get(db) ?? (directOf.has(db) ? null : await findDirect(db));
   if (direct) return direct.executeSync<R>(sql, params).rows;
   return (await db.executeQuery<R>(compiled(sql, params))).rows;
 }
@@ -68,7 +68,7 @@ export async function first<R>(db: Executor, sql: string, params: readonly unkno
 
 /** Runs raw SQL that returns no rows and answers how many rows it changed. */
 export async function run(db: Executor, sql: string, params: readonly unknown[] = []): Promise<number> {
-  const direct = await directConnection(db);
+  const direct = directOf.get(db) ?? (directOf.has(db) ? null : await findDirect(db));
   if (direct) return Number(direct.executeSync(sql, params).numAffectedRows ?? 0);
   return Number((await db.executeQuery(compiled(sql, params))).numAffectedRows ?? 0);
 }
