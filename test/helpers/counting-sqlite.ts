@@ -12,7 +12,7 @@ export interface SqlEvent {
   at: number;
   /** Time inside SQLite, µs (bench/live-cost.ts sums it). */
   us: number;
-  /** The bound values, and the database file (test/sqlite/reprepare.test.ts replays them). */
+  /** The bound values, and the database file (test/sync/no-recompile.test.ts replays them). */
   params: readonly unknown[];
   path: string;
 }
