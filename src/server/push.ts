@@ -102,7 +102,8 @@ export async function pushWithSeq(
  * refusals are written with one multi-row statement each.
  */
 async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush[]): Promise<PushAnswer[]> {
-  return store.db.transaction().execute(async (trx) => {
+  let added = 0;
+  const answered = await store.db.transaction().execute(async (trx) => {
     const tenant = await lockTenant(trx, store.family, tenantId);
     if (!tenant) throw new Error(`tenant ${tenantId} vanished during a push`);
     // PostgreSQL reads the marks and every document the group touches in one statement.
@@ -200,6 +201,7 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
           await run(trx, PG_MARKS_AND_SEQ, [tenantId, ...marks]);
         }
       }
+      for (const r of rows ?? []) if (!r.stored) added++;
       return answers(responses, tenant.seq, seq, written, store.family);
     }
     if (moved.length === 1) {
@@ -217,6 +219,8 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
     if (seq !== tenant.seq) await SET_SEQ.run(trx, store.family, seq, tenantId);
     return answers(responses, tenant.seq, seq, written, store.family);
   });
+  if (added > 0) store.added?.(added);
+  return answered;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Kysely } from "kysely";
 import type { StowageAdapter } from "../adapter.ts";
 import type { SqlFamily } from "./dialect-sql.ts";
+import { PlannerStats } from "./planner-stats.ts";
 import { migrateServer, type ServerTables } from "./schema.ts";
 
 /** The server's database: tenants, keys, documents, client marks. Storage-agnostic over Kysely. */
@@ -13,6 +14,8 @@ export interface ServerStore {
   readonly family: SqlFamily;
   /** Closes the database; in-flight transactions finish first. */
   close(): Promise<void>;
+  /** Tells the store that `rows` new document rows were committed (PostgreSQL keeps its planner statistics current from it, planner-stats.ts). */
+  added?(rows: number): void;
 }
 
 export interface OpenServerStoreOptions {
@@ -29,11 +32,18 @@ export async function openServerStore(options: OpenServerStoreOptions): Promise<
     await db.destroy();
     throw e;
   }
+  const family = options.adapter.capabilities.sql;
+  const stats = family === "postgres" ? new PlannerStats(db) : undefined;
+  await stats?.start().catch(() => {});
   let closed: Promise<void> | undefined;
   return {
     db,
     adapter: options.adapter,
-    family: options.adapter.capabilities.sql,
-    close: () => (closed ??= db.destroy()),
+    family,
+    close: () => (closed ??= (async () => {
+      await stats?.close();
+      await db.destroy();
+    })()),
+    ...(stats ? { added: (rows: number) => stats.added(rows) } : {}),
   };
 }
