@@ -1,42 +1,41 @@
 import { sql, type Kysely } from "kysely";
 import type { ServerTables } from "./schema.ts";
 
-/** Rows written before the first ANALYZE: a scan of fewer costs less than the ANALYZE. */
+/** Rows a table holds before its first ANALYZE: a scan of fewer costs less than the ANALYZE. */
 const MIN_ROWS = 1000;
 
 /**
- * The columns the push and pull statements find rows by. Not `body`: statistics of a jsonb
+ * The columns the pull and push statements find rows by. Not `body`: statistics of a jsonb
  * column cost most of an ANALYZE (35 -> 24 ms at 25,000 documents) and no plan of ours uses them.
  */
 const ANALYZE = "analyze stowage_docs (tenant_id, collection, id, seq, deleted)";
 
 /**
- * PostgreSQL only: keeps the planner's statistics of the server's tables current when
- * autovacuum does not (it is off, as on some CI databases and on this project's test machine,
- * or has not reached a table that just grew): ANALYZE once the rows added since the last one
- * pass 1,000 plus the table's size then, so a growing table is analyzed each time it doubles.
- * (Autovacuum's own rule, 50 + 10%, analyzed about 65 times while a bench pushed 25,600
- * documents into a new tenant and cost a third of its throughput; each ANALYZE also drops
- * the connections' cached plans of these tables.)
+ * PostgreSQL only: makes sure stowage_docs has planner statistics once it holds 1,000 rows,
+ * when autovacuum has not given it any (it is off, as on some CI databases and on this
+ * project's test machine, or has not reached a new table yet).
  *
- * Why: a table that was never analyzed has no statistics, and the planner then guesses that
- * `tenant_id = $1 and collection = $2` matches one row. A push's read of the documents it
- * names (`… and id = any($3)`) was planned as a scan of the whole tenant with `id` as a
- * filter: measured 1.85 ms instead of 0.1 at 10,000 documents, growing with every document,
- * and inside the tenant's lock. A pull from the start was planned as a sort of every change
- * after the cursor, per page. Once analyzed, both are the index scans plans.test.ts checks.
+ * Why: on a table that was never analyzed the planner guesses that `tenant_id = $1` matches
+ * almost nothing, and plans a pull page as "every change after the cursor, then sort": from
+ * the start of a large tenant, each page read all of it. One ANALYZE made at 1,000 rows is
+ * enough for good: as the table grows the planner scales its row counts by the table's
+ * current size, and reads the index's real bounds for a cursor past the histogram (checked:
+ * statistics from 1,000 rows, then 1,000,000 rows over two tenants, every pull page an index
+ * scan of (tenant_id, seq)). A push's document read does not depend on statistics at all
+ * (docs-sql.ts PG_SELECT_STATES).
  *
- * ANALYZE samples a bounded number of rows (cheap on any size) and takes a lock that
- * neither reads nor writes wait for. It runs in the background, one at a time; close()
- * waits for a running one.
+ * Only once, and in the background: each ANALYZE costs the database a sample of the table
+ * and drops the connections' cached plans, and analyzing at every doubling, as a first
+ * version did, cost a fresh tenant's bulk pushes 10-15% of their throughput. ANALYZE takes a
+ * lock that neither reads nor writes wait for; close() waits for a running one.
  */
 export class PlannerStats {
   readonly #db: Kysely<ServerTables>;
   readonly #onError: (e: unknown) => void;
-  /** Rows added since the last ANALYZE (by this process). */
+  /** Rows the table holds beyond what its last ANALYZE saw, as far as this process knows. */
   #pending = 0;
-  /** The table's size at the last ANALYZE, as the planner knows it. */
-  #rows = 0;
+  /** True once the table has statistics of at least MIN_ROWS rows: nothing more to do. */
+  #done = false;
   #running?: Promise<void>;
   #closed = false;
 
@@ -45,32 +44,39 @@ export class PlannerStats {
     this.#onError = onError;
   }
 
-  /** Reads where the table stands (the rows it gained since its last ANALYZE, by any process) and analyzes now if that is due. */
+  /** Reads where the table stands (written by any process) and analyzes now if that is due. */
   async start(): Promise<void> {
-    const { rows } = await sql<{ reltuples: number; live: number | null }>`
-      select greatest(c.reltuples, 0)::float8 as reltuples, s.n_live_tup::float8 as live
-      from pg_class c left join pg_stat_user_tables s on s.relid = c.oid
-      where c.oid = to_regclass('stowage_docs')`.execute(this.#db);
-    this.#rows = Number(rows[0]?.reltuples ?? 0);
-    this.added(Math.max(0, Number(rows[0]?.live ?? 0) - this.#rows));
+    const { analyzed, live } = await this.#read();
+    this.#done = analyzed >= MIN_ROWS;
+    this.added(Math.max(0, live - Math.max(analyzed, 0)));
   }
 
-  /** Counts `n` new rows (after their commit); starts an ANALYZE when they make one due. Rows replaced in place do not count: they do not change what the plans depend on. */
+  /** Counts `n` new rows (after their commit); starts the ANALYZE when they make it due. */
   added(n: number): void {
+    if (this.#done) return;
     this.#pending += n;
-    if (this.#running || this.#closed || this.#pending < MIN_ROWS + this.#rows) return;
-    this.#pending = 0;
+    if (this.#running || this.#closed || this.#pending < MIN_ROWS) return;
     this.#running = this.#analyze().finally(() => (this.#running = undefined));
   }
 
   async #analyze(): Promise<void> {
     try {
       await sql.raw(ANALYZE).execute(this.#db);
-      const { rows } = await sql<{ reltuples: number }>`select greatest(reltuples, 0)::float8 as reltuples from pg_class where oid = to_regclass('stowage_docs')`.execute(this.#db);
-      this.#rows = Number(rows[0]?.reltuples ?? this.#rows);
+      const { analyzed } = await this.#read();
+      this.#done = analyzed >= MIN_ROWS;
+      this.#pending = 0;
     } catch (e) {
       if (!this.#closed) this.#onError(e);
     }
+  }
+
+  /** The rows the last ANALYZE (or VACUUM) counted, -1 for never, and the rows the statistics collector counts now. */
+  async #read(): Promise<{ analyzed: number; live: number }> {
+    const { rows } = await sql<{ reltuples: number; live: number | null }>`
+      select c.reltuples::float8 as reltuples, s.n_live_tup::float8 as live
+      from pg_class c left join pg_stat_user_tables s on s.relid = c.oid
+      where c.oid = to_regclass('stowage_docs')`.execute(this.#db);
+    return { analyzed: Number(rows[0]?.reltuples ?? -1), live: Number(rows[0]?.live ?? 0) };
   }
 
   /** Starts no more runs and waits for the one in flight. */

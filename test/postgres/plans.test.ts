@@ -74,14 +74,14 @@ describe.skipIf(!run)("PostgreSQL plans of the push and pull statements", () => 
   test("push: the document read and the upsert go through the primary key", async () => {
     const ids = Array.from({ length: 500 }, (_, i) => `d${i * 2}`);
     const read = await explain(PG_SELECT_STATES, [tenant, "docs", ids]);
-    // 500 keys: an index scan, or a bitmap built from the same index; never a table scan.
+    // 500 keys: one primary-key probe each, never a table scan.
     expect(read.filter((n) => n["Index Name"]).map((n) => n["Index Name"])).toEqual(["stowage_docs_pk"]);
-    // Every key of the index is searched, the ids too (a filter on them would read the whole tenant).
+    // Every key of the index is searched, the id too (a filter on it would read the whole tenant).
     const cond = read.find((n) => n["Index Name"])!["Index Cond"]!;
     expect(cond).toContain("tenant_id = ");
     expect(cond).toContain("collection = ");
-    expect(cond).toContain("id = ANY");
-    expect(["Index Scan", "Bitmap Heap Scan"]).toContain(read.find((n) => n["Relation Name"] === "stowage_docs")!["Node Type"]);
+    expect(cond).toContain("id = u.id");
+    expect(read.find((n) => n["Relation Name"] === "stowage_docs")!["Node Type"]).toBe("Index Scan");
     expect(read.some((n) => n["Node Type"] === "Seq Scan")).toBe(false);
     const upsert = await explain(PG_UPSERT_DOCS, [tenant, 0, '["docs"]', '["d2"]', `[${ROWS + 1}]`, "[0]", '["w"]', '[{"n":1}]']);
     const modify = upsert.find((n) => n["Node Type"] === "ModifyTable")!;
@@ -98,7 +98,7 @@ describe.skipIf(!run)("PostgreSQL plans of the push and pull statements", () => 
     const ids = Array.from({ length: 500 }, (_, i) => `d${i * 2}`);
     const plan = await explain(pgMarksAndStatesSql(2), [tenant, ["c1", "c2"], "docs", ids, "docs", ["d1", "d3"]]);
     expect(plan.filter((n) => n["Index Name"]).map((n) => n["Index Name"])).toEqual(["stowage_clients_pk", "stowage_docs_pk", "stowage_docs_pk"]);
-    for (const n of plan.filter((n) => n["Index Name"] === "stowage_docs_pk")) expect(n["Index Cond"]).toContain("id = ANY");
+    for (const n of plan.filter((n) => n["Index Name"] === "stowage_docs_pk")) expect(n["Index Cond"]).toMatch(/\(id = u(_[0-9]+)?\.id\)/);
     expect(plan.some((n) => n["Node Type"] === "Seq Scan")).toBe(false);
   });
 
