@@ -30,8 +30,10 @@ export interface StowageAdapter {
  * The core starts a statement with this comment when its plan does not depend on how much
  * is stored (primary-key lookups of small tables, inserts and upserts of parameter rows): an
  * adapter may prepare such a text once per connection and reuse its plan (the PostgreSQL
- * adapter does, adapters/postgres/prepared.ts). Statements that read documents or changes
- * never carry it: a plan made while a table was small could scan it once it has grown.
+ * adapter does, adapters/postgres/prepared.ts). A statement that reads documents or changes
+ * carries it only when written so that one plan is possible at any size (a push's document
+ * read: one primary-key probe per id); otherwise a plan made while a table was small could
+ * scan it once it has grown.
  */
 export const REUSABLE_PLAN = "/* stowage:reusable-plan */ ";
 

@@ -3,7 +3,8 @@ import { REUSABLE_PLAN } from "../../src/adapter.ts";
 
 /**
  * Named prepared statements for the texts the core marks as having a reusable plan
- * (REUSABLE_PLAN in src/adapter.ts: the key read, the tenant's counter lock, a push's write).
+ * (REUSABLE_PLAN in src/adapter.ts: the key read, the tenant's counter lock, a push's marks
+ * and document read, a push's write).
  * Kysely hands node-postgres unnamed queries, so PostgreSQL parses, analyzes and plans every
  * one again: for a one-op push that was about 0.6 of its 1.7 ms (the write is one statement
  * of a dozen CTE branches). Named, a text is parsed once per connection and, after five runs,
@@ -12,8 +13,9 @@ import { REUSABLE_PLAN } from "../../src/adapter.ts";
  * Only marked texts: a generic plan is made once, from the statistics of that moment. One
  * made for a document read while the table was nearly empty kept scanning it as it grew
  * (measured: 572 ms per group read, 32 clients pushing into a new schema, until ANALYZE).
- * The marked statements find rows by primary key in small tables or insert parameter rows,
- * so their plans hold at any size. `?prepare=false` on the URL turns this off (a pooler in
+ * (That read was `id = any($ids)`; it is now a probe per id that has no other plan.) The
+ * marked statements find rows by whole primary keys or insert parameter rows, so their plans
+ * hold at any size. `?prepare=false` on the URL turns this off (a pooler in
  * transaction mode that does not track prepared statements, e.g. PgBouncer before 1.21,
  * would hand a named statement to a connection that never parsed it).
  */

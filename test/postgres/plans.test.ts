@@ -135,6 +135,13 @@ describe.skipIf(!run)("PostgreSQL plans of the push and pull statements", () => 
       expect(write.some((x) => x["Relation Name"] === "stowage_clients" && x["Node Type"] !== "ModifyTable")).toBe(false);
       const arbiters = write.filter((x) => x["Conflict Arbiter Indexes"]).map((x) => x["Conflict Arbiter Indexes"]);
       expect(arbiters).toEqual([["stowage_clients_pk"], ["stowage_docs_pk"]]);
+      // The group's marks and document reads: a primary-key probe per id in every branch.
+      const read = await generic(pgMarksAndStatesSql(2), [tenant, ["c1"], "docs", ["d2", "d4"], "other", ["x"]]);
+      expect(read.filter((x) => x["Relation Name"]).map((x) => `${x["Node Type"]} ${x["Index Name"]}`)).toEqual([
+        "Index Scan stowage_clients_pk",
+        "Index Scan stowage_docs_pk",
+        "Index Scan stowage_docs_pk",
+      ]);
     } finally {
       await client.end().catch(() => {});
     }

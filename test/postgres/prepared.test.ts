@@ -64,13 +64,16 @@ describe.skipIf(!run)("PostgreSQL prepared statements", () => {
       expect(res.results[0]).toMatchObject({ status: "applied", version: op });
       expect(res.pull.changes.map((c) => c.id)).toEqual([`d${op}`]);
     }
-    // The key read, the tenant's lock and the write; the document reads and the page stay unnamed.
+    // The key read, the tenant's lock, the marks and document read (a probe per id) and the
+    // write; the pull page stays unnamed.
     const names = (await sql<{ statement: string }>`select statement from pg_prepared_statements where name like 'stowage_%' order by statement`.execute(s.db)).rows.map((r) => r.statement);
-    expect(names.length).toBe(3);
+    expect(names.length).toBe(4);
     for (const text of names) expect(text.startsWith(REUSABLE_PLAN)).toBe(true);
     expect(names.some((t) => t.includes("stowage_keys"))).toBe(true);
     expect(names.some((t) => t.includes("for update"))).toBe(true);
+    expect(names.some((t) => t.includes("cross join lateral"))).toBe(true);
     expect(names.some((t) => t.includes("insert into stowage_docs"))).toBe(true);
+    expect(names.some((t) => t.includes("order by"))).toBe(false);
   });
 
   test("?prepare=false: the same pushes, nothing prepared", async () => {
