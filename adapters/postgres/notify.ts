@@ -1,5 +1,6 @@
 import pg from "pg";
-import { CHANGES_CHANNEL } from "../../src/server/dialect-sql.ts";
+import type { KeyInvalidations } from "../../src/server/auth/key-cache.ts";
+import { CHANGES_CHANNEL, KEYS_CHANNEL } from "../../src/server/dialect-sql.ts";
 import { postgresConnectionSettings } from "./connection.ts";
 
 /**
@@ -24,6 +25,11 @@ export interface ChangeListener {
   subscribe(tenant: string, fn: (poke: ChangePoke) => void): () => void;
   /** Resolves once LISTEN is in place (pokes sent before that may be missed). */
   readonly ready: Promise<void>;
+  /**
+   * Revoked or deleted API keys (`NOTIFY stowage_keys, '<key id>'`), for the server's key row
+   * cache (`cacheKeyRows`, src/server/auth/key-cache.ts): `live` only while LISTEN is in place.
+   */
+  readonly keys: KeyInvalidations;
   /** Stops listening and closes the connection. */
   close(): Promise<void>;
 }
@@ -48,6 +54,12 @@ export function listenForChanges(options: ListenOptions): ChangeListener {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
+  /** LISTEN is in place on the current connection: every key change since reaches keyFns. */
+  let live = false;
+  const keyFns = new Set<(keyId: string | undefined) => void>();
+  const keyChanged = (keyId: string | undefined) => {
+    for (const fn of keyFns) fn(keyId);
+  };
 
   const emit = (poke: ChangePoke) => {
     for (const fn of subscribers.get(poke.tenant) ?? []) {
@@ -63,6 +75,7 @@ export function listenForChanges(options: ListenOptions): ChangeListener {
     const c = new pg.Client(postgresConnectionSettings({ ...options, applicationName: options.applicationName ?? "stowage-listen" }));
     client = c;
     c.on("notification", (msg) => {
+      if (msg.channel === KEYS_CHANNEL && msg.payload) return keyChanged(msg.payload);
       if (msg.channel !== CHANGES_CHANNEL || !msg.payload) return;
       const at = msg.payload.lastIndexOf(":");
       const seq = Number(msg.payload.slice(at + 1));
@@ -72,18 +85,27 @@ export function listenForChanges(options: ListenOptions): ChangeListener {
     c.on("end", () => retry(c));
     try {
       await c.connect();
-      await c.query(`listen ${CHANGES_CHANNEL}`);
+      await c.query(`listen ${CHANGES_CHANNEL}; listen ${KEYS_CHANNEL}`);
     } catch {
       retry(c);
       return;
     }
     if (closed) return void c.end().catch(() => {});
+    if (client === c) {
+      // Key changes made while no connection listened are unknown: start from nothing.
+      keyChanged(undefined);
+      live = true;
+    }
     markReady();
     // Pokes sent while we were disconnected are gone: tell everyone to look again.
     if (reconnecting) for (const tenant of subscribers.keys()) emit({ tenant });
   };
 
   const retry = (c: pg.Client) => {
+    if (client === c && live) {
+      live = false;
+      keyChanged(undefined);
+    }
     if (closed || client !== c || timer) return;
     client = undefined;
     c.end().catch(() => {});
@@ -96,6 +118,15 @@ export function listenForChanges(options: ListenOptions): ChangeListener {
   void connect(false);
   return {
     ready,
+    keys: {
+      get live() {
+        return live && !closed;
+      },
+      onChange(fn) {
+        keyFns.add(fn);
+        return () => void keyFns.delete(fn);
+      },
+    },
     subscribe(tenant, fn) {
       let set = subscribers.get(tenant);
       if (!set) subscribers.set(tenant, (set = new Set()));
@@ -107,6 +138,8 @@ export function listenForChanges(options: ListenOptions): ChangeListener {
     },
     async close() {
       closed = true;
+      live = false;
+      keyChanged(undefined);
       if (timer) clearTimeout(timer);
       markReady();
       const c = client;

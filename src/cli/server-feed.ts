@@ -1,3 +1,4 @@
+import { cacheKeyRows } from "../server/auth/key-cache.ts";
 import { ChangeFeed, listenerSource, type ChangeSource } from "../server/events/feed.ts";
 import { readTenantSeq } from "../server/events/endpoint.ts";
 import { sqliteChangeSource } from "../server/events/sqlite-source.ts";
@@ -11,6 +12,8 @@ const REMOTE = /^(libsql|https?|wss?):\/\//i;
  * The change feed `serve` streams from: this process's writes, plus commits by other server
  * processes on the same database: LISTEN/NOTIFY on PostgreSQL; on a SQLite file, a file
  * watcher with a `PRAGMA data_version` safety poll (a remote libsql database: the poll alone).
+ * On PostgreSQL the LISTEN connection also keeps the store's API key rows cached in memory
+ * (src/server/auth/key-cache.ts).
  */
 export async function openServerFeed(store: ServerStore, location: string): Promise<ChangeFeed> {
   let source: ChangeSource;
@@ -22,6 +25,8 @@ export async function openServerFeed(store: ServerStore, location: string): Prom
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([listener.ready, new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
     clearTimeout(timer);
+    // The same connection hears revoked keys: key rows need not be read on every request.
+    cacheKeyRows(store, listener.keys);
     source = listenerSource(listener);
   } else {
     const path = REMOTE.test(location) ? undefined : location.replace(/^file:(\/\/)?/, "").replace(/\?.*$/, "");

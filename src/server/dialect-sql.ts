@@ -82,6 +82,9 @@ export async function migrationTableSchema(db: Kysely<any>, family: SqlFamily): 
 /** The channel every committed change of a tenant is announced on, payload `<tenantId>:<seq>`. */
 export const CHANGES_CHANNEL = "stowage_changes";
 
+/** The channel every update or delete of an API key row is announced on, payload the key's id. */
+export const KEYS_CHANNEL = "stowage_keys";
+
 const POSTGRES_MIGRATIONS: Record<string, Migration> = {
   "0001_server_postgres": {
     async up(db) {
@@ -105,6 +108,20 @@ const POSTGRES_MIGRATIONS: Record<string, Migration> = {
         end $$`.execute(db);
       await sql`create trigger stowage_tenants_notify after update of seq on stowage_tenants
         for each row when (new.seq is distinct from old.seq) execute function stowage_notify_change()`.execute(db);
+    },
+  },
+  // PostgreSQL only, so it takes a number of its own: shared migrations continue at 0006.
+  "0005_key_changes_postgres": {
+    async up(db) {
+      // Instances may serve key rows from memory (auth/key-cache.ts) only if every change to
+      // one reaches them: announce each revocation or deletion, delivered at commit.
+      await sql`create or replace function stowage_notify_key() returns trigger language plpgsql as $$
+        begin
+          perform pg_notify(${sql.lit(KEYS_CHANNEL)}, old.id);
+          return null;
+        end $$`.execute(db);
+      await sql`create trigger stowage_keys_notify after update or delete on stowage_keys
+        for each row execute function stowage_notify_key()`.execute(db);
     },
   },
 };

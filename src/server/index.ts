@@ -4,6 +4,7 @@ export { ChangeFeed, listenerSource, type ChangeFeedOptions, type ChangeSource, 
 export { sqliteChangeSource, type SqliteSourceOptions } from "./events/sqlite-source.ts";
 export { DEFAULT_EVENT_OPTIONS, type EventStreamOptions } from "./events/sse.ts";
 export { openServerStore, type OpenServerStoreOptions, type ServerStore } from "./store.ts";
+export { cacheKeyRows, ROW_TTL_MS, type KeyInvalidations } from "./auth/key-cache.ts";
 export { createKey, createTenant, findTenant, listKeys, listTenants, revokeKey, authenticate, type KeyInfo, type Principal, type Tenant } from "./keys.ts";
 export { gc, startGc, type GcOptions, type GcReport } from "./gc.ts";
 export type { RateLimit } from "./rate-limit.ts";

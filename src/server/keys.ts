@@ -1,5 +1,6 @@
 import { StowageError, describeValue } from "../errors.ts";
 import { randomToken } from "../ids.ts";
+import { keyCacheOf, type KeyRow } from "./auth/key-cache.ts";
 import type { Scope } from "./auth/principal.ts";
 import { compiledOnce } from "./compiled.ts";
 import { opaqueParam } from "./dialect-sql.ts";
@@ -119,6 +120,8 @@ export async function revokeKey(store: ServerStore, idOrKey: string, now = Date.
   const match = KEY.exec(idOrKey);
   const id = match ? `k_${match[1]}` : idOrKey;
   await store.db.updateTable("stowage_keys").set({ revoked_at: now }).where("id", "=", id).where("revoked_at", "is", null).execute();
+  // This process refuses the key from now on; other instances when their LISTEN hears it.
+  keyCacheOf(store)?.evict(id);
   const info = (await listKeys(store)).find((k) => k.id === id);
   if (!info) throw new StowageError("input", `no key with id ${describeValue(id)}`);
   return info;
@@ -138,7 +141,11 @@ export interface Principal {
   scopes: readonly Scope[];
 }
 
-/** A key's row and its tenant's name (read on every request: revocation takes effect at once). */
+/**
+ * A key's row and its tenant's name, read on every request so that a revocation takes effect
+ * at once; on PostgreSQL behind `stowage serve`, served from memory while LISTEN keeps it true
+ * (auth/key-cache.ts).
+ */
 const KEY_ROW = compiledOnce(
   1,
   (db, family, id: string) =>
@@ -157,12 +164,18 @@ const KEY_ROW = compiledOnce(
 export async function authenticate(store: ServerStore, key: string): Promise<Principal | undefined> {
   const match = KEY.exec(key);
   if (!match) return undefined;
-  const [row] = await KEY_ROW.all<{ id: string; tenant_id: string; hash: string; revoked_at: number | string | null; scope: string; name: string }>(store.db, store.family, `k_${match[1]}`);
+  const id = `k_${match[1]}`;
+  const cache = keyCacheOf(store);
+  const now = Date.now();
+  let row = cache?.get(id, now);
+  const token = row ? undefined : cache?.token();
+  if (!row) [row] = await KEY_ROW.all<KeyRow>(store.db, store.family, id);
   const hash = knownHashes.get(key) ?? (await sha256Hex(key));
   // Compare even when the row is missing, so a wrong id costs the same as a wrong secret.
   const same = constantTimeEqual(hash, row?.hash ?? "0".repeat(64));
   if (!row || !same || row.revoked_at != null) return undefined;
   rememberHash(key, hash);
+  if (token !== undefined) cache?.put(id, row, token, now);
   return { keyId: row.id, tenantId: row.tenant_id, tenant: row.name, scopes: row.scope === "read" ? ["read"] : ["write"] };
 }
 

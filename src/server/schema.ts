@@ -133,6 +133,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("stowage_clients").addColumn("settled_op_id", "bigint").execute();
     },
   },
+  // 0005 is PostgreSQL's own (dialect-sql.ts, 0005_key_changes_postgres): the next shared one is 0006.
 };
 
 /** Brings the server schema up to date; safe to run on every start. */

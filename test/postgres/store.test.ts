@@ -72,7 +72,7 @@ describe.skipIf(!run)("PostgreSQL server store", () => {
     await dropSchema(schema);
   });
 
-  test("migrations: jsonb bodies, byte-order ids, the notify trigger, the (tenant_id, seq) index", async () => {
+  test("migrations: jsonb bodies, byte-order ids, the notify triggers, the (tenant_id, seq) index", async () => {
     const columns = await pgQuery<{ column_name: string; data_type: string; collation_name: string | null }>(
       "select column_name, data_type, collation_name from information_schema.columns where table_schema = $1 and table_name = 'stowage_docs' and column_name in ('body','id','collection') order by column_name",
       [schema],
@@ -82,8 +82,8 @@ describe.skipIf(!run)("PostgreSQL server store", () => {
       { column_name: "collection", data_type: "text", collation_name: "C" },
       { column_name: "id", data_type: "text", collation_name: "C" },
     ]);
-    const triggers = await pgQuery("select tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and not tgisinternal", [schema]);
-    expect(triggers).toEqual([{ tgname: "stowage_tenants_notify" }]);
+    const triggers = await pgQuery("select tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and not tgisinternal order by tgname", [schema]);
+    expect(triggers).toEqual([{ tgname: "stowage_keys_notify" }, { tgname: "stowage_tenants_notify" }]);
   });
 
   test("a push through one instance is pulled through the other, bodies byte-for-byte as JSON", async () => {
