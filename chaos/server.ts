@@ -5,19 +5,24 @@
  */
 import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
 import { createPostgresAdapter } from "../adapters/postgres/index.ts";
+import { openServerFeed } from "../src/cli/server-feed.ts";
 import { serve } from "../src/runtime/serve.ts";
 import { createServerHandler, openServerStore } from "../src/server/index.ts";
 
 const [kind, a, b] = process.argv.slice(2);
 const adapter = kind === "postgres" ? createPostgresAdapter({ url: a!, schema: b!, pool: { max: 4 } }) : createBunSqliteAdapter({ path: a! });
 const store = await openServerStore({ adapter });
+// The change feed as `stowage serve` opens it: other instances' commits reach this one's
+// streams (LISTEN/NOTIFY, or a watcher on the SQLite file), and on PostgreSQL the key cache.
+const changes = await openServerFeed(store, a!);
 const server = await serve({
-  fetch: createServerHandler({ store, limits: { rate: false }, onError: (e) => console.error("chaos server:", e) }),
+  fetch: createServerHandler({ store, changes, limits: { rate: false }, onError: (e) => console.error("chaos server:", e) }),
   port: 0,
 });
 process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
 process.on("SIGTERM", async () => {
   await server.stop();
+  await changes.close();
   await store.close();
   process.exit(0);
 });
