@@ -1,7 +1,9 @@
 /**
  * The browser console end to end: a real `stowage serve --console` child process, Debian's
  * chromium driven by playwright-core, a real client (openStowage on bun-sqlite) syncing with
- * a key made in the browser. Screenshots of each page go to docs/console/ (README: Console).
+ * a key made in the browser. Every page is screenshotted; with STOWAGE_SCREENSHOTS=1 the shots
+ * replace docs/console/ (README: Console), otherwise they go to the run's temporary directory,
+ * so that a test run leaves the checkout as it found it.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -14,7 +16,7 @@ import { ROOT, startServe, type ServeProcess } from "../cli/run.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ADMIN = "console-admin-key-0123456789";
-const SHOTS = join(ROOT, "docs", "console");
+const KEEP_SHOTS = process.env.STOWAGE_SCREENSHOTS === "1";
 const have = existsSync(CHROMIUM);
 if (!have && process.env.CI === "true") throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium package`);
 if (!have) console.warn(`skipping console tests: ${CHROMIUM} not found (apt-get install chromium)`);
@@ -56,7 +58,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+const shot = (name: string) => page.screenshot({ path: join(KEEP_SHOTS ? join(ROOT, "docs", "console") : dir, `${name}.png`) });
 const nav = (name: string) => page.getByRole("navigation", { name: "Pages" }).getByRole("button", { name }).click();
 
 test.skipIf(!have)("a wrong admin key is refused: a visible message in the page, 401 from the API; the pages carry a strict CSP", async () => {
