@@ -7,8 +7,9 @@ import type { ServerStore } from "../store.ts";
  *
  * Why: a key's row used to be read on every request so that a revocation took effect at once.
  * On SQLite that read costs ~15 µs and stays. On PostgreSQL it is a round trip per request
- * (0.3 ms on loopback, more across a network): with it, 32 clients pushing one op each got
- * ~1,500 ops/s from one instance; served from memory, ~3,000 (`bun run bench postgres`).
+ * (0.3 ms on loopback, more across a network): reading it, 32 clients pushing one op each got
+ * 1,200-1,550 ops/s from one instance; served from memory, 1,800-3,050 in the same runs
+ * (`bun run bench postgres`).
  *
  * What keeps it true:
  * - a row is served from memory only while the LISTEN connection is up (`live`): while it is
