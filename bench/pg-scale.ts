@@ -157,7 +157,7 @@ async function buffers(schema: string, tenant: string, n: number): Promise<{ ins
       JSON.stringify(names.map((id) => ({ id, n: 1 }))),
     ];
     await c.query("begin");
-    const read = await explain(PG_SELECT_STATES, [tenant, "docs", ids]);
+    const read = await explain(PG_SELECT_STATES, [tenant, "docs", JSON.stringify(ids)]);
     const update = await explain(PG_UPSERT_DOCS, rows(ids));
     await c.query("rollback");
     await c.query("begin");

@@ -8,7 +8,9 @@ import { REUSABLE_PLAN } from "../../src/adapter.ts";
  * Kysely hands node-postgres unnamed queries, so PostgreSQL parses, analyzes and plans every
  * one again: for a one-op push that was about 0.6 of its 1.7 ms (the write is one statement
  * of a dozen CTE branches). Named, a text is parsed once per connection and, after five runs,
- * served from a cached generic plan.
+ * served from a cached generic plan, as long as that plan is costed no higher than the ones
+ * made for the values (docs-sql.ts PG_SELECT_STATES: why the push read takes JSON arrays;
+ * plans.test.ts checks pg_prepared_statements).
  *
  * Only marked texts: a generic plan is made once, from the statistics of that moment. One
  * made for a document read while the table was nearly empty kept scanning it as it grew

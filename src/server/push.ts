@@ -4,7 +4,7 @@ import { applyOps, docStates, noteValueJson, type WriteOp, type WrittenDoc } fro
 import { commitChanges } from "./events/changes.ts";
 import { enqueuePush, type PushAnswer, type QueuedPush } from "./push-group.ts";
 import { lockTenant, MAX_ROWS_PER_STATEMENT, unstorableJson, type SqlFamily } from "./dialect-sql.ts";
-import { PG_WRITE_DOCS_CTES, pgSelectStates, pgTextArray, pgWriteDocsParams, upsertDocRows } from "./docs-sql.ts";
+import { PG_WRITE_DOCS_CTES, pgSelectStates, pgWriteDocsParams, upsertDocRows } from "./docs-sql.ts";
 import { num, type ServerTables } from "./schema.ts";
 import { all, run } from "../store/sql.ts";
 import { REUSABLE_PLAN } from "../adapter.ts";
@@ -324,8 +324,9 @@ async function pgMarksAndStates(trx: Transaction<ServerTables>, tenantId: string
       ids.add(op.id);
     }
   }
-  const params: unknown[] = [tenantId, pgTextArray([...new Set(group.map((p) => p.req.clientId))])];
-  for (const [collection, ids] of byCollection) params.push(collection, pgTextArray([...ids]));
+  // JSON arrays, not text[]: docs-sql.ts PG_SELECT_STATES says why (the plan is kept, not remade).
+  const params: unknown[] = [tenantId, JSON.stringify([...new Set(group.map((p) => p.req.clientId))])];
+  for (const [collection, ids] of byCollection) params.push(collection, JSON.stringify([...ids]));
   const rows = await all<{ collection: string | null; id: string; seq: number | string; deleted: number; writer: string | null; body: string | null }>(trx, pgMarksAndStatesSql(byCollection.size), params);
   const marks = new Map<string, number>();
   const docs: { collection: string; id: string; seq: number | string; deleted: number; writer: string | null; body: string | null }[] = [];
@@ -349,7 +350,7 @@ export function pgMarksAndStatesSql(collections: number): string {
   let text = MARKS_AND_STATES[collections];
   if (text !== undefined) return text;
   text = `${REUSABLE_PLAN}select null::text as collection, m.client_id as id, m.last_op_id as seq, null::int as deleted, null::text as writer, null::jsonb as body
-  from unnest($2::text[]) as c(id)
+  from jsonb_array_elements_text($2::jsonb) as c(id)
   cross join lateral (select client_id, last_op_id from stowage_clients where tenant_id = $1 and client_id = c.id limit 1) as m`;
   for (let k = 0; k < collections; k++) text += `\n  union all ${pgSelectStates(3 + 2 * k, 4 + 2 * k)}`;
   if (collections < 16) MARKS_AND_STATES[collections] = text;

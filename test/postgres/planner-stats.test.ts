@@ -113,8 +113,8 @@ describe.skipIf(!run)("PostgreSQL planner statistics", () => {
     const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema} -c plan_cache_mode=force_generic_plan` });
     await client.connect();
     try {
-      await client.query({ name: "g", text: pgMarksAndStatesSql(1), values: [tenantId, ["c"], "docs", ["d1", "d2"]] });
-      const { rows } = await client.query<{ "QUERY PLAN": { Plan: PlanNode }[] }>(`explain (format json) execute g('${tenantId}', '{c}', 'docs', '{d1,d2}')`);
+      await client.query({ name: "g", text: pgMarksAndStatesSql(1), values: [tenantId, '["c"]', "docs", '["d1","d2"]'] });
+      const { rows } = await client.query<{ "QUERY PLAN": { Plan: PlanNode }[] }>(`explain (format json) execute g('${tenantId}', '["c"]', 'docs', '["d1","d2"]')`);
       const plan = nodes(rows[0]["QUERY PLAN"][0].Plan);
       expect(plan.filter((n) => n["Relation Name"]).map((n) => `${n["Node Type"]} ${n["Index Name"]}`)).toEqual(["Index Scan stowage_clients_pk", "Index Scan stowage_docs_pk"]);
       expect(plan.some((n) => n["Index Cond"]?.includes("$1"))).toBe(true); // generic indeed: a parameter, not the value
@@ -125,7 +125,7 @@ describe.skipIf(!run)("PostgreSQL planner statistics", () => {
     const ids = Array.from({ length: 400 }, (_, i) => `d${i * 2}`);
     for (const stats of [false, true]) {
       expect((await analyzed()).last_analyze === null).toBe(!stats);
-      const plan = await explain(pgMarksAndStatesSql(1), [tenantId, ["c"], "docs", ids]);
+      const plan = await explain(pgMarksAndStatesSql(1), [tenantId, '["c"]', "docs", JSON.stringify(ids)]);
       const docs = plan.filter((n) => n["Relation Name"] === "stowage_docs");
       expect(docs.map((n) => `${n["Node Type"]} ${n["Index Name"]}`)).toEqual(["Index Scan stowage_docs_pk"]);
       expect(docs[0]["Index Cond"]).toContain("id = u.id");

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createPostgresAdapter } from "../../adapters/postgres/index.ts";
 import { createTenant, openServerStore, type ServerStore } from "../../src/server/index.ts";
+import { sql } from "kysely";
 import { PG_INSERT_DOCS, PG_SELECT_STATES, PG_UPSERT_DOCS } from "../../src/server/docs-sql.ts";
 import { pullQuery } from "../../src/server/pull.ts";
-import { PG_COMMIT_PUSHES, pgMarksAndStatesSql } from "../../src/server/push.ts";
+import { PG_COMMIT_PUSHES, pgMarksAndStatesSql, push } from "../../src/server/push.ts";
 import { REUSABLE_PLAN } from "../../src/adapter.ts";
 import pg from "pg";
 import { PG_URL, dropSchema, newSchemaName, pgAvailable, pgQuery } from "../helpers/pg.ts";
@@ -73,7 +74,7 @@ describe.skipIf(!run)("PostgreSQL plans of the push and pull statements", () => 
 
   test("push: the document read and the upsert go through the primary key", async () => {
     const ids = Array.from({ length: 500 }, (_, i) => `d${i * 2}`);
-    const read = await explain(PG_SELECT_STATES, [tenant, "docs", ids]);
+    const read = await explain(PG_SELECT_STATES, [tenant, "docs", JSON.stringify(ids)]);
     // 500 keys: one primary-key probe each, never a table scan.
     expect(read.filter((n) => n["Index Name"]).map((n) => n["Index Name"])).toEqual(["stowage_docs_pk"]);
     // Every key of the index is searched, the id too (a filter on it would read the whole tenant).
@@ -96,7 +97,7 @@ describe.skipIf(!run)("PostgreSQL plans of the push and pull statements", () => 
 
   test("push: the group's marks and document reads, one statement, every branch through a primary key", async () => {
     const ids = Array.from({ length: 500 }, (_, i) => `d${i * 2}`);
-    const plan = await explain(pgMarksAndStatesSql(2), [tenant, ["c1", "c2"], "docs", ids, "docs", ["d1", "d3"]]);
+    const plan = await explain(pgMarksAndStatesSql(2), [tenant, '["c1","c2"]', "docs", JSON.stringify(ids), "docs", '["d1","d3"]']);
     expect(plan.filter((n) => n["Index Name"]).map((n) => n["Index Name"])).toEqual(["stowage_clients_pk", "stowage_docs_pk", "stowage_docs_pk"]);
     for (const n of plan.filter((n) => n["Index Name"] === "stowage_docs_pk")) expect(n["Index Cond"]).toMatch(/\(id = u(_[0-9]+)?\.id\)/);
     expect(plan.some((n) => n["Node Type"] === "Seq Scan")).toBe(false);
@@ -136,7 +137,7 @@ describe.skipIf(!run)("PostgreSQL plans of the push and pull statements", () => 
       const arbiters = write.filter((x) => x["Conflict Arbiter Indexes"]).map((x) => x["Conflict Arbiter Indexes"]);
       expect(arbiters).toEqual([["stowage_clients_pk"], ["stowage_docs_pk"]]);
       // The group's marks and document reads: a primary-key probe per id in every branch.
-      const read = await generic(pgMarksAndStatesSql(2), [tenant, ["c1"], "docs", ["d2", "d4"], "other", ["x"]]);
+      const read = await generic(pgMarksAndStatesSql(2), [tenant, '["c1"]', "docs", '["d2","d4"]', "other", '["x"]']);
       expect(read.filter((x) => x["Relation Name"]).map((x) => `${x["Node Type"]} ${x["Index Name"]}`)).toEqual([
         "Index Scan stowage_clients_pk",
         "Index Scan stowage_docs_pk",
@@ -144,6 +145,31 @@ describe.skipIf(!run)("PostgreSQL plans of the push and pull statements", () => 
       ]);
     } finally {
       await client.end().catch(() => {});
+    }
+  });
+
+  test("left to choose, PostgreSQL keeps the generic plan of every marked push statement instead of planning each run", async () => {
+    // With the default plan_cache_mode, a named statement is planned for its values five times,
+    // then served generic only if the generic plan costs no more. The push read once took its
+    // ids as text[]: the planner sized unnest() of the values exactly but not of a parameter,
+    // so the generic plan always looked dearer and the read was planned again on every push.
+    const one = await openServerStore({ adapter: createPostgresAdapter({ url: PG_URL, schema, pool: { max: 1 } }) });
+    try {
+      const limits = { maxValueChars: 1_000_000, maxValueDepth: 64 };
+      for (let i = 1; i <= 12; i++) {
+        const ops = [{ opId: i, collection: "docs", id: `plan-${i}`, op: "put" as const, value: { n: i } }];
+        const res = await push(one, tenant, { clientId: "plans", ops }, limits, Date.now());
+        expect(res.results[0].status).toBe("applied");
+      }
+      // One pooled connection: its session holds every statement the pushes prepared.
+      const { rows } = await sql<{ statement: string; generic_plans: number; custom_plans: number }>`
+        select statement, generic_plans::int, custom_plans::int from pg_prepared_statements`.execute(one.db);
+      const marked = rows.filter((r) => r.statement.startsWith(REUSABLE_PLAN));
+      // The tenant's lock, the group's marks and document read, the group's write.
+      expect(marked.length).toBe(3);
+      for (const r of marked) expect({ statement: r.statement.slice(0, 90), custom: r.custom_plans, generic: r.generic_plans }).toEqual({ statement: r.statement.slice(0, 90), custom: 5, generic: 7 });
+    } finally {
+      await one.close();
     }
   });
 });
