@@ -64,16 +64,25 @@ describe.skipIf(!run)("PostgreSQL prepared statements", () => {
       expect(res.results[0]).toMatchObject({ status: "applied", version: op });
       expect(res.pull.changes.map((c) => c.id)).toEqual([`d${op}`]);
     }
-    // The key read, the tenant's lock, the marks and document read (a probe per id) and the
-    // write; the pull page stays unnamed.
-    const names = (await sql<{ statement: string }>`select statement from pg_prepared_statements where name like 'stowage_%' order by statement`.execute(s.db)).rows.map((r) => r.statement);
-    expect(names.length).toBe(4);
+    // The key read, the tenant's lock, the marks and document read (a probe per id), the
+    // write and the pull's counters read; the pull page stays unnamed (its plan follows the
+    // statistics). Each ran 12 or 13 times (the first pull, from the start, reads the counters
+    // twice): planned for its values 5 times, then served generic.
+    const rows = (
+      await sql<{ statement: string; generic_plans: number; custom_plans: number }>`
+        select statement, generic_plans::int, custom_plans::int from pg_prepared_statements where name like 'stowage_%' order by statement`.execute(s.db)
+    ).rows;
+    const names = rows.map((r) => r.statement);
+    expect(names.length).toBe(5);
     for (const text of names) expect(text.startsWith(REUSABLE_PLAN)).toBe(true);
     expect(names.some((t) => t.includes("stowage_keys"))).toBe(true);
     expect(names.some((t) => t.includes("for update"))).toBe(true);
     expect(names.some((t) => t.includes("cross join lateral"))).toBe(true);
     expect(names.some((t) => t.includes("insert into stowage_docs"))).toBe(true);
+    expect(names.some((t) => t.includes('"purged_seq" from "stowage_tenants"') && !t.includes("for update"))).toBe(true);
     expect(names.some((t) => t.includes("order by"))).toBe(false);
+    expect(rows.map((r) => r.custom_plans)).toEqual(rows.map(() => 5));
+    for (const r of rows) expect(r.generic_plans).toBeGreaterThanOrEqual(7);
   });
 
   test("?prepare=false: the same pushes, nothing prepared", async () => {
