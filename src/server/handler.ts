@@ -14,7 +14,7 @@ import { normalizeBasePath, stripBasePath } from "./mount.ts";
 import { parsePullCursor, pullPage, type PullPosition } from "./pull.ts";
 import { checkPush, pushWithSeq } from "./push.ts";
 import { ChangeFeed } from "./events/feed.ts";
-import { commitChanges } from "./events/changes.ts";
+import { commitChanges, commitPage } from "./events/changes.ts";
 import { EventStreams, type EventStreamOptions } from "./events/sse.ts";
 import { checkLastEventId, EVENTS_PATH, readTenantSeq, wantsChanges } from "./events/endpoint.ts";
 import { DEFAULT_RATE, RateLimiter, type RateLimit } from "./rate-limit.ts";
@@ -125,7 +125,10 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       callHook(options.hooks?.pushed, req, principal.tenantId, body.clientId, response.results);
       if (!alsoPull) return json(response);
       const page = { changes: 0, cursor: alsoPull.after.seq, reset: false };
-      const text = await pullPage(store, principal.tenantId, alsoPull.after, alsoPull.limit, page);
+      // A client that was caught up gets the commit's own rows (events/changes.ts commitPage).
+      let text = changes ? commitPage(changes, alsoPull.after, alsoPull.limit) : undefined;
+      if (text !== undefined) Object.assign(page, { changes: changes!.rows.length, cursor: changes!.seq });
+      else text = await pullPage(store, principal.tenantId, alsoPull.after, alsoPull.limit, page);
       callHook(options.hooks?.pulled, req, principal.tenantId, body.clientId, page);
       // The page is JSON text already (pull.ts): spliced in, not parsed and re-serialized.
       return jsonText(`${JSON.stringify(response).slice(0, -1)},"pull":${text}}`);

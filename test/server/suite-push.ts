@@ -82,6 +82,42 @@ export function pushTests(name: string, ctx: SuiteContext): void {
       expect("pull" in plain).toBe(false);
     });
 
+    test("a caught-up client's ?pull= page is its own commit's rows: what a pull right after it reads, through every kind of op", async () => {
+      // handler.ts answers it from the commit (events/changes.ts commitPage) when the cursor is
+      // where the commit began; the answer must be what a read would have been, op for op.
+      const sqlite = s.store.family === "sqlite";
+      const same = (got: string, read: string) => (sqlite ? expect(got).toBe(read) : expect(JSON.parse(got)).toEqual(JSON.parse(read)));
+      let cursor = (await a.pullAll()).at(-1)!.cursor;
+      let opId = 0;
+      const put = (id: string, value: JsonObject) => ({ opId: ++opId, collection: "caught", id, op: "put" as const, value });
+      const rounds: Record<string, unknown>[][] = [
+        [put("c-1", { n: 1, nested: { b: 2, a: [1, "é"] } })],
+        [put("c-2", { id: "c-2", z: 1, a: 2 }), put("c-3", { n: 3 }), put("c-2", { again: true })], // c-2 twice: one row
+        [{ opId: ++opId, collection: "caught", id: "c-1", op: "patch", value: { n: 10, nested: { a: null } } }],
+        [{ opId: ++opId, collection: "caught", id: "c-3", op: "delete" }, { opId: ++opId, collection: "caught", id: "never-there", op: "delete" }],
+        [{ opId: ++opId, tx: 1, collection: "caught", id: "c-4", op: "put", value: { t: 1 } }, { opId: ++opId, tx: 1, collection: "other", id: "c-4", op: "put", value: { t: 2 } }],
+        // Another client, caught up too: its stale write is a conflict, its other op lands.
+        [{ opId: 1, collection: "caught", id: "c-1", op: "put", value: { stale: true }, baseVersion: 1 }, { opId: 2, collection: "caught", id: "c-5", op: "put", value: { after: "conflict" } }],
+      ];
+      for (const [i, ops] of rounds.entries()) {
+        const clientId = i === rounds.length - 1 ? "client-caught-up-2" : "client-caught-up";
+        const r = await a.call("POST", `/v1/push?pull=${encodeURIComponent(cursor)}&limit=100`, { clientId, ops });
+        expect(r.status).toBe(200);
+        if (i === rounds.length - 1) expect(r.json.results.map((x: { status: string }) => x.status)).toEqual(["conflict", "applied"]);
+        const page = JSON.stringify(r.json.pull);
+        const read = await a.call("GET", `/v1/pull?cursor=${encodeURIComponent(cursor)}&limit=100`);
+        same(page, read.text);
+        expect(r.json.pull.more).toBe(false);
+        expect(r.json.pull.changes.length).toBeGreaterThan(0);
+        cursor = r.json.pull.cursor;
+      }
+      expect((await a.pull(cursor)).changes).toEqual([]);
+      // A page smaller than the commit is read instead, and says there is more.
+      const small = await a.call("POST", `/v1/push?pull=${encodeURIComponent(cursor)}&limit=1`, { clientId: "client-caught-up", ops: [put("c-6", {}), put("c-7", {})] });
+      expect([small.json.pull.changes.length, small.json.pull.more]).toEqual([1, true]);
+      same(JSON.stringify(small.json.pull), (await a.call("GET", `/v1/pull?cursor=${encodeURIComponent(cursor)}&limit=1`)).text);
+    });
+
     test("asSent: only when every applied op left its document as sent (SQLite, puts holding their id, deletes)", async () => {
       const sqlite = s.store.family === "sqlite";
       const put = (opId: number, id: string, value: JsonObject) => ({ opId, collection: "todos", id, op: "put" as const, value });

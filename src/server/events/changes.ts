@@ -12,6 +12,7 @@
  */
 import type { WrittenDoc } from "../apply.ts";
 import { jsonbKeyOrder, type SqlFamily } from "../dialect-sql.ts";
+import { pullCursor, type PullPosition } from "../pull.ts";
 
 /**
  * Most changes an event carries. A commit this small is an interactive write; a larger one
@@ -68,4 +69,20 @@ export function commitJson(c: CommitChanges): string | null {
   }
   const json = `[${parts.join(",")}]`;
   return (c.json = json.length > EVENT_MAX_BYTES ? null : json);
+}
+
+/**
+ * The pull page after `after`, as a read right after this commit answers it, from memory: for
+ * a reader that stood exactly where the commit began (`v1.<prev>`, the push's own client when
+ * it was caught up), the rows after its cursor are the commit's rows, since the tenant's lock
+ * kept every other writer out of (prev, seq]. A commit made later (by another instance) is
+ * not in it, as it would not be in a read made at that instant; the cursor `v1.<seq>` takes
+ * it up next time. So a small sync's pull costs no query (on PostgreSQL, two round trips and
+ * a plan per push). Undefined where that does not hold: another cursor, a page smaller than
+ * the commit, a commit too large for an event.
+ */
+export function commitPage(c: CommitChanges, after: PullPosition, limit: number): string | undefined {
+  if (after.seq !== c.prev || after.horizon !== undefined || c.rows.length > limit) return undefined;
+  const json = commitJson(c);
+  return json === null ? undefined : `{"changes":${json},"cursor":"${pullCursor(c.seq)}","more":false}`;
 }
