@@ -126,9 +126,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       if (!alsoPull) return json(response);
       const page = { changes: 0, cursor: alsoPull.after.seq, reset: false };
       // A client that was caught up gets the commit's own rows (events/changes.ts commitPage).
-      let text = changes ? commitPage(changes, alsoPull.after, alsoPull.limit) : undefined;
-      if (text !== undefined) Object.assign(page, { changes: changes!.rows.length, cursor: changes!.seq });
-      else text = await pullPage(store, principal.tenantId, alsoPull.after, alsoPull.limit, page);
+      const text = (changes && commitPage(changes, alsoPull.after, alsoPull.limit, page)) ?? (await pullPage(store, principal.tenantId, alsoPull.after, alsoPull.limit, page));
       callHook(options.hooks?.pulled, req, principal.tenantId, body.clientId, page);
       // The page is JSON text already (pull.ts): spliced in, not parsed and re-serialized.
       return jsonText(`${JSON.stringify(response).slice(0, -1)},"pull":${text}}`);

@@ -79,10 +79,15 @@ export function commitJson(c: CommitChanges): string | null {
  * not in it, as it would not be in a read made at that instant; the cursor `v1.<seq>` takes
  * it up next time. So a small sync's pull costs no query (on PostgreSQL, two round trips and
  * a plan per push). Undefined where that does not hold: another cursor, a page smaller than
- * the commit, a commit too large for an event.
+ * the commit, a commit too large for an event. `info` as pullPage fills it.
  */
-export function commitPage(c: CommitChanges, after: PullPosition, limit: number): string | undefined {
+export function commitPage(c: CommitChanges, after: PullPosition, limit: number, info?: { changes: number; cursor: number }): string | undefined {
   if (after.seq !== c.prev || after.horizon !== undefined || c.rows.length > limit) return undefined;
   const json = commitJson(c);
-  return json === null ? undefined : `{"changes":${json},"cursor":"${pullCursor(c.seq)}","more":false}`;
+  if (json === null) return undefined;
+  if (info) {
+    info.changes = c.rows.length;
+    info.cursor = c.seq;
+  }
+  return `{"changes":${json},"cursor":"${pullCursor(c.seq)}","more":false}`;
 }
