@@ -204,10 +204,9 @@ export default async function tableBench(r: Reporter): Promise<void> {
  */
 async function wireRoundTrip(server: SpawnedServer): Promise<{ p50: number; p95: number }> {
   const headers = { authorization: `Bearer ${server.key}`, "content-type": "application/json" };
-  const head = (await (await fetch(`${server.url}/v1/pull?limit=1`, { headers })).json()) as { cursor: string };
-  let cursorA = head.cursor;
-  let cursorB = head.cursor;
-  // Skip to the end: a cursor at the tenant's latest seq (the first page's cursor is only the start).
+  // Both start at the tenant's latest seq, as the two caught-up clients do.
+  let cursorA = "";
+  let cursorB = "";
   for (let more = true; more; ) {
     const page = (await (await fetch(`${server.url}/v1/pull?cursor=${cursorA}&limit=1000`, { headers })).json()) as { cursor: string; more: boolean };
     cursorA = cursorB = page.cursor;
