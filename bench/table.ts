@@ -204,11 +204,16 @@ export default async function tableBench(r: Reporter): Promise<void> {
  */
 async function wireRoundTrip(server: SpawnedServer): Promise<{ p50: number; p95: number }> {
   const headers = { authorization: `Bearer ${server.key}`, "content-type": "application/json" };
+  // Fails loudly on anything but 200: a bench must not time refusals.
+  const answer = async (res: Response) => {
+    if (res.status !== 200) throw new Error(`bench: the bare round trip got ${res.status}: ${await res.text()}`);
+    return res.json();
+  };
   // Both start at the tenant's latest seq, as the two caught-up clients do.
   let cursorA = "";
   let cursorB = "";
   for (let more = true; more; ) {
-    const page = (await (await fetch(`${server.url}/v1/pull?cursor=${cursorA}&limit=1000`, { headers })).json()) as { cursor: string; more: boolean };
+    const page = (await answer(await fetch(`${server.url}/v1/pull?cursor=${cursorA}&limit=1000`, { headers }))) as { cursor: string; more: boolean };
     cursorA = cursorB = page.cursor;
     more = page.more;
   }
@@ -222,9 +227,9 @@ async function wireRoundTrip(server: SpawnedServer): Promise<{ p50: number; p95:
     for (let i = 0; i < CHANGES + 20; i++) {
       const t = performance.now();
       const body = JSON.stringify({ clientId: clientA, settled: opId, ops: [{ opId: ++opId, collection: "docs", id: `wire-${run}-${i}`, op: "put", value: { id: `wire-${run}-${i}`, n: i } }] });
-      const a = (await (await fetch(`${server.url}/v1/push?pull=${cursorA}&limit=100`, { method: "POST", headers, body })).json()) as { pull: { cursor: string } };
+      const a = (await answer(await fetch(`${server.url}/v1/push?pull=${cursorA}&limit=100`, { method: "POST", headers, body }))) as { pull: { cursor: string } };
       cursorA = a.pull.cursor;
-      const b = (await (await fetch(`${server.url}/v1/pull?cursor=${cursorB}&limit=1000&clientId=${clientB}`, { headers })).json()) as { cursor: string; changes: unknown[] };
+      const b = (await answer(await fetch(`${server.url}/v1/pull?cursor=${cursorB}&limit=1000&clientId=${clientB}`, { headers }))) as { cursor: string; changes: unknown[] };
       cursorB = b.cursor;
       if (b.changes.length !== 1) throw new Error(`bench: the wire round trip's pull got ${b.changes.length} changes`);
       if (i >= 20) times.push(performance.now() - t);
