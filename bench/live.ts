@@ -6,7 +6,6 @@ import { openStowage, type Stowage } from "../src/stowage.ts";
 import { PG_URL, dropSchema, newSchemaName, pgAvailable } from "../test/helpers/pg.ts";
 import { readUrl } from "../test/helpers/server.ts";
 import { tempDir } from "../test/helpers/tmp.ts";
-import { spawnPgServer } from "../test/postgres/spawn.ts";
 import { relayLatencies } from "./live-anchor.ts";
 import { percentile, type Reporter } from "./report.ts";
 
@@ -257,6 +256,14 @@ async function makeKeys(store: Awaited<ReturnType<typeof openServerStore>>, n: n
   return keys;
 }
 
+/** `stowage serve --data DATA` on a free port, in a child process; answers once it listens. */
+async function serveChild(data: string): Promise<{ proc: ReturnType<typeof Bun.spawn>; url: string }> {
+  // BENCH_LIVE_SERVER_FLAGS: runtime flags for the server child (`--cpu-prof-md --cpu-prof-dir=/tmp/p` profiles it).
+  const flags = (process.env.BENCH_LIVE_SERVER_FLAGS ?? "").split(" ").filter(Boolean);
+  const proc = Bun.spawn([process.execPath, ...flags, BIN, "serve", "--port", "0", "--json", "--data", data], { stdout: "pipe", stderr: "inherit" });
+  return { proc, url: await readUrl(proc) };
+}
+
 /** `stowage serve` over a fresh SQLite file (default limits), as a child process. */
 export async function sqliteTarget(clients: number): Promise<Target> {
   const tmp = tempDir("stowage-bench-live-srv-");
@@ -264,10 +271,7 @@ export async function sqliteTarget(clients: number): Promise<Target> {
   const store = await openServerStore({ adapter: createBunSqliteAdapter({ path: data }) });
   const keys = await makeKeys(store, clients);
   await store.close();
-  // BENCH_LIVE_SERVER_FLAGS: runtime flags for the server child (`--cpu-prof-md --cpu-prof-dir=/tmp/p` profiles it).
-  const flags = (process.env.BENCH_LIVE_SERVER_FLAGS ?? "").split(" ").filter(Boolean);
-  const proc = Bun.spawn([process.execPath, ...flags, BIN, "serve", "--port", "0", "--json", "--data", data], { stdout: "pipe", stderr: "inherit" });
-  const url = await readUrl(proc);
+  const { proc, url } = await serveChild(data);
   return {
     url,
     keys,
@@ -280,18 +284,21 @@ export async function sqliteTarget(clients: number): Promise<Target> {
   };
 }
 
+/** `stowage serve --data postgres://…?schema=…` (default limits), as a child process: as a user runs it. */
 export async function pgTarget(clients: number): Promise<Target> {
   const schema = newSchemaName();
   const store = await openServerStore({ adapter: createPostgresAdapter({ url: PG_URL, schema, pool: { max: 2 } }) });
   const keys = await makeKeys(store, clients);
   await store.close();
-  const server = await spawnPgServer(PG_URL, schema);
+  const data = `${PG_URL}${PG_URL.includes("?") ? "&" : "?"}schema=${schema}`;
+  const { proc, url } = await serveChild(data);
   return {
-    url: server.url,
+    url,
     keys,
-    pid: server.proc.pid,
+    pid: proc.pid,
     stop: async () => {
-      await server.kill("SIGTERM");
+      proc.kill("SIGTERM");
+      await proc.exited;
       await dropSchema(schema);
     },
   };
