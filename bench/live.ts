@@ -7,6 +7,7 @@ import { PG_URL, dropSchema, newSchemaName, pgAvailable } from "../test/helpers/
 import { readUrl } from "../test/helpers/server.ts";
 import { tempDir } from "../test/helpers/tmp.ts";
 import { relayLatencies } from "./live-anchor.ts";
+import { pgPushAnchors } from "./live-pg-anchor.ts";
 import { percentile, type Reporter } from "./report.ts";
 
 const SECTION = "live (A's put → B's watch callback, server in its own process, loopback)";
@@ -43,7 +44,9 @@ export interface Target {
  * fewer cores than that, they still share the CPU).
  * The anchor, measured first in the same run: a bare SSE relay in its own process (one POST,
  * one event to one subscriber, nothing stored; live-anchor.ts), the floor of any live sync over
- * HTTP on this machine; each figure is also given as a multiple of it.
+ * HTTP on this machine; each figure is also given as a multiple of it. With PostgreSQL, more
+ * anchors: a one-op push's transaction from bare node-postgres and the server's push() in
+ * process, each back to back and 2 ms apart (live-pg-anchor.ts says what the pause shows).
  * BENCH_LIVE_CHANGES (default 1000) and BENCH_LIVE_SUBSCRIBERS (default 1,10,100) shorten runs.
  */
 export default async function liveBench(r: Reporter): Promise<void> {
@@ -54,6 +57,15 @@ export default async function liveBench(r: Reporter): Promise<void> {
   r.figure(SECTION, `${relayLabel}: p50`, floor.p50, "ms", { note: `${CHANGES} changes` });
   r.figure(SECTION, `${relayLabel}: p95`, floor.p95, "ms");
   r.figure(SECTION, `${relayLabel}: p99`, floor.p99, "ms");
+  if (pg) {
+    for (const kind of ["transaction", "push"] as const) {
+      for (const pause of [0, 2]) {
+        const xs = await pgPushAnchors(CHANGES, kind, pause);
+        const what = kind === "transaction" ? "a one-op push's PostgreSQL transaction from bare node-postgres" : "the server's push() over PostgreSQL in this process (no HTTP)";
+        r.figure(SECTION, `anchor: ${what}, ${pause ? `${pause} ms apart` : "back to back"}: p50`, percentile(xs, 50), "ms", { note: `p95 ${percentile(xs, 95).toFixed(2)} ms; ${CHANGES} changes` });
+      }
+    }
+  }
   for (const n of SUBSCRIBERS) {
     await measure(r, "sqlite (stowage serve)", n, await sqliteTarget(n + 1));
     if (PROCS > 1 && n >= PROCS) await measureSpread(r, "sqlite (stowage serve)", n, await sqliteTarget(n + 1));
