@@ -12,6 +12,8 @@ export interface AdapterCapabilities {
   readonly savepoints: boolean;
   /** SQLite FTS5 virtual tables are available for full-text search. */
   readonly fts5: boolean;
+  /** Runs a PIPELINE query: several statements in one round trip to the database (below). */
+  readonly pipeline?: boolean;
 }
 
 /** What an adapter supplies; the core does everything else (schema, outbox, sync). */
@@ -36,6 +38,21 @@ export interface StowageAdapter {
  * scan it once it has grown.
  */
 export const REUSABLE_PLAN = "/* stowage:reusable-plan */ ";
+
+/**
+ * A query whose text is exactly this, with one parameter, a `PipelineStatement[]`, asks an
+ * adapter whose capabilities say `pipeline` to send those statements to the database in ONE
+ * message and answer one row array per statement (the query's rows). Statements with values
+ * must be REUSABLE_PLAN texts. For a server whose database is a round trip away, each round
+ * trip of a push's transaction costs more than the work it carries (src/server/tx.ts).
+ */
+export const PIPELINE = "/* stowage:pipeline */";
+
+/** One statement of a PIPELINE query. */
+export interface PipelineStatement {
+  readonly text: string;
+  readonly values?: readonly unknown[];
+}
 
 /** Settings every SQLite-file adapter accepts. */
 export interface SqliteFileOptions {

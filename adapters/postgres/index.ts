@@ -47,7 +47,8 @@ export function createPostgresAdapter(options: PostgresOptions): StowageAdapter 
   // An idle connection that breaks (server restart, network) is dropped by the pool; without a
   // listener the 'error' event would crash the process instead.
   pool.on("error", () => {});
-  if (options.prepare ?? prepare ?? true) pool.on("connect", (client) => prepareMarkedStatements(client));
+  const prepared = options.prepare ?? prepare ?? true;
+  if (prepared) pool.on("connect", (client) => prepareMarkedStatements(client));
   return {
     name: "postgres",
     location: redactPostgresUrl(url) + (schema ? ` (schema ${schema})` : ""),
@@ -64,7 +65,8 @@ export function createPostgresAdapter(options: PostgresOptions): StowageAdapter 
           }
         : undefined,
     }),
-    capabilities: { sql: "postgres", persistent: true, multiProcess: true, savepoints: true, fts5: false },
+    // Pipelines EXECUTE prepared statements, so they go with `prepare` (prepared.ts).
+    capabilities: { sql: "postgres", persistent: true, multiProcess: true, savepoints: true, fts5: false, pipeline: prepared },
   };
 }
 

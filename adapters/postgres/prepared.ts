@@ -1,5 +1,8 @@
 import type pg from "pg";
-import { REUSABLE_PLAN } from "../../src/adapter.ts";
+// The conversion node-postgres applies to every bound value (its `exports` open pg/lib/*).
+// A CommonJS module: its default export is module.exports, on Node as on Bun.
+import pgUtils from "pg/lib/utils";
+import { PIPELINE, REUSABLE_PLAN, type PipelineStatement } from "../../src/adapter.ts";
 
 /**
  * Named prepared statements for the texts the core marks as having a reusable plan
@@ -36,15 +39,80 @@ export function statementName(text: string): string | undefined {
   return made;
 }
 
-/** Makes `client` run marked texts as named statements (see above). */
+/** Makes `client` run marked texts as named statements (see above), and PIPELINE queries (below). */
 export function prepareMarkedStatements(client: pg.PoolClient | pg.Client): void {
   const query = client.query as (...args: unknown[]) => unknown;
   // Kysely calls query(text, values); anything else (a config object, a cursor, a callback) passes through.
   client.query = function (this: unknown, text: unknown, values?: unknown, callback?: unknown) {
+    if (text === PIPELINE && Array.isArray(values) && values.length === 1 && callback === undefined) {
+      return runPipeline(client, (t: string) => query.call(this, t) as Promise<pg.QueryResult | pg.QueryResult[]>, values[0] as PipelineStatement[]);
+    }
     if (typeof text === "string" && Array.isArray(values) && values.length > 0 && callback === undefined) {
       const name = statementName(text);
       if (name !== undefined) return query.call(this, { name, text, values });
     }
     return query.apply(this, arguments as unknown as unknown[]);
   } as typeof client.query;
+}
+
+/**
+ * A PIPELINE query (src/adapter.ts): the statements go as ONE simple-protocol message, the
+ * ones with values as `EXECUTE name(literal, …)` of a statement this connection prepared with
+ * SQL PREPARE (once, in a round trip of its own the first time), so their plans stay cached as
+ * with named protocol statements. node-postgres cannot pipeline extended-protocol messages;
+ * a simple query with several statements is how one round trip carries a transaction's first
+ * (or last) steps. Under READ COMMITTED each statement of the message still takes its own
+ * snapshot, when it starts: a read placed after a locking statement sees every commit made
+ * before the lock was granted, exactly as when the two are sent one after another.
+ * Answers the rows of each statement, in order, as the query's rows.
+ */
+async function runPipeline(
+  client: pg.PoolClient | pg.Client,
+  send: (text: string) => Promise<pg.QueryResult | pg.QueryResult[]>,
+  statements: PipelineStatement[],
+): Promise<{ rows: unknown[][]; rowCount: null; command: string }> {
+  let prepared = preparedBySql.get(client);
+  if (!prepared) preparedBySql.set(client, (prepared = new Set()));
+  const parts: string[] = [];
+  for (const { text, values } of statements) {
+    if (!values || values.length === 0) {
+      parts.push(text);
+      continue;
+    }
+    if (!text.startsWith(REUSABLE_PLAN)) throw new Error("a pipelined statement with values must be a REUSABLE_PLAN text");
+    let name = pipelineNames.get(text);
+    if (name === undefined) {
+      if (pipelineNames.size >= MAX_NAMES) throw new Error(`more than ${MAX_NAMES} pipelined statement texts`);
+      pipelineNames.set(text, (name = `stowage_p${pipelineNames.size + 1}`));
+    }
+    // PREPARE is not transactional: once done it holds for the connection's life, whatever
+    // happens to the transaction around it.
+    if (!prepared.has(name)) {
+      await send(`prepare ${name} as ${text}`);
+      prepared.add(name);
+    }
+    parts.push(`execute ${name}(${values.map((v) => literal(client, v)).join(", ")})`);
+  }
+  const res = await send(parts.join(";\n"));
+  const results = Array.isArray(res) ? res : [res];
+  return { rows: results.map((r) => r.rows), rowCount: null, command: "PIPELINE" };
+}
+
+/** Statement names prepared with SQL PREPARE, per connection (node-postgres tracks only its own). */
+const preparedBySql = new WeakMap<object, Set<string>>();
+/** Pipelined text → its name, shared by every connection (a namespace apart from statementName's). */
+const pipelineNames = new Map<string, string>();
+
+/**
+ * A parameter as an SQL literal: node-postgres's own text for a bound value (arrays as array
+ * literals, and so on), quoted. An untyped quoted literal then takes the statement's parameter
+ * type, as the bound value would.
+ */
+function literal(client: pg.PoolClient | pg.Client, v: unknown): string {
+  const text = pgUtils.prepareValue(v);
+  if (text === null || text === undefined) return "null";
+  if (typeof text !== "string") throw new Error("a pipelined parameter must be text, a number, an array or null");
+  // A NUL would end the message's text early; PostgreSQL text cannot hold one anyway.
+  if (text.includes("\u0000")) throw new Error("a pipelined parameter holds U+0000");
+  return client.escapeLiteral(text);
 }

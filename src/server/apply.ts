@@ -1,4 +1,4 @@
-import type { Transaction } from "kysely";
+import type { Kysely } from "kysely";
 import type { ErrorInfo } from "../protocol/wire.ts";
 import { mergePatch, type JsonObject } from "../json.ts";
 import type { SqlFamily } from "./dialect-sql.ts";
@@ -118,7 +118,7 @@ function storedJson(value: JsonObject, id: string): string | undefined {
  * Answers one outcome per op and the new sequence counter; the caller stores the counter.
  */
 export async function applyOps(
-  trx: Transaction<ServerTables>,
+  trx: Kysely<ServerTables>,
   ctx: ApplyContext,
   ops: WriteOp[],
 ): Promise<{ outcomes: WriteOutcome[]; seq: number; written: WrittenDoc[]; rows?: DocWriteRow[] }> {
@@ -241,7 +241,7 @@ export function docStates(rows: Iterable<{ collection: string; id: string; seq: 
  * multi-row read per 500 documents. (PostgreSQL reads them all: it inserts the documents
  * that read absent without `on conflict`, docs-sql.ts.)
  */
-async function loadStates(trx: Transaction<ServerTables>, ctx: ApplyContext, ops: WriteOp[]): Promise<Map<string, DocState>> {
+async function loadStates(trx: Kysely<ServerTables>, ctx: ApplyContext, ops: WriteOp[]): Promise<Map<string, DocState>> {
   const family = ctx.family ?? familyOf(trx);
   const needed = new Set<string>();
   for (const op of ops) {

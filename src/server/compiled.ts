@@ -1,5 +1,5 @@
 import type { Compilable, Kysely } from "kysely";
-import { REUSABLE_PLAN } from "../adapter.ts";
+import { REUSABLE_PLAN, type PipelineStatement } from "../adapter.ts";
 import { all, run, type Executor } from "../store/sql.ts";
 import type { SqlFamily } from "./dialect-sql.ts";
 import type { ServerTables } from "./schema.ts";
@@ -21,6 +21,8 @@ export interface CompiledOnce<A extends unknown[]> {
   all<R>(db: Executor, family: SqlFamily, ...args: A): Promise<R[]>;
   /** Runs a statement that returns no rows; answers the rows changed. */
   run(db: Executor, family: SqlFamily, ...args: A): Promise<number>;
+  /** The text and values `all`/`run` would send, for a pipeline; undefined when the text is not cached. */
+  statement(db: Executor, family: SqlFamily, ...args: A): PipelineStatement | undefined;
   /** Whether `family`'s text is cached (false: it is built each call). For tests. */
   cached(family: SqlFamily): boolean;
 }
@@ -60,6 +62,10 @@ export function compiledOnce<A extends unknown[]>(
       const plan = planFor(db, family);
       if (!plan) return Number((await db.executeQuery(build(db as Kysely<ServerTables>, family, ...args).compile() as never)).numAffectedRows ?? 0);
       return run(db, plan.sql, params(plan, args));
+    },
+    statement(db: Executor, family: SqlFamily, ...args: A): PipelineStatement | undefined {
+      const plan = planFor(db, family);
+      return plan ? { text: plan.sql, values: params(plan, args) } : undefined;
     },
     cached: (family) => plans.get(family) != null,
   };

@@ -41,7 +41,7 @@ export async function lockTenant(
   return row ? { seq: Number(row.seq), purged_seq: Number(row.purged_seq) } : undefined;
 }
 
-const TENANT_LOCK = compiledOnce(
+export const TENANT_LOCK = compiledOnce(
   1,
   (db, family, tenantId: string) => {
     const query = db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId);

@@ -1,15 +1,16 @@
-import { sql, type ExpressionBuilder, type OnConflictDatabase, type OnConflictTables, type Transaction } from "kysely";
+import { sql, type ExpressionBuilder, type OnConflictDatabase, type Kysely, type OnConflictTables } from "kysely";
 import type { ErrorInfo, OpResult, PushRequest, PushResponse } from "../protocol/wire.ts";
 import { applyOps, docStates, noteValueJson, type WriteOp, type WrittenDoc } from "./apply.ts";
 import { commitChanges } from "./events/changes.ts";
 import { enqueuePush, type PushAnswer, type QueuedPush } from "./push-group.ts";
-import { lockTenant, MAX_ROWS_PER_STATEMENT, unstorableJson, type SqlFamily } from "./dialect-sql.ts";
+import { lockTenant, MAX_ROWS_PER_STATEMENT, TENANT_LOCK, unstorableJson, type SqlFamily } from "./dialect-sql.ts";
 import { PG_WRITE_DOCS_CTES, pgSelectStates, pgWriteDocsParams, upsertDocRows } from "./docs-sql.ts";
 import { num, type ServerTables } from "./schema.ts";
 import { all, run } from "../store/sql.ts";
 import { REUSABLE_PLAN } from "../adapter.ts";
 import { compiledOnce } from "./compiled.ts";
 import type { ServerStore } from "./store.ts";
+import { writeTransaction, type WriteTx } from "./tx.ts";
 import type { StowageErrorIssue } from "../errors.ts";
 import type { RuleRunner } from "./rules.ts";
 
@@ -103,11 +104,11 @@ export async function pushWithSeq(
  */
 async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush[]): Promise<PushAnswer[]> {
   let added = 0;
-  const answered = await store.db.transaction().execute(async (trx) => {
-    const tenant = await lockTenant(trx, store.family, tenantId);
+  const answered = await writeTransaction(store, async (tx) => {
+    const trx = tx.db;
+    // PostgreSQL locks and reads the marks and every document the group touches in one round trip.
+    const { tenant, read } = store.family === "postgres" ? await pgLockAndRead(tx, tenantId, group) : { tenant: await lockTenant(trx, store.family, tenantId), read: undefined };
     if (!tenant) throw new Error(`tenant ${tenantId} vanished during a push`);
-    // PostgreSQL reads the marks and every document the group touches in one statement.
-    const read = store.family === "postgres" ? await pgMarksAndStates(trx, tenantId, group) : undefined;
     const marks = read?.marks ?? (await loadMarks(trx, store.family, tenantId, group));
     const writes: WriteOp[] = [];
     const fresh: PushRequest["ops"][] = [];
@@ -194,11 +195,12 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
       if (moved.length > 0) {
         const marks = [moved.map((m) => m.client_id), moved.map((m) => m.last_op_id), moved.map((m) => m.settled_op_id), seq];
         const docs = pgWriteDocsParams(tenantId, now, rows ?? []);
+        // The transaction's last statement: sent with its COMMIT (tx.ts).
         if (docs) {
-          await run(trx, PG_COMMIT_PUSHES, [...docs, ...marks]);
+          await tx.close({ text: PG_COMMIT_PUSHES, values: [...docs, ...marks] });
         } else {
           await upsertDocRows(trx, store.family, tenantId, now, rows ?? []);
-          await run(trx, PG_MARKS_AND_SEQ, [tenantId, ...marks]);
+          await tx.close({ text: PG_MARKS_AND_SEQ, values: [tenantId, ...marks] });
         }
       }
       for (const r of rows ?? []) if (!r.stored) added++;
@@ -258,8 +260,7 @@ function pgMarksAndSeq(p: number, ctes = ""): string {
  * stored ones upserted: docs-sql.ts) as CTEs of PG_MARKS_AND_SEQ. The CTEs touch disjoint
  * rows, and all of them run to completion whatever the outer statement reads. (PostgreSQL
  * runs such CTEs last first: the documents are written before the marks, as when they were
- * separate statements; the marks come first in the text so that the statement's start,
- * which pg_stat_activity shows, names stowage_clients: crash.test.ts waits on it.)
+ * separate statements: crash.test.ts holds a mark's row lock to stop a push right there.)
  */
 export const PG_COMMIT_PUSHES = pgMarksAndSeq(15, `,\n  ${PG_WRITE_DOCS_CTES}`);
 
@@ -288,7 +289,7 @@ const SET_SEQ = compiledOnce(2, (db, _family, seq: number, tenantId: string) => 
  * is held and in a statement of its own: under READ COMMITTED a new statement sees every mark
  * committed before the lock was granted (a join with the locking read would not).
  */
-async function loadMarks(trx: Transaction<ServerTables>, family: SqlFamily, tenantId: string, group: QueuedPush[]): Promise<Map<string, number>> {
+async function loadMarks(trx: Kysely<ServerTables>, family: SqlFamily, tenantId: string, group: QueuedPush[]): Promise<Map<string, number>> {
   const ids = [...new Set(group.map((p) => p.req.clientId))];
   const marks = new Map<string, number>();
   if (ids.length === 1) {
@@ -309,13 +310,18 @@ async function loadMarks(trx: Transaction<ServerTables>, family: SqlFamily, tena
 }
 
 /**
- * PostgreSQL: the op marks of every client in the group and the stored rows of every document
- * its ops name (the ops a mark answers included: a few rows more, never one less), in one
- * statement: one branch per collection, each the document read of docs-sql.ts
- * (PG_SELECT_STATES, whose plan plans.test.ts checks). Like loadMarks, a statement of its own
- * after the tenant's lock, so it sees every commit made before the lock was granted.
+ * PostgreSQL: the tenant's lock, then the op marks of every client in the group and the stored
+ * rows of every document its ops name (the ops a mark answers included: a few rows more, never
+ * one less) in one statement: one branch per collection, each the document read of docs-sql.ts
+ * (PG_SELECT_STATES, whose plan plans.test.ts checks). Both go with the transaction's BEGIN
+ * (tx.ts). The read is a statement of its own after the lock, as loadMarks is, so it sees every
+ * commit made before the lock was granted.
  */
-async function pgMarksAndStates(trx: Transaction<ServerTables>, tenantId: string, group: QueuedPush[]): Promise<{ marks: Map<string, number>; states: ReturnType<typeof docStates> }> {
+async function pgLockAndRead(
+  tx: WriteTx,
+  tenantId: string,
+  group: QueuedPush[],
+): Promise<{ tenant: { seq: number; purged_seq: number } | undefined; read: { marks: Map<string, number>; states: ReturnType<typeof docStates> } }> {
   const byCollection = new Map<string, Set<string>>();
   for (const { req } of group) {
     for (const op of req.ops) {
@@ -327,14 +333,19 @@ async function pgMarksAndStates(trx: Transaction<ServerTables>, tenantId: string
   // JSON arrays, not text[]: docs-sql.ts PG_SELECT_STATES says why (the plan is kept, not remade).
   const params: unknown[] = [tenantId, JSON.stringify([...new Set(group.map((p) => p.req.clientId))])];
   for (const [collection, ids] of byCollection) params.push(collection, JSON.stringify([...ids]));
-  const rows = await all<{ collection: string | null; id: string; seq: number | string; deleted: number; writer: string | null; body: string | null }>(trx, pgMarksAndStatesSql(byCollection.size), params);
+  const read = { text: pgMarksAndStatesSql(byCollection.size), values: params };
+  const lock = TENANT_LOCK.statement(tx.db, "postgres", tenantId)!;
+  // A read of more collections than pgMarksAndStatesSql keeps has a text of its own: not one
+  // to prepare on every connection, so it follows in a round trip of its own.
+  const [locked, rows] = byCollection.size < MARKS_AND_STATES_KEPT ? await tx.open([lock, read]) : [(await tx.open([lock]))[0], await all(tx.db, read.text, read.values)];
+  const [t] = locked as { seq: number | string; purged_seq: number | string }[];
   const marks = new Map<string, number>();
   const docs: { collection: string; id: string; seq: number | string; deleted: number; writer: string | null; body: string | null }[] = [];
-  for (const r of rows) {
+  for (const r of rows as { collection: string | null; id: string; seq: number | string; deleted: number; writer: string | null; body: string | null }[]) {
     if (r.collection === null) marks.set(r.id, num(r.seq));
     else docs.push(r as (typeof docs)[number]);
   }
-  return { marks, states: docStates(docs) };
+  return { tenant: t ? { seq: Number(t.seq), purged_seq: Number(t.purged_seq) } : undefined, read: { marks, states: docStates(docs) } };
 }
 
 /**
@@ -353,12 +364,13 @@ export function pgMarksAndStatesSql(collections: number): string {
   from jsonb_array_elements_text($2::jsonb) as c(id)
   cross join lateral (select client_id, last_op_id from stowage_clients where tenant_id = $1 and client_id = c.id limit 1) as m`;
   for (let k = 0; k < collections; k++) text += `\n  union all ${pgSelectStates(3 + 2 * k, 4 + 2 * k)}`;
-  if (collections < 16) MARKS_AND_STATES[collections] = text;
+  if (collections < MARKS_AND_STATES_KEPT) MARKS_AND_STATES[collections] = text;
   return text;
 }
 const MARKS_AND_STATES: string[] = [];
+const MARKS_AND_STATES_KEPT = 16;
 
-async function recordedResults(trx: Transaction<ServerTables>, tenantId: string, clientId: string, opIds: number[]): Promise<Map<number, OpResult>> {
+async function recordedResults(trx: Kysely<ServerTables>, tenantId: string, clientId: string, opIds: number[]): Promise<Map<number, OpResult>> {
   const out = new Map<number, OpResult>();
   for (let i = 0; i < opIds.length; i += MAX_ROWS_PER_STATEMENT) {
     const rows = await trx

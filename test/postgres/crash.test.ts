@@ -58,49 +58,63 @@ describe.skipIf(!run)("SIGKILL of a PostgreSQL server process mid-push", () => {
     await dropSchema(schema);
   });
 
-  test("killed while its transaction has written every document but not committed: none of the group lands; a resend applies it once", async () => {
-    // Seed the client's mark so its row exists, then hold that row's lock: the push writes its
-    // 200 documents, then blocks on the mark update, inside its open transaction.
-    const server = await spawnPgServer(PG_URL, schema);
-    procs.push(server);
-    const first = await call(server.url, key, "/v1/push", { clientId: "crashclient", ops: [{ opId: 1, collection: "crash", id: "seed", op: "put", value: {} }] });
-    expect(first.json.results[0].status).toBe("applied");
+  // The server sends a push's last write and its COMMIT as one message (src/server/tx.ts):
+  // a process killed while that write waits on a lock has already asked for the commit, which
+  // PostgreSQL then carries out alone, so the group lands, whole and once, and the client's
+  // resend is answered `duplicate`. With `?prepare=false` (no pipelining) the COMMIT was never
+  // sent, so nothing lands and the resend applies the group. Either way: all or none, once.
+  for (const mode of [
+    { name: "pipelined (default)", suffix: "", prefix: "a", opId: 2, landed: N, resend: "duplicate" },
+    { name: "?prepare=false", suffix: "prepare=false", prefix: "b", opId: 2 + N, landed: 0, resend: "applied" },
+  ]) {
+    test(`${mode.name}: killed while its write waits on a lock, before any answer: the group lands whole or not at all, and a resend leaves it there once`, async () => {
+      const url = mode.suffix ? `${PG_URL}${PG_URL.includes("?") ? "&" : "?"}${mode.suffix}` : PG_URL;
+      const client = `crashclient${mode.prefix}`;
+      // Seed the client's mark so its row exists, then hold that row's lock: the push writes its
+      // 200 documents, then blocks on the mark update, inside its open transaction.
+      const server = await spawnPgServer(url, schema);
+      procs.push(server);
+      const first = await call(server.url, key, "/v1/push", { clientId: client, ops: [{ opId: 1, collection: "crash", id: `seed-${mode.prefix}`, op: "put", value: {} }] });
+      expect(first.json.results[0].status).toBe("applied");
 
-    const blocker = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
-    await blocker.connect();
-    try {
-      await blocker.query("begin");
-      await blocker.query("select * from stowage_clients where client_id = 'crashclient' for update");
-      const pending = call(server.url, key, "/v1/push", group("crashclient", 2, "a")).catch((e: unknown) => e);
-      // Wait until the server's transaction is stuck on our lock, i.e. past every document write.
-      for (;;) {
-        const rows = await pgQuery<{ n: number }>(
-          "select count(*)::int as n from pg_stat_activity where application_name = 'stowage' and wait_event_type = 'Lock' and query like '%stowage_clients%'",
-        );
-        if (rows[0].n > 0) break;
-        await Bun.sleep(10);
+      const blocker = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
+      await blocker.connect();
+      try {
+        await blocker.query("begin");
+        await blocker.query("select * from stowage_clients where client_id = $1 for update", [client]);
+        const pending = call(server.url, key, "/v1/push", group(client, mode.opId, mode.prefix)).catch((e: unknown) => e);
+        // Wait until the server's transaction is stuck on our lock, i.e. past every document write
+        // (the write statement writes the documents, then the marks). Our row is the only lock a
+        // push can wait on here, whatever text pg_stat_activity shows for it.
+        for (;;) {
+          const rows = await pgQuery<{ n: number }>(
+            "select count(*)::int as n from pg_stat_activity where application_name = 'stowage' and wait_event_type = 'Lock'",
+          );
+          if (rows[0].n > 0) break;
+          await Bun.sleep(10);
+        }
+        await server.kill("SIGKILL");
+        expect(await pending).toBeInstanceOf(Error); // the client never got an answer
+        await blocker.query("rollback");
+      } finally {
+        await blocker.end();
       }
-      await server.kill("SIGKILL");
-      expect(await pending).toBeInstanceOf(Error); // the client never got an answer
-      await blocker.query("rollback");
-    } finally {
-      await blocker.end();
-    }
-    await settled(schema);
-    expect(await countDocs(schema, "a")).toBe(0);
+      await settled(schema);
+      expect(await countDocs(schema, mode.prefix)).toBe(mode.landed);
 
-    // The client resends the same request to a new process: applied once, whole.
-    const again = await spawnPgServer(PG_URL, schema);
-    procs.push(again);
-    const res = await call(again.url, key, "/v1/push", group("crashclient", 2, "a"));
-    expect(res.status).toBe(200);
-    expect(res.json.results.map((r: { status: string }) => r.status)).toEqual(Array(N).fill("applied"));
-    expect(await countDocs(schema, "a")).toBe(N);
-    const twice = await call(again.url, key, "/v1/push", group("crashclient", 2, "a"));
-    expect(twice.json.results.map((r: { status: string }) => r.status)).toEqual(Array(N).fill("duplicate"));
-    expect(await countDocs(schema, "a")).toBe(N);
-    await again.kill();
-  });
+      // The client resends the same request to a new process: the group is there once, whole.
+      const again = await spawnPgServer(url, schema);
+      procs.push(again);
+      const res = await call(again.url, key, "/v1/push", group(client, mode.opId, mode.prefix));
+      expect(res.status).toBe(200);
+      expect(res.json.results.map((r: { status: string }) => r.status)).toEqual(Array(N).fill(mode.resend));
+      expect(await countDocs(schema, mode.prefix)).toBe(N);
+      const twice = await call(again.url, key, "/v1/push", group(client, mode.opId, mode.prefix));
+      expect(twice.json.results.map((r: { status: string }) => r.status)).toEqual(Array(N).fill("duplicate"));
+      expect(await countDocs(schema, mode.prefix)).toBe(N);
+      await again.kill();
+    });
+  }
 
   test("killed at arbitrary moments during pushes of 200-op groups: every group is all there or absent", async () => {
     const outcomes: number[] = [];

@@ -16,7 +16,7 @@ describe("createPostgresAdapter", () => {
   test("declares a persistent, multi-process postgres store and hides the password", () => {
     const a = createPostgresAdapter({ url: "postgres://app:s3cret@db.example:5432/prod", schema: "stowage" });
     expect(a.name).toBe("postgres");
-    expect(a.capabilities).toEqual({ sql: "postgres", persistent: true, multiProcess: true, savepoints: true, fts5: false });
+    expect(a.capabilities).toEqual({ sql: "postgres", persistent: true, multiProcess: true, savepoints: true, fts5: false, pipeline: true });
     expect(a.location).toBe("postgres://app:***@db.example:5432/prod (schema stowage)");
   });
 
