@@ -9,19 +9,20 @@ import { PG_URL, dropSchema, newSchemaName, pgQuery } from "../test/helpers/pg.t
  * - `transaction`: the database's part of a one-op push alone: BEGIN, lock the counter row,
  *   read the document, one write that also moves the counter, COMMIT (five round trips, named
  *   statements as the server's) from a bare node-postgres client;
- * - `push`: the server's own push() over PostgreSQL (no HTTP, auth or events), the same five
- *   round trips with the server's code around them.
+ * - `push`: the server's own push() over PostgreSQL (no HTTP, auth or events): the same
+ *   statements with the server's code around them, in two round trips (src/server/tx.ts), and
+ *   sent one statement at a time, as with `?prepare=false`.
  * Each runs back to back and with `pauseMs` of sleep between changes, as a server idles between
  * the changes of the live loop. The pause makes both slower: caches and cores have gone cold
- * meanwhile (on this shared 2-vCPU VM, measured: transaction 0.38 -> 0.60 ms p50, push()
- * 0.60 -> 1.00 ms). It costs push() about twice what it costs the bare transaction: the
- * server's JavaScript around the same round trips runs cold too.
+ * meanwhile (on this shared 2-vCPU VM, measured before push() was pipelined: transaction
+ * 0.38 -> 0.60 ms p50, push() 0.60 -> 1.00 ms). It cost push() about twice what it cost the
+ * bare transaction: the server's JavaScript around the round trips runs cold too.
  */
-export async function pgPushAnchors(changes: number, kind: "transaction" | "push", pauseMs: number, warmup = 50): Promise<number[]> {
+export async function pgPushAnchors(changes: number, kind: "transaction" | "push" | "push, one statement at a time", pauseMs: number, warmup = 50): Promise<number[]> {
   const schema = newSchemaName();
   await pgQuery(`create schema ${schema}`);
   try {
-    const step = kind === "transaction" ? await bareTransaction(schema) : await serverPush(schema);
+    const step = kind === "transaction" ? await bareTransaction(schema) : await serverPush(schema, kind === "push");
     try {
       const samples: number[] = [];
       for (let i = 0; i < changes + warmup; i++) {
@@ -70,8 +71,9 @@ async function bareTransaction(schema: string): Promise<Step> {
   };
 }
 
-async function serverPush(schema: string): Promise<Step> {
-  const store = await openServerStore({ adapter: createPostgresAdapter({ url: PG_URL, schema, pool: { max: 2 } }) });
+async function serverPush(schema: string, pipeline: boolean): Promise<Step> {
+  const adapter = createPostgresAdapter({ url: PG_URL, schema, pool: { max: 2 } });
+  const store = await openServerStore({ adapter: { ...adapter, capabilities: { ...adapter.capabilities, pipeline } } });
   await createKey(store, "anchor", { createIfMissing: true });
   const tenant = (await findTenant(store, "anchor"))!.id;
   const limits = { maxValueChars: 1 << 20, maxValueDepth: 64 };

@@ -46,7 +46,7 @@ export interface Target {
  * one event to one subscriber, nothing stored; live-anchor.ts), the floor of any live sync over
  * HTTP on this machine; each figure is also given as a multiple of it. With PostgreSQL, more
  * anchors: a one-op push's transaction from bare node-postgres and the server's push() in
- * process, each back to back and 2 ms apart (live-pg-anchor.ts says what the pause shows).
+ * process (pipelined and not), each back to back and 2 ms apart (live-pg-anchor.ts).
  * BENCH_LIVE_CHANGES (default 1000) and BENCH_LIVE_SUBSCRIBERS (default 1,10,100) shorten runs.
  */
 export default async function liveBench(r: Reporter): Promise<void> {
@@ -58,10 +58,11 @@ export default async function liveBench(r: Reporter): Promise<void> {
   r.figure(SECTION, `${relayLabel}: p95`, floor.p95, "ms");
   r.figure(SECTION, `${relayLabel}: p99`, floor.p99, "ms");
   if (pg) {
-    for (const kind of ["transaction", "push"] as const) {
+    for (const kind of ["transaction", "push", "push, one statement at a time"] as const) {
       for (const pause of [0, 2]) {
         const xs = await pgPushAnchors(CHANGES, kind, pause);
-        const what = kind === "transaction" ? "a one-op push's PostgreSQL transaction from bare node-postgres" : "the server's push() over PostgreSQL in this process (no HTTP)";
+        const what =
+          kind === "transaction" ? "a one-op push's PostgreSQL transaction from bare node-postgres (5 round trips)" : `the server's push() over PostgreSQL in this process, no HTTP (${kind === "push" ? "2 round trips" : "5: one statement at a time"})`;
         r.figure(SECTION, `anchor: ${what}, ${pause ? `${pause} ms apart` : "back to back"}: p50`, percentile(xs, 50), "ms", { note: `p95 ${percentile(xs, 95).toFixed(2)} ms; ${CHANGES} changes` });
       }
     }
