@@ -46,11 +46,25 @@ export async function writeTransaction<T>(store: ServerStore, body: (tx: WriteTx
       open: async (statements) => {
         if (state !== "idle") throw new Error("writeTransaction: open() comes first, once");
         state = "open";
-        return (await all<unknown[]>(conn, PIPELINE, [[{ text: "begin" }, ...statements]])).slice(1);
+        // The small statements go with BEGIN; from the first big one on, one at a time, bound.
+        let small = 0;
+        while (small < statements.length && textChars(statements[small].values) <= PIPELINE_MAX_CHARS) small++;
+        const out = (await all<unknown[]>(conn, PIPELINE, [[{ text: "begin" }, ...statements.slice(0, small)]])).slice(1);
+        for (const s of statements.slice(small)) out.push(await all(conn, s.text, s.values ?? []));
+        return out;
       },
       close: async (statement) => {
         if (state !== "open") throw new Error("writeTransaction: close() needs an open transaction");
-        await all(conn, PIPELINE, [[statement, { text: "commit" }]]);
+        if (textChars(statement.values) <= PIPELINE_MAX_CHARS) {
+          await all(conn, PIPELINE, [[statement, { text: "commit" }]]);
+        } else {
+          // A big write (a bulk push, a group commit) spends its time in the statement, not in
+          // the round trip it would save, and as an escaped literal its text costs more than as
+          // a bound value (bench postgres, batches of 100, all pipelined: 54% of raw inserts'
+          // throughput against 60% sent bound).
+          await run(conn, statement.text, statement.values ?? []);
+          await run(conn, "commit");
+        }
         state = "committed";
       },
     };
@@ -64,4 +78,13 @@ export async function writeTransaction<T>(store: ServerStore, body: (tx: WriteTx
       throw e;
     }
   });
+}
+
+/** The most text a pipelined statement's values carry (a small sync's push carries well under 1 KiB); a bigger one is sent bound, as usual. */
+const PIPELINE_MAX_CHARS = 16 * 1024;
+
+function textChars(values: readonly unknown[] | undefined): number {
+  let n = 0;
+  for (const v of values ?? []) if (typeof v === "string") n += v.length;
+  return n;
 }
