@@ -37,7 +37,12 @@ export async function lockTenant(
   family: SqlFamily,
   tenantId: string,
 ): Promise<{ seq: number; purged_seq: number } | undefined> {
-  const [row] = await TENANT_LOCK.all<{ seq: number | string; purged_seq: number | string }>(tx, family, tenantId);
+  return lockedTenant(await TENANT_LOCK.all(tx, family, tenantId));
+}
+
+/** TENANT_LOCK's answer (also when sent in a pipeline) as the tenant's counters, undefined when it has no row. */
+export function lockedTenant(rows: unknown[]): { seq: number; purged_seq: number } | undefined {
+  const [row] = rows as { seq: number | string; purged_seq: number | string }[];
   return row ? { seq: Number(row.seq), purged_seq: Number(row.purged_seq) } : undefined;
 }
 

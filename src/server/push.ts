@@ -3,7 +3,7 @@ import type { ErrorInfo, OpResult, PushRequest, PushResponse } from "../protocol
 import { applyOps, docStates, noteValueJson, type WriteOp, type WrittenDoc } from "./apply.ts";
 import { commitChanges } from "./events/changes.ts";
 import { enqueuePush, type PushAnswer, type QueuedPush } from "./push-group.ts";
-import { lockTenant, MAX_ROWS_PER_STATEMENT, TENANT_LOCK, unstorableJson, type SqlFamily } from "./dialect-sql.ts";
+import { lockedTenant, lockTenant, MAX_ROWS_PER_STATEMENT, TENANT_LOCK, unstorableJson, type SqlFamily } from "./dialect-sql.ts";
 import { PG_WRITE_DOCS_CTES, pgSelectStates, pgWriteDocsParams, upsertDocRows } from "./docs-sql.ts";
 import { num, type ServerTables } from "./schema.ts";
 import { all, run } from "../store/sql.ts";
@@ -338,14 +338,13 @@ async function pgLockAndRead(
   // A read of more collections than pgMarksAndStatesSql keeps has a text of its own: not one
   // to prepare on every connection, so it follows in a round trip of its own.
   const [locked, rows] = byCollection.size < MARKS_AND_STATES_KEPT ? await tx.open([lock, read]) : [(await tx.open([lock]))[0], await all(tx.db, read.text, read.values)];
-  const [t] = locked as { seq: number | string; purged_seq: number | string }[];
   const marks = new Map<string, number>();
   const docs: { collection: string; id: string; seq: number | string; deleted: number; writer: string | null; body: string | null }[] = [];
   for (const r of rows as { collection: string | null; id: string; seq: number | string; deleted: number; writer: string | null; body: string | null }[]) {
     if (r.collection === null) marks.set(r.id, num(r.seq));
     else docs.push(r as (typeof docs)[number]);
   }
-  return { tenant: t ? { seq: Number(t.seq), purged_seq: Number(t.purged_seq) } : undefined, read: { marks, states: docStates(docs) } };
+  return { tenant: lockedTenant(locked), read: { marks, states: docStates(docs) } };
 }
 
 /**

@@ -1,12 +1,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import pg from "pg";
-import { createPostgresAdapter } from "../../adapters/postgres/index.ts";
 import type { StowageAdapter } from "../../src/adapter.ts";
 import type { JsonObject } from "../../src/json.ts";
 import type { PushRequest } from "../../src/protocol/wire.ts";
 import { createKey, createServerHandler, findTenant, openServerStore, type ServerStore } from "../../src/server/index.ts";
 import { push } from "../../src/server/push.ts";
-import { PG_URL, dropSchema, newSchemaName, pgAvailable, pgQuery } from "../helpers/pg.ts";
+import { PG_URL, dropSchema, pgAvailable, pgQuery, pgTestAdapter } from "../helpers/pg.ts";
 
 /**
  * A push over PostgreSQL sends BEGIN, the tenant's lock and its read as one message, and its
@@ -28,12 +27,12 @@ describe.skipIf(!run)("PostgreSQL push transactions in two round trips", () => {
 
   /** A store on `schema` (a new one if absent), pipelined or not. */
   const storeOn = async (pipeline: boolean, schema?: string) => {
-    if (!schema) schemas.push((schema = newSchemaName()));
-    const base = createPostgresAdapter({ url: PG_URL, schema, pool: { max: 2 } });
-    const adapter: StowageAdapter = { ...base, capabilities: { ...base.capabilities, pipeline } };
+    const made = pgTestAdapter({ schema, pool: { max: 2 } });
+    if (!schema) schemas.push(made.schema);
+    const adapter: StowageAdapter = { ...made.adapter, capabilities: { ...made.adapter.capabilities, pipeline } };
     const store = await openServerStore({ adapter });
     stores.push(store);
-    return { store, schema };
+    return { store, schema: made.schema };
   };
   const put = (clientId: string, opId: number, id: string, value: JsonObject, baseVersion?: number): PushRequest => ({
     clientId,
