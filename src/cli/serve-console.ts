@@ -39,6 +39,8 @@ export function withConsole(
     feed,
     metrics: ops.metrics.registry,
     limits: config.limits,
+    // Console edits are counted in /metrics like /v1/docs writes (stowage_doc_writes_total).
+    hooks: ops.ops.hooks,
     onError: ops.ops.onError,
   });
   ops.beforeClose.unshift(() => console.close());

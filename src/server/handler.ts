@@ -1,11 +1,9 @@
 import type { z } from "zod";
-import { docListQuerySchema, pullQuerySchema, pushQuerySchema, pushRequestSchema, WIRE_LIMITS, type PushOp } from "../protocol/wire.ts";
+import { docListQuerySchema, pullQuerySchema, pushQuerySchema, pushRequestSchema, WIRE_LIMITS } from "../protocol/wire.ts";
 import { isPlainObject, type JsonObject } from "../json.ts";
 import { isStowageError, type StowageErrorIssue } from "../errors.ts";
 import { isCollectionName, isDocId } from "../names.ts";
 import { openApiText } from "../protocol/openapi.ts";
-import { applyOps } from "./apply.ts";
-import { lockTenant } from "./dialect-sql.ts";
 import { absentSince, getDoc, listDocs } from "./docs.ts";
 import { errorResponse, HttpError, json, jsonText, readJson } from "./http.ts";
 import { requestAuthenticator, requireScope, type AuthOptions } from "./auth/authenticate.ts";
@@ -14,13 +12,14 @@ import { normalizeBasePath, stripBasePath } from "./mount.ts";
 import { parsePullCursor, pullPage, type PullPosition } from "./pull.ts";
 import { checkPush, pushWithSeq } from "./push.ts";
 import { ChangeFeed } from "./events/feed.ts";
-import { commitChanges, commitPage } from "./events/changes.ts";
+import { commitPage } from "./events/changes.ts";
 import { EventStreams, type EventStreamOptions } from "./events/sse.ts";
 import { checkLastEventId, EVENTS_PATH, readTenantSeq, wantsChanges } from "./events/endpoint.ts";
 import { DEFAULT_RATE, RateLimiter, type RateLimit } from "./rate-limit.ts";
 import { callHook, type ServerHooks } from "./ops/hooks.ts";
 import { bindRules, type RulesOptions } from "./rules.ts";
 import type { ServerStore } from "./store.ts";
+import { writeDoc, type DocWriter } from "./write.ts";
 
 /** What the server refuses past; every member has the protocol's default. */
 export interface ServerLimits {
@@ -167,35 +166,16 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
     if (req.method !== "DELETE") {
       const body = await readJson(req, limits.maxBodyBytes);
       if (!isPlainObject(body)) throw new HttpError(400, "bad_request", "the body must be a JSON object");
-      const problem = checkValueSafe(body as JsonObject, id);
-      if (problem) throw validation([{ path: [], message: problem }]);
       value = body as JsonObject;
     }
     const op = req.method === "PUT" ? "put" : req.method === "PATCH" ? "patch" : "delete";
-    const t = now();
-    const outcome = await store.db.transaction().execute(async (trx) => {
-      const tenant = await lockTenant(trx, store.family, principal.tenantId);
-      if (!tenant) throw new Error(`tenant ${principal.tenantId} vanished`);
-      const { outcomes, seq, written } = await applyOps(trx, { tenantId: principal.tenantId, seq: tenant.seq, writer: null, now: t, maxValueChars: limits.maxValueChars, rules: bindRules(options, principal, limits.maxValueChars) }, [
-        { collection, id, op, value, baseVersion },
-      ]);
-      if (seq !== tenant.seq) await trx.updateTable("stowage_tenants").set({ seq }).where("id", "=", principal.tenantId).execute();
-      return { ...outcomes[0], seq: seq !== tenant.seq ? seq : undefined, changes: commitChanges(tenant.seq, seq, written, store.family) };
-    });
-    if (outcome.seq !== undefined) feed.publish(principal.tenantId, outcome.seq, outcome.changes);
-    if (outcome.status === "conflict") throw new HttpError(409, "conflict", outcome.error?.message ?? "version mismatch");
-    if (outcome.status === "rejected") {
-      if (outcome.error?.code === "not_found") throw notFound(collection, id);
-      if (outcome.error?.code === "forbidden") throw new HttpError(403, "forbidden", outcome.error.message);
-      if (outcome.error?.code === "invalid") throw new HttpError(400, "invalid", outcome.error.message, outcome.error.issues ? { issues: outcome.error.issues } : {});
-      throw new HttpError(400, "bad_request", outcome.error?.message ?? "the document was refused");
-    }
-    if (outcome.version === undefined) throw notFound(collection, id); // DELETE of an absent document
-    return op === "delete" ? json({ deleted: true, version: outcome.version }) : json({ value: outcome.value, version: outcome.version });
+    const written = await writeDoc(writer(req), { tenantId: principal.tenantId, collection, id, op, value, baseVersion, rules: bindRules(options, principal, limits.maxValueChars), source: "api" });
+    return op === "delete" ? json({ deleted: true, version: written.version }) : json({ value: written.value, version: written.version });
   }
 
-  function checkValueSafe(value: JsonObject, id: string): string | undefined {
-    return checkPush({ clientId: "directaccess", ops: [{ opId: 1, collection: "x", id, op: "put", value } as PushOp] }, limits, store.family)[0]?.message;
+  /** The single-document write path (write.ts), reporting to this request's hooks. */
+  function writer(req: Request): DocWriter {
+    return { store, feed, now, limits, onWrite: (source, tenantId, result) => callHook(options.hooks?.wrote, req, tenantId, source, result) };
   }
 
   async function authorize(req: Request, spend = true): Promise<Principal> {
@@ -257,10 +237,6 @@ function matchRoute(pathname: string): Route {
 
 function notFoundRoute(pathname: string): HttpError {
   return new HttpError(404, "not_found", `no route ${JSON.stringify(pathname.slice(0, 100))}`);
-}
-
-function notFound(collection: string, id: string): HttpError {
-  return new HttpError(404, "not_found", `no document ${collection}/${id}`);
 }
 
 /** `If-Match: <version>` (quotes allowed); `0` means "must not exist". */

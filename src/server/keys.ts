@@ -35,7 +35,7 @@ export interface KeyInfo {
   scope: Scope;
 }
 
-const TENANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const TENANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 // A key is `stw_<16 hex key id>_<43 base64url secret>`: the id finds the row, the hash proves it.
 const KEY = /^stw_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 

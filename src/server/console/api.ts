@@ -15,7 +15,10 @@ import { num } from "../schema.ts";
 import type { ConsoleOptions } from "./index.ts";
 import type { ChangeStreams } from "./changes.ts";
 import { summarize } from "./summary.ts";
-import { adminWrite } from "./write.ts";
+import { callHook } from "../ops/hooks.ts";
+import { deleteTenant, renameTenant } from "../tenants.ts";
+import { writeDoc, type DocWriter } from "../write.ts";
+import { searchDocs } from "./search.ts";
 
 const MAX_BODY = 4 * 1024 * 1024;
 
@@ -46,7 +49,21 @@ export async function consoleApi(req: Request, parts: string[], url: URL, o: Con
         return json(await createTenant(store, body.name as string), 201);
       }
       const tenant = await tenantOf(a);
+      if (parts.length === 2 && m === "PATCH") {
+        const body = await objectBody(req);
+        return json(await renameTenant(store, tenant.id, body.name as string));
+      }
+      if (parts.length === 2 && m === "DELETE") {
+        // The page asks the operator to type the name; the API insists on it too, so a stray call cannot delete.
+        if (url.searchParams.get("confirm") !== tenant.name) throw new HttpError(400, "bad_request", `deleting tenant ${tenant.name} needs ?confirm=${tenant.name}`);
+        return json(await deleteTenant(store, tenant.id));
+      }
       if (parts.length === 3 && b === "collections" && m === "GET") return json(await collections(tenant));
+      if (parts.length === 3 && b === "search" && m === "GET") {
+        const collection = url.searchParams.get("collection") || undefined;
+        if (collection !== undefined) checkCollection(collection);
+        return json(await searchDocs(store, tenant.id, url.searchParams.get("q") ?? "", { collection }));
+      }
       if (parts.length === 3 && b === "changes" && m === "GET") {
         const after = url.searchParams.get("after");
         return streams.open(store, o.feed, tenant.id, after !== null && /^\d{1,15}$/.test(after) ? Number(after) : undefined);
@@ -68,11 +85,12 @@ export async function consoleApi(req: Request, parts: string[], url: URL, o: Con
           return json(found);
         }
         const base = baseVersion(req.headers.get("if-match"));
+        const write = { tenantId: tenant.id, collection: c, id: d, baseVersion: base, source: "console" as const };
         if (m === "PUT") {
           const value = await objectBody(req);
-          return json(await adminWrite(store, o.feed, limitsOf(o), tenant.id, c, d, "put", { ...value, id: d } as JsonObject, base));
+          return json(await writeDoc(writer(), { ...write, op: "put", value: { ...value, id: d } as JsonObject }));
         }
-        if (m === "DELETE") return json({ deleted: true, ...(await adminWrite(store, o.feed, limitsOf(o), tenant.id, c, d, "delete", undefined, base)) });
+        if (m === "DELETE") return json({ deleted: true, version: (await writeDoc(writer(), { ...write, op: "delete" })).version });
       }
     }
     throw new HttpError(404, "not_found", `no console route ${m} /console/api/${parts.join("/").slice(0, 100)}`);
@@ -80,6 +98,11 @@ export async function consoleApi(req: Request, parts: string[], url: URL, o: Con
     // Bad names, duplicate tenants, unknown keys: the library's input errors become 400s.
     if (isStowageError(e) && e.code === "input") throw new HttpError(400, "bad_request", e.message);
     throw e;
+  }
+
+  /** The write path `/v1/docs` uses (write.ts), on the server's clock, counted under source="console". */
+  function writer(): DocWriter {
+    return { store, feed: o.feed, now: o.now ?? Date.now, limits: limitsOf(o), onWrite: (source, tenantId, result) => callHook(o.hooks?.wrote, req, tenantId, source, result) };
   }
 
   async function tenantOf(nameOrId: string): Promise<Tenant> {

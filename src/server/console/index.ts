@@ -12,6 +12,7 @@
 import type { ChangeFeed } from "../events/feed.ts";
 import { errorResponse, HttpError, json } from "../http.ts";
 import { constantTimeEqual } from "../keys.ts";
+import type { ServerHooks } from "../ops/hooks.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import type { ServerStore } from "../store.ts";
 import { consoleApi } from "./api.ts";
@@ -27,6 +28,10 @@ export interface ConsoleOptions {
   /** The metrics registry the charts sample. */
   metrics?: Metrics;
   limits?: { maxValueChars?: number; maxValueDepth?: number };
+  /** The server's clock in ms (the time a console edit is written with); default Date.now. */
+  now?: () => number;
+  /** The server's observers: console edits are counted like `/v1/docs` writes (hooks.wrote). */
+  hooks?: ServerHooks;
   onError?: (e: unknown) => void;
 }
 

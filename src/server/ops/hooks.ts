@@ -1,5 +1,6 @@
 import type { OpResult } from "../../protocol/wire.ts";
 import type { Principal } from "../keys.ts";
+import type { DocWriteResult, DocWriteSource } from "../write.ts";
 
 /** What a pull page held, for metrics and the client activity table. */
 export interface PullInfo {
@@ -23,6 +24,8 @@ export interface ServerHooks {
   pushed?(req: Request, tenantId: string, clientId: string, results: readonly OpResult[]): void;
   /** A pull page was answered; `clientId` is the optional query parameter. */
   pulled?(req: Request, tenantId: string, clientId: string | undefined, page: PullInfo): void;
+  /** A single-document write (`/v1/docs` PUT/PATCH/DELETE, or a console edit) was decided (write.ts). */
+  wrote?(req: Request, tenantId: string, source: DocWriteSource, result: DocWriteResult): void;
 }
 
 /** Calls a hook, swallowing its failure: observing must never break answering. */

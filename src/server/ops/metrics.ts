@@ -135,6 +135,7 @@ export function serverMetrics(metrics = new Metrics()) {
     requests: metrics.counter("stowage_http_requests_total", "HTTP requests answered, by method, route template and status."),
     duration: metrics.histogram("stowage_http_request_duration_seconds", "Time to answer a request (until the response headers), by method and route template."),
     pushOps: metrics.counter("stowage_push_ops_total", "Pushed ops by outcome: applied, duplicate, conflict, rejected."),
+    docWrites: metrics.counter("stowage_doc_writes_total", "Single-document writes (PUT/PATCH/DELETE /v1/docs, console edits) by source (api, console) and result (applied, conflict, rejected, not_found)."),
     pullChanges: metrics.counter("stowage_pull_changes_total", "Changes sent in pull responses."),
     pullResets: metrics.counter("stowage_pull_resets_total", "Pulls answered with reset (cursor behind the purge horizon)."),
     gcRuns: metrics.counter("stowage_gc_runs_total", "Scheduled tombstone GC runs, by result (ok, error)."),

@@ -68,6 +68,9 @@ export function createServerOps(options: OpsOptions = {}): ServerOps {
       if (m) for (const r of results) m.pushOps.inc({ outcome: r.status });
       options.activity?.pushed(tenantId, clientId, now());
     },
+    wrote(_req, _tenantId, source, result) {
+      m?.docWrites.inc({ source, result });
+    },
     pulled(_req, tenantId, clientId, page) {
       if (m) {
         if (page.changes) m.pullChanges.inc({}, page.changes);
