@@ -29,13 +29,19 @@ test("watch --json prints an NDJSON line per change another client makes, and ex
     stderr: "pipe",
   });
   let out = "";
-  const reading = (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of watcher.stdout) out += dec.decode(chunk);
-  })();
+  let err = "";
+  const dec = new TextDecoder();
+  const reading = Promise.all([
+    (async () => {
+      for await (const chunk of watcher.stdout) out += dec.decode(chunk);
+    })(),
+    (async () => {
+      for await (const chunk of watcher.stderr) err += dec.decode(chunk);
+    })(),
+  ]);
   try {
-    // Ready once its first sync stored a cursor (its live query started before that).
-    await until("the watcher's first sync", async () => JSON.parse((await cli(["status", "--json", "--db", db, "--url", server.url, "--key", key])).stdout).cursor !== null, 20_000);
+    // Ready once it says so on stderr: it has caught up with the server and taken its starting point.
+    await until("the watcher has started", () => err.includes("watching todos"), 30_000);
     expect((await client("a", "put", "todos", '{"id":"t1","title":"milk","done":false}')).code).toBe(0);
     await until("the put line", () => out.includes('"t1"'), 20_000);
     expect((await client("a", "patch", "todos", "t1", '{"done":true}')).code).toBe(0); // leaves the filter
@@ -51,6 +57,40 @@ test("watch --json prints an NDJSON line per change another client makes, and ex
     { collection: "todos", id: "t1", op: "delete", doc: null },
   ]);
 }, 60_000);
+
+test("watch without --initial prints only changes made after it started, never the backlog; --initial prints the backlog first", async () => {
+  // A backlog the watcher's new, empty database has never seen.
+  expect((await client("b", "put", "backlog", '{"id":"old1","n":1}')).code).toBe(0);
+  expect((await client("b", "put", "backlog", '{"id":"old2","n":2}')).code).toBe(0);
+  const run = async (initial: boolean) => {
+    const args = ["watch", "backlog", "--json", ...(initial ? ["--initial"] : []), "--db", tmp.file(`backlog-${initial}.db`), "--url", server.url, "--key", key];
+    const watcher = Bun.spawn([process.execPath, BIN, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", HOME: tmp.path, NO_COLOR: "1" }, stdout: "pipe", stderr: "pipe" });
+    let out = "";
+    let err = "";
+    const dec = new TextDecoder();
+    const reading = Promise.all([
+      (async () => {
+        for await (const chunk of watcher.stdout) out += dec.decode(chunk);
+      })(),
+      (async () => {
+        for await (const chunk of watcher.stderr) err += dec.decode(chunk);
+      })(),
+    ]);
+    try {
+      await until("the watcher has started", () => err.includes("watching backlog"), 30_000);
+      expect((await client("b", "put", "backlog", `{"id":"new-${initial}","n":3}`)).code).toBe(0);
+      await until("the new document's line", () => out.includes(`"new-${initial}"`), 30_000);
+    } finally {
+      watcher.kill("SIGINT");
+    }
+    expect(await watcher.exited).toBe(0);
+    await reading;
+    return ndjson(out).map((e) => `${e.op} ${e.id}`);
+  };
+  // On the old code the first sync's pull printed "put old1" and "put old2" here.
+  expect(await run(false)).toEqual(["put new-false"]);
+  expect(await run(true)).toEqual(["put new-false", "put old1", "put old2", "put new-true"]); // the backlog in id order, then the news
+}, 90_000);
 
 test("watch: --help, and a usage error without a server", async () => {
   const help = await cli(["watch", "--help"]);

@@ -19,7 +19,10 @@ const watch: Command = {
     "timer takes over while the stream is down) and prints one line per changed document: a",
     "write made here, by another process on this database, or by another client. --json prints",
     'NDJSON: {"collection","id","op":"put"|"delete","doc"}. "delete" means the document was',
-    "deleted or no longer matches --where. --initial prints the current matching documents first",
+    "deleted or no longer matches --where. Without --initial only changes made after it started",
+    "are printed: it first catches up with the server (one sync), and what that brings in is the",
+    "starting point, not news; stderr says \"watching …\" from then on. --initial prints the",
+    "current matching documents first",
     `(as "put"). Watches at most --limit documents (default and most ${MAX_WATCHED.toLocaleString("en-US")}, in id order).`,
     "Needs a server (--url/STOWAGE_URL, --key/STOWAGE_API_KEY). Ctrl-C ends it with exit 0.",
     "",
@@ -43,17 +46,31 @@ const watch: Command = {
     }
     const query: ListOptions = { where, limit };
     const handle = await openSynced(ctx, { autoSync: true });
+    const interrupted = new Promise<void>((resolve) => ctx.io.onInterrupt(resolve));
     const print = (id: string, op: "put" | "delete", doc: Doc | null) => {
       if (ctx.global.json) printJson(ctx, { collection, id, op, doc });
       else ctx.io.out(`${paint(ctx, "dim", new Date().toISOString())} ${paint(ctx, op === "put" ? "green" : "red", op)} ${collection}/${id}${doc ? ` ${JSON.stringify(doc)}` : ""}\n`);
     };
+    // The local copy may be far behind the server (a new file holds nothing): one sync first,
+    // so the backlog is the starting point rather than a burst of "changes" made long ago.
+    const caughtUp = await Promise.race([interrupted.then(() => false), handle.sync()]).then(
+      (r) => r !== false,
+      (e: unknown) => {
+        ctx.io.err(`watch: could not catch up with ${ctx.global.url} (${(e as Error)?.message ?? e}); changes are relative to the local copy\n`);
+        return false;
+      },
+    );
     let previous: Map<string, string> | null = null;
+    let started: () => void = () => {};
+    const baseline = new Promise<void>((resolve) => (started = resolve));
     const stop = handle.collection(collection).watch(query, (items) => {
       const current = new Map(items.map((d) => [d.id, JSON.stringify(d)]));
       if (previous === null && args.flags.initial !== true) {
         previous = current;
+        started();
         return;
       }
+      started();
       const before = previous ?? new Map<string, string>();
       const ids = new Set([...before.keys(), ...current.keys()]);
       for (const id of [...ids].sort()) {
@@ -66,8 +83,10 @@ const watch: Command = {
     handle.on("live", (up) => {
       if (!ctx.global.json) ctx.io.err(up ? "live: connected\n" : "live: stream down; syncing on the interval until it is back\n");
     });
-    if (!ctx.global.json) ctx.io.err(`watching ${collection} in ${ctx.global.db} (synced with ${ctx.global.url}); Ctrl-C to stop\n`);
-    await new Promise<void>((resolve) => ctx.io.onInterrupt(resolve));
+    await Promise.race([baseline, interrupted]);
+    // On stderr in --json mode too: scripts wait for it before making the changes they expect to see.
+    ctx.io.err(`watching ${collection} in ${ctx.global.db} (${caughtUp ? "caught up with" : "syncing with"} ${ctx.global.url}); Ctrl-C to stop\n`);
+    await interrupted;
     stop();
     await handle.close();
     return EXIT.ok;
