@@ -7,6 +7,14 @@ import type { Kysely } from "kysely";
  * the documents as rows: `id`, one column per field, and `body` (the whole document as JSON).
  * Writes through a view fail (INSTEAD OF triggers raise): a write that bypassed the library
  * would never reach the outbox, so it would silently never sync.
+ *
+ * A view has one shape whoever opens the file: its columns are recorded in `_stowage_meta`
+ * (`view:<collection>`, with the declared schema's field kinds) and only ever grow, in the
+ * recorded order, by the fields a declaration names (schema, indexes, search) or stored
+ * documents carry. No opener narrows it, so saved SQL keeps working after a typed query, a CLI
+ * `list` or an app with an older schema opened the file. Columns are the values as stored
+ * (`json_extract`: text, integer, real, 0/1, JSON text for objects and arrays); a typed
+ * `db.query()` casts in its own query (typed-query.ts), never in the view.
  */
 
 /** How a column's value is read from the document. */
@@ -117,10 +125,16 @@ export async function sampledColumns(db: Executor, collection: string, declared:
   return [...names].filter(usableField).sort().map((name) => ({ name, kind: "any" }));
 }
 
-function columnExpr(c: ViewColumn): string {
-  const raw = `json_extract(body, ${quoteString(`$."${c.name}"`)})`;
-  // CAST gives generic tools (pragma table_info, Datasette) a declared type; the schema already
-  // validated the values, so the cast never changes one.
+function rawExpr(name: string): string {
+  return `json_extract(body, ${quoteString(`$."${name}"`)})`;
+}
+
+/**
+ * A field read with its schema kind's cast, for typed queries: the declared type reaches the
+ * driver and generic tools; the schema already validated the values, so a cast changes none.
+ */
+export function castExpr(c: ViewColumn): string {
+  const raw = rawExpr(c.name);
   switch (c.kind) {
     case "text":
       return `CAST(${raw} AS TEXT)`;
@@ -136,39 +150,93 @@ function columnExpr(c: ViewColumn): string {
 
 const READ_ONLY_OPS = ["insert", "update", "delete"] as const;
 
-/** The DDL for one collection's view and its three refusing triggers. */
-export function viewDdl(collection: string, columns: ViewColumn[]): string[] {
+/** Where a collection's rows come from, as its view and a typed query's CTE read them. */
+export function docsSource(collection: string, schema = ""): string {
+  return `FROM ${schema}_stowage_docs WHERE collection = ${quoteString(collection)}`;
+}
+
+/** The DDL for one collection's view (uncast columns, in order) and its three refusing triggers. */
+export function viewDdl(collection: string, columns: readonly string[]): string[] {
   const view = quoteIdent(collection);
-  const cols = ["id", ...columns.map((c) => `${columnExpr(c)} AS ${quoteIdent(c.name)}`), "body"];
+  const cols = ["id", ...columns.map((c) => `${rawExpr(c)} AS ${quoteIdent(c)}`), "body"];
   const message = quoteString(`stowage: ${collection} is a read-only view; write through the Stowage library so the change syncs`);
   return [
-    `CREATE VIEW ${view} AS SELECT ${cols.join(", ")} FROM _stowage_docs WHERE collection = ${quoteString(collection)}`,
+    `CREATE VIEW ${view} AS SELECT ${cols.join(", ")} ${docsSource(collection)}`,
     ...READ_ONLY_OPS.map(
       (op) => `CREATE TRIGGER ${quoteIdent(`_stowage_view_${collection}_${op}`)} INSTEAD OF ${op.toUpperCase()} ON ${view} BEGIN SELECT RAISE(ABORT, ${message}); END`,
     ),
   ];
 }
 
+/** What `_stowage_meta` records for a collection's view. */
+export interface ViewRecord {
+  /** The view's field columns, in order (between `id` and `body`); they only ever grow. */
+  columns: string[];
+  /** The kinds of the last declared schema's fields (what a typed query casts to). */
+  schema?: ViewColumn[];
+}
+
+const recordKey = (collection: string) => `view:${collection}`;
+
+/** The recorded shape of a collection's view, if any. */
+export async function readViewRecord(db: Executor, collection: string): Promise<ViewRecord | undefined> {
+  const row = await first<{ value: string }>(db, "select value from _stowage_meta where key = ?", [recordKey(collection)]);
+  if (!row) return undefined;
+  try {
+    const parsed = JSON.parse(row.value) as ViewRecord;
+    return Array.isArray(parsed.columns) ? parsed : undefined;
+  } catch {
+    return undefined; // unreadable: rebuilt from the existing view's columns below
+  }
+}
+
+/** The recorded columns followed by any new ones (sorted): the shape only ever grows. */
+export function grow(recorded: readonly string[], wanted: readonly string[]): string[] {
+  const have = new Set(recorded);
+  return [...recorded, ...[...new Set(wanted)].filter((c) => !have.has(c)).sort()];
+}
+
 /**
- * Creates or replaces a collection's view when its definition changed; answers false when the
- * name is taken by something that is not our view (a user's own table), which is left alone.
- * Drop and create share one transaction, so readers never see the view missing.
+ * Makes a collection's view hold at least `wanted` columns (and every column it already has),
+ * recording the shape (and `schema`, when given) in the same transaction. Answers false when
+ * the name is taken by something that is not our view (a user's own table), which is left
+ * alone. Drop and create share one transaction, so readers never see the view missing.
  */
-export async function ensureView(db: Kysely<any>, collection: string, columns: ViewColumn[]): Promise<boolean> {
+export async function ensureView(db: Kysely<any>, collection: string, wanted: readonly string[], schema?: ViewColumn[]): Promise<boolean> {
   if (!hasView(collection)) return false;
-  const ddl = viewDdl(collection, columns);
-  const current = await first<{ type: string; sql: string }>(db, "select type, sql from sqlite_master where name = ? collate nocase", [collection]);
-  if (current?.type === "view" && current.sql === ddl[0]) return true;
-  if (current && current.type !== "view") return false;
+  const plan = async (ex: Executor) => {
+    const current = await first<{ type: string; sql: string }>(ex, "select type, sql from sqlite_master where name = ? collate nocase", [collection]);
+    if (current && current.type !== "view") return { skip: true as const };
+    const record = await readViewRecord(ex, collection);
+    // A file from before the record: the existing view's columns are its shape.
+    const before = record?.columns ?? (current ? await existingColumns(ex, collection) : []);
+    const columns = grow(before, wanted);
+    const ddl = viewDdl(collection, columns);
+    const schemaSame = schema === undefined || JSON.stringify(record?.schema) === JSON.stringify(schema);
+    const done = current?.sql === ddl[0] && record !== undefined && JSON.stringify(record.columns) === JSON.stringify(columns) && schemaSame;
+    return { skip: false as const, current, columns, ddl, done, record };
+  };
+  const outside = await plan(db);
+  if (outside.skip) return false;
+  if (outside.done) return true;
   return db.transaction().execute(async (trx) => {
-    // Re-read inside the write lock: another process may have just done the same.
-    const now = await first<{ type: string; sql: string }>(trx, "select type, sql from sqlite_master where name = ? collate nocase", [collection]);
-    if (now?.type === "view" && now.sql === ddl[0]) return true;
-    if (now && now.type !== "view") return false;
-    if (now) await run(trx, `DROP VIEW ${quoteIdent(collection)}`); // drops its triggers too
-    for (const stmt of ddl) await run(trx, stmt);
+    // Re-read inside the write lock: another process may have just grown it.
+    const p = await plan(trx);
+    if (p.skip) return false;
+    if (p.done) return true;
+    if (p.current?.sql !== p.ddl[0]) {
+      if (p.current) await run(trx, `DROP VIEW ${quoteIdent(collection)}`); // drops its triggers too
+      for (const stmt of p.ddl) await run(trx, stmt);
+    }
+    const record: ViewRecord = { columns: p.columns, ...((schema ?? p.record?.schema) ? { schema: schema ?? p.record?.schema } : {}) };
+    await run(trx, "insert into _stowage_meta (key, value) values (?, ?) on conflict (key) do update set value = excluded.value", [recordKey(collection), JSON.stringify(record)]);
     return true;
   });
+}
+
+async function existingColumns(ex: Executor, collection: string): Promise<string[]> {
+  const rows = await all<{ name: string }>(ex, "select name from pragma_table_info(?)", [collection]);
+  return rows.map((r) => r.name).filter(usableField);
 }
 
 /** A store's views: remembers what it created, so re-declaring a collection costs no DDL. */
@@ -205,16 +273,17 @@ export class CollectionViews {
   ): Promise<boolean> {
     if (!hasView(collection)) return false;
     const declared = [...(options.indexes ?? []).flat(), ...(options.search ?? [])];
-    let columns = schemaColumns(options.schema);
-    if (!columns) {
-      const sampledKey = `schemaless:${JSON.stringify(declared)}`;
-      if (!resample && this.#sampled.get(collection) === sampledKey) return this.#done.has(collection);
-      columns = await sampledColumns(this.#db, collection, declared);
-      this.#sampled.set(collection, sampledKey);
-    } else this.#sampled.delete(collection);
-    const key = JSON.stringify(columns);
+    const schema = schemaColumns(options.schema);
+    // Stored documents' fields join the declared ones (a schema may not name every field the
+    // data carries: another app version, the CLI); sampled once per process and declaration.
+    const sampledKey = JSON.stringify({ declared, schema });
+    if (!resample && this.#sampled.get(collection) === sampledKey) return this.#done.has(collection);
+    const sampled = await sampledColumns(this.#db, collection, declared);
+    this.#sampled.set(collection, sampledKey);
+    const wanted = [...(schema ?? []).map((c) => c.name), ...sampled.map((c) => c.name)];
+    const key = JSON.stringify({ wanted, schema });
     if (this.#done.get(collection) === key) return true;
-    const ok = await ensureView(this.#db, collection, columns);
+    const ok = await ensureView(this.#db, collection, wanted, schema);
     if (ok) this.#done.set(collection, key);
     return ok;
   }
