@@ -52,18 +52,28 @@ function App() {
   const [page, setPage] = useState<PageId>("tenants");
   const [tenants, setTenants] = useState<any[]>([]);
   const [tenant, setTenant] = useState("");
+  // The Documents page's collection, per tenant: kept here so switching tabs keeps the choice.
+  const [collections, setCollections] = useState<Record<string, string>>({});
   const reload = () =>
     api<any[]>("tenants").then((ts) => {
       setTenants(ts);
-      if (ts.length && !ts.some((t) => t.name === tenant)) setTenant(ts[0].name);
+      // Functional update: a rename may have just changed the selected name.
+      setTenant((cur) => (ts.some((t) => t.name === cur) ? cur : (ts[0]?.name ?? "")));
     });
+  const renamed = (from: string, to: string) => {
+    setTenant((cur) => (cur === from ? to : cur));
+    setCollections((cs) => {
+      const { [from]: c, ...rest } = cs;
+      return c === undefined ? cs : { ...rest, [to]: c };
+    });
+  };
   useEffect(() => {
     if (inside) void reload();
   }, [inside]);
   if (!inside) return html`<${Login} onIn=${() => setInside(true)} />`;
   const body =
-    page === "tenants" ? html`<${TenantsPage} tenants=${tenants} reload=${reload} />`
-    : page === "docs" ? html`<${DocsPage} tenant=${tenant} />`
+    page === "tenants" ? html`<${TenantsPage} tenants=${tenants} reload=${reload} onRenamed=${renamed} />`
+    : page === "docs" ? html`<${DocsPage} tenant=${tenant} collection=${collections[tenant] ?? ""} onCollection=${(c: string) => setCollections((cs) => ({ ...cs, [tenant]: c }))} />`
     : page === "clients" ? html`<${ClientsPage} tenant=${tenant} />`
     : page === "feed" ? html`<${FeedPage} tenant=${tenant} />`
     : html`<${MetricsPage} />`;

@@ -96,7 +96,7 @@ test("a new field widens the view (appended, never reordering what saved SQL see
   await other.close();
   expect(cols()).toEqual(["id", "prio", "title", "area", "body"]);
   const q = await app.query({ todos: { schema: z.object({ title: z.string(), prio: z.number().int() }) } });
-  const own = await q.with("todos", (db) => db.selectNoFrom((eb) => [eb.val("z").as("id")])).selectFrom("todos").selectAll().execute();
+  const own: unknown[] = await q.with("todos", (db) => db.selectNoFrom((eb) => [eb.val("z").as("id")])).selectFrom("todos").selectAll().execute();
   expect(own).toEqual([{ id: "z" }]);
   await app.close();
 }, 60_000);
