@@ -83,7 +83,7 @@ export function DocEditor({ tenant, doc, onChange, onMessage, onSaved }: {
     <textarea id="doc-json" spellcheck="false" rows="16" value=${doc.text} onInput=${(e: any) => onChange({ ...doc, text: e.currentTarget.value })}></textarea>
     <div class="row">
       <button type="button" onClick=${save}>${doc.isNew ? "Create document" : "Save document"}</button>
-      ${doc.isNew ? html`<button type="button" onClick=${() => onChange(null)}>Cancel</button>`
+      ${doc.isNew ? html`<button type="button" onClick=${() => { onChange(null); onMessage(""); }}>Cancel</button>`
       : html`<button type="button" class="danger" onClick=${remove}>Delete document</button>
         <button type="button" onClick=${reload}>Reload</button>`}
     </div>

@@ -107,7 +107,7 @@ export function DocsPage({ tenant, collection, onCollection }: { tenant: string;
       <label>Order by <input name="order-by" size="8" value=${orderBy} onInput=${(e: any) => setOrderBy(e.currentTarget.value)} /></label>
       <label>Per page <select name="limit" value=${limit} onChange=${(e: any) => setLimit(e.currentTarget.value)}><option>10</option><option>25</option><option>100</option></select></label>
       <button type="submit">Apply</button>
-      <button type="button" onClick=${() => setOpen({ collection: collection || "", id: "", version: 0, text: "{\n  \n}", loaded: "", isNew: true })}>New document</button>
+      <button type="button" onClick=${() => { setMsg(""); setOpen({ collection: collection || "", id: "", version: 0, text: "{\n  \n}", loaded: "", isNew: true }); }}>New document</button>
     </form>
     ${msg ? html`<p role="status" class="msg">${msg}</p>` : null}
     <div class="split">

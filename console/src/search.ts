@@ -27,7 +27,7 @@ export function SearchPanel({ tenant, collection, onOpen }: { tenant: string; co
     }
   };
   return html`<form class="row search" role="search" onSubmit=${run}>
-      <label>Search documents <input type="search" name="search" placeholder="words or &quot;a phrase&quot;" value=${q} onInput=${(e: any) => setQ(e.currentTarget.value)} /></label>
+      <label>Search documents <input type="search" name="search" placeholder=${'words or "a phrase"'} value=${q} onInput=${(e: any) => setQ(e.currentTarget.value)} /></label>
       <label class="check"><span><input type="checkbox" checked=${only} onChange=${(e: any) => setOnly(e.currentTarget.checked)} /> only ${collection || "this collection"}</span></label>
       <button type="submit">Search</button>
       ${answer ? html`<button type="button" onClick=${() => setAnswer(null)}>Clear</button>` : null}

@@ -68,8 +68,10 @@ export async function searchDocs(store: ServerStore, tenantId: string, query: st
     const want = Math.min(PAGE, max - scanned);
     const rows = await q.orderBy("collection").orderBy("id").limit(opaqueParam(store.family, want, "integer")).execute();
     for (const r of rows) {
-      const text = `${r.id} ${allText(JSON.parse(r.body ?? "{}")).join(" ")}`;
-      const lower = text.toLowerCase();
+      const { id: _id, ...fields } = JSON.parse(r.body ?? "{}") as Record<string, unknown>;
+      const text = allText(fields).join(" ");
+      // The id counts for matching; the snippet shows the document's own text.
+      const lower = `${r.id} ${text}`.toLowerCase();
       let score = 0;
       let all = true;
       for (const w of words) {
