@@ -171,6 +171,7 @@ test.skipIf(!have)("the Documents list follows the event stream: a client's writ
   await list.getByRole("button", { name: "t5", exact: true }).waitFor({ state: "detached", timeout: 5000 });
   // The open document follows a change made elsewhere while it is unedited.
   await list.getByRole("button", { name: "api1", exact: true }).click();
+  await page.getByRole("heading", { name: "todos/api1" }).waitFor(); // the editor loads it asynchronously
   expect(JSON.parse(await page.getByLabel("Document JSON").inputValue())).toEqual({ id: "api1", title: "through /v1/docs" });
   expect((await direct(tenantKey, "PATCH", "todos/api1", { done: true })).status).toBe(200);
   await until("the editor shows the patch", async () => JSON.parse(await page.getByLabel("Document JSON").inputValue()).done === true, 5000);
@@ -206,6 +207,7 @@ test.skipIf(!have)("create a document in the browser, find it by full-text searc
   await page.getByLabel("Search documents").fill("umbrella");
   await page.getByRole("button", { name: "Search", exact: true }).click();
   await hits.getByRole("button", { name: "notes/n1" }).click();
+  await page.getByRole("heading", { name: "notes/n1" }).waitFor();
   expect(JSON.parse(await page.getByLabel("Document JSON").inputValue()).text).toContain("blue umbrella");
   expect(await page.locator('select[name="collection"]').inputValue()).toBe("notes");
   await page.getByRole("button", { name: "Delete document" }).click();
