@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api } from "./api.ts";
 import { html } from "./html.ts";
 
-interface Summary { time: number; requests: number; errors: number; pushOps: Record<string, number>; pullChanges: number; streams: number; inFlight: number }
+interface Summary { time: number; requests: number; errors: number; pushOps: Record<string, number>; pullChanges: number; docWrites: number; streams: number; inFlight: number }
 interface Point { t: number; values: number[] }
 
 const SAMPLE_MS = 2000;
@@ -68,7 +68,7 @@ export function MetricsPage() {
     <div class="charts">
       <${Chart} title="Requests" unit="per second" names=${["requests", "5xx"]} points=${rate((s) => [s.requests, s.errors])} />
       <${Chart} title="Push outcomes" unit="ops per second" names=${outcomes} points=${rate((s) => outcomes.map((o) => s.pushOps[o] ?? 0))} />
-      <${Chart} title="Pull volume" unit="changes per second" names=${["changes pulled"]} points=${rate((s) => [s.pullChanges])} />
+      <${Chart} title="Pulls and document writes" unit="per second" names=${["changes pulled", "document writes"]} points=${rate((s) => [s.pullChanges, s.docWrites ?? 0])} />
       <${Chart} title="Open streams" unit="GET /v1/events" names=${["streams", "requests in flight"]} points=${gauge((s) => [s.streams, s.inFlight])} />
     </div>
   </section>`;

@@ -11,12 +11,14 @@ export interface MetricsSummary {
   errors: number;
   pushOps: Record<string, number>;
   pullChanges: number;
+  /** Single-document writes (`/v1/docs` and console edits), every result. */
+  docWrites: number;
   streams: number;
   inFlight: number;
 }
 
 export function summarize(registry: Metrics | undefined, now = Date.now()): MetricsSummary {
-  const out: MetricsSummary = { time: now, requests: 0, errors: 0, pushOps: { applied: 0, duplicate: 0, conflict: 0, rejected: 0 }, pullChanges: 0, streams: 0, inFlight: 0 };
+  const out: MetricsSummary = { time: now, requests: 0, errors: 0, pushOps: { applied: 0, duplicate: 0, conflict: 0, rejected: 0 }, pullChanges: 0, docWrites: 0, streams: 0, inFlight: 0 };
   if (!registry) return out;
   for (const line of registry.text().split("\n")) {
     if (line.startsWith("#") || line === "") continue;
@@ -34,6 +36,7 @@ export function summarize(registry: Metrics | undefined, now = Date.now()): Metr
       const outcome = /outcome="([a-z_]+)"/.exec(labels)?.[1];
       if (outcome) out.pushOps[outcome] = (out.pushOps[outcome] ?? 0) + value;
     } else if (name === "stowage_pull_changes_total") out.pullChanges += value;
+    else if (name === "stowage_doc_writes_total") out.docWrites += value;
     else if (name === "stowage_live_streams") out.streams = value;
     else if (name === "stowage_http_requests_in_flight") out.inFlight = value;
   }
