@@ -49,6 +49,8 @@ interface Stream {
 
 const encoder = new TextEncoder();
 const PING = encoder.encode(": ping\n\n");
+/** The last event of a stream the server ends on shutdown: reconnect in about a second. */
+const RECONNECT = encoder.encode('retry: 1000\nevent: reconnect\ndata: {"reason":"shutting_down"}\n\n');
 
 /** Room for a few small chunks before a stream counts as backed up. */
 const QUEUE_CHUNKS = 8;
@@ -165,10 +167,14 @@ export class EventStreams {
     });
   }
 
-  /** Ends every open stream (their bodies close cleanly) and refuses new ones. */
+  /**
+   * Ends every open stream and refuses new ones. Each stream's last event is `reconnect`
+   * (docs/PROTOCOL.md): the server is going away on purpose, so the client reconnects after the
+   * `retry:` delay sent with it, without counting the end as a failure.
+   */
   close(): void {
     this.#closed = true;
-    for (const s of [...this.#streams]) this.#end(s);
+    for (const s of [...this.#streams]) this.#end(s, RECONNECT);
     this.#stopHeartbeat();
   }
 
@@ -189,12 +195,13 @@ export class EventStreams {
     }
   }
 
-  #end(stream: Stream | undefined): void {
+  #end(stream: Stream | undefined, last?: Uint8Array): void {
     if (!stream) return;
     stream.cleanup();
     try {
       // A seq still waiting for room goes out last: the queue closes after it drains anyway.
       if (stream.pending > stream.sent) stream.controller.enqueue(changeEvent(stream.pending));
+      if (last) stream.controller.enqueue(last);
       stream.controller.close();
     } catch {
       // already closed or cancelled
