@@ -62,7 +62,7 @@ describe("stowage serve at default settings", () => {
 });
 
 describe("serve flags", () => {
-  test("--rate-limit, --max-body, --max-doc and their env vars take effect; bad values exit 3 naming the value", async () => {
+  test("--rate-limit, --max-body, --max-doc and their env vars take effect; bad values exit 2 (usage) naming the flag and the accepted form", async () => {
     const data = tmp.file("flags.db");
     const key = await keyFor(data, "flags");
     const server = await serveAt(data, ["--rate-limit", "1,3", "--max-body", "2KiB", "--log-level", "off"], { env: { STOWAGE_MAX_DOC: "100" } });
@@ -92,7 +92,7 @@ describe("serve flags", () => {
       ["--log-format", "xml", 'stowage: --log-format must be json or pretty, got "xml"\n'],
       ["--cors-origin", "app.example", 'stowage: --cors-origin must be * or scheme://host[:port], got "app.example"\n'],
     ]) {
-      expect(await cli(["serve", "--port", "0", "--data", data, flag, value])).toMatchObject({ code: 3, stdout: "", stderr: message });
+      expect(await cli(["serve", "--port", "0", "--data", data, flag, value])).toMatchObject({ code: 2, stdout: "", stderr: message });
     }
   }, 60_000);
 });
