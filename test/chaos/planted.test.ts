@@ -37,6 +37,7 @@ describe("the checker catches planted bugs", () => {
         }
       }
       if (found.length === 0) console.error(`${c.name} not caught:\n${seen.join("\n")}`);
+      else console.log(`${c.name}: ${seen.join("; ")}`);
       expect(found).toHaveLength(1);
     }, 240_000);
   }

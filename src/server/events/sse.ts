@@ -62,6 +62,11 @@ const QUEUE_CHUNKS = 8;
  */
 const MAX_STALLS = 2;
 
+/** A stream asked for while closing: retry shortly, like any request during the drain. */
+function shuttingDown(): HttpError {
+  return new HttpError(503, "shutting_down", "the server is shutting down; retry shortly", { headers: { "retry-after": "1" } });
+}
+
 function changeEvent(seq: number): Uint8Array {
   return encoder.encode(`id: ${seq}\nevent: change\ndata: {"seq":${seq}}\n\n`);
 }
@@ -104,11 +109,13 @@ export class EventStreams {
    * complete and warns about) or on close().
    */
   async open(owner: StreamOwner, currentSeq: () => Promise<number>): Promise<Response> {
-    if (this.#closed) throw new HttpError(503, "shutting_down", "the server is shutting down");
+    if (this.#closed) throw shuttingDown();
     const { maxStreamsPerKey } = this.#options;
     const count = this.#perKey.get(owner.keyId) ?? 0;
     if (count >= maxStreamsPerKey) {
-      throw new HttpError(429, "too_many_streams", `key ${owner.keyId} already has ${count} open event streams (the limit is ${maxStreamsPerKey}); close one first`);
+      throw new HttpError(429, "too_many_streams", `key ${owner.keyId} already has ${count} open event streams (the limit is ${maxStreamsPerKey}); close one first`, {
+        headers: { "retry-after": String(Math.max(1, Math.ceil(this.#options.retryMs / 1000))) },
+      });
     }
     // Take the slot and subscribe before reading the seq, so no commit falls between the two.
     this.#perKey.set(owner.keyId, count + 1);
@@ -136,7 +143,7 @@ export class EventStreams {
     }
     if (this.#closed) {
       release();
-      throw new HttpError(503, "shutting_down", "the server is shutting down");
+      throw shuttingDown();
     }
     const retry = this.#options.retryMs;
     const body = new ReadableStream<Uint8Array>(
