@@ -70,6 +70,22 @@ function heldPush(port: number, key: string): { finish(): Promise<{ status: numb
   };
 }
 
+/** A keep-alive connection that asked once and then sits idle; records how it ended. */
+async function idleConnection(port: number): Promise<{ ended(): Promise<string> }> {
+  const socket = connect(port, "127.0.0.1");
+  let answer = "";
+  let how: string | undefined;
+  socket.setEncoding("utf8");
+  socket.on("data", (c: string) => (answer += c));
+  socket.on("error", (e: NodeJS.ErrnoException) => (how ??= e.code ?? e.message));
+  socket.on("end", () => (how ??= "end"));
+  socket.on("close", () => (how ??= "close"));
+  socket.write(`GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+  await until("the idle connection's first answer", () => answer.includes("\r\n\r\n"), 30_000);
+  expect(answer.toLowerCase()).not.toContain("connection: close");
+  return { ended: async () => (await until("the idle connection to end", () => how, 30_000))! };
+}
+
 describe("SIGTERM while keep-alive clients push", () => {
   test("4 keep-alive push loops (node:http Agent), SIGTERM twice: no reset, 503s with Retry-After, every acknowledged write on disk", async () => {
     const data = tmp.file("keepalive.db");
@@ -103,6 +119,7 @@ describe("SIGTERM while keep-alive clients push", () => {
       const before = acked.length;
       await until("pushes flowing", () => acked.length >= before + 40, 60_000);
       const held = round === 1 ? heldPush(port, key) : undefined;
+      const idle = await idleConnection(port);
       // Forty more round trips on other connections after the held request's bytes were
       // written: the server's event loop has read its headers and is running it.
       const mark = acked.length;
@@ -117,6 +134,8 @@ describe("SIGTERM while keep-alive clients push", () => {
         expect(answer.head).toContain("connection: close");
       }
       expect(await server.proc.exited).toBe(0);
+      // The server closed the idle keep-alive connection with a FIN, not a reset.
+      expect(await idle.ended()).toBe("end");
       const logs = server.logs();
       const refused = logs.filter((l) => l.msg === "request" && l.status === 503);
       for (const r of refused) expect(r.route).toBe("/v1/push");
