@@ -120,6 +120,7 @@ export function startServeOps(ctx: CliContext, config: ServeOpsConfig, store: Se
       logger.info("shutdown: draining", { requests: ops.inFlight, timeoutMs: config.shutdownMs });
       const left = await ops.drain(config.shutdownMs);
       if (left > 0) logger.warn("shutdown: requests still running after the timeout are cut off", { requests: left });
+      logger.info("shutdown: drained", { refused: ops.refused });
       for (const fn of beforeClose) await Promise.resolve().then(fn).catch((e) => logger.warn("shutdown hook failed", errorFields(e)));
       await server.stop();
       await gcLoop?.stop();

@@ -139,6 +139,8 @@ describe("SIGTERM while keep-alive clients push", () => {
       const logs = server.logs();
       const refused = logs.filter((l) => l.msg === "request" && l.status === 503);
       for (const r of refused) expect(r.route).toBe("/v1/push");
+      // The drain counts what it refused; the request log agrees.
+      expect(logs.find((l) => l.msg === "shutdown: drained")?.refused).toBe(refused.length);
       drains.push({ round, requests: logs.find((l) => l.msg === "shutdown: draining")?.requests, served503: refused.length });
       if (held) {
         expect(logs.find((l) => l.msg === "shutdown: draining")?.requests).toBeGreaterThanOrEqual(1);

@@ -46,6 +46,8 @@ export interface ServerOps {
   drain(timeoutMs: number): Promise<number>;
   /** Requests being handled now (streams count until their headers are sent). */
   readonly inFlight: number;
+  /** Requests answered 503 `shutting_down` since the drain began. */
+  readonly refused: number;
 }
 
 const SANE_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
@@ -70,6 +72,7 @@ export function createServerOps(options: OpsOptions = {}): ServerOps {
   let inFlight = 0;
   let draining = false;
   let lastArrival = 0;
+  let refused = 0;
   let idle: (() => void) | undefined;
   m?.registry.gauge("stowage_http_requests_in_flight", "Requests being handled now.", () => inFlight);
 
@@ -118,8 +121,10 @@ export function createServerOps(options: OpsOptions = {}): ServerOps {
       let res: Response;
       try {
         if (cors && isPreflight(req)) res = cors.preflight(req);
-        else if (draining) res = jsonResponse(503, { error: { code: "shutting_down", message: "the server is shutting down; retry shortly" } }, { "retry-after": "1", connection: "close" });
-        else if (metricsOn && path === "/metrics") res = scrape(req);
+        else if (draining) {
+          refused++;
+          res = jsonResponse(503, { error: { code: "shutting_down", message: "the server is shutting down; retry shortly" } }, { "retry-after": "1", connection: "close" });
+        } else if (metricsOn && path === "/metrics") res = scrape(req);
         else res = await handler(req);
       } catch (e) {
         // The handler never rejects; this guards against a bug in a wrapper or hook.
@@ -151,6 +156,9 @@ export function createServerOps(options: OpsOptions = {}): ServerOps {
     wrap,
     get inFlight() {
       return inFlight;
+    },
+    get refused() {
+      return refused;
     },
     async drain(timeoutMs) {
       draining = true;
