@@ -46,6 +46,8 @@ export interface ClientConfig {
   strict: boolean;
   /** Now and then a burst of 1,001-1,300 puts in one call (schedule.ts says why). */
   bursts: boolean;
+  /** A burst as the third op, whatever the draws say (the `bursts` focus). */
+  burstEarly?: boolean;
 }
 
 /** Upper bounds of each op kind's share of draws, in order: put, patch, delete, group, get, snap; the rest sync. */
@@ -184,7 +186,12 @@ if (cfg.live) {
 }
 
 let n = 0;
+let burstedEarly = false;
 async function op(): Promise<void> {
+  if (cfg.burstEarly && !burstedEarly && n >= 2) {
+    burstedEarly = true;
+    return burst();
+  }
   if (cfg.bursts && burstRng.chance(0.01)) return burst();
   const k = ++n;
   const tok = `${cfg.proc}/${k}`;

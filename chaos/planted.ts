@@ -60,9 +60,10 @@ export const PLANTED: Record<string, PlantedBug> = {
   },
   // Settling a full push batch also drops the next batch (the one in flight) from the outbox:
   // if that request's answer is lost, or it never reached the server, its writes are gone.
-  // Only a push of several batches shows it: the ordinary schedules' bursts.
+  // Only a push of several batches shows it: the `bursts` focus makes every client push one early.
   "settle-next-batch": {
     what: "settling a push batch also removes the next batch's ops from the outbox",
+    focus: "bursts",
     patches: [
       {
         file: "src/sync/push.ts",

@@ -124,6 +124,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
       live: mode === "run" && spec.live,
       strict: schedule.strict,
       bursts: schedule.bursts === true,
+      ...(schedule.burstEarly ? { burstEarly: true } : {}),
     };
   };
   const startClient = (c: number) => {

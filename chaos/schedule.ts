@@ -42,9 +42,12 @@ export interface Schedule {
   /**
    * Now and then a client writes a burst of 1,001-1,300 puts in one call, so its outbox holds
    * more than one push batch and the push is pipelined (a batch settled while the next is in
-   * flight) under the run's faults. Never in planted-bug runs (their seeds stay as they were).
+   * flight) under the run's faults. Never in planted-bug runs (their seeds stay as they were),
+   * except with the `bursts` focus.
    */
   bursts: boolean;
+  /** Each client incarnation writes a burst as its third op (the `bursts` focus), besides the chance ones. */
+  burstEarly?: boolean;
   /** Seeds of each client incarnation's op stream and of the proxies' decisions. */
   seeds: number[];
 }
@@ -52,9 +55,11 @@ export interface Schedule {
 /**
  * dup: lost answers and duplicated requests on every fault event; skew: two server processes
  * whose clocks disagree by minutes, never killed, and no live streams; groups: groups with patch members and deletes; pending: two processes on one
- * file and slow networks, so pulls land while edits are pending.
+ * file and slow networks, so pulls land while edits are pending; bursts: every client
+ * incarnation pushes several batches early (a burst of 1,001+ puts), so pipelined pushes are
+ * certain rather than a matter of chance draws.
  */
-export type Focus = "dup" | "skew" | "groups" | "pending";
+export type Focus = "dup" | "skew" | "groups" | "pending" | "bursts";
 
 export interface ScheduleOptions {
   /** Shorter runs for CI. */
@@ -141,8 +146,8 @@ export function makeSchedule(seed: number, store: Store, options: ScheduleOption
   const mix = options.focus === "groups" ? "groups" : options.focus === "pending" ? "rw" : "default";
   const keys = rng.int(3, 8);
   // Drawn from a generator of its own, so every other draw of a seed stays as it was before bursts.
-  const bursts = !options.focus && new Rng(seed ^ 0x2545f491).chance(0.5);
-  return { seed, store, keys, servers, serverSkewMs, leaseTtlMs: 3000, clients, durationMs, events, mix, seeds, strict: later.chance(0.25), bursts };
+  const bursts = options.focus === "bursts" || (!options.focus && new Rng(seed ^ 0x2545f491).chance(0.5));
+  return { seed, store, keys, servers, serverSkewMs, leaseTtlMs: 3000, clients, durationMs, events, mix, seeds, strict: later.chance(0.25), bursts, ...(options.focus === "bursts" ? { burstEarly: true } : {}) };
 }
 
 /** The schedule as lines a person can read next to the history. */

@@ -23,6 +23,8 @@ export interface ParsedArgs {
   flags: Record<string, FlagValue>;
   /** Arguments that are not flags, in order (`-` stays a positional: it means stdin). */
   positionals: string[];
+  /** Flags whose value came from the environment, by long name → the variable (for messages). */
+  fromEnv?: Record<string, string>;
 }
 
 /** A usage mistake: unknown flag, missing value, wrong argument count. Exit code 2. */
@@ -86,6 +88,7 @@ export function applyEnv(parsed: ParsedArgs, specs: readonly FlagSpec[], env: Re
     if (!spec.env || parsed.flags[spec.name] !== undefined) continue;
     const raw = env[spec.env];
     if (raw === undefined || raw === "") continue;
+    (parsed.fromEnv ??= {})[spec.name] = spec.env;
     if (spec.type === "boolean") parsed.flags[spec.name] = parseBool(spec.env, raw);
     else if (spec.type === "number") parsed.flags[spec.name] = parseNumber(spec.env, raw);
     else if (spec.type === "list") parsed.flags[spec.name] = [raw];

@@ -38,27 +38,34 @@ export interface ServeOpsConfig {
   shutdownMs: number;
 }
 
-export function readServeOps(ctx: CliContext, flags: Record<string, unknown>): ServeOpsConfig {
+/**
+ * Reads the operating flags; a bad value throws naming `label(flag)` (the flag, or the
+ * environment variable it came from) and the accepted form. Opens nothing.
+ */
+export function readServeOps(ctx: CliContext, flags: Record<string, unknown>, label: (name: string) => string = (n) => `--${n}`): ServeOpsConfig {
   const str = (name: string) => flags[name] as string | undefined;
   const limits: Partial<ServerLimits> = {};
-  if (str("rate-limit") !== undefined) limits.rate = parseRateLimit("--rate-limit", str("rate-limit")!);
-  if (str("max-body") !== undefined) limits.maxBodyBytes = parseSize("--max-body", str("max-body")!);
-  if (str("max-doc") !== undefined) limits.maxValueChars = parseSize("--max-doc", str("max-doc")!);
+  if (str("rate-limit") !== undefined) limits.rate = parseRateLimit(label("rate-limit"), str("rate-limit")!);
+  if (str("max-body") !== undefined) limits.maxBodyBytes = parseSize(label("max-body"), str("max-body")!);
+  if (str("max-doc") !== undefined) limits.maxValueChars = parseSize(label("max-doc"), str("max-doc")!);
   const logFormat = (str("log-format") ?? (ctx.io.stderrTTY ? "pretty" : "json")) as LogFormat;
-  if (logFormat !== "json" && logFormat !== "pretty") throw new StowageError("input", `--log-format must be json or pretty, got ${describeValue(logFormat)}`);
+  if (logFormat !== "json" && logFormat !== "pretty") throw new StowageError("input", `${label("log-format")} must be json or pretty, got ${describeValue(logFormat)}`);
   const logLevel = (str("log-level") ?? "info") as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) throw new StowageError("input", `--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${describeValue(logLevel)}`);
+  if (!LOG_LEVELS.includes(logLevel)) throw new StowageError("input", `${label("log-level")} must be one of ${LOG_LEVELS.join(", ")}, got ${describeValue(logLevel)}`);
   const adminKey = str("admin-key");
-  if (adminKey !== undefined && !/^\S{16,500}$/.test(adminKey)) throw new StowageError("input", "--admin-key must be at least 16 characters without spaces");
+  if (adminKey !== undefined && !/^\S{16,500}$/.test(adminKey)) {
+    // The value is a secret: its length is named, never the value.
+    throw new StowageError("input", `${label("admin-key")} must be 16-500 characters without spaces, got ${adminKey.length} character(s)${/\s/.test(adminKey) ? " with spaces" : ""}`);
+  }
   const retention = str("tombstone-retention") ?? "30d";
-  const retentionMs = retention.trim().toLowerCase() === "off" ? false : parseDuration("--tombstone-retention", retention);
-  const gcEveryMs = parseDuration("--gc-interval", str("gc-interval") ?? "1h");
-  if (gcEveryMs < 1000) throw new StowageError("input", `--gc-interval must be at least 1s, got ${describeValue(str("gc-interval"))}`);
+  const retentionMs = retention.trim().toLowerCase() === "off" ? false : parseDuration(label("tombstone-retention"), retention);
+  const gcEveryMs = parseDuration(label("gc-interval"), str("gc-interval") ?? "1h");
+  if (gcEveryMs < 1000) throw new StowageError("input", `${label("gc-interval")} must be at least 1s, got ${describeValue(str("gc-interval"))}`);
   const corsOrigins = ((flags["cors-origin"] as string[] | undefined) ?? []).flatMap((o) => o.split(",")).map((o) => o.trim()).filter(Boolean);
   for (const o of corsOrigins) {
-    if (o !== "*" && !/^https?:\/\/[^/\s]+\/?$/i.test(o)) throw new StowageError("input", `--cors-origin must be * or scheme://host[:port], got ${describeValue(o)}`);
+    if (o !== "*" && !/^https?:\/\/[^/\s]+\/?$/i.test(o)) throw new StowageError("input", `${label("cors-origin")} must be * or scheme://host[:port], got ${describeValue(o)}`);
   }
-  const shutdownMs = parseDuration("--shutdown-timeout", str("shutdown-timeout") ?? "10s");
+  const shutdownMs = parseDuration(label("shutdown-timeout"), str("shutdown-timeout") ?? "10s");
   return { limits, logFormat, logLevel, metricsOpen: flags.metrics === true, adminKey, retentionMs, gcEveryMs, corsOrigins, shutdownMs };
 }
 
@@ -113,6 +120,7 @@ export function startServeOps(ctx: CliContext, config: ServeOpsConfig, store: Se
       logger.info("shutdown: draining", { requests: ops.inFlight, timeoutMs: config.shutdownMs });
       const left = await ops.drain(config.shutdownMs);
       if (left > 0) logger.warn("shutdown: requests still running after the timeout are cut off", { requests: left });
+      logger.info("shutdown: drained", { refused: ops.refused });
       for (const fn of beforeClose) await Promise.resolve().then(fn).catch((e) => logger.warn("shutdown hook failed", errorFields(e)));
       await server.stop();
       await gcLoop?.stop();

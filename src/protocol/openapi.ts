@@ -81,23 +81,54 @@ function queryParameters(schema: z.ZodObject, descriptions: Record<string, strin
 
 const ERRORS: Record<string, string> = {
   "400": "bad_request (bad JSON, wrong types, unknown fields, bad query) or invalid_cursor; validation failures carry `issues`",
-  "401": "unauthorized: missing, malformed, unknown or revoked key (with WWW-Authenticate: Bearer)",
-  "404": "not_found: unknown route, or a document that does not exist",
+  "401": "unauthorized: missing, malformed, unknown, expired or revoked credentials (with WWW-Authenticate: Bearer)",
+  "403": "forbidden: the credentials lack the scope this method needs (a read-only key on a write; a token without the read scope), or the server's rules refuse the write",
+  "404": "not_found: a document that does not exist",
   "409": "conflict: If-Match named a stale version",
   "413": "payload_too_large: the body is over the server's limit (default 4 MiB)",
   "415": "unsupported_media_type: a Content-Type other than application/json",
-  "429": "rate_limited: too many requests for this key (Retry-After in seconds)",
+  "429": "rate_limited: too many requests for this key, or too_many_streams (events); Retry-After says when to retry",
+  "503": "shutting_down: the server is draining before it stops; retry after Retry-After seconds (on another instance or after the restart)",
 };
 
-function errors(...statuses: string[]): Json {
+/** Headers an answer carries, declared once (components.headers) and referred to by name. */
+const HEADERS: Json = {
+  "X-Request-Id": {
+    description: "The request's id in the server's log: the request's own X-Request-Id when it is 1-128 characters of A-Z a-z 0-9 . _ : @ / + = -, else a new UUID. Sent by `stowage serve` on every answer (an embedding application decides for itself).",
+    schema: { type: "string", pattern: "^[A-Za-z0-9._:@/+=-]{1,128}$" },
+  },
+  "Retry-After": { description: "Seconds to wait before retrying.", required: true, schema: { type: "string", pattern: "^[0-9]+$" } },
+  "WWW-Authenticate": { description: "The scheme to authenticate with: Bearer.", required: true, schema: { type: "string", pattern: "^Bearer( |$)" } },
+  ETag: { description: "The document's version as a strong entity tag, e.g. \"17\"; send it back in If-None-Match.", required: true, schema: { type: "string", pattern: '^"[0-9]+"$' } },
+  "Stowage-Absent-Since": {
+    description: "The sequence number since which the document is absent (its tombstone's version, or the purge horizon); docs/PROTOCOL.md, Absent since.",
+    required: true,
+    schema: { type: "string", pattern: "^[0-9]+$" },
+  },
+};
+const header = (name: string) => ({ $ref: `#/components/headers/${name}` });
+
+/** Headers every answer may carry, plus those `status` always does. */
+function headersFor(status: string, extra: string[] = []): Json {
+  const names = ["X-Request-Id", ...(status === "401" ? ["WWW-Authenticate"] : []), ...(status === "429" || status === "503" ? ["Retry-After"] : []), ...extra];
+  return Object.fromEntries(names.map((n) => [n, header(n)]));
+}
+
+/**
+ * The error answers of an operation. Every operation can answer 503 while the server drains,
+ * and every authenticated one 401, 403 and 429; `statuses` adds the rest. `extra` adds
+ * headers to one status (404's Stowage-Absent-Since).
+ */
+function errors(auth: boolean, statuses: string[] = [], extra: Record<string, string[]> = {}): Json {
+  const all = new Set([...statuses, ...(auth ? ["401", "403", "429"] : []), "503"]);
   const out: Json = {};
-  for (const s of statuses) out[s] = { description: ERRORS[s], content: jsonContent("ErrorBody") };
-  // Any other status (405, 500) answers the same error body.
-  out.default = { description: "any other refusal or failure (405 method_not_allowed, 500 internal)", content: jsonContent("ErrorBody") };
+  for (const s of [...all].sort()) out[s] = { description: ERRORS[s], headers: headersFor(s, extra[s]), content: jsonContent("ErrorBody") };
+  // Any other status (405 on a known path, 500) answers the same error body.
+  out.default = { description: "any other refusal or failure (405 method_not_allowed, 500 internal)", headers: headersFor("default"), content: jsonContent("ErrorBody") };
   return out;
 }
 
-const ok = (description: string, schema: string) => ({ "200": { description, content: jsonContent(schema) } });
+const ok = (description: string, schema: string, extraHeaders: string[] = []) => ({ "200": { description, headers: headersFor("200", extraHeaders), content: jsonContent(schema) } });
 const secured = [{ bearer: [] }];
 const pathParams: Json[] = [
   { name: "collection", in: "path", required: true, schema: jsonSchema(collectionName, "input") },
@@ -110,16 +141,28 @@ const ifMatch: Json = {
   description: "Strict write: the version last seen (quotes allowed); 0 means the document must not exist. 409 when stale.",
   schema: { type: "string", pattern: '^"?(0|[1-9][0-9]{0,15})"?$' },
 };
+const ifNoneMatch: Json = {
+  name: "If-None-Match",
+  in: "header",
+  required: false,
+  description: "ETags (or *) already held: when the document's current ETag is among them the answer is 304 without a body.",
+  schema: { type: "string" },
+};
 
-/** The whole document, as served at GET /v1/openapi.json and checked in as docs/openapi.json. */
-export function openApiDocument(): Json {
+/**
+ * The whole document, as served at GET /v1/openapi.json and checked in as docs/openapi.json
+ * (served at the root). `basePath` is where the routes are mounted (serve --base-path, the
+ * embedding's basePath): the paths stay `/v1/…` and `servers` says where they live, so a
+ * generated client calls `/sync/v1/health`.
+ */
+export function openApiDocument(basePath = ""): Json {
   const paths: Json = {
     "/v1/health": {
       get: {
         operationId: "health",
         summary: "Liveness and protocol version (no authentication, not rate limited)",
         security: [],
-        responses: { ...ok("the server answers", "HealthResponse"), ...errors() },
+        responses: { ...ok("the server answers", "HealthResponse"), ...errors(false) },
       },
     },
     "/v1/openapi.json": {
@@ -127,7 +170,7 @@ export function openApiDocument(): Json {
         operationId: "openapi",
         summary: "This document (no authentication)",
         security: [],
-        responses: { "200": { description: "the OpenAPI 3.1 document", content: { "application/json": { schema: { type: "object" } } } }, ...errors() },
+        responses: { "200": { description: "the OpenAPI 3.1 document", headers: headersFor("200"), content: { "application/json": { schema: { type: "object" } } } }, ...errors(false) },
       },
     },
     "/v1/push": {
@@ -139,7 +182,7 @@ export function openApiDocument(): Json {
           limit: `changes in that page, 1-${WIRE_LIMITS.maxPullLimit} (default ${WIRE_LIMITS.defaultPullLimit}); only with pull`,
         }),
         requestBody: { required: true, content: jsonContent("PushRequest") },
-        responses: { ...ok("one result per op, in order (and the pull page when asked)", "PushResponse"), ...errors("400", "401", "413", "415", "429") },
+        responses: { ...ok("one result per op, in order (and the pull page when asked)", "PushResponse"), ...errors(true, ["400", "413", "415"]) },
       },
     },
     "/v1/pull": {
@@ -150,7 +193,7 @@ export function openApiDocument(): Json {
           cursor: "the previous page's cursor; absent or empty for the beginning",
           limit: `changes per page, 1-${WIRE_LIMITS.maxPullLimit} (default ${WIRE_LIMITS.defaultPullLimit})`,
         }),
-        responses: { ...ok("a page of changes, or { reset: true } when the cursor is behind the purge horizon or ahead of the server", "PullResponse"), ...errors("400", "401", "429") },
+        responses: { ...ok("a page of changes, or { reset: true } when the cursor is behind the purge horizon or ahead of the server", "PullResponse"), ...errors(true, ["400"]) },
       },
     },
     "/v1/docs/{collection}": {
@@ -164,35 +207,40 @@ export function openApiDocument(): Json {
           where: "URL-encoded JSON filter in the library's syntax, e.g. {\"done\":false,\"n\":{\"gte\":2}}",
           orderBy: "a field; prefix - for descending",
         }),
-        responses: { ...ok("a page of documents", "DocListResponse"), ...errors("400", "401", "429") },
+        responses: { ...ok("a page of documents and their versions", "DocListResponse"), ...errors(true, ["400"]) },
       },
     },
     "/v1/docs/{collection}/{id}": {
       parameters: docParams,
       get: {
         operationId: "getDoc",
-        summary: "One document and its version",
-        responses: { ...ok("the document", "DocResponse"), ...errors("400", "401", "404", "429") },
+        summary: "One document and its version (ETag; If-None-Match answers 304 when unchanged)",
+        parameters: [ifNoneMatch],
+        responses: {
+          ...ok("the document", "DocResponse", ["ETag"]),
+          "304": { description: "not modified: the ETag named in If-None-Match is current; no body", headers: headersFor("304", ["ETag"]) },
+          ...errors(true, ["400", "404"], { "404": ["Stowage-Absent-Since"] }),
+        },
       },
       put: {
         operationId: "putDoc",
         summary: "Create or replace a document",
         parameters: [ifMatch],
         requestBody: { required: true, content: jsonContent("Document") },
-        responses: { ...ok("the stored document", "DocResponse"), ...errors("400", "401", "409", "413", "415", "429") },
+        responses: { ...ok("the stored document", "DocResponse"), ...errors(true, ["400", "409", "413", "415"]) },
       },
       patch: {
         operationId: "patchDoc",
         summary: "Merge a JSON Merge Patch into a document",
         parameters: [ifMatch],
         requestBody: { required: true, content: jsonContent("Document") },
-        responses: { ...ok("the merged document", "DocResponse"), ...errors("400", "401", "404", "409", "413", "415", "429") },
+        responses: { ...ok("the merged document", "DocResponse"), ...errors(true, ["400", "404", "409", "413", "415"]) },
       },
       delete: {
         operationId: "deleteDoc",
         summary: "Delete a document (a tombstone clients pull)",
         parameters: [ifMatch],
-        responses: { ...ok("deleted", "DocDeleteResponse"), ...errors("400", "401", "404", "409", "429") },
+        responses: { ...ok("deleted", "DocDeleteResponse"), ...errors(true, ["400", "404", "409"]) },
       },
     },
     // Live sync (the wire contract of /v1/events): pokes carrying the tenant's sequence number.
@@ -211,8 +259,8 @@ export function openApiDocument(): Json {
           { name: "changes", in: "query", required: false, schema: { type: "string", enum: ["0", "1"] } },
         ],
         responses: {
-          "200": { description: "an event stream that stays open", content: { "text/event-stream": { schema: { type: "string" } } } },
-          ...errors("400", "401", "429"),
+          "200": { description: "an event stream that stays open; on shutdown its last event is `reconnect`", headers: headersFor("200"), content: { "text/event-stream": { schema: { type: "string" } } } },
+          ...errors(true, ["400"]),
         },
       },
     },
@@ -226,19 +274,22 @@ export function openApiDocument(): Json {
       description: `Wire protocol v${PROTOCOL_VERSION} of Stowage (docs/PROTOCOL.md), generated from the zod schemas the server validates with.`,
       license: { name: "MIT", identifier: "MIT" },
     },
-    servers: [{ url: "/" }],
+    servers: [{ url: basePath || "/", description: basePath ? `the routes are mounted under ${basePath}` : "the routes are served at the root" }],
     security: secured,
     paths,
     components: {
       schemas: components(),
+      headers: HEADERS,
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "an API key: Authorization: Bearer <key>" } },
     },
   };
 }
 
-let cached: string | undefined;
+const cached = new Map<string, string>();
 
-/** The document as the text docs/openapi.json holds (2-space JSON, final newline); built once. */
-export function openApiText(): string {
-  return (cached ??= `${JSON.stringify(openApiDocument(), null, 2)}\n`);
+/** The document as the text docs/openapi.json holds (2-space JSON, final newline); built once per base path. */
+export function openApiText(basePath = ""): string {
+  let text = cached.get(basePath);
+  if (text === undefined) cached.set(basePath, (text = `${JSON.stringify(openApiDocument(basePath), null, 2)}\n`));
+  return text;
 }

@@ -183,8 +183,8 @@ export type DocListQuery = z.infer<typeof docListQuerySchema>;
 export const docResponseSchema = z.object({ value: jsonObject, version }).strict();
 /** GET/PUT/PATCH /v1/docs/:collection/:id. */
 export type DocResponse = z.infer<typeof docResponseSchema>;
-export const docListResponseSchema = z.object({ items: z.array(jsonObject), next: z.string().optional() }).strict();
-/** GET /v1/docs/:collection. */
+export const docListResponseSchema = z.object({ items: z.array(jsonObject), versions: z.array(version), next: z.string().optional() }).strict();
+/** GET /v1/docs/:collection; `versions[i]` is the version of `items[i]`. */
 export type DocListResponse = z.infer<typeof docListResponseSchema>;
 export const docDeleteResponseSchema = z.object({ deleted: z.literal(true), version }).strict();
 /** DELETE /v1/docs/:collection/:id. */

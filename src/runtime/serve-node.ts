@@ -34,6 +34,8 @@ export async function serveNode(fetch: FetchHandler, options: { port: number; ho
         server.close(() => resolve());
         // close() waits for keep-alive sockets to time out; idle ones can go now.
         server.closeIdleConnections();
+        // Requests still running had their drain time (serve-ops.ts) already: cut them after a grace.
+        setTimeout(() => server.closeAllConnections(), 1_000).unref();
       }),
   };
 }

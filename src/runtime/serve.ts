@@ -74,9 +74,21 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     port,
     stop: async () => {
       await endStreams(options.fetch);
-      await server.stop(true);
+      // Graceful first: running requests finish and idle keep-alive connections close cleanly
+      // (a FIN, which a pooling client notices, not a reset under its next request). What is
+      // still running after STOP_GRACE_MS was given its drain time already and is cut off.
+      const graceful = server.stop(false);
+      const cut = await Promise.race([graceful.then(() => false), sleep(STOP_GRACE_MS).then(() => true)]);
+      if (cut) await server.stop(true);
     },
   };
+}
+
+/** How long stop() waits for running requests before closing their connections. */
+const STOP_GRACE_MS = 1_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Ends the handler's open streams and lets their last bytes reach the socket before it closes. */

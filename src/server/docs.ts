@@ -42,11 +42,12 @@ export async function absentSince(store: ServerStore, tenantId: string, collecti
 }
 
 /**
- * GET /v1/docs/:collection. Ordered by id, it is a keyset scan in SQL. With `where` or another
+ * GET /v1/docs/:collection: a page of documents and, at the same index, each one's version
+ * (what GET of the document answers as `version` and `ETag`). Ordered by id, it is a keyset scan in SQL. With `where` or another
  * `orderBy` the collection's live documents are filtered and sorted in memory (up to MAX_SCAN),
  * which keeps the SQL the same on every store; the cursor is keyset either way.
  */
-export async function listDocs(store: ServerStore, tenantId: string, collection: string, q: DocListQuery): Promise<{ items: JsonObject[]; next?: string }> {
+export async function listDocs(store: ServerStore, tenantId: string, collection: string, q: DocListQuery): Promise<{ items: JsonObject[]; versions: number[]; next?: string }> {
   const limit = q.limit ?? 100;
   const match = compileWhere(q.where);
   let order = q.orderBy ?? "id";
@@ -59,7 +60,7 @@ export async function listDocs(store: ServerStore, tenantId: string, collection:
   if (q.where === undefined && order === "id") {
     let query = store.db
       .selectFrom("stowage_docs")
-      .select(["id", "body"])
+      .select(["id", "body", "seq"])
       .where("tenant_id", "=", opaqueParam(store.family, tenantId, "text"))
       .where("collection", "=", collection)
       .where("deleted", "=", 0)
@@ -68,16 +69,17 @@ export async function listDocs(store: ServerStore, tenantId: string, collection:
     if (after) query = query.where("id", descending ? "<" : ">", after[1]);
     const rows = await query.execute();
     const page = rows.slice(0, limit).map((r) => JSON.parse(r.body ?? "{}") as JsonObject);
+    const versions = rows.slice(0, limit).map((r) => num(r.seq));
     const last = page[page.length - 1];
-    return rows.length > limit ? { items: page, next: encodeCursor(last.id, String(last.id)) } : { items: page };
+    return rows.length > limit ? { items: page, versions, next: encodeCursor(last.id, String(last.id)) } : { items: page, versions };
   }
 
-  const docs: JsonObject[] = [];
+  const docs: { doc: JsonObject; version: number }[] = [];
   let lastId = "";
   for (;;) {
     const rows = await store.db
       .selectFrom("stowage_docs")
-      .select(["id", "body"])
+      .select(["id", "body", "seq"])
       .where("tenant_id", "=", tenantId)
       .where("collection", "=", collection)
       .where("deleted", "=", 0)
@@ -87,7 +89,7 @@ export async function listDocs(store: ServerStore, tenantId: string, collection:
       .execute();
     for (const r of rows) {
       const doc = JSON.parse(r.body ?? "{}") as JsonObject;
-      if (match(doc)) docs.push(doc);
+      if (match(doc)) docs.push({ doc, version: num(r.seq) });
     }
     if (rows.length < 1000) break;
     lastId = rows[rows.length - 1].id;
@@ -97,12 +99,14 @@ export async function listDocs(store: ServerStore, tenantId: string, collection:
   }
   const key = (d: JsonObject) => (order === "id" ? d.id : getField(d, order));
   const cmp = (a: [unknown, string], b: [unknown, string]) => dir * (compareValues(a[0], b[0]) || compareValues(a[1], b[1]));
-  const keyed = docs.map((d) => ({ k: [key(d), String(d.id)] as [unknown, string], d }));
+  const keyed = docs.map(({ doc: d, version }) => ({ k: [key(d), String(d.id)] as [unknown, string], d, version }));
   keyed.sort((a, b) => cmp(a.k, b.k));
   const rest = after ? keyed.filter((x) => cmp(x.k, after) > 0) : keyed;
   const page = rest.slice(0, limit);
   const last = page[page.length - 1];
-  return rest.length > limit ? { items: page.map((x) => x.d), next: encodeCursor(last.k[0], last.k[1]) } : { items: page.map((x) => x.d) };
+  const items = page.map((x) => x.d);
+  const versions = page.map((x) => x.version);
+  return rest.length > limit ? { items, versions, next: encodeCursor(last.k[0], last.k[1]) } : { items, versions };
 }
 
 function encodeCursor(value: unknown, id: string): string {

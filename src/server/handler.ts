@@ -104,7 +104,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       });
     }
     if (route.kind === "health") return json({ ok: true, protocol: 1, store: store.family });
-    if (route.kind === "openapi") return jsonText(openApiText()); // public, like health
+    if (route.kind === "openapi") return jsonText(openApiText(basePath)); // public, like health; `servers` names the base path
     if (route.kind === "events") {
       // A stream is one long request: it spends no rate token (a reconnecting client still must authenticate).
       const p = await authorize(req, false);
@@ -159,7 +159,10 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
         const since = await absentSince(store, principal.tenantId, collection, id);
         throw new HttpError(404, "not_found", `no document ${collection}/${id}`, { headers: { "stowage-absent-since": String(since) } });
       }
-      return json(found);
+      // The version is the entity tag: a client holding it is answered 304 without the body.
+      const etag = `"${found.version}"`;
+      if (etagMatches(req.headers.get("if-none-match"), etag)) return new Response(null, { status: 304, headers: { etag, "cache-control": "no-cache" } });
+      return json(found, 200, { etag, "cache-control": "no-cache" });
     }
     const baseVersion = ifMatch(req.headers.get("if-match"));
     let value: JsonObject | undefined;
@@ -237,6 +240,15 @@ function matchRoute(pathname: string): Route {
 
 function notFoundRoute(pathname: string): HttpError {
   return new HttpError(404, "not_found", `no route ${JSON.stringify(pathname.slice(0, 100))}`);
+}
+
+/** `If-None-Match`: `*` or a list of entity tags, compared weakly (RFC 9110 §13.1.2). */
+function etagMatches(header: string | null, etag: string): boolean {
+  if (header === null) return false;
+  return header.split(",").some((t) => {
+    const tag = t.trim();
+    return tag === "*" || tag.replace(/^W\//, "") === etag;
+  });
 }
 
 /** `If-Match: <version>` (quotes allowed); `0` means "must not exist". */

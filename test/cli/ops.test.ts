@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { openServerStore } from "../../src/server/index.ts";
 import { tempDir } from "../helpers/tmp.ts";
+import { until } from "../helpers/until.ts";
 import { openClient } from "../sync/clients.ts";
 import { spawnServe, sqlite3, sqlite3Available, type ServeChild } from "./ops-serve.ts";
 import { cli, ROOT } from "./run.ts";
@@ -51,6 +52,8 @@ describe("stowage serve at default settings", () => {
       expect((await c.status()).outbox.size).toBe(0);
       await c.close();
     }
+    // The log is read from the child's stderr as it arrives: wait for the last lines, not for luck.
+    await until("every push logged", () => server.logs().filter((l) => l.msg === "request" && l.route === "/v1/push").length >= 1000, 30_000);
     const logs = server.logs().filter((l) => l.msg === "request");
     expect(logs.filter((l) => l.status === 429).length).toBe(0);
     expect(logs.filter((l) => l.status !== 200).length).toBe(0);
@@ -62,7 +65,7 @@ describe("stowage serve at default settings", () => {
 });
 
 describe("serve flags", () => {
-  test("--rate-limit, --max-body, --max-doc and their env vars take effect; bad values exit 3 naming the value", async () => {
+  test("--rate-limit, --max-body, --max-doc and their env vars take effect; bad values exit 2 (usage) naming the flag and the accepted form", async () => {
     const data = tmp.file("flags.db");
     const key = await keyFor(data, "flags");
     const server = await serveAt(data, ["--rate-limit", "1,3", "--max-body", "2KiB", "--log-level", "off"], { env: { STOWAGE_MAX_DOC: "100" } });
@@ -92,7 +95,7 @@ describe("serve flags", () => {
       ["--log-format", "xml", 'stowage: --log-format must be json or pretty, got "xml"\n'],
       ["--cors-origin", "app.example", 'stowage: --cors-origin must be * or scheme://host[:port], got "app.example"\n'],
     ]) {
-      expect(await cli(["serve", "--port", "0", "--data", data, flag, value])).toMatchObject({ code: 3, stdout: "", stderr: message });
+      expect(await cli(["serve", "--port", "0", "--data", data, flag, value])).toMatchObject({ code: 2, stdout: "", stderr: message });
     }
   }, 60_000);
 });

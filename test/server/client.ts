@@ -21,7 +21,7 @@ export function api(url: string, key: string) {
       json = undefined;
     }
     // Every response the suite sees must match docs/openapi.json (status, type, body).
-    assertOpenApi(method, `${url}${path}`, res.status, res.headers.get("content-type"), json);
+    assertOpenApi(method, `${url}${path}`, res.status, res.headers.get("content-type"), json, res.headers);
     return { status: res.status, json, text, headers: res.headers };
   }
   return {

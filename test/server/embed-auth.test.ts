@@ -60,7 +60,7 @@ describe("JWT (HS256, audience and issuer checked)", () => {
     expect((await call(base(), alice, "PUT", "/v1/docs/notes/secret", { text: "alice only" })).status).toBe(200);
     expect((await call(base(), bob, "GET", "/v1/docs/notes/secret")).status).toBe(404);
     expect((await call(base(), bob, "GET", "/v1/pull")).json).toEqual({ changes: [], cursor: "v1.0", more: false });
-    expect((await call(base(), bob, "GET", "/v1/docs/notes")).json).toEqual({ items: [] });
+    expect((await call(base(), bob, "GET", "/v1/docs/notes")).json).toEqual({ items: [], versions: [] });
     const names = (await listTenants(s.store)).map((t) => t.name);
     expect(names).toEqual(["acme", "user-alice", "user-bob"]);
     // And bob's writes stay his.

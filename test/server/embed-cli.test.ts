@@ -105,7 +105,7 @@ describe("stowage serve with embedding flags", () => {
     const noKeys = await cli(["serve", "--port", "0", "--data", tmp.file("x.db"), "--no-api-keys"]);
     expect([noKeys.code, noKeys.stderr]).toEqual([2, expect.stringContaining("--no-api-keys needs --jwt-secret or --jwt-jwks")]);
     const short = await cli(["serve", "--port", "0", "--data", tmp.file("x.db"), "--jwt-secret", "short"]);
-    expect([short.code, short.stderr]).toEqual([2, expect.stringContaining("HS256 needs at least 32")]);
+    expect([short.code, short.stderr]).toEqual([2, expect.stringContaining("--jwt-secret must be at least 32 bytes")]);
     writeFileSync(tmp.file("bad-schema.json"), JSON.stringify({ todos: { type: "nonsense" } }));
     const bad = await cli(["serve", "--port", "0", "--data", tmp.file("x.db"), "--schema", tmp.file("bad-schema.json")]);
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining("the JSON Schema of todos does not compile")]);

@@ -128,6 +128,8 @@ describe("EventStreams", () => {
       text += new TextDecoder().decode(value);
     }
     streams.close();
+    // The last event says reconnect (shutdown), then the body ends.
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('retry: 1000\nevent: reconnect\ndata: {"reason":"shutting_down"}\n\n');
     expect((await reader.read()).done).toBe(true);
     const seqs = [...text.matchAll(/data: \{"seq":(\d+)\}/g)].map((m) => Number(m[1]));
     expect(seqs[0]).toBe(0);
@@ -137,14 +139,14 @@ describe("EventStreams", () => {
     expect(streams.size).toBe(0);
   });
 
-  test("shutdown flushes a seq still waiting for room before the body ends", async () => {
+  test("shutdown flushes a seq still waiting for room, then says reconnect, before the body ends", async () => {
     const feed = new ChangeFeed();
     const streams = new EventStreams(feed);
     const res = await streams.open({ tenantId: "t", keyId: "k" }, async () => 0);
     for (let seq = 1; seq <= 100; seq++) feed.publish("t", seq);
     streams.close();
     const text = await res.text();
-    expect(text.endsWith('id: 100\nevent: change\ndata: {"seq":100}\n\n')).toBe(true);
+    expect(text.endsWith('id: 100\nevent: change\ndata: {"seq":100}\n\nretry: 1000\nevent: reconnect\ndata: {"reason":"shutting_down"}\n\n')).toBe(true);
   });
 
   test("a stream whose client stops reading is ended after two heartbeats with a full queue; a reading one is kept", async () => {

@@ -191,11 +191,15 @@ describe("GET /v1/events (options)", () => {
     }
   }, 15_000);
 
-  test("server stop ends open streams cleanly: the reader sees the end", async () => {
+  test("server stop ends open streams cleanly: the last event says reconnect (retry 1 s), then the reader sees the end", async () => {
     const server = await startServer();
     const readers = [await openEvents(server.url, server.key), await openEvents(server.url, server.key)];
     for (const r of readers) await r.waitFor(changeTo(0));
     await server.stop();
-    for (const r of readers) expect(await r.next(3000)).toEqual({ kind: "end", clean: true });
+    for (const r of readers) {
+      expect(await r.next(3000)).toEqual({ kind: "retry", ms: 1000 });
+      expect(await r.next(3000)).toEqual({ kind: "event", event: "reconnect", data: '{"reason":"shutting_down"}' });
+      expect(await r.next(3000)).toEqual({ kind: "end", clean: true });
+    }
   });
 });

@@ -125,7 +125,7 @@ export function fuzzTests(name: string, ctx: SuiteContext): void {
             if (res.status >= 500) throw new Error(`${c.method} ${c.path.slice(0, 120)} answered ${res.status}: ${text.slice(0, 200)}`);
             if (res.status >= 400) {
               const json = JSON.parse(text);
-              assertOpenApi(c.method, `${s.url}${c.path}`, res.status, res.headers.get("content-type"), json);
+              assertOpenApi(c.method, `${s.url}${c.path}`, res.status, res.headers.get("content-type"), json, res.headers);
               expect(typeof json.error.code).toBe("string");
               expect(typeof json.error.message).toBe("string");
             }

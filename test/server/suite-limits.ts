@@ -43,7 +43,7 @@ export function limitTests(name: string, ctx: SuiteContext): void {
             body: body === undefined ? undefined : JSON.stringify(body),
           });
           const json = (await res.json()) as any;
-          assertOpenApi(method, `${s.url}${path}`, res.status, res.headers.get("content-type"), json);
+          assertOpenApi(method, `${s.url}${path}`, res.status, res.headers.get("content-type"), json, res.headers);
           expect([method, path, auth, res.status, json.error.code]).toEqual([method, path, auth, 401, "unauthorized"]);
         }
       }

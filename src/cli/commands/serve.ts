@@ -6,11 +6,12 @@ import { serve } from "../../runtime/serve.ts";
 import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
 import { printJson } from "../output.ts";
-import { DATA_FLAG, serverAdapter, serverDataLocation } from "../server-store.ts";
-import { readServeOps, SERVE_OPS_FLAGS, startServeOps } from "../serve-ops.ts";
+import { DATA_FLAG, serverAdapter } from "../server-store.ts";
+import { readServeConfig } from "../serve-config.ts";
+import { SERVE_OPS_FLAGS, startServeOps } from "../serve-ops.ts";
 import { openServerFeed } from "../server-feed.ts";
-import { EMBED_FLAGS, embedOptions } from "../serve-embed.ts";
-import { checkConsole, CONSOLE_FLAGS, consoleIsStream, withConsole } from "../serve-console.ts";
+import { EMBED_FLAGS } from "../serve-embed.ts";
+import { CONSOLE_FLAGS, consoleIsStream, withConsole } from "../serve-console.ts";
 
 const USAGE = "serve [--port N] [--host ADDR] [--data PATH|postgres://…] [operating flags] [--jwt-secret S | --jwt-jwks FILE|URL] [--schema FILE] [--console]";
 
@@ -41,18 +42,14 @@ const serveCommand: Command = {
   ],
   async run(ctx, args) {
     expectPositionals(args, 0, 0, USAGE);
-    const port = (args.flags.port as number | undefined) ?? 8787;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new StowageError("input", `--port must be 0-65535, got ${port}`);
-    const hostname = (args.flags.host as string | undefined) ?? "127.0.0.1";
-    const opsConfig = readServeOps(ctx, args.flags);
-    const consoleOn = checkConsole(args.flags, opsConfig);
-    const data = serverDataLocation(ctx, args.flags);
-    const shown = data.replace(/:\/\/[^@/]*@/, "://…@");
-    const embed = await embedOptions(ctx, args.flags);
-    const store = await openServerStore({ adapter: await serverAdapter(ctx, data) });
+    // Every flag first (serve-config.ts): a refused configuration leaves no file, port or GC run behind.
+    const config = await readServeConfig(ctx, args);
+    const { port, hostname, shown, embed, ops: opsConfig } = config;
+    const consoleOn = config.console;
+    const store = await openServerStore({ adapter: await serverAdapter(ctx, config.data) });
     let server;
     const ops = startServeOps(ctx, opsConfig, store);
-    const changes = await openServerFeed(store, data);
+    const changes = await openServerFeed(store, config.data);
     ops.beforeClose.push(() => changes.close());
     try {
       const handler = createServerHandler({ ...embed, store, changes, limits: opsConfig.limits, hooks: ops.ops.hooks, onError: ops.ops.onError });

@@ -49,6 +49,8 @@ interface Stream {
 
 const encoder = new TextEncoder();
 const PING = encoder.encode(": ping\n\n");
+/** The last event of a stream the server ends on shutdown: reconnect in about a second. */
+const RECONNECT = encoder.encode('retry: 1000\nevent: reconnect\ndata: {"reason":"shutting_down"}\n\n');
 
 /** Room for a few small chunks before a stream counts as backed up. */
 const QUEUE_CHUNKS = 8;
@@ -59,6 +61,11 @@ const QUEUE_CHUNKS = 8;
  * instead of waiting for TCP to give up on a vanished peer.
  */
 const MAX_STALLS = 2;
+
+/** A stream asked for while closing: retry shortly, like any request during the drain. */
+function shuttingDown(): HttpError {
+  return new HttpError(503, "shutting_down", "the server is shutting down; retry shortly", { headers: { "retry-after": "1" } });
+}
 
 function changeEvent(seq: number): Uint8Array {
   return encoder.encode(`id: ${seq}\nevent: change\ndata: {"seq":${seq}}\n\n`);
@@ -102,11 +109,13 @@ export class EventStreams {
    * complete and warns about) or on close().
    */
   async open(owner: StreamOwner, currentSeq: () => Promise<number>): Promise<Response> {
-    if (this.#closed) throw new HttpError(503, "shutting_down", "the server is shutting down");
+    if (this.#closed) throw shuttingDown();
     const { maxStreamsPerKey } = this.#options;
     const count = this.#perKey.get(owner.keyId) ?? 0;
     if (count >= maxStreamsPerKey) {
-      throw new HttpError(429, "too_many_streams", `key ${owner.keyId} already has ${count} open event streams (the limit is ${maxStreamsPerKey}); close one first`);
+      throw new HttpError(429, "too_many_streams", `key ${owner.keyId} already has ${count} open event streams (the limit is ${maxStreamsPerKey}); close one first`, {
+        headers: { "retry-after": String(Math.max(1, Math.ceil(this.#options.retryMs / 1000))) },
+      });
     }
     // Take the slot and subscribe before reading the seq, so no commit falls between the two.
     this.#perKey.set(owner.keyId, count + 1);
@@ -134,7 +143,7 @@ export class EventStreams {
     }
     if (this.#closed) {
       release();
-      throw new HttpError(503, "shutting_down", "the server is shutting down");
+      throw shuttingDown();
     }
     const retry = this.#options.retryMs;
     const body = new ReadableStream<Uint8Array>(
@@ -165,10 +174,14 @@ export class EventStreams {
     });
   }
 
-  /** Ends every open stream (their bodies close cleanly) and refuses new ones. */
+  /**
+   * Ends every open stream and refuses new ones. Each stream's last event is `reconnect`
+   * (docs/PROTOCOL.md): the server is going away on purpose, so the client reconnects after the
+   * `retry:` delay sent with it, without counting the end as a failure.
+   */
   close(): void {
     this.#closed = true;
-    for (const s of [...this.#streams]) this.#end(s);
+    for (const s of [...this.#streams]) this.#end(s, RECONNECT);
     this.#stopHeartbeat();
   }
 
@@ -189,12 +202,13 @@ export class EventStreams {
     }
   }
 
-  #end(stream: Stream | undefined): void {
+  #end(stream: Stream | undefined, last?: Uint8Array): void {
     if (!stream) return;
     stream.cleanup();
     try {
       // A seq still waiting for room goes out last: the queue closes after it drains anyway.
       if (stream.pending > stream.sent) stream.controller.enqueue(changeEvent(stream.pending));
+      if (last) stream.controller.enqueue(last);
       stream.controller.close();
     } catch {
       // already closed or cancelled

@@ -37,15 +37,29 @@ export interface ServerOps {
   wrap(handler: Handler): Handler;
   /**
    * Graceful shutdown, step one: new requests answer 503 `shutting_down` (with Retry-After and
-   * `Connection: close`), requests already running finish. Resolves when none is left or
-   * after `timeoutMs`, with the number still running.
+   * `Connection: close`), requests already running finish and their answers carry
+   * `Connection: close` too. Once none is running it keeps answering so until no request came
+   * for a moment (LINGER), so a keep-alive client learns to close its connection from an
+   * answer instead of finding it reset. Resolves then, or after `timeoutMs`, with the number
+   * of requests still running.
    */
   drain(timeoutMs: number): Promise<number>;
   /** Requests being handled now (streams count until their headers are sent). */
   readonly inFlight: number;
+  /** Requests answered 503 `shutting_down` since the drain began. */
+  readonly refused: number;
 }
 
 const SANE_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
+
+/**
+ * After running requests finished, the drain waits until no request arrived for `quietMs`, at
+ * most `maxMs`: a keep-alive client sending in a loop gets one answer with `Connection: close`
+ * on each of its connections (so it closes them itself), and its retries 503s, instead of a
+ * reset from a listener that closed under its next request. Clients that honour Retry-After
+ * (1 s) fall silent within one quiet window.
+ */
+const LINGER = { quietMs: 250, maxMs: 2_000 };
 
 export function createServerOps(options: OpsOptions = {}): ServerOps {
   const log = options.logger ?? silentLogger;
@@ -57,6 +71,8 @@ export function createServerOps(options: OpsOptions = {}): ServerOps {
   const tenants = new WeakMap<Request, string>();
   let inFlight = 0;
   let draining = false;
+  let lastArrival = 0;
+  let refused = 0;
   let idle: (() => void) | undefined;
   m?.registry.gauge("stowage_http_requests_in_flight", "Requests being handled now.", () => inFlight);
 
@@ -104,11 +120,14 @@ export function createServerOps(options: OpsOptions = {}): ServerOps {
       }
       const route = routeTemplate(path);
       inFlight++;
+      lastArrival = performance.now();
       let res: Response;
       try {
         if (cors && isPreflight(req)) res = cors.preflight(req);
-        else if (draining) res = jsonResponse(503, { error: { code: "shutting_down", message: "the server is shutting down; retry shortly" } }, { "retry-after": "1", connection: "close" });
-        else if (metricsOn && path === "/metrics") res = scrape(req);
+        else if (draining) {
+          refused++;
+          res = jsonResponse(503, { error: { code: "shutting_down", message: "the server is shutting down; retry shortly" } }, { "retry-after": "1", connection: "close" });
+        } else if (metricsOn && path === "/metrics") res = scrape(req);
         else res = await handler(req);
       } catch (e) {
         // The handler never rejects; this guards against a bug in a wrapper or hook.
@@ -118,7 +137,8 @@ export function createServerOps(options: OpsOptions = {}): ServerOps {
         inFlight--;
         if (inFlight === 0) idle?.();
       }
-      res = withHeaders(res, { "x-request-id": requestId, ...(cors?.headers(req) ?? {}) });
+      // While draining every answer closes its connection, so no keep-alive socket outlives the listener.
+      res = withHeaders(res, { "x-request-id": requestId, ...(cors?.headers(req) ?? {}), ...(draining ? { connection: "close" } : {}) });
       const seconds = (performance.now() - started) / 1000;
       const status = res.status;
       if (m) {
@@ -140,16 +160,30 @@ export function createServerOps(options: OpsOptions = {}): ServerOps {
     get inFlight() {
       return inFlight;
     },
+    get refused() {
+      return refused;
+    },
     async drain(timeoutMs) {
       draining = true;
-      if (inFlight === 0) return 0;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeoutMs);
-        idle = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+      const started = performance.now();
+      if (inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, timeoutMs);
+          idle = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        idle = undefined;
+        if (inFlight > 0) return inFlight;
+      }
+      const end = performance.now() + Math.min(LINGER.maxMs, Math.max(0, started + timeoutMs - performance.now()));
+      for (;;) {
+        const t = performance.now();
+        const quietUntil = lastArrival + LINGER.quietMs;
+        if ((t >= quietUntil && inFlight === 0) || t >= end) break;
+        await new Promise((resolve) => setTimeout(resolve, Math.max(10, Math.min(quietUntil, end) - t)));
+      }
       return inFlight;
     },
   };

@@ -120,6 +120,9 @@ export class LiveStream {
       const decoder = new TextDecoder();
       const parser = new SseParser({
         onMessage: (m) => {
+          // The server's last event before a planned end (shutdown): not a failure; the body
+          // ends next and the loop reconnects after the `retry:` it came with.
+          if (m.event === "reconnect") this.#o.trace("live:reconnect");
           if (m.event !== "change") return;
           this.#lastEventAt = this.#o.clock.now();
           this.#lastEventId = m.lastEventId || this.#lastEventId;
