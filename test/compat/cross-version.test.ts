@@ -98,3 +98,28 @@ test("today's server also takes a client of the first release (0.1.0): servers a
   const oldest: Run = (args) => first.cli(args);
   await scenario("first-client", today, (data) => startServe(data), oldest, today);
 }, 120_000);
+
+test("the first release's client (0.1.0) syncs through the previous release's server (0.2.0)", async () => {
+  const oldest: Run = (args) => first.cli(args);
+  const old: Run = (args) => previous.cli(args);
+  await scenario("first-to-previous", old, (data) => previous.serve(data), oldest, old);
+}, 120_000);
+
+test("a client newer than 0.1.0 against a 0.1.0 server fails loudly and records its write as rejected (README: upgrade servers first)", async () => {
+  const data = tmp.file("too-old-server.db");
+  const { key } = JSON.parse(await ok((args) => first.cli(args), ["keys", "create", "--tenant", "old", "--data", data, "--json"]));
+  const server = await first.serve(data);
+  try {
+    const at = ["--db", tmp.file("too-old-client.db"), "--url", server.url, "--key", key];
+    expect(await today(["put", "todos", '{"id":"t1"}', ...at])).toMatchObject({ code: 0, stdout: "t1\n" });
+    const synced = await today(["sync", ...at]);
+    expect(synced.code).toBe(6);
+    expect(synced.stderr).toContain('GET /v1/pull answered 400 bad_request: Unrecognized key: "clientId"');
+    // Not silent: the refused push is on record, and the document is still readable locally.
+    expect(JSON.parse((await ok(today, ["status", "--json", ...at]))).rejections).toBe(1);
+    expect(ndjson(await ok(today, ["list", "todos", "--json", ...at]))).toEqual([{ id: "t1" }]);
+  } finally {
+    await server.stop();
+  }
+  expect(serverCounts(data)).toEqual({ seq: 0, docs: 0 });
+}, 120_000);
