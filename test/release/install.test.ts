@@ -105,7 +105,7 @@ test("SHA256SUMS lists each file by name in the format sha256sum -c reads", () =
     writeFileSync(dir.file("a"), "ay");
     const out = writeChecksums(dir.path, [dir.file("b.exe"), dir.file("a")]);
     const check = Bun.spawnSync(["sha256sum", "-c", "SHA256SUMS"], { cwd: dir.path, stdout: "pipe" });
-    expect(readFileSync(out, "utf8").split("\n").map((l) => l.split("  ")[1])).toEqual(["a", "b.exe", undefined]);
+    expect(readFileSync(out, "utf8")).toMatch(/^[0-9a-f]{64} {2}a\n[0-9a-f]{64} {2}b\.exe\n$/);
     expect([check.exitCode, check.stdout.toString()]).toEqual([0, "a: OK\nb.exe: OK\n"]);
   } finally {
     dir.cleanup();
