@@ -7,7 +7,7 @@ import { RELEASES } from "../compat/old-release.ts";
 const text = readFileSync(join(import.meta.dir, "..", "..", "CHANGELOG.md"), "utf8");
 
 test("CHANGELOG.md: Unreleased first, then releases newest first with dates, each with a link and known sections", () => {
-  const headings = [...text.matchAll(/^## \[([^\]]+)\](?: - (\d{4}-\d{2}-\d{2}))?$/gm)].map((m) => ({ name: m[1], date: m[2] }));
+  const headings = [...text.matchAll(/^## \[([^\]]+)\](?: - (\d{4}-\d{2}-\d{2}))?$/gm)].map((m) => ({ name: m[1], date: m[2] as string | undefined }));
   expect(headings[0]).toEqual({ name: "Unreleased", date: undefined });
   const released = headings.slice(1);
   expect(released.map((h) => h.name)).toEqual(Object.keys(RELEASES).reverse());
