@@ -123,3 +123,14 @@ test("a client newer than 0.1.0 against a 0.1.0 server fails loudly and records 
   }
   expect(serverCounts(data)).toEqual({ seq: 0, docs: 0 });
 }, 120_000);
+
+test("an older release refuses a local file today's build migrated, and leaves it as it was (no downgrade)", async () => {
+  const file = tmp.file("downgrade.db");
+  expect(await today(["put", "todos", '{"id":"d1"}', "--db", file])).toMatchObject({ code: 0 });
+  const before = await Bun.file(file).bytes();
+  const old = await first.cli(["get", "todos", "d1", "--db", file]);
+  expect(old.code).toBe(1);
+  expect(old.stderr).toContain("local schema migration failed: corrupted migrations: previously executed migration 0002_pull_stage_and_refresh is missing");
+  expect(await Bun.file(file).bytes()).toEqual(before);
+  expect(await today(["get", "todos", "d1", "--db", file, "--json"])).toMatchObject({ code: 0, stdout: '{"id":"d1"}\n' });
+}, 60_000);
