@@ -86,8 +86,11 @@ test.skipIf(!HOST)("the single executable serves, and a second copy puts, syncs 
   expect((await cli(["sync", ...reader], inB)).code).toBe(0);
   const all = await cli(["list", "todos", "--json", ...reader], inB);
   expect(all.stdout.trim().split("\n").map((l) => JSON.parse(l).id).sort()).toEqual(["h1", "l1", "x1"]);
-  // The remote libsql database holds the client's own copy, read back through the executable.
+  // The remote libsql database holds the client's own copy, read back through the executable,
+  // also by its libsql:// name (plain HTTP here: ?tls=0).
   expect(await cli(["get", "todos", "x1", "--json", ...viaHrana], inB)).toMatchObject({ code: 0, stdout: '{"id":"x1","title":"from the binary"}\n' });
+  const libsqlUrl = `${hrana.url.replace("http://", "libsql://")}?tls=0`;
+  expect(await cli(["get", "todos", "h1", "--json", "--db", libsqlUrl], inB)).toMatchObject({ code: 0, stdout: '{"id":"h1","title":"libsql remote"}\n' });
 
   const about = JSON.parse((await cli(["version", "--json"], inB)).stdout);
   expect(about).toMatchObject({ version: pkg.version, target: HOST, protocols: [1], libsql: "embedded" });
