@@ -13,9 +13,9 @@ param(
 $ErrorActionPreference = "Stop"
 $ProgressPreference = "SilentlyContinue"
 
+# A throw, not `exit`: run through `irm … | iex`, exit would close the user's PowerShell window.
 function Fail([string]$Message) {
-  Write-Error "stowage install: $Message" -ErrorAction Continue
-  exit 1
+  throw "stowage install: $Message"
 }
 
 $repo = if ($env:STOWAGE_REPO) { $env:STOWAGE_REPO } else { "stowage/stowage" }
