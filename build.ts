@@ -3,6 +3,7 @@
  * `bun run build [--host] [--no-libsql] [target…]`: single executables of the CLI (which is also
  * the sync server and the MCP server) into dist/, one per platform, minified with bytecode for
  * start-up, and `dist/SHA256SUMS` listing every file built (the format `sha256sum -c` reads).
+ * `bun run build --sums` writes SHA256SUMS again for the executables already in dist/.
  *
  * Each result is checked: the compiler's exit status, the file's executable format for its
  * platform, and for the host's own target, `--version` run from the built file.
@@ -132,6 +133,16 @@ function lastLines(text: string): string {
 
 if (import.meta.main) {
   const args = process.argv.slice(2);
+  if (args.length === 1 && args[0] === "--sums") {
+    // After a step changed the files (the release re-signs the macOS ones): list them again.
+    const present = TARGET_NAMES.map((t) => join("dist", TARGETS[t].file)).filter((f) => existsSync(f));
+    if (present.length === 0) {
+      console.error("build --sums: no executables in dist/ (run the build first)");
+      process.exit(1);
+    }
+    console.log(`wrote   ${writeChecksums("dist", present)} (${present.length} files)`);
+    process.exit(0);
+  }
   const flags = new Set(["--host", "--no-libsql"]);
   const unknown = args.filter((a) => !flags.has(a) && !(a in TARGETS));
   if (unknown.length) {
