@@ -64,7 +64,7 @@ export async function buildTarget(target: Target, outDir = "dist", options: Buil
   try {
     const r = await Bun.build({
       entrypoints: [join(import.meta.dir, "src", "cli", "bin.ts")],
-      compile: { target: t.bun as Bun.Build.CompileTarget, outfile: file, autoloadDotenv: false, autoloadBunfig: false },
+      compile: { target: t.bun as Bun.Build.CompileTarget, outfile: file },
       minify: true,
       bytecode: true,
       format: "esm",
