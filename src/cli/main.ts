@@ -13,7 +13,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     const first = commandIndex(argv);
     const name = first < 0 ? undefined : argv[first];
-    if (argv[0] === "--version" || argv[0] === "-v" || name === "version") {
+    if (argv[0] === "--version" || argv[0] === "-v") {
       io.out(`stowage ${io.version}\n`);
       return EXIT.ok;
     }

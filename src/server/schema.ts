@@ -136,6 +136,11 @@ const migrations: Record<string, Migration> = {
   // 0005 is PostgreSQL's own (dialect-sql.ts, 0005_key_changes_postgres): the next shared one is 0006.
 };
 
+/** The newest server migration's name for a store family: where this build leaves its schema. */
+export function serverSchemaVersion(family: SqlFamily): string {
+  return Object.keys({ ...migrations, ...familyMigrations(family) }).sort().at(-1)!;
+}
+
 /** Brings the server schema up to date; safe to run on every start. */
 export async function migrateServer(db: Kysely<any>, family: SqlFamily = "sqlite"): Promise<void> {
   const migrator = new Migrator({

@@ -90,6 +90,11 @@ const migrations: Record<string, Migration> = {
   },
 };
 
+/** The newest local migration's name: the schema version a database this build opens ends at. */
+export function localSchemaVersion(): string {
+  return Object.keys(migrations).sort().at(-1)!;
+}
+
 export async function migrateLocal(db: Kysely<any>): Promise<void> {
   const migrator = new Migrator({
     db,

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { copyFileSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { buildTarget, HOST } from "../../build.ts";
+import pkg from "../../package.json" with { type: "json" };
+import { startHranaServer, type HranaServer } from "../adapters/hrana-server.ts";
 import { tempDir } from "../helpers/tmp.ts";
 import { cli, startServe, type ServeProcess } from "./run.ts";
 
@@ -9,6 +11,7 @@ const out = tempDir("stowage-bin-build-");
 const one = tempDir("stowage-bin-a-");
 const two = tempDir("stowage-bin-b-");
 let server: ServeProcess | undefined;
+let hrana: HranaServer | undefined;
 let exeA = "";
 let exeB = "";
 
@@ -31,6 +34,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.stop();
+  await hrana?.stop();
   for (const t of [out, one, two]) t.cleanup();
 });
 
@@ -69,10 +73,29 @@ test.skipIf(!HOST)("the single executable serves, and a second copy puts, syncs 
   const openapi = await fetch(`${server.url}/v1/openapi.json`);
   expect(((await openapi.json()) as { openapi: string }).openapi).toBe("3.1.0");
 
-  // The libsql native addon is not in the executable: said plainly, exit 7.
-  const libsql = await cli(["get", "todos", "x1", "--db", `file:${join(two.path, "l.db")}`], inB);
-  expect(libsql.code).toBe(7);
-  expect(libsql.stderr).toContain("needs libsql, whose native addon this build does not include");
+  // The libsql native addon is inside the executable: a `file:` URL and a remote libsql
+  // (Hrana over HTTP) database write and sync with no node_modules to load it from.
+  const viaFile = ["--db", `file:${join(two.path, "l.db")}`, ...remote];
+  expect(await cli(["put", "todos", '{"id":"l1","title":"libsql file"}', ...viaFile], inB)).toMatchObject({ code: 0, stdout: "l1\n" });
+  expect(JSON.parse((await cli(["sync", "--json", ...viaFile], inB)).stdout)).toMatchObject({ outbox: 0 });
+  hrana = startHranaServer({ path: join(one.path, "hrana.db") });
+  const viaHrana = ["--db", hrana.url, ...remote];
+  expect(await cli(["put", "todos", '{"id":"h1","title":"libsql remote"}', ...viaHrana], inB)).toMatchObject({ code: 0, stdout: "h1\n" });
+  expect(JSON.parse((await cli(["sync", "--json", ...viaHrana], inB)).stdout)).toMatchObject({ outbox: 0 });
+  expect(hrana.requests).toBeGreaterThan(0);
+  expect((await cli(["sync", ...reader], inB)).code).toBe(0);
+  const all = await cli(["list", "todos", "--json", ...reader], inB);
+  expect(all.stdout.trim().split("\n").map((l) => JSON.parse(l).id).sort()).toEqual(["h1", "l1", "x1"]);
+  // The remote libsql database holds the client's own copy, read back through the executable,
+  // also by its libsql:// name (plain HTTP here: ?tls=0).
+  expect(await cli(["get", "todos", "x1", "--json", ...viaHrana], inB)).toMatchObject({ code: 0, stdout: '{"id":"x1","title":"from the binary"}\n' });
+  const libsqlUrl = `${hrana.url.replace("http://", "libsql://")}?tls=0`;
+  expect(await cli(["get", "todos", "h1", "--json", "--db", libsqlUrl], inB)).toMatchObject({ code: 0, stdout: '{"id":"h1","title":"libsql remote"}\n' });
+
+  const about = JSON.parse((await cli(["version", "--json"], inB)).stdout);
+  expect(about).toMatchObject({ version: pkg.version, target: HOST, protocols: [1], libsql: "embedded" });
+  expect(about.commit).toMatch(/^[0-9a-f]{40}(-dirty)?$/);
+  expect(about.schema).toEqual({ local: expect.stringMatching(/^\d{4}_/), server: { sqlite: expect.stringMatching(/^\d{4}_/), postgres: expect.stringMatching(/^\d{4}_/) } });
 });
 
 test.skipIf(!HOST)("the single executable serves the browser console (serve --console) with no files beside it", async () => {
@@ -106,3 +129,19 @@ test.skipIf(!HOST)("the single executable serves the browser console (serve --co
     await proc.exited;
   }
 }, 30_000);
+
+test.skipIf(!HOST)("an executable built without the libsql addon says so for file: and libsql URLs (exit 7) and works otherwise", async () => {
+  const bare = tempDir("stowage-bin-nolibsql-");
+  try {
+    const built = await buildTarget(HOST!, bare.path, { libsql: false });
+    expect(built).toMatchObject({ status: "ok", libsql: false });
+    const at = { exe: built.file!, cwd: bare.path };
+    const said = await cli(["get", "todos", "x1", "--db", `file:${join(bare.path, "l.db")}`], at);
+    expect(said.code).toBe(7);
+    expect(said.stderr).toContain(`needs libsql, whose native addon this build does not include (this executable (${HOST}) has no libsql native addon: built with --no-libsql)`);
+    expect(JSON.parse((await cli(["version", "--json"], at)).stdout).libsql).toBe("absent");
+    expect(await cli(["put", "todos", '{"id":"p1"}', "--db", join(bare.path, "plain.db")], at)).toMatchObject({ code: 0, stdout: "p1\n" });
+  } finally {
+    bare.cleanup();
+  }
+}, 120_000);
