@@ -247,6 +247,7 @@ export class Stowage {
       cursor: null,
       conflicts: 0,
       rejections: 0,
+      unresolved: 0,
       live: { enabled: false, connected: false, since: null, lastEventAt: null, lastEventId: null },
     };
   }

@@ -3,6 +3,7 @@ import { StowageError, describeValue, isStowageError } from "../errors.ts";
 import { Store } from "../store/store.ts";
 import type { Doc, ListOptions, ListPage } from "../store/types.ts";
 import type { Stowage } from "../stowage.ts";
+import type { SyncResult } from "../sync/types.ts";
 import { parseRestConfigText } from "../sync/rest/config.ts";
 import { UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
@@ -63,8 +64,9 @@ async function pushAfter<R>(ctx: CliContext, run: (handle: Stowage) => Promise<R
   const handle = await openSynced(ctx, { autoSync: false });
   try {
     const result = await run(handle);
+    let pushed: SyncResult | undefined;
     try {
-      await handle.push();
+      pushed = await handle.push();
     } catch (e) {
       if (!isStowageError(e, "transport")) {
         throw new StowageError(isStowageError(e) ? e.code : "storage", `saved locally and queued, but the server refused the push: ${(e as Error).message}`, {
@@ -75,10 +77,22 @@ async function pushAfter<R>(ctx: CliContext, run: (handle: Stowage) => Promise<R
       const queued = (await handle.status()).outbox.size;
       ctx.io.err(`stowage: server unreachable (${(e as Error).message}); saved locally, ${queued} write${queued === 1 ? "" : "s"} queued for \`stowage sync\`\n`);
     }
+    if (pushed) await refusedAfterPush(handle, pushed);
     return result;
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Throws (exit 6) when the server refused some of the pushed writes. First a sync, so the
+ * refused documents return to the server's state before the command exits (guarantee 12).
+ */
+async function refusedAfterPush(handle: Stowage, result: SyncResult): Promise<void> {
+  if (result.issues.length === 0) return;
+  await handle.sync().catch(() => {}); // best effort: the next `stowage sync` does it otherwise
+  const list = result.issues.map((i) => `${i.kind} ${i.collection}/${i.id}: ${i.message}`).join("; ");
+  throw new StowageError("rejected", `saved locally, but the server refused ${result.issues.length} write${result.issues.length === 1 ? "" : "s"} (recorded, see \`stowage status\`): ${list}`);
 }
 
 export function httpOnly(ctx: CliContext): boolean {

@@ -19,6 +19,12 @@ export interface SyncResult {
   reset: boolean;
   /** False when another process holds the sync lease (this one only writes locally). */
   leased: boolean;
+  /**
+   * Documents whose server value this cycle could not fetch after a refusal (or a lost
+   * answer): they may still show a refused value until a later cycle resolves them. Absent
+   * when there are none: after such a sync no refused value is visible (guarantee 12).
+   */
+  unresolved?: { collection: string; id: string }[];
 }
 
 export interface SyncStatus {
@@ -42,6 +48,8 @@ export interface SyncStatus {
   conflicts: number;
   /** Recorded rejections (ops that can never apply). */
   rejections: number;
+  /** Documents waiting for their server value (see SyncResult.unresolved). */
+  unresolved: number;
   /** The live event stream (README "Live"). */
   live: LiveStatus;
 }

@@ -39,7 +39,7 @@ const status: Command = {
       ["database", report.db ?? "(none: http-only)"],
       ["client", s.clientId ?? ""],
       ["outbox", `${s.outbox.size} queued${age(s.outbox.oldestAgeMs)}`],
-      ["conflicts", `${s.conflicts} conflicts, ${s.rejections} rejections`],
+      ["conflicts", `${s.conflicts} conflicts, ${s.rejections} rejections${s.unresolved ? `, ${s.unresolved} documents waiting for their server value` : ""}`],
     ];
     if (ctx.global.url) {
       rows.push(["server", `${ctx.global.url} — ${server!.ok ? `reachable (${server!.ms} ms)` : `unreachable: ${server!.error}`}`]);
