@@ -9,7 +9,7 @@ import { lockTenant } from "./dialect-sql.ts";
 import { absentSince, getDoc, listDocs } from "./docs.ts";
 import { errorResponse, HttpError, json, jsonText, readJson } from "./http.ts";
 import { requestAuthenticator, requireScope, type AuthOptions } from "./auth/authenticate.ts";
-import type { Principal } from "./keys.ts";
+import { revokedKeys, type Principal } from "./keys.ts";
 import { normalizeBasePath, stripBasePath } from "./mount.ts";
 import { parsePullCursor, pullPage, type PullPosition } from "./pull.ts";
 import { checkPush, pushWithSeq } from "./push.ts";
@@ -90,7 +90,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
   const onError = options.onError ?? ((e: unknown) => console.error("stowage server: internal error:", e));
   const limiter = limits.rate ? new RateLimiter(limits.rate) : undefined;
   const feed = options.changes ?? new ChangeFeed({ readSeq: (t) => readTenantSeq(store, t) });
-  const streams = new EventStreams(feed, options.events);
+  const streams = new EventStreams(feed, options.events, { revoked: (ids) => revokedKeys(store, ids) }); // token expiry by the real clock, as jose checks it
   const authenticate = requestAuthenticator(store, options);
   const basePath = normalizeBasePath(options.basePath);
 
@@ -111,7 +111,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       const p = await authorize(req, false);
       checkLastEventId(req.headers.get("last-event-id"));
       const changes = wantsChanges(url.searchParams.get("changes"));
-      return streams.open({ tenantId: p.tenantId, keyId: p.keyId, changes }, async () => (await readTenantSeq(store, p.tenantId)) ?? 0);
+      return streams.open({ tenantId: p.tenantId, keyId: p.keyId, changes, expiresAt: p.expiresAt }, async () => (await readTenantSeq(store, p.tenantId)) ?? 0);
     }
     const principal = await authorize(req);
     if (route.kind === "push") {

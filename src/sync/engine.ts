@@ -212,6 +212,7 @@ export class SyncEngine {
       rejections: count("rejected"),
       unresolved: Number((await all<{ n: number }>(this.#store.db, "select count(*) as n from _stowage_refresh"))[0]?.n ?? 0),
       live: this.#live?.status() ?? LIVE_OFF,
+      auth: this.#http.credentials.status(),
     };
   }
 

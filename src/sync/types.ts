@@ -1,4 +1,5 @@
 import type { StowageError } from "../errors.ts";
+import type { AuthStatus } from "./credentials.ts";
 import type { SyncIssue } from "./push.ts";
 
 /** What the engine is doing right now. */
@@ -52,6 +53,8 @@ export interface SyncStatus {
   unresolved: number;
   /** The live event stream (README "Live"). */
   live: LiveStatus;
+  /** The credentials: `ok`, `refreshing`, or `failed` with the reason (a provider error, a 401). */
+  auth: AuthStatus;
 }
 
 /** The live event stream's state, in `status().live`. */
