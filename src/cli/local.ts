@@ -69,7 +69,8 @@ async function pushAfter<R>(ctx: CliContext, run: (handle: Stowage) => Promise<R
       pushed = await handle.push();
     } catch (e) {
       if (!isStowageError(e, "transport")) {
-        throw new StowageError(isStowageError(e) ? e.code : "storage", `saved locally and queued, but the server refused the push: ${(e as Error).message}`, {
+        const why = isStowageError(e, "auth") ? "no credentials for the push" : "the server refused the push";
+        throw new StowageError(isStowageError(e) ? e.code : "storage", `saved locally and queued, but ${why}: ${(e as Error).message}`, {
           cause: e,
           status: (e as StowageError).status,
         });
@@ -101,7 +102,7 @@ export function httpOnly(ctx: CliContext): boolean {
 
 /** A server to push to: a Stowage server with a key, or a REST API config (its key may be inside). */
 function hasRemote(ctx: CliContext): boolean {
-  return (ctx.global.url !== undefined && ctx.global.key !== undefined) || ctx.global.rest !== undefined;
+  return (ctx.global.url !== undefined && (ctx.global.key !== undefined || ctx.global.tokenCommand !== undefined)) || ctx.global.rest !== undefined;
 }
 
 /** Opens Stowage with the global settings (never the environment a second time). */
@@ -109,7 +110,12 @@ export async function openSynced(ctx: CliContext, options: { autoSync: boolean; 
   const { openStowage } = await import("../stowage.ts");
   const g = ctx.global;
   const rest = g.rest === undefined ? undefined : parseRestConfigText(await ctx.io.readText(g.rest), `file ${describeValue(g.rest)}`);
+  if (g.tokenCommand !== undefined && g.key !== undefined) throw new UsageError("give --key (STOWAGE_API_KEY) or --token-command (STOWAGE_TOKEN_COMMAND), not both");
+  if (g.tokenCommand !== undefined && rest) throw new UsageError("--token-command (STOWAGE_TOKEN_COMMAND) is for a Stowage server; a REST config carries its own apiKey");
+  if (g.tokenCommand !== undefined && g.tokenCommand.trim() === "") throw new UsageError("--token-command (STOWAGE_TOKEN_COMMAND) is empty");
+  const getToken = g.tokenCommand === undefined ? undefined : (await import("../runtime/token-command.ts")).tokenCommand(g.tokenCommand, { env: ctx.io.env });
   return openStowage({
+    getToken,
     rest,
     adapter: httpOnly(ctx) ? undefined : await ctx.io.sqliteAdapter(g.db),
     url: g.url,
