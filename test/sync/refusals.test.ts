@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
-import { createKey } from "../../src/server/index.ts";
+import { createKey, revokeKey } from "../../src/server/index.ts";
 import { openStowage, type Stowage } from "../../src/stowage.ts";
 import type { FetchFn } from "../../src/sync/http.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
@@ -105,5 +105,40 @@ describe("a refusal whose refresh GET is dropped", () => {
     expect(next.unresolved).toBeUndefined();
     expect(await reader.collection("todos").get("ghost")).toBeUndefined();
     expect((await reader.status()).unresolved).toBe(0);
+  });
+});
+
+describe("a push repeated after the scope was downgraded", () => {
+  test("ops the server already applied (their answer was lost) come back duplicate, not rejected; new ops are rejected", async () => {
+    const writeKey = await createKey(server.store, server.tenant, { label: "downgraded" });
+    let key = writeKey.key;
+    let loseAnswer = false;
+    const losing: FetchFn = async (input, init) => {
+      const res = await globalThis.fetch(input, init);
+      if (loseAnswer && new URL(input).pathname === "/v1/push") {
+        loseAnswer = false;
+        await res.text();
+        throw new TypeError("connection reset after the server answered (dropped by the test)");
+      }
+      return res;
+    };
+    const c = await openStowage({ adapter: createBunSqliteAdapter({ path: join(dir.path, `c${n++}.db`) }), url: server.url, getToken: () => key, env: {}, autoSync: false, live: false, fetch: losing });
+    open.push(c);
+    await c.sync();
+    await c.collection("todos").put({ id: "applied-once", by: "writer" });
+    loseAnswer = true;
+    expect((await c.push().then(() => null, (e) => e))?.code).toBe("transport");
+    expect((await c.status()).outbox.size).toBe(1); // applied on the server, unknown here
+
+    // The scope is downgraded before the retry: the write key is revoked (401), a read key issued.
+    key = readKey;
+    await revokeKey(server.store, writeKey.id);
+    await c.collection("todos").put({ id: "new-after", by: "reader" });
+    const r = await c.sync();
+    expect(r.issues.map((i) => [i.kind, i.id, i.message.split(":")[0]])).toEqual([["rejected", "new-after", "forbidden"]]);
+    expect(r.pushed).toBe(1); // the repeated op: duplicate
+    expect(await c.collection("todos").get("applied-once")).toEqual({ id: "applied-once", by: "writer" });
+    expect(await c.collection("todos").get("new-after")).toBeUndefined();
+    expect((await c.status()).rejections).toBe(1);
   });
 });
