@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startEmbedded, type EmbeddedServer } from "../server/embed-helpers.ts";
+import { spawnMcp } from "../mcp/client.ts";
 import { BIN, cli, ROOT } from "./run.ts";
 
 const SECRET = "a-test-secret-that-is-long-enough-for-hs256!";
@@ -91,4 +92,25 @@ describe("2-second JWTs through the CLI for 30 s", () => {
     expect(auth401).toEqual([]);
     expect(ups - 1).toBeGreaterThanOrEqual(10);
   }, 90_000);
+});
+
+describe("stowage mcp with STOWAGE_TOKEN_COMMAND", () => {
+  test("stores through the token's tenant; sync_status shows the auth state", async () => {
+    const e = env("mcp.db", MINT, { MINT_SUB: "mcp-tenant" });
+    const child = spawnMcp([process.execPath, BIN, "mcp"], { ...e, STOWAGE_API_KEY: undefined });
+    try {
+      await child.initialize();
+      const stored = await child.call("store", { content: "a note stored with a minted token" });
+      expect(stored.isError).toBeUndefined();
+      const status = await child.call("sync_status", { sync: true });
+      expect(status.isError).toBeUndefined();
+      expect(status.structuredContent.status.outbox.size).toBe(0);
+      expect(status.structuredContent.status.auth).toMatchObject({ state: "ok", reason: null, renewable: true });
+      // Another client of the same tenant (same token command) pulls the note.
+      const other = env("mcp-reader.db", MINT, { MINT_SUB: "mcp-tenant" });
+      expect((await cli(["sync"], { env: other })).stdout).toBe("pushed 0, pulled 1; 0 still queued\n");
+    } finally {
+      await child.close();
+    }
+  }, 60_000);
 });
