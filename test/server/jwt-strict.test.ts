@@ -144,3 +144,33 @@ describe("event streams outlive no credentials", () => {
     expect(r.text).toContain('event: closed\ndata: {"reason":"token_expired"');
   });
 });
+
+describe("stowage serve flags", () => {
+  test("--jwt-secret and --jwt-jwks together, --jwt-alg HS384, --jwt-allow-no-exp; bad combinations exit 2", async () => {
+    const { cli, startServe } = await import("../cli/run.ts");
+    const { tempDir } = await import("../helpers/tmp.ts");
+    const tmp = tempDir("stowage-jwt-cli-");
+    try {
+      const pair = await generateKeyPair("ES256");
+      const jwkFile = tmp.file("jwks.json");
+      await Bun.write(jwkFile, JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256" }] }));
+      const s = await startServe(tmp.file("server.db"), { args: ["--jwt-secret", SECRET, "--jwt-jwks", jwkFile, "--jwt-alg", "HS384", "--jwt-allow-no-exp"] });
+      try {
+        const es = await new SignJWT({ sub: "u1" }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setExpirationTime(now() + 600).sign(pair.privateKey);
+        expect((await call(s.url, es, "GET", "/v1/pull")).status).toBe(200);
+        expect((await call(s.url, await hs("HS384", { sub: "u1" }, null), "GET", "/v1/pull")).status).toBe(200);
+        expect((await call(s.url, await hs("HS256", { sub: "u1" }), "GET", "/v1/pull")).status).toBe(401);
+      } finally {
+        await s.stop();
+      }
+      const noSecret = await cli(["serve", "--port", "0", "--data", tmp.file("other.db"), "--jwt-jwks", jwkFile, "--jwt-alg", "HS256"]);
+      expect(noSecret.code).toBe(2);
+      expect(noSecret.stderr).toContain("--jwt-alg applies to --jwt-secret");
+      const badAlg = await cli(["serve", "--port", "0", "--data", tmp.file("other.db"), "--jwt-secret", SECRET, "--jwt-alg", "RS256"]);
+      expect(badAlg.code).toBe(2);
+      expect(badAlg.stderr).toContain("cannot be used with a secret");
+    } finally {
+      tmp.cleanup();
+    }
+  }, 60_000);
+});
