@@ -7,16 +7,20 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startEmbedded, type EmbeddedServer } from "../server/embed-helpers.ts";
 import { spawnMcp } from "../mcp/client.ts";
-import { BIN, cli, ROOT } from "./run.ts";
+import { BIN, cli, ROOT, startServe } from "./run.ts";
 
 const SECRET = "a-test-secret-that-is-long-enough-for-hs256!";
 const MINT = `"${process.execPath}" "${join(ROOT, "test/fixtures/mint-token.ts")}"`;
 let s: EmbeddedServer;
+const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   s = await startEmbedded({ jwt: { secret: SECRET, clockToleranceSec: 0 } });
 });
-afterAll(() => s.stop());
+afterAll(async () => {
+  for (const c of cleanups) await c();
+  await s.stop();
+});
 
 function env(db: string, command: string, extra: Record<string, string> = {}): Record<string, string> {
   return { STOWAGE_URL: s.url, STOWAGE_DB: s.file(db), STOWAGE_TOKEN_COMMAND: command, STOWAGE_LIVE: "0", MINT_SECRET: SECRET, MINT_SUB: "cli-tenant", ...extra };
@@ -66,8 +70,10 @@ describe("a token command that fails, hangs or prints nothing", () => {
 });
 
 describe("2-second JWTs through the CLI for 30 s", () => {
-  test("sync --watch with live on: every write lands, the stream reconnects across expiries, no 401 error", async () => {
-    const e = { ...env("watch.db", MINT, { MINT_LIFETIME_S: "2" }), STOWAGE_LIVE: "1", PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1" };
+  test("against stowage serve --jwt-secret, sync --watch with live on: every write lands, the stream reconnects across expiries, no 401 error", async () => {
+    const served = await startServe(s.file("served.db"), { args: ["--jwt-secret", SECRET] });
+    cleanups.push(() => served.stop());
+    const e = { ...env("watch.db", MINT, { MINT_LIFETIME_S: "2" }), STOWAGE_URL: served.url, STOWAGE_LIVE: "1", PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1" };
     const watch = Bun.spawn([process.execPath, BIN, "sync", "--watch", "--json", "--sync-interval", "5s"], { cwd: ROOT, env: e, stdout: "pipe", stderr: "pipe" });
     const out = new Response(watch.stdout).text();
     const start = Date.now();
@@ -84,7 +90,7 @@ describe("2-second JWTs through the CLI for 30 s", () => {
     const events = (await out).split("\n").filter(Boolean).map((l) => JSON.parse(l));
     const ups = events.filter((ev) => ev.event === "live" && ev.connected).length;
     const auth401 = events.filter((ev) => ev.event === "error" && /401/.test(ev.message));
-    const reader = env("watch-reader.db", MINT);
+    const reader = { ...env("watch-reader.db", MINT), STOWAGE_URL: served.url };
     expect((await cli(["sync"], { env: reader })).code).toBe(0);
     const listed = (await cli(["list", "ticks", "--all", "--json"], { env: reader })).stdout.split("\n").filter(Boolean).length;
     console.log(`CLI, 2-s JWTs, 30 s: ${writes} writes (one process each), ${listed} on the server, ${ups - 1} stream reconnects by sync --watch, ${auth401.length} 401 errors`);

@@ -8,6 +8,7 @@ import { SignJWT } from "jose";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { openStowage, type Stowage } from "../../src/stowage.ts";
 import type { TokenReason } from "../../src/sync/credentials.ts";
+import { startServe } from "../cli/run.ts";
 import { startEmbedded, type EmbeddedServer } from "../server/embed-helpers.ts";
 
 const SECRET = "a-test-secret-that-is-long-enough-for-hs256!";
@@ -104,14 +105,15 @@ describe("getToken", () => {
   });
 });
 
-describe("2-second JWTs for 30 seconds, live on", () => {
+describe("2-second JWTs for 30 seconds against stowage serve --jwt-secret, live on", () => {
   test("every write lands, the stream reconnects across each expiry, no cycle ends in an unrecovered 401", async () => {
+    const served = await startServe(s.file("served.db"), { args: ["--jwt-secret", SECRET] });
     const trace: string[] = [];
     const errors: string[] = [];
     let minted = 0;
-    const c = await client(() => (minted++, mint("tenant-live", 2)), { autoSync: true, live: true, syncIntervalMs: 5_000, onTrace: (l: string) => trace.push(l) });
+    const c = await client(() => (minted++, mint("tenant-live", 2)), { url: served.url, autoSync: true, live: true, syncIntervalMs: 5_000, onTrace: (l: string) => trace.push(l) });
     c.on("error", (e) => errors.push(`${e.code}:${e.status ?? ""}:${e.message}`));
-    const reader = await client(() => mint("tenant-live", 600));
+    const reader = await client(() => mint("tenant-live", 600), { url: served.url });
     const start = Date.now();
     let writes = 0;
     while (Date.now() - start < 30_000) {
@@ -133,5 +135,8 @@ describe("2-second JWTs for 30 seconds, live on", () => {
     expect(reconnects).toBeGreaterThanOrEqual(10); // 30 s of 2-s tokens: ~15 expiries
     expect(expiredCloses).toBeGreaterThanOrEqual(10);
     expect((await c.status()).auth.state).toBe("ok");
+    await c.close();
+    await reader.close();
+    await served.stop();
   }, 90_000);
 });
