@@ -36,6 +36,10 @@
  *             known from push answers and pull pages; a delete nobody saw answered excuses absence.
  *  cursor     per process, the applied pull cursor its reads show never goes back (live events
  *             and pull pages are applied in sequence order only, each once).
+ *  lingering  a refused write never stays visible once resolved (guarantee 12): a snapshot taken
+ *             while no document waits for its server value (`_stowage_refresh` empty, read in
+ *             the same transaction) shows no value written by an op its file had recorded as
+ *             refused by then. A sync that reports nothing unresolved leaves such a state.
  *  lease      a finishing process alone on its file never gets `leased: false` after its
  *             predecessor was killed (a dead process's lease must not block syncing).
  * A version of a token is learnt wherever the server showed it: push answers, pull pages,
@@ -267,6 +271,21 @@ export function check(histories: Map<string, Line[]>, server: ServerFinal, clien
     }
     for (const [id, mine] of c.docs) if (!live.has(id)) diffs.push(`${id}: v${mine.version} ${mine.body} but the server has none`);
     if (diffs.length) add("converge", `client file ${c.file} differs from the server: ${diffs.slice(0, 6).join("; ")}${diffs.length > 6 ? ` (+${diffs.length - 6})` : ""}`);
+  }
+
+  // lingering
+  for (const l of all) {
+    if (l.t !== "read" || !Array.isArray(l.refusedOps) || l.refusedOps.length === 0) continue;
+    const clientId = fileClient.get(l.f);
+    if (!clientId) continue;
+    const refusedHere = new Set<number>(l.refusedOps as number[]);
+    for (const [id, [tok]] of Object.entries(l.docs as Record<string, [string | null, string | null]>)) {
+      const key = tok ? byToken.get(tok) : undefined;
+      const info = key ? ops.get(key) : undefined;
+      if (info && info.clientId === clientId && refusedHere.has(info.opId)) {
+        add("lingering", `${l.p} ${l.kind} read shows ${id} = ${tok}, written by op ${key} its file had recorded as refused, with nothing unresolved`);
+      }
+    }
   }
 
   const ownDeletesMap = new Map<number, Set<string>>();

@@ -10,7 +10,7 @@
  * loses nothing already written, and an op with an `invoke` line but no `ok`/`fail` line is
  * indeterminate.
  */
-import { appendFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
 import { openStowage } from "../src/stowage.ts";
 import { systemClock } from "../src/sync/clock.ts";
@@ -27,6 +27,8 @@ export interface ClientConfig {
   db: string;
   url: string;
   key: string;
+  /** When set, the bearer token is this file's content, read by getToken (auth faults, schedule.ts). */
+  tokenFile?: string;
   history: string;
   seed: number;
   keys: number;
@@ -141,7 +143,7 @@ const clock = cfg.skewMs ? { ...systemClock, now: () => Date.now() + cfg.skewMs 
 const db = await openStowage({
   adapter: createBunSqliteAdapter({ path: cfg.db }),
   url: cfg.url,
-  apiKey: cfg.key,
+  ...(cfg.tokenFile ? { getToken: () => readFileSync(cfg.tokenFile!, "utf8").trim() } : { apiKey: cfg.key }),
   env: {},
   syncIntervalMs: cfg.syncIntervalMs,
   autoSync: cfg.autoSync,
@@ -159,16 +161,21 @@ process.stdout.write("ready\n");
 /** One consistent view of every local document: one read inside one local transaction. */
 async function snapshot(kind: string): Promise<void> {
   // The applied pull cursor is read in the same transaction: the checker's "missed" rule.
-  const [rows, meta] = await db.transaction(async (tx) => [
+  // So are the documents waiting for their server value and the refusals recorded so far:
+  // with none waiting, no refused write may be visible (the checker's "lingering" rule).
+  const [rows, meta, waiting, refused] = await db.transaction(async (tx) => [
     await tx.sql<{ id: string; body: string }>("select id, body from _stowage_docs where collection = ?", [COLLECTION]),
     await tx.sql<{ value: string }>("select value from _stowage_meta where key = 'sync_cursor'"),
+    await tx.sql<{ n: number }>("select count(*) as n from _stowage_refresh"),
+    await tx.sql<{ op_id: number }>("select op_id from _stowage_conflicts where collection = ?", [COLLECTION]),
   ] as const);
   const view: Record<string, [string | null, string | null]> = {};
   for (const r of rows) {
     const v = JSON.parse(r.body) as { w?: string; g?: string | null };
     view[r.id] = [v.w ?? null, v.g ?? null];
   }
-  log({ t: "read", kind, docs: view, cursor: meta[0]?.value ?? null });
+  const unresolved = Number(waiting[0]?.n ?? 0);
+  log({ t: "read", kind, docs: view, cursor: meta[0]?.value ?? null, ...(unresolved ? { unresolved } : { refusedOps: refused.map((r) => r.op_id) }) });
 }
 
 db.on("pulled", () => {
@@ -298,8 +305,8 @@ if (cfg.mode === "run") {
   for (let i = 0; ; i++) {
     try {
       const res = await db.sync();
-      log({ t: "sync", leased: res.leased, pushed: res.pushed, pulled: res.pulled, reset: res.reset });
-      if (res.leased && (await db.status()).outbox.size === 0) break;
+      log({ t: "sync", leased: res.leased, pushed: res.pushed, pulled: res.pulled, reset: res.reset, unresolved: res.unresolved?.length ?? 0 });
+      if (res.leased && !res.unresolved && (await db.status()).outbox.size === 0) break;
       if (!res.leased) await sleep(100);
     } catch (e) {
       log({ t: "syncfail", err: String((e as Error)?.message ?? e).slice(0, 200) });
@@ -317,8 +324,8 @@ if (cfg.mode === "run") {
   for (;;) {
     try {
       const res = await db.sync();
-      log({ t: "sync", leased: res.leased, pushed: res.pushed, pulled: res.pulled, reset: res.reset, final: true });
-      if (res.leased) break;
+      log({ t: "sync", leased: res.leased, pushed: res.pushed, pulled: res.pulled, reset: res.reset, unresolved: res.unresolved?.length ?? 0, final: true });
+      if (res.leased && !res.unresolved) break;
       await sleep(100);
     } catch (e) {
       log({ t: "syncfail", err: String((e as Error)?.message ?? e).slice(0, 200), final: true });

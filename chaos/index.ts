@@ -1,10 +1,11 @@
 /**
  * `bun run chaos --seeds N [--seed S] [--from F] [--store sqlite|postgres] [--short] [--verbose]
- *  [--no-atomic] [--no-gc] [--planted NAME] [--root DIR] [--keep]` or `--recheck DIR`
+ *  [--no-atomic] [--no-gc] [--no-auth] [--planted NAME] [--root DIR] [--keep]` or `--recheck DIR`
  * Runs seeds F..F+N-1 (default 1..N), or only S; prints one line per seed, and for every failing
  * seed its schedule, the violations and the command that replays it. Exit 1 when any fails.
  * STOWAGE_CHAOS_ATOMIC=0 also turns the atomic visibility check off; STOWAGE_CHAOS_GC=0 (or
- * --no-gc) leaves tombstone GC out of the schedules.
+ * --no-gc) leaves tombstone GC out of the schedules; STOWAGE_CHAOS_AUTH=0 (or --no-auth) the
+ * auth faults (expiring JWTs, revoked keys, downgraded scopes).
  */
 import { plantedRoot, PLANTED } from "./planted.ts";
 import { describeSchedule } from "./schedule.ts";
@@ -17,7 +18,7 @@ const value = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 if (flag("help")) {
-  console.log("usage: bun run chaos --seeds N [--seed S] [--from F] [--store sqlite|postgres] [--short] [--verbose] [--no-atomic] [--no-gc] [--planted NAME] [--root DIR] [--keep] | --recheck DIR");
+  console.log("usage: bun run chaos --seeds N [--seed S] [--from F] [--store sqlite|postgres] [--short] [--verbose] [--no-atomic] [--no-gc] [--no-auth] [--planted NAME] [--root DIR] [--keep] | --recheck DIR");
   console.log(`planted bugs: ${Object.keys(PLANTED).join(", ")}`);
   process.exit(0);
 }
@@ -45,6 +46,7 @@ const seeds = one !== undefined ? [Number(one)] : Array.from({ length: count }, 
 const atomic = !flag("no-atomic") && process.env.STOWAGE_CHAOS_ATOMIC !== "0";
 const planted = value("planted");
 const gcFaults = !flag("no-gc") && process.env.STOWAGE_CHAOS_GC !== "0";
+const authFaults = !flag("no-auth") && process.env.STOWAGE_CHAOS_AUTH !== "0";
 // --root DIR: run the processes from another tree holding src/, adapters/ and chaos/ (e.g. an
 // older commit's `git archive`), to compare builds under the same schedules.
 const otherRoot = value("root");
@@ -54,9 +56,9 @@ const started = performance.now();
 let failed = 0;
 const rules = new Map<string, number>();
 for (const seed of seeds) {
-  const r = await runSeed({ seed, store, root: root?.path, short: flag("short"), gc: gcFaults, focus: planted ? PLANTED[planted]?.focus : undefined, verbose: flag("verbose"), atomic, keep: flag("keep") });
+  const r = await runSeed({ seed, store, root: root?.path, short: flag("short"), gc: gcFaults, focus: planted ? PLANTED[planted]?.focus : undefined, verbose: flag("verbose"), atomic, keep: flag("keep"), auth: authFaults });
   const s = r.stats;
-  const line = `seed ${seed} ${store}: ${r.violations.length ? "FAIL" : "ok"} in ${r.ms} ms (${s.ops} ops, ${s.reads} reads, ${s.kills} client kills, ${s.serverKills} server kills, ${s.gcs} gc, ${s.resets} resets, ${s.dropped} dropped, ${s.duplicated} duplicated, ${s.streams} streams, ${s.events} events, ${s.conflicts} conflicts)`;
+  const line = `seed ${seed} ${store}: ${r.violations.length ? "FAIL" : "ok"} in ${r.ms} ms (${s.ops} ops, ${s.reads} reads, ${s.kills} client kills, ${s.serverKills} server kills, ${s.gcs} gc, ${s.resets} resets, ${s.dropped} dropped, ${s.duplicated} duplicated, ${s.streams} streams, ${s.events} events, ${s.conflicts} conflicts, ${s.rejected} rejected, ${s.authFaults} auth faults${r.schedule.auth ? ` (${r.schedule.auth.mode === "jwt" ? `${r.schedule.auth.lifetimeS}-s JWTs` : "keys"})` : ""})`;
   console.log(line);
   if (r.violations.length) {
     failed++;
@@ -64,7 +66,7 @@ for (const seed of seeds) {
     console.log(describeSchedule(r.schedule));
     for (const v of r.violations) console.log(`  VIOLATION [${v.rule}] ${v.message}`);
     console.log(`  history and databases kept in ${r.dir}`);
-    console.log(`  replay: bun run chaos --seed ${seed} --store ${store}${flag("short") ? " --short" : ""}${planted ? ` --planted ${planted}` : ""}${atomic ? "" : " --no-atomic"}${gcFaults ? "" : " --no-gc"}`);
+    console.log(`  replay: bun run chaos --seed ${seed} --store ${store}${flag("short") ? " --short" : ""}${planted ? ` --planted ${planted}` : ""}${atomic ? "" : " --no-atomic"}${gcFaults ? "" : " --no-gc"}${authFaults ? "" : " --no-auth"}`);
   }
 }
 root?.cleanup();

@@ -4,12 +4,13 @@
  * history checked (check.ts).
  */
 import { Database } from "bun:sqlite";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
 import { createPostgresAdapter } from "../adapters/postgres/index.ts";
-import { createKey, openServerStore, type ServerStore } from "../src/server/index.ts";
+import { SignJWT } from "jose";
+import { createKey, openServerStore, revokeKey, type ServerStore } from "../src/server/index.ts";
 import { gc } from "../src/server/gc.ts";
 import { check, type ClientFinal, type Line, type ServerFinal, type Violation } from "./check.ts";
 import type { ClientConfig } from "./client.ts";
@@ -46,6 +47,8 @@ export interface RunOptions {
   atomic?: boolean;
   /** Keep the temp dir (histories, databases) for inspection. */
   keep?: boolean;
+  /** Auth faults (default true): schedule.ts AuthPlan. */
+  auth?: boolean;
 }
 
 export interface RunResult {
@@ -55,7 +58,7 @@ export interface RunResult {
   violations: Violation[];
   ms: number;
   dir: string;
-  stats: { ops: number; reads: number; kills: number; serverKills: number; gcs: number; resets: number; dropped: number; duplicated: number; streams: number; events: number; conflicts: number };
+  stats: { ops: number; reads: number; kills: number; serverKills: number; gcs: number; resets: number; dropped: number; duplicated: number; streams: number; events: number; conflicts: number; authFaults: number; rejected: number };
   /** How clock skew was applied. */
   skew: "faketime" | "injected";
 }
@@ -65,15 +68,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runSeed(options: RunOptions): Promise<RunResult> {
   const started = performance.now();
   const root = options.root ?? REPO_ROOT;
-  const schedule = makeSchedule(options.seed, options.store, { short: options.short, gc: options.gc, focus: options.focus });
+  const schedule = makeSchedule(options.seed, options.store, { short: options.short, gc: options.gc, focus: options.focus, auth: options.auth });
   const dir = mkdtempSync(join(tmpdir(), `stowage-chaos-${options.seed}-`));
   const bun = process.execPath;
-  const stats = { ops: 0, reads: 0, kills: 0, serverKills: 0, gcs: 0, resets: 0, dropped: 0, duplicated: 0, streams: 0, events: 0, conflicts: 0 };
+  const stats = { ops: 0, reads: 0, kills: 0, serverKills: 0, gcs: 0, resets: 0, dropped: 0, duplicated: 0, streams: 0, events: 0, conflicts: 0, authFaults: 0, rejected: 0 };
   const pgSchema = options.store === "postgres" ? `stowage_t_chaos${options.seed}x${Math.random().toString(36).slice(2, 8)}` : "";
   const serverDb = join(dir, "server.db");
   const adminAdapter = options.store === "postgres" ? createPostgresAdapter({ url: PG_URL, schema: pgSchema, pool: { max: 1 } }) : createBunSqliteAdapter({ path: serverDb });
   const admin: ServerStore = await openServerStore({ adapter: adminAdapter });
-  const { key, tenant } = await createKey(admin, "chaos", { createIfMissing: true });
+  const first = await createKey(admin, "chaos", { createIfMissing: true });
+  const { key, tenant } = first;
+  const creds = await authCredentials(schedule, admin, dir, first);
 
   const skewEnv = (skewMs: number): Record<string, string> =>
     FAKETIME && skewMs ? { LD_PRELOAD: FAKETIME, FAKETIME: `${skewMs > 0 ? "+" : ""}${Math.round(skewMs / 1000)}s`, FAKETIME_DONT_FAKE_MONOTONIC: "1" } : {};
@@ -83,7 +88,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
   const refreshTargets = () => targets.splice(0, targets.length, ...serverUrls.filter((u): u is string => u !== null));
   async function startServer(s: number, skewMs: number): Promise<void> {
     const cmd = options.store === "postgres" ? [bun, join(root, "chaos/server.ts"), "postgres", PG_URL, pgSchema] : [bun, join(root, "chaos/server.ts"), "sqlite", serverDb];
-    const child = spawnChild(cmd, { verbose: options.verbose, env: skewEnv(skewMs) });
+    const child = spawnChild(cmd, { verbose: options.verbose, env: { ...skewEnv(skewMs), ...creds.serverEnv } });
     servers[s] = child;
     const line = await child.waitLine((l) => l.startsWith("{"), 20_000);
     if (!line) throw new Error(`server ${s} did not start`);
@@ -111,6 +116,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
       db: join(dir, `client-${spec.file}.db`),
       url: proxies[c].url,
       key,
+      ...(creds.tokenFile ? { tokenFile: creds.tokenFile } : {}),
       history: join(dir, `h-${proc}.jsonl`),
       seed: mulberry32(schedule.seed ^ (c * 7919 + incarnation[c] * 104_729))() * 4294967296 >>> 0,
       keys: schedule.keys,
@@ -180,6 +186,9 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
       } else if (e.a === "gc") {
         await gc(admin, { olderThanMs: 0 }).catch(() => {});
         stats.gcs++;
+      } else if (e.a === "revoke" || e.a === "downgrade" || e.a === "restore") {
+        await creds.apply(e.a);
+        stats.authFaults++;
       }
     }
     const rest = schedule.durationMs - (performance.now() - t0);
@@ -197,6 +206,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
     await Promise.all(clients.map((c) => c?.kill()));
     for (let s = 0; s < schedule.servers; s++) if (!servers[s]) await startServer(s, 0);
     for (const p of proxies) p.setFaults({ ...HEALTHY });
+    await creds.apply("restore");
 
     // Quiescence: one fresh process per file drains its outbox, then all pull once more.
     const files = [...new Set(schedule.clients.map((c) => c.file))];
@@ -221,6 +231,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
     const server = await serverFinal(admin, tenant.id);
     const finals: ClientFinal[] = files.map((f) => clientFinal(join(dir, `client-${f}.db`), f));
     stats.conflicts = finals.reduce((n, c) => n + c.conflicts.filter((x) => x.kind === "conflict").length, 0);
+    stats.rejected = finals.reduce((n, c) => n + c.conflicts.filter((x) => x.kind === "rejected").length, 0);
     const histories = readHistories(dir);
     for (const lines of histories.values()) {
       for (const l of lines) {
@@ -232,6 +243,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
     }
     violations = violations.concat(check(histories, server, finals, { atomic: options.atomic }));
   } finally {
+    creds.stop();
     for (const t of restartTimers) clearTimeout(t);
     await Promise.all(clients.map((c) => c?.kill()));
     await Promise.all(servers.map((s) => s?.kill("SIGKILL")));
@@ -246,6 +258,68 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
     if (!options.keep && violations.length === 0) rmSync(dir, { recursive: true, force: true });
   }
   return { seed: options.seed, store: options.store, schedule, violations, ms: Math.round(performance.now() - started), dir, stats, skew: FAKETIME ? "faketime" : "injected" };
+}
+
+/**
+ * The credentials file clients read their bearer token from (schedule.ts AuthPlan), and the
+ * faults applied to it. Without a plan: no file, clients use the run's API key.
+ */
+interface AuthCredentials {
+  /** The file clients read their token from (none without auth faults). */
+  tokenFile: string | undefined;
+  /** Environment for server processes (the JWT secret). */
+  serverEnv: Record<string, string>;
+  /** Applies a fault: `revoke`, `downgrade` or `restore`. */
+  apply(fault: string): Promise<void>;
+  stop(): void;
+}
+
+async function authCredentials(schedule: Schedule, admin: ServerStore, dir: string, first: { id: string; key: string }): Promise<AuthCredentials> {
+  const plan = schedule.auth;
+  if (!plan) return { tokenFile: undefined, serverEnv: {}, apply: async () => {}, stop: () => {} };
+  const tokenFile = join(dir, "token");
+  const write = (token: string) => {
+    writeFileSync(`${tokenFile}.tmp`, token);
+    renameSync(`${tokenFile}.tmp`, tokenFile); // readers never see half a token
+  };
+  if (plan.mode === "key") {
+    let current = { id: first.id, scope: "write" as "read" | "write" };
+    write(first.key);
+    const issue = async (scope: "read" | "write") => {
+      const next = await createKey(admin, "chaos", { scope, label: `chaos ${scope}` });
+      write(next.key);
+      await revokeKey(admin, current.id);
+      current = { id: next.id, scope };
+    };
+    return {
+      tokenFile,
+      serverEnv: {},
+      apply: async (a: string) => {
+        if (a === "revoke") await issue(current.scope);
+        else if (a === "downgrade" && current.scope === "write") await issue("read");
+        else if (a === "restore" && current.scope === "read") await issue("write");
+      },
+      stop: () => {},
+    };
+  }
+  const secret = `chaos-secret-${schedule.seed}-that-is-at-least-32-bytes-long`;
+  let scope = "read write";
+  const mint = async () => {
+    const now = Date.now() / 1000;
+    write(await new SignJWT({ sub: "chaos", scope }).setProtectedHeader({ alg: "HS256" }).setIssuedAt(Math.floor(now)).setExpirationTime(Math.ceil(now) + plan.lifetimeS).sign(new TextEncoder().encode(secret)));
+  };
+  await mint();
+  const timer = setInterval(() => void mint().catch(() => {}), Math.round((plan.lifetimeS * 1000) / 3));
+  return {
+    tokenFile,
+    serverEnv: { STOWAGE_CHAOS_JWT_SECRET: secret },
+    apply: async (a: string) => {
+      if (a === "downgrade") scope = "read";
+      else if (a === "restore") scope = "read write";
+      await mint();
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
 /** Checks a kept SQLite run directory again (after a checker change); answers the violations. */

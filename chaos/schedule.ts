@@ -22,7 +22,24 @@ export type Event =
   | { at: number; a: "faults"; c: number; faults: ProxyFaults }
   | { at: number; a: "heal"; c: number }
   | { at: number; a: "cut"; c: number }
-  | { at: number; a: "gc" };
+  | { at: number; a: "gc" }
+  | { at: number; a: "revoke" }
+  | { at: number; a: "downgrade" }
+  | { at: number; a: "restore" };
+
+/**
+ * Auth faults (issue 31). Clients take their bearer token from a file the runner rewrites
+ * (their getToken reads it: at start, before a JWT's exp, after a 401). `key`: API keys; a
+ * `revoke` issues a new write key and revokes the old one. `jwt`: HS256 tokens the runner
+ * mints every third of `lifetimeS` (1-3 s), so they expire mid-push and mid-stream. Both:
+ * `downgrade` switches to read-only credentials (the write key is revoked, or the scope
+ * claim says `read`) and `restore` back; pushes meanwhile are refused and recorded.
+ */
+export interface AuthPlan {
+  mode: "key" | "jwt";
+  /** JWT lifetime, seconds. */
+  lifetimeS: number;
+}
 
 export interface Schedule {
   seed: number;
@@ -50,6 +67,8 @@ export interface Schedule {
   burstEarly?: boolean;
   /** Seeds of each client incarnation's op stream and of the proxies' decisions. */
   seeds: number[];
+  /** Auth faults, or null (planted-bug runs, --no-auth). */
+  auth: AuthPlan | null;
 }
 
 /**
@@ -68,6 +87,8 @@ export interface ScheduleOptions {
   gc?: boolean;
   /** Weights the draws toward one area (planted-bug runs): see `Focus`. */
   focus?: Focus;
+  /** Auth faults (default true; never with a focus, so planted-bug seeds stay as they were). */
+  auth?: boolean;
 }
 
 /** Everything a run does, drawn from the seed alone (same seed, same schedule). */
@@ -147,13 +168,39 @@ export function makeSchedule(seed: number, store: Store, options: ScheduleOption
   const keys = rng.int(3, 8);
   // Drawn from a generator of its own, so every other draw of a seed stays as it was before bursts.
   const bursts = options.focus === "bursts" || (!options.focus && new Rng(seed ^ 0x2545f491).chance(0.5));
-  return { seed, store, keys, servers, serverSkewMs, leaseTtlMs: 3000, clients, durationMs, events, mix, seeds, strict: later.chance(0.25), bursts, ...(options.focus === "bursts" ? { burstEarly: true } : {}) };
+  const strict = later.chance(0.25);
+  const auth = options.auth !== false && !options.focus ? authFaults(seed, durationMs, events, serverSkewMs) : null;
+  return { seed, store, keys, servers, serverSkewMs, leaseTtlMs: 3000, clients, durationMs, events, mix, seeds, strict, bursts, auth, ...(options.focus === "bursts" ? { burstEarly: true } : {}) };
+}
+
+/**
+ * Draws the auth plan and its events from a generator of their own (the other draws stay as
+ * they were). With JWTs the servers keep true time: a server minutes ahead would find every
+ * token expired, which tests nothing but a stall (the token issuer is not the server's clock).
+ */
+function authFaults(seed: number, durationMs: number, events: Event[], serverSkewMs: number[]): AuthPlan {
+  const rng = new Rng(seed ^ 0x0a17c0de);
+  const plan: AuthPlan = { mode: rng.chance(0.5) ? "jwt" : "key", lifetimeS: rng.int(1, 3) };
+  if (plan.mode === "jwt") {
+    serverSkewMs.fill(0);
+    for (const e of events) if (e.a === "kill-server") e.skewMs = 0;
+  }
+  for (let at = rng.int(200, 900); at < durationMs; at += rng.int(400, 1500)) {
+    const r = rng.next();
+    if (r < 0.4 && plan.mode === "key") events.push({ at, a: "revoke" });
+    else if (r < 0.75) {
+      events.push({ at, a: "downgrade" });
+      events.push({ at: Math.min(durationMs - 1, at + rng.int(100, 700)), a: "restore" });
+    }
+  }
+  events.sort((a, b) => a.at - b.at);
+  return plan;
 }
 
 /** The schedule as lines a person can read next to the history. */
 export function describeSchedule(s: Schedule): string {
   const lines = [
-    `seed ${s.seed} on ${s.store}${s.mix === "default" ? "" : ` (op mix ${s.mix})`}${s.strict ? ", strict collection" : ""}${s.bursts ? ", bursts of 1,001+ puts" : ""}: ${s.clients.length} client processes, ${s.servers} server process(es) (skew ${s.serverSkewMs.join(", ")} ms), ${s.keys} keys, ${s.durationMs} ms of faults`,
+    `seed ${s.seed} on ${s.store}${s.mix === "default" ? "" : ` (op mix ${s.mix})`}${s.strict ? ", strict collection" : ""}${s.bursts ? ", bursts of 1,001+ puts" : ""}${s.auth ? `, auth by ${s.auth.mode === "jwt" ? `${s.auth.lifetimeS}-s JWTs` : "API keys"}` : ""}: ${s.clients.length} client processes, ${s.servers} server process(es) (skew ${s.serverSkewMs.join(", ")} ms), ${s.keys} keys, ${s.durationMs} ms of faults`,
     ...s.clients.map((c, i) => `  client ${i}: file ${c.file}, pullLimit ${c.pullLimit}, ${c.autoSync ? `background sync every ${c.syncIntervalMs} ms${c.live ? " + live stream" : ""}` : "explicit sync only"}, pause ${c.pauseMs[0]}-${c.pauseMs[1]} ms, clock skew ${c.skewMs} ms`),
     ...s.events.map((e) => `  @${e.at}ms ${describeEvent(e)}`),
   ];
@@ -174,5 +221,11 @@ function describeEvent(e: Event): string {
       return `proxy ${e.c}: live streams cut`;
     case "gc":
       return "server tombstone gc (olderThanMs 0): clients behind it must reset";
+    case "revoke":
+      return "auth: a new write key issued, the old one revoked";
+    case "downgrade":
+      return "auth: credentials downgraded to read-only";
+    case "restore":
+      return "auth: write credentials restored";
   }
 }

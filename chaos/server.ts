@@ -16,7 +16,8 @@ const store = await openServerStore({ adapter });
 // streams (LISTEN/NOTIFY, or a watcher on the SQLite file), and on PostgreSQL the key cache.
 const changes = await openServerFeed(store, a!);
 const server = await serve({
-  fetch: createServerHandler({ store, changes, limits: { rate: false }, onError: (e) => console.error("chaos server:", e) }),
+  // Auth faults with JWTs (schedule.ts): HS256 with no leeway, so a token is refused the moment it expires.
+  fetch: createServerHandler({ store, changes, limits: { rate: false }, onError: (e) => console.error("chaos server:", e), ...(process.env.STOWAGE_CHAOS_JWT_SECRET ? { jwt: { secret: process.env.STOWAGE_CHAOS_JWT_SECRET, clockToleranceSec: 0 } } : {}) }),
   port: 0,
 });
 process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);

@@ -3,6 +3,7 @@ export type StowageErrorCode =
   | "transport" // the server could not be reached or the connection broke
   | "protocol" // the server answered something that is not protocol v1
   | "rejected" // the server refused an op or a request
+  | "auth" // no usable credentials: the token provider (getToken, --token-command) failed
   | "conflict" // a strict write met a newer version
   | "storage" // the local database failed
   | "closed" // the store or engine was already closed

@@ -10,6 +10,7 @@ import type { CollectionOptions, StoreEvents } from "./store/types.ts";
 import { typedQuery, type CollectionDeclarations, type ReadOnlyKysely, type ViewTables } from "./store/typed-query.ts";
 import type { BackoffOptions, Clock } from "./sync/clock.ts";
 import { SyncEngine } from "./sync/engine.ts";
+import { Credentials, type GetToken } from "./sync/credentials.ts";
 import { HttpClient, type FetchFn } from "./sync/http.ts";
 import type { SyncIssue } from "./sync/push.ts";
 import { RemoteCollection, RemoteFirstCollection, type DocCollection } from "./sync/remote-collection.ts";
@@ -24,6 +25,11 @@ export interface StowageOptions {
   url?: string;
   /** API key (else `STOWAGE_API_KEY`). */
   apiKey?: string;
+  /**
+   * Token provider, instead of a static apiKey: called at start, shortly before a JWT's `exp`,
+   * and after a 401 (src/sync/credentials.ts). Returns the bearer token, or a promise of it.
+   */
+  getToken?: GetToken;
   /** http-only mode: no local store, every call goes to the server (else `STOWAGE_SYNC_DISABLE=1`). */
   syncDisabled?: boolean;
   /** Background cycle period (else `STOWAGE_SYNC_INTERVAL`: `60000`, `30s`, `2m`; default 60 s). */
@@ -62,7 +68,7 @@ export interface ResolvedConfig {
   mode: StowageMode;
   /** Server base URL, null in local mode. */
   url: string | null;
-  /** API key, if any. */
+  /** API key, if any (a `getToken` option wins over it). */
   apiKey: string | null;
   /** Background cycle period. */
   syncIntervalMs: number;
@@ -75,6 +81,8 @@ export function resolveConfig(options: StowageOptions = {}): ResolvedConfig {
   const env = options.env ?? readEnv();
   const url = (options.url ?? env.STOWAGE_URL ?? "").trim() || null;
   const apiKey = (options.apiKey ?? env.STOWAGE_API_KEY ?? "").trim() || null;
+  const getToken = options.getToken ?? null;
+  if (getToken !== null && typeof getToken !== "function") throw new StowageError("config", `getToken must be a function, got ${describeValue(getToken)}`);
   const disabled = options.syncDisabled ?? truthy(env.STOWAGE_SYNC_DISABLE);
   const syncIntervalMs = options.syncIntervalMs ?? parseInterval(env.STOWAGE_SYNC_INTERVAL) ?? 60_000;
   if (!Number.isFinite(syncIntervalMs) || syncIntervalMs < 10) {
@@ -83,7 +91,7 @@ export function resolveConfig(options: StowageOptions = {}): ResolvedConfig {
   const live = options.live ?? !falsy(env.STOWAGE_LIVE);
   if (!url) return { mode: "local", url: null, apiKey, syncIntervalMs, live };
   if (!/^https?:\/\/[^/]/.test(url)) throw new StowageError("config", `server URL must start with http:// or https://, got ${describeValue(url)}`);
-  if (!apiKey) throw new StowageError("config", `server URL ${describeValue(url)} is set but no API key: set STOWAGE_API_KEY or pass apiKey`);
+  if (!apiKey && !getToken) throw new StowageError("config", `server URL ${describeValue(url)} is set but no API key: set STOWAGE_API_KEY or pass apiKey or getToken`);
   return { mode: disabled ? "http-only" : "hybrid", url, apiKey, syncIntervalMs, live };
 }
 
@@ -119,7 +127,8 @@ export async function openStowage(options: StowageOptions = {}): Promise<Stowage
   // REST: the key decides the mode (the URL is the config's); protocol v1 clients stay unused.
   const rest = options.rest ? restSetup(options.rest, options, options.syncDisabled ?? truthy((options.env ?? readEnv()).STOWAGE_SYNC_DISABLE)) : null;
   const config = rest ? { ...resolveConfig({ ...options, url: "" }), mode: rest.mode } : resolveConfig(options);
-  const http = rest ? null : config.url ? new HttpClient({ url: config.url, apiKey: config.apiKey!, fetch: options.fetch }) : null;
+  const credentials = options.getToken ? Credentials.provider(options.getToken, options.clock ? () => options.clock!.now() : undefined) : Credentials.fixed(config.apiKey ?? "");
+  const http = rest ? null : config.url ? new HttpClient({ url: config.url, credentials, fetch: options.fetch }) : null;
   if (config.mode === "http-only") return new Stowage(config.mode, null, null, http, rest?.remote);
   if (!options.adapter) throw new StowageError("config", `${config.mode} mode needs a local SQLite adapter: pass options.adapter`);
   const store = await Store.open({ adapter: options.adapter, now: options.clock ? () => options.clock!.now() : undefined });
@@ -247,7 +256,9 @@ export class Stowage {
       cursor: null,
       conflicts: 0,
       rejections: 0,
+      unresolved: 0,
       live: { enabled: false, connected: false, since: null, lastEventAt: null, lastEventId: null },
+      auth: this.#http?.credentials.status() ?? { state: "ok", reason: null, expiresAt: null, renewable: false },
     };
   }
 

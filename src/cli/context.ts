@@ -53,6 +53,8 @@ export interface GlobalOptions {
   url?: string;
   /** API key for the server. */
   key?: string;
+  /** A shell command printing a bearer token (instead of key). */
+  tokenCommand?: string;
   /** http-only mode: every read and write goes straight to the server. */
   syncDisable: boolean;
   /** Periodic sync interval in ms. */
@@ -105,7 +107,7 @@ export const EXIT = {
   notFound: 4,
   /** The server could not be reached. */
   unreachable: 5,
-  /** The server refused: bad key, rejected op, conflict. */
+  /** The server refused (bad key, rejected op, conflict), or no credentials could be had (a failing token command). */
   refused: 6,
   /** This build or runtime lacks what the command needs (e.g. the libsql native addon). */
   unavailable: 7,
@@ -115,6 +117,7 @@ export const GLOBAL_FLAGS: FlagSpec[] = [
   { name: "db", type: "string", env: "STOWAGE_DB", value: "PATH", help: "local database file (default: the user data directory)" },
   { name: "url", type: "string", env: "STOWAGE_URL", value: "URL", help: "sync server URL" },
   { name: "key", type: "string", env: "STOWAGE_API_KEY", value: "KEY", help: "API key for the sync server" },
+  { name: "token-command", type: "string", env: "STOWAGE_TOKEN_COMMAND", value: "CMD", help: "instead of --key: run CMD for a bearer token (its stdout; reused until a JWT's exp, rerun after a 401)" },
   { name: "sync-disable", type: "boolean", env: "STOWAGE_SYNC_DISABLE", help: "http-only: read and write on the server directly" },
   { name: "sync-interval", type: "string", env: "STOWAGE_SYNC_INTERVAL", value: "DURATION", help: "periodic sync interval, e.g. 30s (default 60s)" },
   { name: "rest", type: "string", env: "STOWAGE_REST", value: "FILE", help: "sync with a REST API Stowage does not own: its JSON config file (README)" },

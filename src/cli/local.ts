@@ -3,6 +3,7 @@ import { StowageError, describeValue, isStowageError } from "../errors.ts";
 import { Store } from "../store/store.ts";
 import type { Doc, ListOptions, ListPage } from "../store/types.ts";
 import type { Stowage } from "../stowage.ts";
+import type { SyncResult } from "../sync/types.ts";
 import { parseRestConfigText } from "../sync/rest/config.ts";
 import { UsageError } from "./args.ts";
 import type { CliContext } from "./context.ts";
@@ -63,11 +64,13 @@ async function pushAfter<R>(ctx: CliContext, run: (handle: Stowage) => Promise<R
   const handle = await openSynced(ctx, { autoSync: false });
   try {
     const result = await run(handle);
+    let pushed: SyncResult | undefined;
     try {
-      await handle.push();
+      pushed = await handle.push();
     } catch (e) {
       if (!isStowageError(e, "transport")) {
-        throw new StowageError(isStowageError(e) ? e.code : "storage", `saved locally and queued, but the server refused the push: ${(e as Error).message}`, {
+        const why = isStowageError(e, "auth") ? "no credentials for the push" : "the server refused the push";
+        throw new StowageError(isStowageError(e) ? e.code : "storage", `saved locally and queued, but ${why}: ${(e as Error).message}`, {
           cause: e,
           status: (e as StowageError).status,
         });
@@ -75,10 +78,22 @@ async function pushAfter<R>(ctx: CliContext, run: (handle: Stowage) => Promise<R
       const queued = (await handle.status()).outbox.size;
       ctx.io.err(`stowage: server unreachable (${(e as Error).message}); saved locally, ${queued} write${queued === 1 ? "" : "s"} queued for \`stowage sync\`\n`);
     }
+    if (pushed) await refusedAfterPush(handle, pushed);
     return result;
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Throws (exit 6) when the server refused some of the pushed writes. First a sync, so the
+ * refused documents return to the server's state before the command exits (guarantee 12).
+ */
+async function refusedAfterPush(handle: Stowage, result: SyncResult): Promise<void> {
+  if (result.issues.length === 0) return;
+  await handle.sync().catch(() => {}); // best effort: the next `stowage sync` does it otherwise
+  const list = result.issues.map((i) => `${i.kind} ${i.collection}/${i.id}: ${i.message}`).join("; ");
+  throw new StowageError("rejected", `saved locally, but the server refused ${result.issues.length} write${result.issues.length === 1 ? "" : "s"} (recorded, see \`stowage status\`): ${list}`);
 }
 
 export function httpOnly(ctx: CliContext): boolean {
@@ -87,7 +102,7 @@ export function httpOnly(ctx: CliContext): boolean {
 
 /** A server to push to: a Stowage server with a key, or a REST API config (its key may be inside). */
 function hasRemote(ctx: CliContext): boolean {
-  return (ctx.global.url !== undefined && ctx.global.key !== undefined) || ctx.global.rest !== undefined;
+  return (ctx.global.url !== undefined && (ctx.global.key !== undefined || ctx.global.tokenCommand !== undefined)) || ctx.global.rest !== undefined;
 }
 
 /** Opens Stowage with the global settings (never the environment a second time). */
@@ -95,7 +110,12 @@ export async function openSynced(ctx: CliContext, options: { autoSync: boolean; 
   const { openStowage } = await import("../stowage.ts");
   const g = ctx.global;
   const rest = g.rest === undefined ? undefined : parseRestConfigText(await ctx.io.readText(g.rest), `file ${describeValue(g.rest)}`);
+  if (g.tokenCommand !== undefined && g.key !== undefined) throw new UsageError("give --key (STOWAGE_API_KEY) or --token-command (STOWAGE_TOKEN_COMMAND), not both");
+  if (g.tokenCommand !== undefined && rest) throw new UsageError("--token-command (STOWAGE_TOKEN_COMMAND) is for a Stowage server; a REST config carries its own apiKey");
+  if (g.tokenCommand !== undefined && g.tokenCommand.trim() === "") throw new UsageError("--token-command (STOWAGE_TOKEN_COMMAND) is empty");
+  const getToken = g.tokenCommand === undefined ? undefined : (await import("../runtime/token-command.ts")).tokenCommand(g.tokenCommand, { env: ctx.io.env });
   return openStowage({
+    getToken,
     rest,
     adapter: httpOnly(ctx) ? undefined : await ctx.io.sqliteAdapter(g.db),
     url: g.url,

@@ -69,6 +69,7 @@ function globalOptions(ctx: CliContext, flags: Record<string, unknown>): GlobalO
   };
   if (flags.url !== undefined) g.url = flags.url as string;
   if (flags.key !== undefined) g.key = flags.key as string;
+  if (flags["token-command"] !== undefined) g.tokenCommand = flags["token-command"] as string;
   if (flags.rest !== undefined) g.rest = flags.rest as string;
   if (flags["sync-interval"] !== undefined) g.syncIntervalMs = parseDuration("--sync-interval", flags["sync-interval"] as string);
   return g;
@@ -96,7 +97,7 @@ function usage(): string {
 const EXIT_HELP = [
   "exit codes: 0 ok · 1 failure (storage, protocol) · 2 usage (unknown command or flag)",
   "  3 bad input (invalid JSON, name or id, missing file) · 4 not found · 5 server unreachable",
-  "  6 server refused (bad key, rejected, conflict) · 7 not available in this build",
+  "  6 server refused (bad key, rejected, conflict) or the token command failed · 7 not available in this build",
 ].join("\n");
 
 function flagLines(specs: readonly FlagSpec[]): string[] {

@@ -31,6 +31,7 @@ export function exitCodeFor(e: unknown): number {
         return EXIT.unreachable;
       case "rejected":
       case "conflict":
+      case "auth":
         return EXIT.refused;
       default:
         return EXIT.failure;

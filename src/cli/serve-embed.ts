@@ -11,7 +11,9 @@ import type { CliContext } from "./context.ts";
 
 export const EMBED_FLAGS: FlagSpec[] = [
   { name: "jwt-secret", type: "string", env: "STOWAGE_JWT_SECRET", value: "SECRET", help: "accept HS256 JWTs signed with this secret (32+ bytes; prefer the env var)" },
-  { name: "jwt-jwks", type: "string", env: "STOWAGE_JWT_JWKS", value: "FILE|URL", help: "accept RS256/ES256 JWTs verified by this JWK Set (a JSON file or an https URL)" },
+  { name: "jwt-jwks", type: "string", env: "STOWAGE_JWT_JWKS", value: "FILE|URL", help: "accept RS256/ES256 JWTs verified by this JWK Set (a JSON file or an https URL); with --jwt-secret, either verifies" },
+  { name: "jwt-alg", type: "string", env: "STOWAGE_JWT_ALG", value: "ALG", help: "the algorithms --jwt-secret verifies (default HS256; comma-separated: HS256, HS384, HS512)" },
+  { name: "jwt-allow-no-exp", type: "boolean", env: "STOWAGE_JWT_ALLOW_NO_EXP", help: "accept JWTs without an exp claim (default: refused, such a token never expires)" },
   { name: "jwt-audience", type: "string", env: "STOWAGE_JWT_AUDIENCE", value: "AUD", help: "require this aud claim (comma-separated: any of them)" },
   { name: "jwt-issuer", type: "string", env: "STOWAGE_JWT_ISSUER", value: "ISS", help: "require this iss claim (comma-separated: any of them)" },
   { name: "jwt-tenant-claim", type: "string", env: "STOWAGE_JWT_TENANT_CLAIM", value: "CLAIM", help: "the claim naming the tenant (default sub; a new tenant is created on first sight)" },
@@ -25,13 +27,19 @@ export async function embedOptions(ctx: CliContext, flags: Record<string, FlagVa
   const out: Partial<ServerHandlerOptions> = {};
   const secret = flags["jwt-secret"] as string | undefined;
   const jwks = flags["jwt-jwks"] as string | undefined;
-  if (secret !== undefined && jwks !== undefined) throw new StowageError("config", "give --jwt-secret or --jwt-jwks, not both");
   const list = (v: FlagValue) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : undefined);
   if (secret !== undefined || jwks !== undefined) {
     const jwt: JwtOptions = {};
+    // Both may be given: either verifies (rotating from a shared secret to asymmetric keys).
     if (secret !== undefined) jwt.secret = secret;
-    else if (/^https?:\/\//i.test(jwks!)) jwt.jwks = jwks!;
-    else jwt.jwks = parseJson(await ctx.io.readText(jwks!), `--jwt-jwks ${jwks}`) as JwtOptions["jwks"];
+    if (jwks !== undefined && /^https?:\/\//i.test(jwks)) jwt.jwks = jwks;
+    else if (jwks !== undefined) jwt.jwks = parseJson(await ctx.io.readText(jwks), `--jwt-jwks ${jwks}`) as JwtOptions["jwks"];
+    const algs = list(flags["jwt-alg"]);
+    if (algs !== undefined) {
+      if (secret === undefined) throw new StowageError("config", "--jwt-alg applies to --jwt-secret (a JWKS pins each key's own alg)");
+      jwt.algorithms = algs.map((a) => a.toUpperCase());
+    }
+    if (flags["jwt-allow-no-exp"] === true) jwt.allowNoExp = true;
     const audience = list(flags["jwt-audience"]);
     const issuer = list(flags["jwt-issuer"]);
     if (audience?.length) jwt.audience = audience;
@@ -39,7 +47,7 @@ export async function embedOptions(ctx: CliContext, flags: Record<string, FlagVa
     if (flags["jwt-tenant-claim"] !== undefined) jwt.tenantClaim = flags["jwt-tenant-claim"] as string;
     out.jwt = jwt;
   } else {
-    for (const f of ["jwt-audience", "jwt-issuer", "jwt-tenant-claim"]) {
+    for (const f of ["jwt-audience", "jwt-issuer", "jwt-tenant-claim", "jwt-alg", "jwt-allow-no-exp"]) {
       if (flags[f] !== undefined) throw new StowageError("config", `--${f} needs --jwt-secret or --jwt-jwks`);
     }
   }

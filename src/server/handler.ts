@@ -6,8 +6,10 @@ import { isCollectionName, isDocId } from "../names.ts";
 import { openApiText } from "../protocol/openapi.ts";
 import { absentSince, getDoc, listDocs } from "./docs.ts";
 import { errorResponse, HttpError, json, jsonText, readJson } from "./http.ts";
-import { requestAuthenticator, requireScope, type AuthOptions } from "./auth/authenticate.ts";
-import type { Principal } from "./keys.ts";
+import { requestAuthenticator, requireScope, scopeRefusal, type AuthOptions } from "./auth/authenticate.ts";
+import { allows } from "./auth/principal.ts";
+import { readOnlyRules, repeatsAnsweredOps } from "./auth/read-only.ts";
+import { revokedKeys, type Principal } from "./keys.ts";
 import { normalizeBasePath, stripBasePath } from "./mount.ts";
 import { parsePullCursor, pullPage, type PullPosition } from "./pull.ts";
 import { checkPush, pushWithSeq } from "./push.ts";
@@ -89,7 +91,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
   const onError = options.onError ?? ((e: unknown) => console.error("stowage server: internal error:", e));
   const limiter = limits.rate ? new RateLimiter(limits.rate) : undefined;
   const feed = options.changes ?? new ChangeFeed({ readSeq: (t) => readTenantSeq(store, t) });
-  const streams = new EventStreams(feed, options.events);
+  const streams = new EventStreams(feed, options.events, { revoked: (ids) => revokedKeys(store, ids) }); // token expiry by the real clock, as jose checks it
   const authenticate = requestAuthenticator(store, options);
   const basePath = normalizeBasePath(options.basePath);
 
@@ -110,16 +112,28 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       const p = await authorize(req, false);
       checkLastEventId(req.headers.get("last-event-id"));
       const changes = wantsChanges(url.searchParams.get("changes"));
-      return streams.open({ tenantId: p.tenantId, keyId: p.keyId, changes }, async () => (await readTenantSeq(store, p.tenantId)) ?? 0);
+      return streams.open({ tenantId: p.tenantId, keyId: p.keyId, changes, expiresAt: p.expiresAt }, async () => (await readTenantSeq(store, p.tenantId)) ?? 0);
     }
-    const principal = await authorize(req);
+    // A push checks the scope itself: a read-only push may still need its repeated ops answered (auth/read-only.ts).
+    const principal = await authorize(req, true, route.kind !== "push");
     if (route.kind === "push") {
+      const writer = allows(principal.scopes, "write");
       // Checked before anything is applied: a bad pull request refuses the push untouched.
-      const alsoPull = pullWithPush(url);
-      const body = parse(pushRequestSchema, await readJson(req, limits.maxBodyBytes));
+      // Without it, anything wrong with the request is the scope's 403, as before this path existed.
+      const refusal = () => scopeRefusal(principal, req.method, url.pathname);
+      let alsoPull: ReturnType<typeof pullWithPush>;
+      let body: z.infer<typeof pushRequestSchema>;
+      try {
+        alsoPull = pullWithPush(url);
+        body = parse(pushRequestSchema, await readJson(req, limits.maxBodyBytes));
+      } catch (e) {
+        throw writer ? e : refusal();
+      }
       const issues = checkPush(body, limits, store.family);
-      if (issues.length) throw validation(issues);
-      const { response, seq, changes } = await pushWithSeq(store, principal.tenantId, body, limits, now(), bindRules(options, principal, limits.maxValueChars));
+      if (issues.length) throw writer ? validation(issues) : refusal();
+      if (!writer && !(await repeatsAnsweredOps(store, principal, body))) throw refusal();
+      const rules = writer ? bindRules(options, principal, limits.maxValueChars) : readOnlyRules(principal);
+      const { response, seq, changes } = await pushWithSeq(store, principal.tenantId, body, limits, now(), rules);
       if (seq !== undefined) feed.publish(principal.tenantId, seq, changes);
       callHook(options.hooks?.pushed, req, principal.tenantId, body.clientId, response.results);
       if (!alsoPull) return json(response);
@@ -181,10 +195,10 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
     return { store, feed, now, limits, onWrite: (source, tenantId, result) => callHook(options.hooks?.wrote, req, tenantId, source, result) };
   }
 
-  async function authorize(req: Request, spend = true): Promise<Principal> {
+  async function authorize(req: Request, spend = true, scope = true): Promise<Principal> {
     const principal = await authenticate(req);
     callHook(options.hooks?.authenticated, req, principal);
-    requireScope(principal, req.method, new URL(req.url).pathname);
+    if (scope) requireScope(principal, req.method, new URL(req.url).pathname);
     const wait = spend ? (limiter?.take(principal.keyId, now()) ?? 0) : 0;
     if (wait > 0) {
       throw new HttpError(429, "rate_limited", `too many requests for key ${principal.keyId}; retry in ${wait} s`, { headers: { "retry-after": String(wait) } });

@@ -127,6 +127,19 @@ export async function revokeKey(store: ServerStore, idOrKey: string, now = Date.
   return info;
 }
 
+/**
+ * Which of `ids` are revoked or deleted, read from the store (never the key cache): how open
+ * event streams learn that their key was revoked (events/sse.ts).
+ */
+export async function revokedKeys(store: ServerStore, ids: string[]): Promise<Set<string>> {
+  const gone = new Set(ids);
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await store.db.selectFrom("stowage_keys").select(["id", "revoked_at"]).where("id", "in", ids.slice(i, i + 500)).execute();
+    for (const r of rows) if (r.revoked_at == null) gone.delete(r.id);
+  }
+  return gone;
+}
+
 /** The authenticated side of a request. */
 export interface Principal {
   /** The key's id (`k_…`), or `id:<tenant id>:<subject>` for a token or hook identity: the rate limiter's bucket. */
@@ -139,6 +152,8 @@ export interface Principal {
   subject?: string;
   /** What the request may do: a key's scope, a token's scope claim. */
   scopes: readonly Scope[];
+  /** When the credentials expire (a JWT's `exp`, in ms); absent for API keys. */
+  expiresAt?: number;
 }
 
 /**

@@ -7,7 +7,7 @@ import { applyParsed, applyParsedIn, CURSOR_KEY, parsePage, type ParsedPage } fr
 import type { Executor } from "../store/sql.ts";
 import { refreshDocs } from "./refresh.ts";
 import { applyStage, clearStage, stagePage } from "./stage.ts";
-import { isRefusedWhole, prepareBatch, PUSH_BATCH_OPS, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome, type SyncIssue } from "./push.ts";
+import { isForbiddenWhole, isRefusedWhole, prepareBatch, PUSH_BATCH_OPS, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome, type SyncIssue } from "./push.ts";
 import type { SyncResult, SyncState } from "./types.ts";
 
 /** A staged pull names at most this many changed ids in `change` events (README "Live"). */
@@ -70,8 +70,11 @@ export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<vo
     } else {
       await prefetch.catch(() => null);
       ctx.markOnline(outcome.error);
-      if (!isRefusedWhole(outcome.error)) throw outcome.error;
-      if (!isolate) {
+      if (isForbiddenWhole(outcome.error)) {
+        ctx.trace("push:forbidden");
+        results = rejectAll(batch, outcome.error);
+      } else if (!isRefusedWhole(outcome.error)) throw outcome.error;
+      else if (!isolate) {
         // A whole-batch 400: find the bad group by pushing groups one at a time.
         ctx.trace("push:isolate");
         isolate = true;
@@ -79,8 +82,7 @@ export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<vo
         inflight = await send(ctx, batch);
         prefetch = Promise.resolve(null);
         continue;
-      }
-      results = rejectAll(batch, outcome.error); // a lone group refused whole: record, drop
+      } else results = rejectAll(batch, outcome.error); // a lone group refused whole: record, drop
     }
     let next: PreparedBatch | null = null;
     if (!isolate) {
@@ -169,7 +171,7 @@ function pageDone(ctx: CycleContext, page: Extract<ParsedPage, { reset: false }>
  */
 export async function pullAll(ctx: CycleContext, result: SyncResult): Promise<void> {
   if (!ctx.pulledWithPush) await pullPages(ctx, result);
-  await refreshDocs(ctx);
+  await refreshDocs(ctx, result);
 }
 
 async function pullPages(ctx: CycleContext, result: SyncResult): Promise<void> {

@@ -210,7 +210,9 @@ export class SyncEngine {
       cursor: (await this.#store.getMeta(CURSOR_KEY)) ?? null,
       conflicts: count("conflict"),
       rejections: count("rejected"),
+      unresolved: Number((await all<{ n: number }>(this.#store.db, "select count(*) as n from _stowage_refresh"))[0]?.n ?? 0),
       live: this.#live?.status() ?? LIVE_OFF,
+      auth: this.#http.credentials.status(),
     };
   }
 
@@ -283,6 +285,9 @@ export class SyncEngine {
         }
         for (const w of waiters) w.resolve(result);
         if (kind !== "push") this.events.emit("sync", result);
+        // A refusal's document goes back to the server's state at once, not at the next
+        // interval: a pull-only cycle fetches it (refresh.ts).
+        else if (result.issues.length > 0 && this.#started) this.#request("pull");
       } catch (e) {
         for (const w of waiters) w.reject(e);
         this.#fail(e);

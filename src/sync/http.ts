@@ -1,5 +1,6 @@
 import { StowageError } from "../errors.ts";
 import type { JsonObject } from "../json.ts";
+import { Credentials } from "./credentials.ts";
 import type { DocListResponse, DocResponse, PushResponse } from "../protocol/wire.ts";
 
 /** The `fetch` the client calls; injected in tests, globalThis.fetch otherwise. */
@@ -8,8 +9,10 @@ export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
 export interface HttpClientOptions {
   /** Server base URL, e.g. `http://127.0.0.1:8080`. */
   url: string;
-  /** API key sent as a bearer token. */
-  apiKey: string;
+  /** API key sent as a bearer token (or give `credentials`). */
+  apiKey?: string;
+  /** Where bearer tokens come from (a static key or a provider, credentials.ts); wins over apiKey. */
+  credentials?: Credentials;
   /** Defaults to globalThis.fetch. */
   fetch?: FetchFn;
   /** Abort a request after this many ms (default 10,000: well inside the sync lease). */
@@ -30,13 +33,14 @@ export interface HttpFailure {
  */
 export class HttpClient {
   readonly url: string;
-  readonly #apiKey: string;
+  /** The bearer tokens sent (status() shows their state). */
+  readonly credentials: Credentials;
   readonly #fetch: FetchFn;
   readonly #timeoutMs: number;
 
   constructor(options: HttpClientOptions) {
     this.url = options.url.replace(/\/+$/, "");
-    this.#apiKey = options.apiKey;
+    this.credentials = options.credentials ?? Credentials.fixed(options.apiKey ?? "");
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#timeoutMs = options.timeoutMs ?? 10_000;
   }
@@ -109,19 +113,49 @@ export class HttpClient {
    * any other request (429 too_many_streams is a transport error: retry later).
    */
   async events(lastEventId: string | null, signal: AbortSignal): Promise<Response> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.#apiKey}`, accept: "text/event-stream" };
+    let token = await this.credentials.token();
+    let res = await this.#openEvents(token, lastEventId, signal);
+    if (res.status === 401) {
+      // Once per 401: a new token, one more try (credentials.ts).
+      const text = await res.text().catch(() => "");
+      const renewed = await this.credentials.renewAfter401(token, `GET /v1/events answered 401: ${text.slice(0, 200)}`);
+      if (renewed !== null) res = await this.#openEvents((token = renewed), lastEventId, signal);
+      else res = new Response(text, { status: 401 });
+    }
+    if (res.ok) {
+      this.credentials.accepted();
+      return res;
+    }
+    const text = await res.text().catch(() => "");
+    const what = `GET /v1/events answered ${res.status}: ${text.slice(0, 200)}`;
+    if (res.status === 401) this.credentials.refused(what);
+    throw new StowageError(res.status >= 500 || res.status === 429 || res.status === 408 ? "transport" : "rejected", what, { status: res.status });
+  }
+
+  async #openEvents(token: string, lastEventId: string | null, signal: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: "text/event-stream" };
     if (lastEventId) headers["last-event-id"] = lastEventId;
-    let res: Response;
     try {
       // `changes=1`: small commits arrive with their changes (live/apply.ts); older servers ignore it.
-      res = await this.#fetch(`${this.url}/v1/events?changes=1`, { method: "GET", headers, signal });
+      return await this.#fetch(`${this.url}/v1/events?changes=1`, { method: "GET", headers, signal });
     } catch (e) {
       throw new StowageError("transport", `GET ${this.url}/v1/events failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
     }
-    if (res.ok) return res;
-    const text = await res.text().catch(() => "");
-    const what = `GET /v1/events answered ${res.status}: ${text.slice(0, 200)}`;
-    throw new StowageError(res.status >= 500 || res.status === 429 || res.status === 408 ? "transport" : "rejected", what, { status: res.status });
+  }
+
+  /**
+   * One exchange with a token; after a 401, one more with a renewed token (credentials.ts).
+   */
+  async #request(method: string, path: string, body?: string, allowed: number[] = []): Promise<Answer> {
+    const token = await this.credentials.token();
+    const first = await this.#exchange(method, path, token, body, allowed);
+    if (!("unauthorized" in first)) return first;
+    const renewed = await this.credentials.renewAfter401(token, first.unauthorized.message);
+    if (renewed === null) throw first.unauthorized;
+    const second = await this.#exchange(method, path, renewed, body, allowed);
+    if (!("unauthorized" in second)) return second;
+    this.credentials.refused(second.unauthorized.message);
+    throw second.unauthorized;
   }
 
   /**
@@ -129,7 +163,7 @@ export class HttpClient {
    * answer that sends its headers and then stalls (a half-dead proxy) fails as a transport
    * error instead of holding the sync, and its lease, forever.
    */
-  async #request(method: string, path: string, body?: string, allowed: number[] = []): Promise<Answer> {
+  async #exchange(method: string, path: string, token: string, body: string | undefined, allowed: number[]): Promise<Answer | { unauthorized: StowageError }> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
     const where = `${method} ${this.url}${path.split("?")[0]}`;
@@ -142,8 +176,8 @@ export class HttpClient {
           body,
           signal: controller.signal,
           headers: body === undefined
-            ? { authorization: `Bearer ${this.#apiKey}` }
-            : { authorization: `Bearer ${this.#apiKey}`, "content-type": "application/json" },
+            ? { authorization: `Bearer ${token}` }
+            : { authorization: `Bearer ${token}`, "content-type": "application/json" },
         });
       } catch (e) {
         throw new StowageError("transport", `${where} failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
@@ -157,7 +191,10 @@ export class HttpClient {
     } finally {
       clearTimeout(timer);
     }
-    if (res.ok || allowed.includes(res.status)) return { status: res.status, headers: res.headers, text };
+    if (res.ok || allowed.includes(res.status)) {
+      this.credentials.accepted();
+      return { status: res.status, headers: res.headers, text };
+    }
     let code = "";
     let message = text.slice(0, 200);
     try {
@@ -176,7 +213,9 @@ export class HttpClient {
       if (Number.isFinite(retry) && retry > 0) (err as StowageError & HttpFailure).retryAfterS = retry;
       throw err;
     }
-    throw new StowageError(res.status === 409 ? "conflict" : "rejected", what, { status: res.status });
+    const error = new StowageError(res.status === 409 ? "conflict" : "rejected", what, { status: res.status });
+    if (res.status === 401) return { unauthorized: error };
+    throw error;
   }
 }
 

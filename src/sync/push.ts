@@ -127,9 +127,19 @@ export function isRefusedWhole(error: unknown): error is StowageError {
   return error instanceof StowageError && error.code === "rejected" && (error.status === 400 || error.status === 413);
 }
 
-/** Results that reject every op of a lone group the server refused whole. */
+/**
+ * A whole-request 403: these credentials may not write (a read-scope key, a downgraded scope).
+ * Every op of the request is refused for the same reason, whatever it holds, so the batch is
+ * recorded as rejected at once (no isolating), and the cycle goes on to pull (guarantee 12).
+ */
+export function isForbiddenWhole(error: unknown): error is StowageError {
+  return error instanceof StowageError && error.code === "rejected" && error.status === 403;
+}
+
+/** Results that reject every op of a batch the server refused whole (a lone group after a 400, every op after a 403). */
 export function rejectAll(batch: PreparedBatch, error: StowageError): OpResult[] {
-  return batch.rows.map((r) => ({ opId: r.op_id, status: "rejected", error: { code: "invalid", message: error.message } }));
+  const code = error.status === 403 ? "forbidden" : "invalid";
+  return batch.rows.map((r) => ({ opId: r.op_id, status: "rejected", error: { code, message: error.message } }));
 }
 
 async function readBatch(store: Store, afterOpId: number, isolate: boolean): Promise<OutboxRow[]> {

@@ -3,6 +3,7 @@ import { all, placeholders, run, type Executor } from "../store/sql.ts";
 import type { CycleContext } from "./cycle.ts";
 import { CURSOR_KEY, cursorSeq } from "./pull.ts";
 import { rebaseDocs, type ServerDoc } from "./rebase.ts";
+import type { SyncResult } from "./types.ts";
 
 /**
  * Documents that need the server's value. A rejected op (e.g. `put q` aborted with its group)
@@ -30,12 +31,29 @@ export async function markForRefresh(trx: Executor, docs: { collection: string; 
   }
 }
 
+/** How many unresolved documents a result names at most (the status counts them all). */
+const LISTED = 100;
+
 /**
  * Fetches the recorded documents and applies what may be applied (see above). Never throws
  * for a failed request: the records stay for the next cycle (a down server fails the cycle's
- * push or pull anyway).
+ * push or pull anyway). What is still recorded afterwards is reported in `result.unresolved`:
+ * those documents may still show a refused value, and a sync reporting none shows none.
  */
-export async function refreshDocs(ctx: CycleContext): Promise<void> {
+export async function refreshDocs(ctx: CycleContext, result?: SyncResult): Promise<void> {
+  await refreshRecorded(ctx);
+  if (!result) return;
+  const left = await unresolvedDocs(ctx.store.db, LISTED);
+  if (left.length) result.unresolved = left;
+  else delete result.unresolved;
+}
+
+/** Documents still waiting for their server value (at most `limit`). */
+export function unresolvedDocs(db: Executor, limit: number): Promise<{ collection: string; id: string }[]> {
+  return all<{ collection: string; id: string }>(db, `select collection, id from _stowage_refresh order by collection, id limit ${Math.max(0, Math.floor(limit))}`);
+}
+
+async function refreshRecorded(ctx: CycleContext): Promise<void> {
   const rows = await all<{ collection: string; id: string }>(ctx.store.db, `select collection, id from _stowage_refresh limit ${PER_CYCLE}`);
   for (const row of rows) {
     let doc: ServerDoc;
@@ -53,7 +71,10 @@ export async function refreshDocs(ctx: CycleContext): Promise<void> {
       // Unknown version (a server older than the absent-since answer): take its word, as
       // this client always did.
       const apply = doc.version === null || doc.version <= seq;
-      if (apply) await rebaseDocs(trx, [doc]);
+      // A newer one stays recorded (unresolved) until a pull has brought its group: the
+      // local value may still be the refused one until then.
+      if (!apply) return;
+      await rebaseDocs(trx, [doc]);
       await run(trx, "delete from _stowage_refresh where collection = ? and id = ?", [row.collection, row.id]);
     });
   }

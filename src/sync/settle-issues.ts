@@ -8,7 +8,8 @@ import { markForRefresh } from "./refresh.ts";
  * What settleBatch does about conflicts and rejections, in its transaction (see refresh.ts).
  * A conflict's answer carries the server's current value; it is written now only if its
  * version is at or below our cursor (a state we hold whole). A newer one may be one member
- * of another client's group not pulled yet: the next pull brings it with its group. A
+ * of another client's group not pulled yet: the next pull brings it with its group, and until
+ * then the document is recorded for a refresh (it is unresolved). A
  * conflict with no server version (no row), one that may be older than what this client already
  * knows (knownNewer), and every rejection, leave a local value the server may never have had:
  * the document is recorded for a refresh.
@@ -19,8 +20,9 @@ export async function settleIssues(trx: Executor, issues: SyncIssue[], conflicts
   const now: ServerDoc[] = [];
   const refresh: { collection: string; id: string }[] = [];
   for (const doc of conflicts) {
-    if (doc.version === null) refresh.push(doc);
-    else if (doc.version > seq) continue;
+    // A newer one (held back for its group) is recorded too, so the document counts as
+    // unresolved until the pull brings it: its local value is still the refused one.
+    if (doc.version === null || doc.version > seq) refresh.push(doc);
     else if (await knownNewer(trx, doc)) refresh.push(doc);
     else now.push(doc);
   }

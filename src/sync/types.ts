@@ -1,4 +1,5 @@
 import type { StowageError } from "../errors.ts";
+import type { AuthStatus } from "./credentials.ts";
 import type { SyncIssue } from "./push.ts";
 
 /** What the engine is doing right now. */
@@ -19,6 +20,12 @@ export interface SyncResult {
   reset: boolean;
   /** False when another process holds the sync lease (this one only writes locally). */
   leased: boolean;
+  /**
+   * Documents whose server value this cycle could not fetch after a refusal (or a lost
+   * answer): they may still show a refused value until a later cycle resolves them. Absent
+   * when there are none: after such a sync no refused value is visible (guarantee 12).
+   */
+  unresolved?: { collection: string; id: string }[];
 }
 
 export interface SyncStatus {
@@ -42,8 +49,12 @@ export interface SyncStatus {
   conflicts: number;
   /** Recorded rejections (ops that can never apply). */
   rejections: number;
+  /** Documents waiting for their server value (see SyncResult.unresolved). */
+  unresolved: number;
   /** The live event stream (README "Live"). */
   live: LiveStatus;
+  /** The credentials: `ok`, `refreshing`, or `failed` with the reason (a provider error, a 401). */
+  auth: AuthStatus;
 }
 
 /** The live event stream's state, in `status().live`. */

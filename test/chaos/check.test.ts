@@ -99,4 +99,19 @@ describe("chaos checker", () => {
     const c: ClientFinal = { ...client(0, [["x", 1, "a/1.0"]]), conflicts: [{ opId: 2, kind: "rejected", id: "y", op: "put" }] };
     expect(rules([h], s, [c])).toEqual(["group"]);
   });
+
+  test("a refused write still visible in a snapshot with nothing unresolved lingers; with something unresolved it may show", () => {
+    const refusedWriter = (read: Record<string, unknown>) => [
+      ...writer(),
+      L("a.0", 0, "invoke", { n: 2, kind: "put", id: "z", tok: "a/2" }),
+      L("a.0", 0, "ok", { n: 2 }),
+      L("a.0", 0, "pushreq", { clientId: A, ops: [[3, "put", "z", "a/2", null, null]] }),
+      L("a.0", 0, "pushres", { clientId: A, results: [[3, "rejected", null, null]] }),
+      L("a.0", 0, "read", { kind: "snap", docs: { x: ["a/1.0", "G1"], y: ["a/1.1", "G1"], z: ["a/2", null] }, ...read }),
+    ];
+    const writerFinal: ClientFinal = { ...client(0), conflicts: [{ opId: 3, kind: "rejected", id: "z", op: "put" }] };
+    const finals = [writerFinal, client(1)];
+    expect(rules([refusedWriter({ refusedOps: [3] }), reader({ x: ["a/1.0", "G1"], y: ["a/1.1", "G1"] })], server(), finals)).toEqual(["lingering"]);
+    expect(rules([refusedWriter({ unresolved: 1 }), reader({ x: ["a/1.0", "G1"], y: ["a/1.1", "G1"] })], server(), finals)).toEqual([]);
+  });
 });

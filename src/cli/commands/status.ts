@@ -39,9 +39,12 @@ const status: Command = {
       ["database", report.db ?? "(none: http-only)"],
       ["client", s.clientId ?? ""],
       ["outbox", `${s.outbox.size} queued${age(s.outbox.oldestAgeMs)}`],
-      ["conflicts", `${s.conflicts} conflicts, ${s.rejections} rejections`],
+      ["conflicts", `${s.conflicts} conflicts, ${s.rejections} rejections${s.unresolved ? `, ${s.unresolved} documents waiting for their server value` : ""}`],
     ];
     if (ctx.global.url) {
+      const a = s.auth;
+      const how = ctx.global.tokenCommand !== undefined ? "token command" : "API key";
+      rows.push(["auth", `${how}: ${a.state}${a.reason ? `: ${a.reason}` : ""}${a.expiresAt ? ` (token expires ${new Date(a.expiresAt).toISOString()})` : ""}`]);
       rows.push(["server", `${ctx.global.url} — ${server!.ok ? `reachable (${server!.ms} ms)` : `unreachable: ${server!.error}`}`]);
       rows.push(["cursor", s.cursor ?? "(never pulled)"]);
     } else rows.push(["server", "none (local mode): set --url/STOWAGE_URL and --key/STOWAGE_API_KEY to sync"]);

@@ -49,6 +49,8 @@ async function once(ctx: CliContext): Promise<number> {
       ctx.io.out(`pushed ${result.pushed}, pulled ${result.pulled}${result.reset ? " (full resync)" : ""}; ${status.outbox.size} still queued\n`);
       if (!result.leased) ctx.io.err("another process holds the sync lease for this database; it syncs instead\n");
       for (const issue of result.issues) ctx.io.err(`${issue.kind}: ${issue.collection}/${issue.id}: ${issue.message}\n`);
+      const waiting = result.unresolved ?? [];
+      if (waiting.length) ctx.io.err(`unresolved: ${waiting.length} document${waiting.length === 1 ? "" : "s"} still wait for the server's value (a refused write may still show; sync again): ${waiting.slice(0, 5).map((d) => `${d.collection}/${d.id}`).join(", ")}\n`);
     }
     return result.issues.length ? EXIT.refused : EXIT.ok;
   } finally {

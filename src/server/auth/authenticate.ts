@@ -58,6 +58,7 @@ export function requestAuthenticator(store: ServerStore, options: AuthOptions): 
       scopes: scopesOf(identity.scopes),
     };
     if (identity.subject !== undefined) principal.subject = String(identity.subject);
+    if (typeof identity.expiresAt === "number" && Number.isFinite(identity.expiresAt)) principal.expiresAt = identity.expiresAt;
     return principal;
   };
 }
@@ -72,10 +73,13 @@ export function scopeFor(method: string): Scope {
 
 /** Throws 403 `forbidden` when the principal's scopes do not cover the request. */
 export function requireScope(principal: Principal, method: string, pathname: string): void {
-  const need = scopeFor(method);
-  if (allows(principal.scopes, need)) return;
+  if (!allows(principal.scopes, scopeFor(method))) throw scopeRefusal(principal, method, pathname);
+}
+
+/** The 403 `forbidden` a request beyond the principal's scopes gets. */
+export function scopeRefusal(principal: Principal, method: string, pathname: string): HttpError {
   const has = principal.scopes.length ? principal.scopes.join(" ") : "none";
-  throw new HttpError(403, "forbidden", `${method} ${pathname.slice(0, 100)} needs the ${need} scope; these credentials have: ${has}`);
+  return new HttpError(403, "forbidden", `${method} ${pathname.slice(0, 100)} needs the ${scopeFor(method)} scope; these credentials have: ${has}`);
 }
 
 function unauthorized(message: string): HttpError {

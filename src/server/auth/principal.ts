@@ -12,6 +12,8 @@ export interface Identity {
   subject?: string;
   /** `read` and/or `write`; absent means both. Other strings are ignored. */
   scopes?: readonly string[];
+  /** When the credentials expire (a JWT's `exp`, in ms): open event streams end then. */
+  expiresAt?: number;
 }
 
 /**

@@ -31,7 +31,18 @@ export interface StreamOwner {
   keyId: string;
   /** The client asked for events with changes (`?changes=1`); otherwise every event is a plain poke. */
   changes?: boolean;
+  /** When its credentials expire (a JWT's `exp`, ms): the stream ends then, with a `closed` event. */
+  expiresAt?: number;
 }
+
+/**
+ * Which of these API key ids are revoked or gone (read from the store, not a cache): their
+ * streams end within SESSION_CHECK_MS. Ids that are not API keys (`id:…`) are never passed.
+ */
+export type RevokedKeys = (keyIds: string[]) => Promise<Set<string>>;
+
+/** How often open streams are checked for expired tokens and revoked keys. */
+export const SESSION_CHECK_MS = 400;
 
 interface Stream {
   owner: StreamOwner;
@@ -89,11 +100,17 @@ export class EventStreams {
   readonly #streams = new Set<Stream>();
   readonly #perKey = new Map<string, number>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #session: ReturnType<typeof setInterval> | undefined;
+  #checking = false;
+  readonly #revoked: RevokedKeys | undefined;
+  readonly #now: () => number;
   #closed = false;
 
-  constructor(feed: ChangeFeed, options: Partial<EventStreamOptions> = {}) {
+  constructor(feed: ChangeFeed, options: Partial<EventStreamOptions> = {}, session: { revoked?: RevokedKeys; now?: () => number } = {}) {
     this.#feed = feed;
     this.#options = { ...DEFAULT_EVENT_OPTIONS, ...options };
+    this.#revoked = session.revoked;
+    this.#now = session.now ?? Date.now;
   }
 
   /** Open streams right now (the "open streams" gauge). */
@@ -154,6 +171,7 @@ export class EventStreams {
           controller.enqueue(encoder.encode(`retry: ${retry}\n\n`));
           controller.enqueue(changeEvent(head));
           this.#startHeartbeat();
+          this.#startSessionCheck();
         },
         pull: () => {
           if (!stream) return;
@@ -202,6 +220,7 @@ export class EventStreams {
     }
   }
 
+  /** `last`: a final event (why the stream ends). */
   #end(stream: Stream | undefined, last?: Uint8Array): void {
     if (!stream) return;
     stream.cleanup();
@@ -242,5 +261,43 @@ export class EventStreams {
   #stopHeartbeat(): void {
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
+    if (this.#session) clearInterval(this.#session);
+    this.#session = undefined;
+  }
+
+  /**
+   * A stream outlives no credentials: one timer per process ends streams whose token expired
+   * and, with one store read per round for all keys with streams, those of revoked keys. Each
+   * gets a last `closed` event saying why, so its client renews before reconnecting.
+   */
+  #startSessionCheck(): void {
+    if (this.#session) return;
+    this.#session = setInterval(() => void this.#checkSessions(), SESSION_CHECK_MS);
+    (this.#session as { unref?: () => void }).unref?.();
+  }
+
+  async #checkSessions(): Promise<void> {
+    if (this.#checking) return;
+    this.#checking = true;
+    try {
+      const now = this.#now();
+      const keys = new Set<string>();
+      for (const s of [...this.#streams]) {
+        if (s.owner.expiresAt !== undefined && s.owner.expiresAt <= now) this.#endWith(s, "token_expired", "the bearer token expired; reconnect with a new one");
+        else if (s.owner.keyId.startsWith("k_")) keys.add(s.owner.keyId);
+      }
+      if (!this.#revoked || keys.size === 0) return;
+      const revoked = await this.#revoked([...keys]);
+      if (revoked.size === 0) return;
+      for (const s of [...this.#streams]) if (revoked.has(s.owner.keyId)) this.#endWith(s, "key_revoked", "the API key was revoked");
+    } catch {
+      // A failed read ends nothing; the next round reads again.
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  #endWith(stream: Stream, reason: string, message: string): void {
+    this.#end(stream, encoder.encode(`event: closed\ndata: ${JSON.stringify({ reason, message })}\n\n`));
   }
 }

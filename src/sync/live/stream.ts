@@ -49,6 +49,8 @@ export class LiveStream {
   #sleep: { timer: unknown; wake: () => void } | null = null;
   #attempt = 0;
   #retryMs: number | null = null;
+  /** The server ended the stream because its token expired: the next connect needs no wait. */
+  #reconnectNow = false;
   #lastByteAt = 0;
   #connected = false;
   #since: number | null = null;
@@ -95,7 +97,9 @@ export class LiveStream {
       }
       this.#setConnected(false);
       if (!this.#running) break;
-      const delay = backoffDelay(this.#attempt++, {
+      const now = this.#reconnectNow;
+      this.#reconnectNow = false;
+      const delay = now ? 0 : backoffDelay(this.#attempt++, {
         ...this.#o.backoff,
         baseMs: this.#retryMs ?? this.#o.backoff?.baseMs ?? DEFAULT_BASE_MS,
         maxMs: this.#o.backoff?.maxMs ?? DEFAULT_MAX_MS,
@@ -122,7 +126,18 @@ export class LiveStream {
         onMessage: (m) => {
           // The server's last event before a planned end (shutdown): not a failure; the body
           // ends next and the loop reconnects after the `retry:` it came with.
-          if (m.event === "reconnect") this.#o.trace("live:reconnect");
+          if (m.event === "reconnect") {
+            this.#o.trace("live:reconnect");
+            return;
+          }
+          if (m.event === "closed") {
+            // The server ended the stream for its credentials (docs/PROTOCOL.md): an expired
+            // token is renewed on the reconnect (credentials.ts), so reconnect at once.
+            const reason = (parseData(m.data) as { reason?: unknown } | null)?.reason;
+            this.#o.trace(`live:closed:${typeof reason === "string" ? reason : "unknown"}`);
+            if (reason === "token_expired") this.#reconnectNow = true;
+            return;
+          }
           if (m.event !== "change") return;
           this.#lastEventAt = this.#o.clock.now();
           this.#lastEventId = m.lastEventId || this.#lastEventId;
