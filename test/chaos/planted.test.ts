@@ -49,7 +49,7 @@ describe("the checker catches planted bugs", () => {
       const seen: string[] = [];
       for (let run = 0; run < RUNS && found.length === 0; run++) {
         const seed = c.seeds[run % c.seeds.length];
-        const r = await runSeed({ seed, store: "sqlite", root: root.path, short: true, focus: PLANTED[c.name].focus, gc: false });
+        const r = await runSeed({ seed, store: "sqlite", root: root.path, short: true, focus: PLANTED[c.name].focus, gc: false, auth: false });
         const hits = r.violations.filter((v) => c.rules.includes(v.rule));
         seen.push(`run ${run + 1}, seed ${seed}: ${r.violations.map((v) => v.rule).join(", ") || "no violation"} (${r.stats.ops} ops)`);
         if (hits.length) found.push(`seed ${seed}: [${hits[0].rule}] ${hits[0].message.slice(0, 160)}`);
