@@ -1,4 +1,4 @@
-import { first, run, type Executor } from "../../store/sql.ts";
+import { all, first, run, type Executor } from "../../store/sql.ts";
 
 /**
  * (collection, local id) → server id, in `_stowage_rest_ids`. Local ids stay client-generated;
@@ -43,4 +43,10 @@ export async function setSeen(db: Executor, collection: string, localId: string,
 
 export async function forget(db: Executor, collection: string, localId: string): Promise<void> {
   await run(db, "delete from _stowage_rest_ids where collection = ? and local_id = ?", [collection, localId]);
+}
+
+/** Every server id a collection's documents map to (for comparing with a full listing). */
+export async function mappedServerIds(db: Executor, collection: string): Promise<string[]> {
+  const rows = await all<{ server_id: string }>(db, "select server_id from _stowage_rest_ids where collection = ? and server_id is not null", [collection]);
+  return rows.map((r) => r.server_id);
 }

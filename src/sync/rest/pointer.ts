@@ -1,0 +1,53 @@
+import { StowageError, describeValue } from "../../errors.ts";
+
+/**
+ * JSON Pointer (RFC 6901): `""` is the whole value, `/body/local_id` walks into objects,
+ * `/items/0` into arrays; `~1` is `/` and `~0` is `~` inside a segment. Config files name
+ * every place in an API's answers with one, so an envelope (`/data/id`) or a document kept
+ * under a key (`/body`) needs no code.
+ */
+
+/** Checks a pointer's syntax (config files are user input); `key` names the setting. */
+export function assertPointer(value: unknown, key: string): string {
+  if (typeof value !== "string" || (value !== "" && !value.startsWith("/"))) {
+    throw new StowageError("config", `rest config: ${key} must be a JSON Pointer ("" or starting with /, e.g. "/data/id"), got ${describeValue(value)}`);
+  }
+  if (/~[^01]|~$/.test(value)) throw new StowageError("config", `rest config: ${key}: "~" must be written ~0 (and "/" inside a key ~1), got ${describeValue(value)}`);
+  return value;
+}
+
+function segments(pointer: string): string[] {
+  if (pointer === "") return [];
+  return pointer.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+}
+
+/** The value at `pointer`, or undefined when any step is missing. */
+export function resolvePointer(root: unknown, pointer: string): unknown {
+  let v: unknown = root;
+  for (const s of segments(pointer)) {
+    if (Array.isArray(v)) {
+      if (!/^(0|[1-9]\d*)$/.test(s)) return undefined;
+      v = v[Number(s)];
+    } else if (v !== null && typeof v === "object") {
+      v = Object.hasOwn(v, s) ? (v as Record<string, unknown>)[s] : undefined;
+    } else return undefined;
+  }
+  return v;
+}
+
+/** Whether `pointer` names something in `root` (null counts: a present, empty field). */
+export function hasPointer(root: unknown, pointer: string): boolean {
+  return resolvePointer(root, pointer) !== undefined;
+}
+
+/** Removes what `pointer` names from a copy of `root` (objects only); the root itself stays. */
+export function withoutPointer<T>(root: T, pointer: string): T {
+  const path = segments(pointer);
+  if (path.length === 0 || root === null || typeof root !== "object" || Array.isArray(root)) return root;
+  const copy = { ...(root as Record<string, unknown>) };
+  const [head, ...rest] = path;
+  if (!Object.hasOwn(copy, head)) return root;
+  if (rest.length === 0) delete copy[head];
+  else copy[head] = withoutPointer(copy[head], "/" + rest.map((s) => s.replace(/~/g, "~0").replace(/\//g, "~1")).join("/"));
+  return copy as T;
+}
