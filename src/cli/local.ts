@@ -3,8 +3,9 @@ import { StowageError, describeValue, isStowageError } from "../errors.ts";
 import { Store } from "../store/store.ts";
 import type { Doc, ListOptions, ListPage } from "../store/types.ts";
 import type { Stowage } from "../stowage.ts";
-import { parseRestConfigText } from "../sync/rest/config.ts";
 import { UsageError } from "./args.ts";
+import { failOnPushIssues } from "./push-issues.ts";
+import { loadRestConfig } from "./rest-config.ts";
 import type { CliContext } from "./context.ts";
 
 /** Opens the local store at `--db`, runs `fn`, always closes it. */
@@ -63,8 +64,9 @@ async function pushAfter<R>(ctx: CliContext, run: (handle: Stowage) => Promise<R
   const handle = await openSynced(ctx, { autoSync: false });
   try {
     const result = await run(handle);
+    let pushed: Awaited<ReturnType<Stowage["push"]>> | null = null;
     try {
-      await handle.push();
+      pushed = await handle.push();
     } catch (e) {
       if (!isStowageError(e, "transport")) {
         throw new StowageError(isStowageError(e) ? e.code : "storage", `saved locally and queued, but the server refused the push: ${(e as Error).message}`, {
@@ -75,6 +77,7 @@ async function pushAfter<R>(ctx: CliContext, run: (handle: Stowage) => Promise<R
       const queued = (await handle.status()).outbox.size;
       ctx.io.err(`stowage: server unreachable (${(e as Error).message}); saved locally, ${queued} write${queued === 1 ? "" : "s"} queued for \`stowage sync\`\n`);
     }
+    if (pushed) failOnPushIssues(ctx, pushed.issues);
     return result;
   } finally {
     await handle.close();
@@ -94,7 +97,7 @@ function hasRemote(ctx: CliContext): boolean {
 export async function openSynced(ctx: CliContext, options: { autoSync: boolean; onTrace?: (line: string) => void }): Promise<Stowage> {
   const { openStowage } = await import("../stowage.ts");
   const g = ctx.global;
-  const rest = g.rest === undefined ? undefined : parseRestConfigText(await ctx.io.readText(g.rest), `file ${describeValue(g.rest)}`);
+  const rest = g.rest === undefined ? undefined : await loadRestConfig(ctx, g.rest);
   return openStowage({
     rest,
     adapter: httpOnly(ctx) ? undefined : await ctx.io.sqliteAdapter(g.db),

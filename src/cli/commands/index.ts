@@ -24,5 +24,6 @@ export const COMMANDS: Record<string, CommandEntry> = {
   import: { summary: "read NDJSON documents into the database", load: () => import("./import.ts") },
   search: { summary: "full-text search a collection (ranked, with snippets)", load: () => import("./search.ts") },
   conformance: { summary: "run the protocol conformance suite against any sync server", load: () => import("./conformance.ts") },
+  rest: { summary: "check a REST API mapping against the live API (rest check FILE)", load: () => import("./rest.ts") },
   mcp: { summary: "Model Context Protocol server over stdio (store, recall, …)", load: () => import("./mcp.ts") },
 };

@@ -2,6 +2,8 @@ import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
 import { httpOnly, openSynced } from "../local.ts";
 import { printJson } from "../output.ts";
+import { loadRestConfig } from "../rest-config.ts";
+import { resolveRestConfig } from "../../sync/rest/config.ts";
 
 const USAGE = "status";
 
@@ -23,11 +25,13 @@ const status: Command = {
       await handle.close();
     }
     const server = ctx.global.url ? await health(ctx.global.url) : null;
+    const api = ctx.global.rest === undefined ? null : await restApi(ctx, ctx.global.rest);
     const report = {
       ...s,
       db: httpOnly(ctx) ? null : ctx.global.db,
       url: ctx.global.url ?? null,
       server,
+      ...(api ? { rest: api } : {}),
     };
     if (ctx.global.json) {
       printJson(ctx, report);
@@ -41,7 +45,10 @@ const status: Command = {
       ["outbox", `${s.outbox.size} queued${age(s.outbox.oldestAgeMs)}`],
       ["conflicts", `${s.conflicts} conflicts, ${s.rejections} rejections`],
     ];
-    if (ctx.global.url) {
+    if (api) {
+      const seen = s.online === null ? "not contacted yet (stowage sync)" : s.online ? "answered the last sync" : `unreachable at the last sync${s.lastError ? `: ${s.lastError.message}` : ""}`;
+      rows.push(["server", `REST API ${api.baseUrl} (${api.resources.join(", ")}; config ${api.config}), ${s.mode} mode — ${seen}`]);
+    } else if (ctx.global.url) {
       rows.push(["server", `${ctx.global.url} — ${server!.ok ? `reachable (${server!.ms} ms)` : `unreachable: ${server!.error}`}`]);
       rows.push(["cursor", s.cursor ?? "(never pulled)"]);
     } else rows.push(["server", "none (local mode): set --url/STOWAGE_URL and --key/STOWAGE_API_KEY to sync"]);
@@ -67,4 +74,10 @@ function formatAge(ms: number): string {
   if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
   if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
   return `${Math.round(ms / 3_600_000)} h`;
+}
+
+/** The REST API a `--rest FILE` names, for the status line. */
+async function restApi(ctx: Parameters<Command["run"]>[0], path: string): Promise<{ config: string; baseUrl: string; resources: string[] }> {
+  const c = resolveRestConfig(await loadRestConfig(ctx, path), ctx.global.key ?? null);
+  return { config: path, baseUrl: c.baseUrl, resources: Object.entries(c.resources).map(([name, r]) => `${name} → ${r}`) };
 }
