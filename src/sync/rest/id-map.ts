@@ -20,9 +20,26 @@ export function byServer(db: Executor, collection: string, serverId: string): Pr
   return first<IdRow>(db, "select local_id, server_id, seen from _stowage_rest_ids where collection = ? and server_id = ?", [collection, serverId]);
 }
 
-/** Notes that a create is about to be sent (kept if the answer is lost). */
+/**
+ * `seen` of a document deleted through this client: its server id stays known, so a duplicate
+ * of it that turns up later (a create retried after a lost answer) is deleted too, not pulled
+ * back in as the live document. (Seen tags always contain "#".)
+ */
+export const DELETED = "deleted";
+
+/** Notes that a create is about to be sent (kept if the answer is lost); a deleted document's row starts over. */
 export async function markCreateSent(db: Executor, collection: string, localId: string): Promise<void> {
-  await run(db, "insert into _stowage_rest_ids (collection, local_id, server_id) values (?, ?, null) on conflict do nothing", [collection, localId]);
+  await run(
+    db,
+    `insert into _stowage_rest_ids (collection, local_id, server_id) values (?, ?, null)
+     on conflict (collection, local_id) do update set server_id = null, seen = null where _stowage_rest_ids.seen = '${DELETED}'`,
+    [collection, localId],
+  );
+}
+
+/** Marks a document deleted on the API by this client (see DELETED). */
+export async function markDeleted(db: Executor, collection: string, localId: string): Promise<void> {
+  await run(db, `update _stowage_rest_ids set seen = '${DELETED}' where collection = ? and local_id = ?`, [collection, localId]);
 }
 
 /** Records the server id of a local document (the server id moves if another row held it). */
@@ -47,6 +64,6 @@ export async function forget(db: Executor, collection: string, localId: string):
 
 /** Every server id a collection's documents map to (for comparing with a full listing). */
 export async function mappedServerIds(db: Executor, collection: string): Promise<string[]> {
-  const rows = await all<{ server_id: string }>(db, "select server_id from _stowage_rest_ids where collection = ? and server_id is not null", [collection]);
+  const rows = await all<{ server_id: string }>(db, `select server_id from _stowage_rest_ids where collection = ? and server_id is not null and coalesce(seen, '') <> '${DELETED}'`, [collection]);
   return rows.map((r) => r.server_id);
 }

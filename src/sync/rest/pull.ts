@@ -8,7 +8,7 @@ import { cursorKey } from "./cursor.ts";
 import { readFeed } from "./feed.ts";
 import { findHardDeletes, fullListDue } from "./hard-deletes.ts";
 import type { ItemView } from "./item.ts";
-import { byLocal, byServer, forget, setSeen, setServerId } from "./id-map.ts";
+import { DELETED, byLocal, byServer, forget, setSeen, setServerId } from "./id-map.ts";
 import { restPush } from "./push.ts";
 import { flushRepairs, queueRepairs, type Repair } from "./repair.ts";
 
@@ -61,10 +61,17 @@ async function applyItems(ctx: CycleContext, client: RestClient, collection: str
       const known = await byServer(trx, collection, serverId);
       if (known) {
         if (known.seen === tag) continue; // the overlap brought it again
+        // Deleted through this client: its tombstone (or a late view of it) changes nothing.
+        if (known.seen === DELETED) continue;
         localId = known.local_id;
       } else if (carried !== null && isDocId(carried)) {
         const mine = await byLocal(trx, collection, carried);
         if (dead && !mine) continue; // another client's item, created and deleted before we saw it
+        if (mine?.seen === DELETED && mine.server_id !== serverId) {
+          // A second item of a document this client deleted (a create retried after a lost answer): it goes too.
+          if (!dead) repairs.push({ collection, localId: carried, keep: mine.server_id ?? "(none: deleted locally)", extra: serverId });
+          continue;
+        }
         if (mine?.server_id && mine.server_id !== serverId) {
           // Two server items for one local document: a create sent twice.
           if (dead) continue; // the extra's tombstone (ours or another client's repair)

@@ -7,7 +7,7 @@ import type { SyncResult } from "../types.ts";
 import { RestClient, serverIdOf } from "./client.ts";
 import { resourceOf } from "./config.ts";
 import { getOne } from "./get-one.ts";
-import { byLocal, forget, markCreateSent, setServerId } from "./id-map.ts";
+import { DELETED, byLocal, forget, markCreateSent, markDeleted, setServerId } from "./id-map.ts";
 import { settleRefusal } from "./refusal.ts";
 import { flushRepairs } from "./repair.ts";
 import { fillBody, fillPath } from "./template.ts";
@@ -64,14 +64,16 @@ async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, re
   const db = ctx.store.db;
   const resource = resourceOf(c, row.collection);
   if (!resource) throw new StowageError("config", `no REST resource is configured for collection ${describeValue(row.collection)}`);
-  const mapped = await byLocal(db, row.collection, row.id);
+  const row0 = await byLocal(db, row.collection, row.id);
+  // Deleted through this client earlier: for this op the document has no server item.
+  const mapped = row0?.seen === DELETED ? undefined : row0;
   const key = `${ctx.store.clientId}-${row.op_id}`;
   const done = async (serverId: string | null) => {
     await db.transaction().execute(async (trx) => {
       await run(trx, "delete from _stowage_outbox where op_id = ?", [row.op_id]);
       if (serverId !== null) await setServerId(trx, row.collection, row.id, serverId);
-      // A deleted item's id is done with: a later put of the same local id is a new item.
-      else if (row.op === "delete") await forget(trx, row.collection, row.id);
+      // A later put of the same local id is a new item; the old id stays known (id-map.ts DELETED).
+      else if (row.op === "delete") await markDeleted(trx, row.collection, row.id);
     });
     result.pushed++;
   };
@@ -86,7 +88,8 @@ async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, re
   if (row.op === "delete") {
     // Never reached the server (no create sent): nothing to delete there.
     if (!mapped?.server_id) {
-      if (mapped) await forget(db, row.collection, row.id);
+      // A create whose answer was lost may have landed: keep the row, marked, so a pull that finds it deletes it.
+      if (row0) await markDeleted(db, row.collection, row.id);
       ctx.trace("push:skip-delete");
       return done(null);
     }
