@@ -61,6 +61,7 @@ export async function checkRest(config: RestConfig, options: CheckOptions = {}):
     before = await readFeed(client, resource, null);
     pass("feed: list", `${before.items.length} items; cursor ${before.next === null ? "(none yet)" : describeValue(before.next)}`);
   } catch (e) {
+    if (e instanceof StowageError && e.code === "transport" && e.status === undefined) throw e; // no answer at all: unreachable
     fail("feed: list", msg(e), keyIn(e, "feed.path / feed.items"));
     return report(true);
   }

@@ -37,6 +37,23 @@ export async function markCreateSent(db: Executor, collection: string, localId: 
   );
 }
 
+/**
+ * `seen` of a create the API answered (2xx) without a server id where create.id points: the
+ * item exists, so the create is never sent again (that would only make duplicates); a pull
+ * that finds the item by the local id it carries maps it, and the op goes on as an update.
+ */
+export const NO_ID = "no-id";
+
+export async function markNoId(db: Executor, collection: string, localId: string): Promise<void> {
+  await run(db, `update _stowage_rest_ids set seen = '${NO_ID}' where collection = ? and local_id = ? and server_id is null`, [collection, localId]);
+}
+
+/** How many creates wait for a pull to find their server id (see NO_ID). */
+export async function countNoId(db: Executor, collection?: string): Promise<number> {
+  const where = collection === undefined ? "" : " and collection = ?";
+  return (await first<{ n: number }>(db, `select count(*) as n from _stowage_rest_ids where seen = '${NO_ID}' and server_id is null${where}`, collection === undefined ? [] : [collection]))?.n ?? 0;
+}
+
 /** Marks a document deleted on the API by this client (see DELETED). */
 export async function markDeleted(db: Executor, collection: string, localId: string): Promise<void> {
   await run(db, `update _stowage_rest_ids set seen = '${DELETED}' where collection = ? and local_id = ?`, [collection, localId]);

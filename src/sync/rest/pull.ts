@@ -8,7 +8,8 @@ import { cursorKey } from "./cursor.ts";
 import { readFeed } from "./feed.ts";
 import { findHardDeletes, fullListDue } from "./hard-deletes.ts";
 import type { ItemView } from "./item.ts";
-import { DELETED, byLocal, byServer, forget, setSeen, setServerId } from "./id-map.ts";
+import { DELETED, byLocal, byServer, countNoId, forget, setSeen, setServerId } from "./id-map.ts";
+import { StowageError, describeValue } from "../../errors.ts";
 import { restPush } from "./push.ts";
 import { flushRepairs, queueRepairs, type Repair } from "./repair.ts";
 
@@ -45,6 +46,11 @@ export async function restPull(ctx: CycleContext, result: SyncResult, client: Re
   }
   await flushRepairs(ctx, client);
   if (needPush) await restPush(ctx, result, client);
+  const waiting = await countNoId(ctx.store.db);
+  if (waiting > 0) {
+    // Their ops stay queued and are not re-sent (id-map.ts NO_ID); the cycle says why, every time.
+    throw new StowageError("protocol", `${waiting} create${waiting === 1 ? " was" : "s were"} answered without a server id at create.id ${describeValue(client.config.create.id)} and no pulled item carries ${waiting === 1 ? "its" : "their"} local id: fix create.id (or item.localId) in the rest config`);
+  }
 }
 
 async function applyItems(ctx: CycleContext, client: RestClient, collection: string, items: ItemView[], next: string | null, gone: string[]): Promise<{ applied: number; requeued: number }> {
@@ -54,6 +60,7 @@ async function applyItems(ctx: CycleContext, client: RestClient, collection: str
   await ctx.store.db.transaction().execute(async (trx) => {
     const docs: ServerDoc[] = [];
     const repairs: Repair[] = [];
+    const waiting = await countNoId(trx, collection);
     for (const item of items) {
       const { serverId, tag, dead } = item;
       const carried = item.localId;
@@ -92,6 +99,11 @@ async function applyItems(ctx: CycleContext, client: RestClient, collection: str
         localId = carried;
       } else {
         if (dead) continue; // never seen, already gone
+        // It may be one of this client's creates answered without an id: not a new document
+        // until that is settled (the pull is rolled back, the cursor stays).
+        if (waiting > 0) {
+          throw new StowageError("protocol", `pull ${collection}: item ${serverId} carries no local id at item.localId ${describeValue(c.item.localId)} while ${waiting} create${waiting === 1 ? "" : "s"} answered without a server id at create.id ${describeValue(c.create.id)} wait for theirs: fix create.id or item.localId in the rest config`);
+        }
         localId = `srv-${serverId}`;
         await setServerId(trx, collection, localId, serverId);
       }

@@ -7,7 +7,7 @@ import type { SyncResult } from "../types.ts";
 import { RestClient, serverIdOf } from "./client.ts";
 import { resourceOf } from "./config.ts";
 import { getOne } from "./get-one.ts";
-import { DELETED, byLocal, forget, markCreateSent, markDeleted, setServerId } from "./id-map.ts";
+import { DELETED, NO_ID, byLocal, forget, markCreateSent, markDeleted, markNoId, setServerId } from "./id-map.ts";
 import { settleRefusal } from "./refusal.ts";
 import { flushRepairs } from "./repair.ts";
 import { fillBody, fillPath } from "./template.ts";
@@ -157,12 +157,17 @@ async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, re
     if (answer.status === 404) throw routeError(op.method, path, 404, `create.path (or resources.${row.collection})`);
     const serverId = serverIdOf(c, answer.body, op.id);
     if (serverId === null) {
+      await markNoId(db, row.collection, row.id);
       throw new StowageError("protocol", `${op.method} ${path}: the answer has no server id at create.id ${describeValue(op.id)} (fix create.id or item.id in the rest config): ${JSON.stringify(answer.body)?.slice(0, 160)}`);
     }
     ctx.trace("push:create");
     return done(serverId);
   };
-  if (!mapped?.server_id) return create(key);
+  if (!mapped?.server_id) {
+    // Answered before, without an id: not sent again; the pull maps it by its local id.
+    if (mapped?.seen === NO_ID) return ctx.trace("push:wait-id");
+    return create(key);
+  }
 
   await ctx.renewLease();
   const op = c.update;
