@@ -39,15 +39,3 @@ export function resolvePointer(root: unknown, pointer: string): unknown {
 export function hasPointer(root: unknown, pointer: string): boolean {
   return resolvePointer(root, pointer) !== undefined;
 }
-
-/** Removes what `pointer` names from a copy of `root` (objects only); the root itself stays. */
-export function withoutPointer<T>(root: T, pointer: string): T {
-  const path = segments(pointer);
-  if (path.length === 0 || root === null || typeof root !== "object" || Array.isArray(root)) return root;
-  const copy = { ...(root as Record<string, unknown>) };
-  const [head, ...rest] = path;
-  if (!Object.hasOwn(copy, head)) return root;
-  if (rest.length === 0) delete copy[head];
-  else copy[head] = withoutPointer(copy[head], "/" + rest.map((s) => s.replace(/~/g, "~0").replace(/\//g, "~1")).join("/"));
-  return copy as T;
-}
