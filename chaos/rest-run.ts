@@ -70,7 +70,7 @@ export async function runRestSeed(seed: number, planted?: string): Promise<RestR
   const own: Map<string, Fields | null>[] = [];
   const ryw: Violation[] = [];
   const open = (i: number) =>
-    openStowage({ adapter: createBunSqliteAdapter({ path: join(dir, `c${i}.db`) }), rest: configFor(schedule.shape, proxies[i].url, planted), apiKey: server.key ?? undefined, env: {}, autoSync: false });
+    openStowage({ adapter: createBunSqliteAdapter({ path: join(dir, `c${i}.db`) }), rest: configFor(schedule.shape, proxies[i].url, planted), apiKey: server.key ?? undefined, env: {}, autoSync: false, onTrace: process.env.STOWAGE_REST_CHAOS_TRACE ? (l) => console.log(`  trace c${i}: ${l}`) : undefined });
   try {
     for (let i = 0; i < schedule.clients; i++) {
       proxies.push(await startChaosProxy([server.url], new Rng(rng.fork())));
@@ -124,6 +124,7 @@ export async function runRestSeed(seed: number, planted?: string): Promise<RestR
             own[i].set(id, null);
           }
         }
+        if (process.env.STOWAGE_REST_CHAOS_TRACE) console.log(`  c${i} ${kind} ${JSON.stringify([...own[i]].at(-1))}`);
         await checkOwn(i, `after ${kind}`);
       } else if (r < 0.75) {
         // Syncs, sometimes several clients at once.

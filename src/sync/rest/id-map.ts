@@ -31,8 +31,8 @@ export const DELETED = "deleted";
 export async function markCreateSent(db: Executor, collection: string, localId: string): Promise<void> {
   await run(
     db,
-    `insert into _stowage_rest_ids (collection, local_id, server_id) values (?, ?, null)
-     on conflict (collection, local_id) do update set server_id = null, seen = null where _stowage_rest_ids.seen = '${DELETED}'`,
+    `insert into _stowage_rest_ids (collection, local_id, server_id, seen) values (?, ?, null, '${OWN}')
+     on conflict (collection, local_id) do update set server_id = null, seen = '${OWN}' where _stowage_rest_ids.seen = '${DELETED}'`,
     [collection, localId],
   );
 }
@@ -59,20 +59,38 @@ export async function markDeleted(db: Executor, collection: string, localId: str
   await run(db, `update _stowage_rest_ids set seen = '${DELETED}' where collection = ? and local_id = ?`, [collection, localId]);
 }
 
+/**
+ * `seen` of a document this client created starts with this mark (kept through remaps and
+ * seen tags): only its creator may have pushed edits to a duplicate, so only its creator sends
+ * its value to the item duplicate repair keeps (pull.ts).
+ */
+const OWN = "own:";
+
+export function isOwn(seen: string | null): boolean {
+  return seen !== null && seen.startsWith(OWN);
+}
+
+/** The seen tag without the creator mark. */
+export function seenTagOf(seen: string | null): string | null {
+  return seen !== null && seen.startsWith(OWN) ? seen.slice(OWN.length) || null : seen;
+}
+
 /** Records the server id of a local document (the server id moves if another row held it). */
 export async function setServerId(db: Executor, collection: string, localId: string, serverId: string, seen: string | null = null): Promise<void> {
+  const old = await byLocal(db, collection, localId);
   await run(db, "delete from _stowage_rest_ids where collection = ? and server_id = ? and local_id <> ?", [collection, serverId, localId]);
+  const tag = seen ?? (old && old.server_id === serverId ? seenTagOf(old.seen) : null);
+  const mark = old && isOwn(old.seen) ? OWN + (tag ?? "") : tag;
   await run(
     db,
     `insert into _stowage_rest_ids (collection, local_id, server_id, seen) values (?, ?, ?, ?)
-     on conflict (collection, local_id) do update set server_id = excluded.server_id,
-       seen = coalesce(excluded.seen, case when _stowage_rest_ids.server_id = excluded.server_id then _stowage_rest_ids.seen end)`,
-    [collection, localId, serverId, seen],
+     on conflict (collection, local_id) do update set server_id = excluded.server_id, seen = excluded.seen`,
+    [collection, localId, serverId, mark],
   );
 }
 
 export async function setSeen(db: Executor, collection: string, localId: string, seen: string): Promise<void> {
-  await run(db, "update _stowage_rest_ids set seen = ? where collection = ? and local_id = ?", [seen, collection, localId]);
+  await run(db, `update _stowage_rest_ids set seen = case when seen like '${OWN}%' then '${OWN}' || ? else ? end where collection = ? and local_id = ?`, [seen, seen, collection, localId]);
 }
 
 export async function forget(db: Executor, collection: string, localId: string): Promise<void> {

@@ -34,8 +34,3 @@ export function resolvePointer(root: unknown, pointer: string): unknown {
   }
   return v;
 }
-
-/** Whether `pointer` names something in `root` (null counts: a present, empty field). */
-export function hasPointer(root: unknown, pointer: string): boolean {
-  return resolvePointer(root, pointer) !== undefined;
-}

@@ -8,7 +8,7 @@ import { cursorKey } from "./cursor.ts";
 import { readFeed } from "./feed.ts";
 import { findHardDeletes, fullListDue } from "./hard-deletes.ts";
 import type { ItemView } from "./item.ts";
-import { DELETED, byLocal, byServer, countNoId, forget, setSeen, setServerId } from "./id-map.ts";
+import { DELETED, byLocal, byServer, countNoId, forget, isOwn, seenTagOf, setSeen, setServerId } from "./id-map.ts";
 import { StowageError, describeValue } from "../../errors.ts";
 import { restPush } from "./push.ts";
 import { flushRepairs, queueRepairs, type Repair } from "./repair.ts";
@@ -67,7 +67,7 @@ async function applyItems(ctx: CycleContext, client: RestClient, collection: str
       let localId: string;
       const known = await byServer(trx, collection, serverId);
       if (known) {
-        if (known.seen === tag) continue; // the overlap brought it again
+        if (seenTagOf(known.seen) === tag) continue; // the overlap brought it again
         // Deleted through this client: its tombstone (or a late view of it) changes nothing.
         if (known.seen === DELETED) continue;
         localId = known.local_id;
@@ -84,10 +84,12 @@ async function applyItems(ctx: CycleContext, client: RestClient, collection: str
           if (dead) continue; // the extra's tombstone (ours or another client's repair)
           if (compareServerIds(serverId, mine.server_id) < 0) {
             // The kept item may be older than what went to the extra (edits pushed since the
-            // retry): keep the local value and send it to the kept item, not the reverse.
+            // retry): its creator sends its local value to the kept item. Nobody else does: a
+            // reader's copy may be older than the creator's latest edit.
             repairs.push({ collection, localId: carried, keep: serverId, extra: mine.server_id });
-            await setServerId(trx, collection, carried, serverId, tag);
-            requeued += await requeueLocal(trx, ctx.store.now(), collection, carried);
+            const own = isOwn(mine.seen);
+            await setServerId(trx, collection, carried, serverId, own ? tag : null);
+            if (own) requeued += await requeueLocal(trx, ctx.store.now(), collection, carried);
             continue;
           } else {
             repairs.push({ collection, localId: carried, keep: mine.server_id, extra: serverId });

@@ -4,7 +4,8 @@ import { first, run } from "../../store/sql.ts";
 import type { CycleContext } from "../cycle.ts";
 import type { OutboxRow } from "../push.ts";
 import type { SyncResult } from "../types.ts";
-import { RestClient, serverIdOf } from "./client.ts";
+import { RestClient, compareServerIds, serverIdOf } from "./client.ts";
+import { readFeed } from "./feed.ts";
 import { resourceOf } from "./config.ts";
 import { getOne } from "./get-one.ts";
 import { DELETED, NO_ID, byLocal, forget, markCreateSent, markDeleted, markNoId, setServerId } from "./id-map.ts";
@@ -99,7 +100,16 @@ async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, re
     try {
       const body = op.body === null ? undefined : fillBody(op.body, { resource, serverId: mapped.server_id, localId: row.id, doc: {} });
       const answer = await client.request(op.method, path, { body, allow404: true, idempotencyKey: key });
-      // 404: already gone (another client, or this delete's lost answer): what was asked holds.
+      if (answer.status === 404) {
+        // Already gone (another client, this delete's lost answer) — unless that was a duplicate
+        // another client repaired away and the document lives on as the kept item: delete that.
+        const other = await otherItem(client, resource, row.id, mapped.server_id);
+        if (other !== null) {
+          await setServerId(db, row.collection, row.id, other);
+          ctx.trace("push:delete-moved");
+          return pushOne(ctx, client, row, result);
+        }
+      }
       ctx.trace(answer.status === 404 ? "push:delete-gone" : "push:delete");
       return done(null);
     } catch (e) {
@@ -184,6 +194,13 @@ async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, re
     return refusedOnItem(r, serverId);
   }
   if (answer.status === 404) {
+    // A duplicate repaired away by another client: the document lives on as the kept item.
+    const other = await otherItem(client, resource, row.id, serverId);
+    if (other !== null) {
+      await setServerId(db, row.collection, row.id, other);
+      ctx.trace("push:update-moved");
+      return pushOne(ctx, client, row, result);
+    }
     const why = `${op.method} ${path} answered 404: the item was deleted on the API`;
     if (c.recreateOnMissing) {
       // Asked for: create it again, under a key of its own (the update's key has its 404 stored).
@@ -195,4 +212,15 @@ async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, re
   }
   ctx.trace("push:update");
   return done(null);
+}
+
+/**
+ * After a 404 on the item a document maps to: another live item carrying its local id (the
+ * lowest, as duplicate repair keeps), found in a full listing; null when there is none or items
+ * carry no local id. Rare (only after a 404), so a listing is affordable.
+ */
+async function otherItem(client: RestClient, resource: string, localId: string, gone: string): Promise<string | null> {
+  if (client.config.item.localId === null) return null;
+  const ids = (await readFeed(client, resource, null)).items.filter((i) => i.localId === localId && !i.dead && i.serverId !== gone).map((i) => i.serverId);
+  return ids.length ? ids.sort(compareServerIds)[0] : null;
 }
