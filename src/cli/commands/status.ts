@@ -14,6 +14,7 @@ const status: Command = {
     "Shows the mode (local, hybrid, http-only), where the data lives, how many writes wait in the",
     "outbox and how old the oldest is, recorded conflicts, the pull cursor, and whether the server",
     "answers GET /v1/health now (exit 0 either way: an offline server is a state, not an error).",
+    "With --rest FILE: the REST API's base URL, its resources and the mode, and whether it answers.",
   ].join("\n"),
   async run(ctx, args) {
     expectPositionals(args, 0, 0, USAGE);
@@ -46,7 +47,8 @@ const status: Command = {
       ["conflicts", `${s.conflicts} conflicts, ${s.rejections} rejections`],
     ];
     if (api) {
-      const seen = s.online === null ? "not contacted yet (stowage sync)" : s.online ? "answered the last sync" : `unreachable at the last sync${s.lastError ? `: ${s.lastError.message}` : ""}`;
+      const reach = await health(api.baseUrl, "");
+      const seen = reach.ok || reach.error?.startsWith("HTTP") ? `reachable (${reach.ms} ms)` : `unreachable: ${reach.error}`;
       rows.push(["server", `REST API ${api.baseUrl} (${api.resources.join(", ")}; config ${api.config}), ${s.mode} mode — ${seen}`]);
     } else if (ctx.global.url) {
       rows.push(["server", `${ctx.global.url} — ${server!.ok ? `reachable (${server!.ms} ms)` : `unreachable: ${server!.error}`}`]);
@@ -58,10 +60,11 @@ const status: Command = {
 };
 export default status;
 
-async function health(url: string): Promise<{ ok: boolean; ms: number; error?: string }> {
+/** GET `path` on the server (any HTTP answer from a REST API's base URL means it is there). */
+async function health(url: string, path = "/v1/health"): Promise<{ ok: boolean; ms: number; error?: string }> {
   const start = Date.now();
   try {
-    const res = await fetch(new URL("/v1/health", url), { signal: AbortSignal.timeout(3000) });
+    const res = await fetch(path ? new URL(path, url) : url, { signal: AbortSignal.timeout(3000) });
     await res.body?.cancel();
     return res.ok ? { ok: true, ms: Date.now() - start } : { ok: false, ms: Date.now() - start, error: `HTTP ${res.status}` };
   } catch (e) {
