@@ -208,6 +208,39 @@ describe("REST transport details", () => {
     }
   });
 
+  test("a 404 on an item another client deleted as a duplicate: the writer's edit and delete follow the document to the kept item (no false `gone`)", async () => {
+    const raw = startReferenceServer({ idempotency: false });
+    try {
+      const writer = await openRest(dir.file(`w${n++}.db`), raw.url, raw.key);
+      const reader = await openRest(dir.file(`r${n++}.db`), raw.url, raw.key);
+      open.push(writer, reader);
+      // The writer's first create landed but its answer was lost (item 1, made here directly);
+      // the retry made item 2, which the writer maps to.
+      const first = await (await fetch(`${raw.url}/api/items`, { method: "POST", headers: { authorization: `Bearer ${raw.key}`, "content-type": "application/json" }, body: JSON.stringify({ v: 1, local_id: "w1" }) })).json();
+      await writer.collection("items").put({ id: "w1", v: 1 });
+      await writer.push();
+      await writer.collection("items").patch("w1", { v: 2 });
+      await writer.push();
+      // The reader sees both, keeps the lower id and deletes item 2 on the API.
+      await reader.sync();
+      expect(raw.rows().map((r) => [r.id, r.deleted_at === null])).toEqual([[first.id, true], [first.id + 1, false]]);
+      // The writer's next edit answers 404 on item 2: it goes to item 1, the document lives on.
+      await writer.collection("items").patch("w1", { v: 3 });
+      const result = await writer.sync();
+      expect(result.issues).toEqual([]);
+      expect(raw.rows().filter((r) => r.deleted_at === null).map((r) => [r.id, r.body.v])).toEqual([[first.id, 3]]);
+      expect(await writer.collection("items").get("w1")).toEqual({ id: "w1", v: 3 });
+      // And its delete reaches item 1 too.
+      await writer.collection("items").delete("w1");
+      await writer.sync();
+      expect(raw.rows().filter((r) => r.deleted_at === null)).toEqual([]);
+      await reader.sync();
+      expect(await reader.collection("items").get("w1")).toBeUndefined();
+    } finally {
+      await raw.stop();
+    }
+  });
+
   test("a bad key or a wrong resource path keeps the writes queued (never dropped as rejected)", async () => {
     const wrongKey = await openRest(dir.file(`k${n++}.db`), server.url, "not-the-key");
     const wrongPath = await openRest(dir.file(`k${n++}.db`), server.url, server.key, { resources: { items: "/api/nope" } });
