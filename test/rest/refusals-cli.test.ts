@@ -112,3 +112,19 @@ test("an API answering HTML, or without the configured path: a clear error namin
   expect(server.live().map((i) => i.doc)).toEqual([{ text: "kept", local_id: "h1" }]);
   expect(JSON.parse((await cli(["get", "notes", "h1", "--json", "--db", db])).stdout)).toEqual({ id: "h1", text: "kept" });
 }, 60_000);
+
+test("a feed answer of the wrong shape: `sync` names feed.items, applies nothing, keeps the cursor; the queued write still lands once", async () => {
+  const { server, config, db } = envelope();
+  const good = JSON.parse(readFileSync(config, "utf8"));
+  const wrong = dir.file(`wrongitems${n++}.json`);
+  writeFileSync(wrong, JSON.stringify({ ...good, feed: { ...good.feed, items: "/items" } }));
+  server.direct.create({ text: "on the API" });
+  expect((await cli(["put", "notes", '{"id":"w1","text":"mine"}', "--db", db, "--rest", wrong, "--key", server.key!])).code).toBe(0);
+  const r = await cli(["sync", "--db", db, "--rest", wrong, "--key", server.key!]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain('no item list at feed.items "/items" (fix feed.items in the rest config)');
+  const docs = (await cli(["list", "notes", "--json", "--db", db])).stdout.trim().split("\n").map((l) => JSON.parse(l));
+  expect(docs).toEqual([{ id: "w1", text: "mine" }]);
+  expect((await cli(["sync", "--db", db, "--rest", config, "--key", server.key!])).code).toBe(0);
+  expect(server.live().map((i) => i.doc.text).sort()).toEqual(["mine", "on the API"]);
+}, 60_000);
