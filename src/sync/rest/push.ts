@@ -60,7 +60,7 @@ function routeError(method: string, path: string, status: number, key: string): 
   return new StowageError("config", `${method} ${path} answered ${status}: no such route; check ${key} in the rest config`, { status });
 }
 
-async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, result: SyncResult): Promise<void> {
+async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, result: SyncResult, keySuffix = ""): Promise<void> {
   const c = client.config;
   const db = ctx.store.db;
   const resource = resourceOf(c, row.collection);
@@ -68,7 +68,8 @@ async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, re
   const row0 = await byLocal(db, row.collection, row.id);
   // Deleted through this client earlier: for this op the document has no server item.
   const mapped = row0?.seen === DELETED ? undefined : row0;
-  const key = `${ctx.store.clientId}-${row.op_id}`;
+  // A retry against another item needs a key of its own (the first one's 404 may be stored).
+  const key = `${ctx.store.clientId}-${row.op_id}${keySuffix}`;
   const done = async (serverId: string | null) => {
     await db.transaction().execute(async (trx) => {
       await run(trx, "delete from _stowage_outbox where op_id = ?", [row.op_id]);
@@ -103,11 +104,12 @@ async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, re
       if (answer.status === 404) {
         // Already gone (another client, this delete's lost answer) — unless that was a duplicate
         // another client repaired away and the document lives on as the kept item: delete that.
-        const other = await otherItem(client, resource, row.id, mapped.server_id);
+        // (Once: an API whose listing and item routes disagree must not make this loop.)
+        const other = keySuffix ? null : await otherItem(client, resource, row.id, mapped.server_id);
         if (other !== null) {
           await setServerId(db, row.collection, row.id, other);
           ctx.trace("push:delete-moved");
-          return pushOne(ctx, client, row, result);
+          return pushOne(ctx, client, row, result, `-to-${other}`);
         }
       }
       ctx.trace(answer.status === 404 ? "push:delete-gone" : "push:delete");
@@ -195,11 +197,11 @@ async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, re
   }
   if (answer.status === 404) {
     // A duplicate repaired away by another client: the document lives on as the kept item.
-    const other = await otherItem(client, resource, row.id, serverId);
+    const other = keySuffix ? null : await otherItem(client, resource, row.id, serverId);
     if (other !== null) {
       await setServerId(db, row.collection, row.id, other);
       ctx.trace("push:update-moved");
-      return pushOne(ctx, client, row, result);
+      return pushOne(ctx, client, row, result, `-to-${other}`);
     }
     const why = `${op.method} ${path} answered 404: the item was deleted on the API`;
     if (c.recreateOnMissing) {
