@@ -86,50 +86,58 @@ export async function runRestSeed(seed: number, planted?: string): Promise<RestR
         if (canon(got) !== canon(value)) ryw.push({ rule: "ryw", message: `c${i}/${id} ${when}: read ${JSON.stringify(got)}, last write ${JSON.stringify(value)}` });
       }
     };
-    const sync = async (i: number) => {
+    const sync = async (i: number, check = true) => {
       stats.syncs++;
       try {
         await handles[i].sync();
       } catch {
         stats.failedSyncs++;
       }
-      await checkOwn(i, "after a sync");
+      if (check) await checkOwn(i, "after a sync");
+    };
+    /** A write by the owner: create, replace, patch or delete one of its documents. */
+    const write = async (i: number, step: number) => {
+      const notes = handles[i].collection("notes");
+      const mine = [...own[i]].filter(([, v]) => v !== null).map(([id]) => id);
+      const kind = mine.length === 0 || rng.chance(0.35) ? "create" : rng.pick(["put", "patch", "delete"] as const);
+      stats.ops++;
+      if (kind === "create") {
+        const id = `c${i}-${next++}`;
+        const value = { id, text: `v${step}`, n: step };
+        await notes.put(value);
+        own[i].set(id, value);
+      } else {
+        const id = rng.pick(mine);
+        if (kind === "put") {
+          // Same fields as a create: on an API that updates by PATCH (PocketBase) a put cannot remove a field (README).
+          const value = { id, text: `put ${step}`, n: -step };
+          await notes.put(value);
+          own[i].set(id, value);
+        } else if (kind === "patch") {
+          await notes.patch(id, { n: step });
+          own[i].set(id, { ...own[i].get(id)!, n: step });
+        } else {
+          await notes.delete(id);
+          own[i].set(id, null);
+        }
+      }
+      if (process.env.STOWAGE_REST_CHAOS_TRACE) console.log(`  c${i} ${kind} ${JSON.stringify([...own[i]].at(-1))}`);
+      return kind;
     };
     for (let step = 0; step < schedule.steps; step++) {
       const i = rng.int(0, schedule.clients - 1);
-      const notes = handles[i].collection("notes");
       const r = rng.next();
       if (r < 0.45) {
-        // A write by the owner: create, replace, patch or delete one of its documents.
-        const mine = [...own[i]].filter(([, v]) => v !== null).map(([id]) => id);
-        const kind = mine.length === 0 || rng.chance(0.35) ? "create" : rng.pick(["put", "patch", "delete"] as const);
-        stats.ops++;
-        if (kind === "create") {
-          const id = `c${i}-${next++}`;
-          const value = { id, text: `v${step}`, n: step };
-          await notes.put(value);
-          own[i].set(id, value);
-        } else {
-          const id = rng.pick(mine);
-          if (kind === "put") {
-            // Same fields as a create: on an API that updates by PATCH (PocketBase) a put cannot remove a field (README).
-            const value = { id, text: `put ${step}`, n: -step };
-            await notes.put(value);
-            own[i].set(id, value);
-          } else if (kind === "patch") {
-            await notes.patch(id, { n: step });
-            own[i].set(id, { ...own[i].get(id)!, n: step });
-          } else {
-            await notes.delete(id);
-            own[i].set(id, null);
-          }
-        }
-        if (process.env.STOWAGE_REST_CHAOS_TRACE) console.log(`  c${i} ${kind} ${JSON.stringify([...own[i]].at(-1))}`);
+        const kind = await write(i, step);
         await checkOwn(i, `after ${kind}`);
       } else if (r < 0.75) {
-        // Syncs, sometimes several clients at once.
-        if (rng.chance(0.3)) await Promise.all(handles.map((_, j) => sync(j)));
-        else await sync(i);
+        // Syncs, sometimes several clients at once, sometimes with a write landing mid-sync.
+        const together = rng.next();
+        if (together < 0.3) await Promise.all(handles.map((_, j) => sync(j)));
+        else if (together < 0.5) {
+          await Promise.all([sync(i, false), write(i, step)]);
+          await checkOwn(i, "after a write during a sync");
+        } else await sync(i);
       } else if (r < 0.88) {
         // Faults change for one client's network.
         const f: ProxyFaults = {
