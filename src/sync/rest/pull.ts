@@ -85,12 +85,15 @@ async function applyItems(ctx: CycleContext, client: RestClient, collection: str
           if (compareServerIds(serverId, mine.server_id) < 0) {
             // The kept item may be older than what went to the extra (edits pushed since the
             // retry): its creator sends its local value to the kept item. Nobody else does: a
-            // reader's copy may be older than the creator's latest edit.
+            // reader's copy may be older than the creator's latest edit; a reader takes the
+            // kept item's content (the creator's value reaches it later, as a change).
             repairs.push({ collection, localId: carried, keep: serverId, extra: mine.server_id });
             const own = isOwn(mine.seen);
             await setServerId(trx, collection, carried, serverId, own ? tag : null);
-            if (own) requeued += await requeueLocal(trx, ctx.store.now(), collection, carried);
-            continue;
+            if (own) {
+              requeued += await requeueLocal(trx, ctx.store.now(), collection, carried);
+              continue;
+            }
           } else {
             repairs.push({ collection, localId: carried, keep: mine.server_id, extra: serverId });
             continue;

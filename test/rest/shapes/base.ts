@@ -91,7 +91,8 @@ export interface ShapeServer {
   rows(): Row[];
   /** A write straight on the API (as another program would), bypassing HTTP. */
   direct: {
-    create(doc: Record<string, unknown>): string;
+    /** `uid`: the text id to give it (text-id shapes), for tests that need an order of ids. */
+    create(doc: Record<string, unknown>, uid?: string): string;
     update(serverId: string, doc: Record<string, unknown>): void;
     remove(serverId: string): void;
   };
@@ -172,7 +173,7 @@ export function startShape(router: ShapeRouter, ids: IdStyle, options: ShapeOpti
     live: () => sdb.all().filter((r) => r.deleted_at === null).map((r) => ({ serverId: ids.serverId(r), doc: JSON.parse(r.body) })),
     rows: () => sdb.all(),
     direct: {
-      create: (doc) => ids.serverId(sdb.insert(doc)),
+      create: (doc, uid) => ids.serverId(sdb.insert(doc, uid)),
       update: (serverId, doc) => void sdb.update(ids.find(sdb, serverId)!.id, doc),
       remove: (serverId) => (ids.hardDeletes ? sdb.hardDelete(ids.find(sdb, serverId)!.id) : void sdb.softDelete(ids.find(sdb, serverId)!.id)),
     },
