@@ -35,7 +35,7 @@ for (const seed of seeds) {
   for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += s[k];
   const shape = byShape.get(sc.shape) ?? { seeds: 0, failed: 0 };
   shape.seeds++;
-  console.log(`rest seed ${seed} ${sc.shape}${sc.idempotency ? " +idempotency" : ""} ${sc.clients} clients: ${r.violations.length ? "FAIL" : "ok"} in ${r.ms} ms (${s.ops} ops, ${s.syncs} syncs, ${s.failedSyncs} failed, ${s.restarts} restarts, ${s.direct} direct API writes, ${s.dropped} dropped, ${s.duplicated} duplicated, ${s.refused} refused, ${s.repaired} repaired)`);
+  console.log(`rest seed ${seed} ${sc.shape}${sc.idempotency ? " +idempotency" : ""} overlap ${sc.overlapMs} ${sc.clients} clients: ${r.violations.length ? "FAIL" : "ok"} in ${r.ms} ms (${s.ops} ops, ${s.syncs} syncs, ${s.failedSyncs} failed, ${s.restarts} restarts, ${s.direct} direct API writes, ${s.dropped} dropped, ${s.duplicated} duplicated, ${s.refused} refused, ${s.repaired} repaired)`);
   if (r.violations.length) {
     failed++;
     shape.failed++;

@@ -25,6 +25,8 @@ export interface RestSchedule {
   idempotency: boolean;
   clients: number;
   steps: number;
+  /** The cursor overlap the clients use. */
+  overlapMs: number;
 }
 
 export interface RestRunResult {
@@ -36,7 +38,9 @@ export interface RestRunResult {
 
 export function makeRestSchedule(seed: number): RestSchedule {
   const rng = new Rng(seed * 7919 + 17);
-  return { seed, shape: REST_SHAPES[seed % 4], idempotency: rng.chance(0.5), clients: rng.int(2, 3), steps: rng.int(40, 80) };
+  // overlapMs 0: the reference APIs stamp changes in commit order, so no overlap is needed, and
+  // none hides a client that would only converge when the overlap brings an item again.
+  return { seed, shape: REST_SHAPES[seed % 4], idempotency: rng.chance(0.5), clients: rng.int(2, 3), steps: rng.int(40, 80), overlapMs: rng.pick([0, 5000]) };
 }
 
 const ROOT = join(import.meta.dir, "..");
@@ -48,14 +52,14 @@ const ROOT = join(import.meta.dir, "..");
  */
 export const REST_PLANTED = ["no-local-id", "put-as-create"] as const;
 
-function configFor(shape: string, baseUrl: string, planted?: string): RestConfig {
+function configFor(shape: string, baseUrl: string, overlapMs: number, planted?: string): RestConfig {
   const c = JSON.parse(readFileSync(join(ROOT, "docs", "examples", "rest", `${shape}.json`), "utf8"));
   // Small pages, so paging runs in every seed; frequent full listings, so hard deletes are found.
   if (c.feed?.page) c.feed.page.size = 4;
   if (c.fullListEvery) c.fullListEvery = 3;
   if (planted === "no-local-id") Object.assign(c, { localIdField: null, item: { ...c.item, localId: null } });
   if (planted === "put-as-create") c.update = { method: "POST", path: "{resource}", body: c.create?.body ?? "$doc" };
-  return { ...c, baseUrl, timeoutMs: 3000 };
+  return { ...c, baseUrl, timeoutMs: 3000, overlapMs };
 }
 
 export async function runRestSeed(seed: number, planted?: string): Promise<RestRunResult> {
@@ -70,7 +74,7 @@ export async function runRestSeed(seed: number, planted?: string): Promise<RestR
   const own: Map<string, Fields | null>[] = [];
   const ryw: Violation[] = [];
   const open = (i: number) =>
-    openStowage({ adapter: createBunSqliteAdapter({ path: join(dir, `c${i}.db`) }), rest: configFor(schedule.shape, proxies[i].url, planted), apiKey: server.key ?? undefined, env: {}, autoSync: false, onTrace: process.env.STOWAGE_REST_CHAOS_TRACE ? (l) => console.log(`  trace c${i}: ${l}`) : undefined });
+    openStowage({ adapter: createBunSqliteAdapter({ path: join(dir, `c${i}.db`) }), rest: configFor(schedule.shape, proxies[i].url, schedule.overlapMs, planted), apiKey: server.key ?? undefined, env: {}, autoSync: false, onTrace: process.env.STOWAGE_REST_CHAOS_TRACE ? (l) => console.log(`  trace c${i}: ${l}`) : undefined });
   try {
     for (let i = 0; i < schedule.clients; i++) {
       proxies.push(await startChaosProxy([server.url], new Rng(rng.fork())));
