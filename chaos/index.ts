@@ -13,6 +13,8 @@ import { runSeed } from "./run.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
+// REST seeds have their own runner (chaos/rest-index.ts reads the same argv).
+if (flag("rest")) await import("./rest-index.ts");
 const value = (name: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;

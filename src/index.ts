@@ -14,5 +14,7 @@ export { SyncEngine, type SyncEngineOptions } from "./sync/engine.ts";
 export type { DocCollection } from "./sync/remote-collection.ts";
 export type { SyncIssue } from "./sync/push.ts";
 export type { RestConfig } from "./sync/rest/config.ts";
+export type { CreateMapping, FeedMapping, GetMapping, ItemMapping, OperationMapping } from "./sync/rest/mapping.ts";
+export { checkRest, formatCheckTable, type CheckOptions, type CheckReport, type CheckRow } from "./sync/rest/check.ts";
 export type { SyncTransport } from "./sync/engine.ts";
 export type * from "./sync/types.ts";

@@ -112,8 +112,8 @@ function parseInterval(v: string | undefined): number | undefined {
 
 /** A conflict or rejection as recorded, with its place in the list. */
 export interface SyncIssueRecord extends Omit<SyncIssue, "kind"> {
-  /** As SyncIssue; over a REST API also `repaired` (a duplicate create deleted, see src/sync/rest/repair.ts). */
-  kind: SyncIssue["kind"] | "repaired";
+  /** As SyncIssue; over a REST API also `repaired` (a duplicate create deleted, src/sync/rest/repair.ts) and `gone` (an update answered 404: the item was deleted on the API, src/sync/rest/refusal.ts). */
+  kind: SyncIssue["kind"] | "repaired" | "gone";
   /** Pass to `dismissIssue` once the application has handled it. */
   seq: number;
   /** Wall-clock time it was recorded. */

@@ -4,8 +4,9 @@ import { Store } from "../store/store.ts";
 import type { Doc, ListOptions, ListPage } from "../store/types.ts";
 import type { Stowage } from "../stowage.ts";
 import type { SyncResult } from "../sync/types.ts";
-import { parseRestConfigText } from "../sync/rest/config.ts";
 import { UsageError } from "./args.ts";
+import { failOnPushIssues } from "./push-issues.ts";
+import { loadRestConfig } from "./rest-config.ts";
 import type { CliContext } from "./context.ts";
 
 /** Opens the local store at `--db`, runs `fn`, always closes it. */
@@ -78,7 +79,7 @@ async function pushAfter<R>(ctx: CliContext, run: (handle: Stowage) => Promise<R
       const queued = (await handle.status()).outbox.size;
       ctx.io.err(`stowage: server unreachable (${(e as Error).message}); saved locally, ${queued} write${queued === 1 ? "" : "s"} queued for \`stowage sync\`\n`);
     }
-    if (pushed) await refusedAfterPush(handle, pushed);
+    if (pushed) await refusedAfterPush(ctx, handle, pushed);
     return result;
   } finally {
     await handle.close();
@@ -89,11 +90,10 @@ async function pushAfter<R>(ctx: CliContext, run: (handle: Stowage) => Promise<R
  * Throws (exit 6) when the server refused some of the pushed writes. First a sync, so the
  * refused documents return to the server's state before the command exits (guarantee 12).
  */
-async function refusedAfterPush(handle: Stowage, result: SyncResult): Promise<void> {
+async function refusedAfterPush(ctx: CliContext, handle: Stowage, result: SyncResult): Promise<void> {
   if (result.issues.length === 0) return;
   await handle.sync().catch(() => {}); // best effort: the next `stowage sync` does it otherwise
-  const list = result.issues.map((i) => `${i.kind} ${i.collection}/${i.id}: ${i.message}`).join("; ");
-  throw new StowageError("rejected", `saved locally, but the server refused ${result.issues.length} write${result.issues.length === 1 ? "" : "s"} (recorded, see \`stowage status\`): ${list}`);
+  failOnPushIssues(ctx, result.issues);
 }
 
 export function httpOnly(ctx: CliContext): boolean {
@@ -109,7 +109,7 @@ function hasRemote(ctx: CliContext): boolean {
 export async function openSynced(ctx: CliContext, options: { autoSync: boolean; onTrace?: (line: string) => void }): Promise<Stowage> {
   const { openStowage } = await import("../stowage.ts");
   const g = ctx.global;
-  const rest = g.rest === undefined ? undefined : parseRestConfigText(await ctx.io.readText(g.rest), `file ${describeValue(g.rest)}`);
+  const rest = g.rest === undefined ? undefined : await loadRestConfig(ctx, g.rest);
   if (g.tokenCommand !== undefined && g.key !== undefined) throw new UsageError("give --key (STOWAGE_API_KEY) or --token-command (STOWAGE_TOKEN_COMMAND), not both");
   if (g.tokenCommand !== undefined && rest) throw new UsageError("--token-command (STOWAGE_TOKEN_COMMAND) is for a Stowage server; a REST config carries its own apiKey");
   if (g.tokenCommand !== undefined && g.tokenCommand.trim() === "") throw new UsageError("--token-command (STOWAGE_TOKEN_COMMAND) is empty");

@@ -27,11 +27,16 @@ test("server ids order numerically when they are integers", () => {
 test("defaults follow the seed's API shape", () => {
   const c = resolveRestConfig({ baseUrl: "http://api.test/" }, "k");
   expect({ ...c, toServer: undefined, fromServer: undefined }).toEqual({
-    baseUrl: "http://api.test", apiKey: "k", authHeader: "authorization", authFormat: "Bearer {key}",
-    resources: { items: "/api/items" }, syncPath: "/sync", updateMethod: "PUT", idField: "id", localIdField: "local_id",
-    cursorParam: "since", itemsField: "items", cursorField: "server_time", tombstoneField: "deleted_at",
-    updatedAtField: "updated_at", serverFields: ["created_at", "updated_at"], overlapMs: 5000, idempotencyKeys: true,
-    timeoutMs: 10_000, toServer: undefined, fromServer: undefined,
+    baseUrl: "http://api.test", apiKey: "k", auth: "key", authHeader: "authorization", authFormat: "Bearer {key}",
+    resources: { items: "/api/items" },
+    create: { method: "POST", path: "{resource}", body: "$doc", id: "/id" },
+    update: { method: "PUT", path: "{resource}/{server_id}", body: "$doc" },
+    delete: { method: "DELETE", path: "{resource}/{server_id}", body: null },
+    get: { method: "GET", path: "{resource}/{server_id}", body: null, item: "" },
+    feed: { path: "{resource}/sync", since: { since: "{since}" }, params: {}, items: "/items", cursor: "/server_time", nextLink: null, nextCursor: null, nextParam: "cursor", page: null },
+    item: { id: "/id", doc: "", localId: "/local_id", updatedAt: "/updated_at", tombstone: "/deleted_at" },
+    localIdField: "local_id", serverFields: ["created_at", "updated_at"], recreateOnMissing: false, fullListEvery: 0,
+    overlapMs: 5000, idempotencyKeys: true, timeoutMs: 10_000, toServer: undefined, fromServer: undefined,
   });
   expect(c.toServer({ id: "a", x: 1 }, "items")).toEqual({ x: 1 });
   expect(c.fromServer({ id: 3, x: 1, local_id: "a", deleted_at: null, created_at: "t", updated_at: "t" }, "items")).toEqual({ x: 1 });

@@ -100,8 +100,11 @@ export function startReferenceServer(options: ReferenceServerOptions = {}): Refe
       const url = new URL(req.url);
       let body: Record<string, unknown> | null = null;
       if (req.method !== "GET" && req.method !== "DELETE") {
+        const text = await req.text();
+        // A validation refusal to test with: bodies over 64 KiB.
+        if (text.length > 65_536) return Response.json({ error: { code: "too_large", message: "body too large" } }, { status: 413 });
         try {
-          const parsed = await req.json();
+          const parsed = JSON.parse(text);
           if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) body = parsed;
         } catch {
           body = null;

@@ -208,6 +208,39 @@ describe("REST transport details", () => {
     }
   });
 
+  test("a 404 on an item another client deleted as a duplicate: the writer's edit and delete follow the document to the kept item (no false `gone`)", async () => {
+    const raw = startReferenceServer({ idempotency: false });
+    try {
+      const writer = await openRest(dir.file(`w${n++}.db`), raw.url, raw.key);
+      const reader = await openRest(dir.file(`r${n++}.db`), raw.url, raw.key);
+      open.push(writer, reader);
+      // The writer's first create landed but its answer was lost (item 1, made here directly);
+      // the retry made item 2, which the writer maps to.
+      const first = await (await fetch(`${raw.url}/api/items`, { method: "POST", headers: { authorization: `Bearer ${raw.key}`, "content-type": "application/json" }, body: JSON.stringify({ v: 1, local_id: "w1" }) })).json();
+      await writer.collection("items").put({ id: "w1", v: 1 });
+      await writer.push();
+      await writer.collection("items").patch("w1", { v: 2 });
+      await writer.push();
+      // The reader sees both, keeps the lower id and deletes item 2 on the API.
+      await reader.sync();
+      expect(raw.rows().map((r) => [r.id, r.deleted_at === null])).toEqual([[first.id, true], [first.id + 1, false]]);
+      // The writer's next edit answers 404 on item 2: it goes to item 1, the document lives on.
+      await writer.collection("items").patch("w1", { v: 3 });
+      const result = await writer.sync();
+      expect(result.issues).toEqual([]);
+      expect(raw.rows().filter((r) => r.deleted_at === null).map((r) => [r.id, r.body.v])).toEqual([[first.id, 3]]);
+      expect(await writer.collection("items").get("w1")).toEqual({ id: "w1", v: 3 });
+      // And its delete reaches item 1 too.
+      await writer.collection("items").delete("w1");
+      await writer.sync();
+      expect(raw.rows().filter((r) => r.deleted_at === null)).toEqual([]);
+      await reader.sync();
+      expect(await reader.collection("items").get("w1")).toBeUndefined();
+    } finally {
+      await raw.stop();
+    }
+  });
+
   test("a bad key or a wrong resource path keeps the writes queued (never dropped as rejected)", async () => {
     const wrongKey = await openRest(dir.file(`k${n++}.db`), server.url, "not-the-key");
     const wrongPath = await openRest(dir.file(`k${n++}.db`), server.url, server.key, { resources: { items: "/api/nope" } });
@@ -224,7 +257,7 @@ describe("REST transport details", () => {
     }
   });
 
-  test("an item deleted on the API: a later local put creates it again, a later patch is refused and recorded", async () => {
+  test("an update answered 404 (deleted on the API): the local document follows, deleted, with a `gone` issue; never a second server item", async () => {
     const s = await client();
     const a = await s.collection("items").put({ content: "a" });
     const b = await s.collection("items").put({ content: "b" });
@@ -234,13 +267,47 @@ describe("REST transport details", () => {
     await api("DELETE", `/api/items/${rowB.id}`);
     await s.collection("items").put({ id: a.id, content: "a again" });
     await s.collection("items").patch(b.id, { content: "b edited" });
+    const before = server.rows().length;
+    const result = await s.sync();
+    expect(server.rows().length).toBe(before);
+    expect(server.rows().filter((r) => (r.body.local_id === a.id || r.body.local_id === b.id) && r.deleted_at === null)).toEqual([]);
+    expect(await s.collection("items").get(a.id)).toBeUndefined();
+    expect(await s.collection("items").get(b.id)).toBeUndefined();
+    expect(result.issues.map((i) => [i.kind, i.id, i.op])).toEqual([["gone", a.id, "put"], ["gone", b.id, "patch"]]);
+    const issues = await s.issues();
+    expect(issues.map((i) => [i.kind, i.id, i.value])).toEqual([["gone", a.id, { id: a.id, content: "a again" }], ["gone", b.id, { id: b.id, content: "b edited" }]]);
+    expect(issues[0].message).toContain("answered 404");
+    expect((await s.status()).outbox.size).toBe(0);
+  });
+
+  test("recreateOnMissing: true re-creates an item deleted on the API, once", async () => {
+    const s = await client({ recreateOnMissing: true });
+    const a = await s.collection("items").put({ content: "a" });
+    await s.sync();
+    const rowA = server.rows().find((r) => r.body.local_id === a.id)!;
+    await api("DELETE", `/api/items/${rowA.id}`);
+    await s.collection("items").put({ id: a.id, content: "a again" });
     await s.sync();
     const live = server.rows().filter((r) => r.body.local_id === a.id && r.deleted_at === null);
     expect(live.map((r) => r.body.content)).toEqual(["a again"]);
     expect(live[0].id).not.toBe(rowA.id);
     expect(await s.collection("items").get(a.id)).toEqual({ id: a.id, content: "a again" });
-    expect(await s.collection("items").get(b.id)).toBeUndefined();
-    expect((await s.issues()).map((i) => [i.kind, i.id, i.op])).toEqual([["rejected", b.id, "patch"]]);
+    expect(await s.issues()).toEqual([]);
+  });
+
+  test("a refused write (4xx) is recorded and its document returns to the API's state at once", async () => {
+    const s = await client();
+    const kept = await s.collection("items").put({ content: "kept" });
+    await s.sync();
+    // The reference API refuses bodies over its limit with 413; the update and the create are refused.
+    await s.collection("items").put({ id: kept.id, content: "x".repeat(70_000) });
+    const fresh = await s.collection("items").put({ content: "y".repeat(70_000) });
+    const result = await s.sync();
+    expect(result.issues.map((i) => [i.kind, i.id, i.op])).toEqual([["rejected", kept.id, "put"], ["rejected", fresh.id, "put"]]);
+    expect(result.issues[0].message).toContain("answered 413: body too large");
+    expect(await s.collection("items").get(kept.id)).toEqual({ id: kept.id, content: "kept" });
+    expect(await s.collection("items").get(fresh.id)).toBeUndefined();
+    expect(server.rows().filter((r) => r.body.local_id === fresh.id)).toEqual([]);
     expect((await s.status()).outbox.size).toBe(0);
   });
 

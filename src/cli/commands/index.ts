@@ -25,5 +25,6 @@ export const COMMANDS: Record<string, CommandEntry> = {
   search: { summary: "full-text search a collection (ranked, with snippets)", load: () => import("./search.ts") },
   conformance: { summary: "run the protocol conformance suite against any sync server", load: () => import("./conformance.ts") },
   version: { summary: "version, commit, build target, protocol and schema versions (--json)", load: () => import("./version.ts") },
+  rest: { summary: "check a REST API mapping against the live API (rest check FILE)", load: () => import("./rest.ts") },
   mcp: { summary: "Model Context Protocol server over stdio (store, recall, …)", load: () => import("./mcp.ts") },
 };

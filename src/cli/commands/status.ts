@@ -2,6 +2,8 @@ import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
 import { httpOnly, openSynced } from "../local.ts";
 import { printJson } from "../output.ts";
+import { loadRestConfig } from "../rest-config.ts";
+import { resolveRestConfig } from "../../sync/rest/config.ts";
 
 const USAGE = "status";
 
@@ -12,6 +14,7 @@ const status: Command = {
     "Shows the mode (local, hybrid, http-only), where the data lives, how many writes wait in the",
     "outbox and how old the oldest is, recorded conflicts, the pull cursor, and whether the server",
     "answers GET /v1/health now (exit 0 either way: an offline server is a state, not an error).",
+    "With --rest FILE: the REST API's base URL, its resources and the mode, and whether it answers.",
   ].join("\n"),
   async run(ctx, args) {
     expectPositionals(args, 0, 0, USAGE);
@@ -23,11 +26,13 @@ const status: Command = {
       await handle.close();
     }
     const server = ctx.global.url ? await health(ctx.global.url) : null;
+    const api = ctx.global.rest === undefined ? null : await restApi(ctx, ctx.global.rest);
     const report = {
       ...s,
       db: httpOnly(ctx) ? null : ctx.global.db,
       url: ctx.global.url ?? null,
       server,
+      ...(api ? { rest: api } : {}),
     };
     if (ctx.global.json) {
       printJson(ctx, report);
@@ -41,7 +46,11 @@ const status: Command = {
       ["outbox", `${s.outbox.size} queued${age(s.outbox.oldestAgeMs)}`],
       ["conflicts", `${s.conflicts} conflicts, ${s.rejections} rejections${s.unresolved ? `, ${s.unresolved} documents waiting for their server value` : ""}`],
     ];
-    if (ctx.global.url) {
+    if (api) {
+      const reach = await health(api.baseUrl, "");
+      const seen = reach.ok || reach.error?.startsWith("HTTP") ? `reachable (${reach.ms} ms)` : `unreachable: ${reach.error}`;
+      rows.push(["server", `REST API ${api.baseUrl} (${api.resources.join(", ")}; config ${api.config}), ${s.mode} mode — ${seen}`]);
+    } else if (ctx.global.url) {
       const a = s.auth;
       const how = ctx.global.tokenCommand !== undefined ? "token command" : "API key";
       rows.push(["auth", `${how}: ${a.state}${a.reason ? `: ${a.reason}` : ""}${a.expiresAt ? ` (token expires ${new Date(a.expiresAt).toISOString()})` : ""}`]);
@@ -54,10 +63,11 @@ const status: Command = {
 };
 export default status;
 
-async function health(url: string): Promise<{ ok: boolean; ms: number; error?: string }> {
+/** GET `path` on the server (any HTTP answer from a REST API's base URL means it is there). */
+async function health(url: string, path = "/v1/health"): Promise<{ ok: boolean; ms: number; error?: string }> {
   const start = Date.now();
   try {
-    const res = await fetch(new URL("/v1/health", url), { signal: AbortSignal.timeout(3000) });
+    const res = await fetch(path ? new URL(path, url) : url, { signal: AbortSignal.timeout(3000) });
     await res.body?.cancel();
     return res.ok ? { ok: true, ms: Date.now() - start } : { ok: false, ms: Date.now() - start, error: `HTTP ${res.status}` };
   } catch (e) {
@@ -70,4 +80,10 @@ function formatAge(ms: number): string {
   if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
   if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
   return `${Math.round(ms / 3_600_000)} h`;
+}
+
+/** The REST API a `--rest FILE` names, for the status line. */
+async function restApi(ctx: Parameters<Command["run"]>[0], path: string): Promise<{ config: string; baseUrl: string; resources: string[] }> {
+  const c = resolveRestConfig(await loadRestConfig(ctx, path), ctx.global.key ?? null);
+  return { config: path, baseUrl: c.baseUrl, resources: Object.entries(c.resources).map(([name, r]) => `${name} → ${r}`) };
 }

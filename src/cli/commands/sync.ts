@@ -10,7 +10,8 @@ const sync: Command = {
   usage: USAGE,
   summary: "push local writes and pull everyone else's, once or continuously",
   help: [
-    "Needs a server: --url/STOWAGE_URL and --key/STOWAGE_API_KEY. Once: one full cycle (push",
+    "Needs a server: --url/STOWAGE_URL and --key/STOWAGE_API_KEY, or a REST API's --rest FILE.",
+    "Refusals (rejected, conflict, gone) are printed, one line each, and exit 6. Once: one full cycle (push",
     "everything queued, pull every change), then exit; exit 5 when the server is unreachable (the",
     "writes stay queued). --watch: keep syncing until Ctrl-C, printing one line per cycle that",
     "moved data: pulls as soon as the server's live event stream pokes (README \"Live\"), pushes",
@@ -23,7 +24,7 @@ const sync: Command = {
   flags: [{ name: "watch", type: "boolean", short: "w", help: "keep syncing until interrupted" }],
   async run(ctx, args) {
     expectPositionals(args, 0, 0, USAGE);
-    if (!ctx.global.url && !ctx.global.rest) throw new UsageError("sync needs a server: pass --url URL (or set STOWAGE_URL) and --key KEY");
+    if (!ctx.global.url && !ctx.global.rest) throw new UsageError("sync needs a server: pass --url URL (or set STOWAGE_URL) and --key KEY, or --rest FILE for a REST API");
     if (httpOnly(ctx)) throw new UsageError("nothing to sync in http-only mode (--sync-disable): every write already went to the server");
     return args.flags.watch ? watch(ctx) : once(ctx);
   },

@@ -1,7 +1,8 @@
 import { StowageError } from "../../errors.ts";
-import type { JsonObject } from "../../json.ts";
+import type { JsonValue } from "../../json.ts";
 import type { FetchFn } from "../http.ts";
 import type { ResolvedRestConfig } from "./config.ts";
+import { resolvePointer } from "./pointer.ts";
 
 /** One answered request: status and parsed JSON body (null when empty or 404). */
 export interface RestAnswer {
@@ -23,7 +24,7 @@ export class RestClient {
     this.#fetch = fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
-  async request(method: string, path: string, options: { body?: JsonObject; idempotencyKey?: string; allow404?: boolean } = {}): Promise<RestAnswer> {
+  async request(method: string, path: string, options: { body?: JsonValue; idempotencyKey?: string; allow404?: boolean } = {}): Promise<RestAnswer> {
     const c = this.config;
     const headers: Record<string, string> = {};
     if (c.apiKey) headers[c.authHeader] = c.authFormat.replace("{key}", c.apiKey);
@@ -31,11 +32,13 @@ export class RestClient {
     if (options.idempotencyKey && c.idempotencyKeys) headers["idempotency-key"] = options.idempotencyKey;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), c.timeoutMs);
-    const where = `${method} ${c.baseUrl}${path.split("?")[0]}`;
+    // A next-page link may be absolute.
+    const url = /^https?:\/\//.test(path) ? path : c.baseUrl + path;
+    const where = `${method} ${url.split("?")[0]}`;
     let res: Response;
     let text: string;
     try {
-      res = await this.#fetch(c.baseUrl + path, {
+      res = await this.#fetch(url, {
         method,
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
@@ -49,7 +52,7 @@ export class RestClient {
     }
     if (res.status === 404 && options.allow404) return { status: 404, body: null };
     if (!res.ok) {
-      const what = `${where} answered ${res.status}: ${text.slice(0, 200)}`;
+      const what = `${where} answered ${res.status}: ${apiWords(text)}`;
       if (res.status >= 500 || res.status === 429 || res.status === 408) {
         const err = new StowageError("transport", what, { status: res.status });
         const retry = Number(res.headers.get("retry-after"));
@@ -62,15 +65,16 @@ export class RestClient {
     try {
       return { status: res.status, body: JSON.parse(text) };
     } catch {
-      throw new StowageError("protocol", `${where}: the answer is not JSON: ${text.slice(0, 120)}`);
+      // An HTML login page, a proxy's error page: nothing to read; the op stays queued.
+      const type = res.headers.get("content-type") ?? "no content-type";
+      throw new StowageError("protocol", `${where} answered ${res.status} with ${type} that is not JSON (is baseUrl the API, not a web page?): ${text.slice(0, 120)}`);
     }
   }
 }
 
-/** The server id of an item as a string key (integer ids become their decimal text). */
-export function serverIdOf(config: ResolvedRestConfig, item: unknown): string | null {
-  if (!item || typeof item !== "object") return null;
-  const v = (item as Record<string, unknown>)[config.idField];
+/** The server id at `pointer` (default item.id) as a string key (integer ids become their decimal text). */
+export function serverIdOf(config: ResolvedRestConfig, item: unknown, pointer = config.item.id): string | null {
+  const v = resolvePointer(item, pointer);
   if (typeof v === "number" && Number.isFinite(v)) return String(v);
   if (typeof v === "string" && v !== "") return v;
   return null;
@@ -80,4 +84,17 @@ export function serverIdOf(config: ResolvedRestConfig, item: unknown): string | 
 export function compareServerIds(a: string, b: string): number {
   if (/^\d+$/.test(a) && /^\d+$/.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The API's own words from an error answer (`{ error: { message } }`, `{ message }`, `{ error }`), else the raw text. */
+function apiWords(text: string): string {
+  try {
+    const b = JSON.parse(text) as Record<string, unknown>;
+    const e = b?.error as Record<string, unknown> | string | undefined;
+    const m = (typeof e === "object" && e ? e.message : undefined) ?? b?.message ?? (typeof e === "string" ? e : undefined);
+    if (typeof m === "string" && m) return m;
+  } catch {
+    // not JSON: the text itself
+  }
+  return text.slice(0, 200);
 }

@@ -9,6 +9,9 @@ import { validateDoc } from "../../store/validate.ts";
 import type { DocCollection } from "../remote-collection.ts";
 import { compareServerIds, serverIdOf, type RestClient } from "./client.ts";
 import { resourceOf } from "./config.ts";
+import { readFeed } from "./feed.ts";
+import { getOne } from "./get-one.ts";
+import { fillBody, fillPath } from "./template.ts";
 
 /**
  * http-only mode over a REST API (key + STOWAGE_SYNC_DISABLE=1): every call goes straight to
@@ -36,14 +39,20 @@ export class RestCollection<T extends object = JsonObject> implements DocCollect
     const raw = assertJsonObject(value, `document for ${this.name}`);
     const doc = validateDoc(this.name, raw, this.#schema);
     const c = this.#client.config;
+    const resource = this.#resource;
     if (raw.id === undefined) {
-      const answer = await this.#client.request("POST", this.#resource, { body: c.toServer(doc, this.name) });
-      return this.#doc(answer.body);
+      const op = c.create;
+      const answer = await this.#client.request(op.method, fillPath(op.path, { resource }), { body: fillBody(op.body, { resource, doc: c.toServer(doc, this.name) }) });
+      const id = serverIdOf(c, answer.body, op.id);
+      if (id === null) throw new StowageError("protocol", `${op.method} ${resource}: the answer has no server id at create.id ${describeValue(op.id)}`);
+      return (await this.get(id)) ?? ({ ...doc, id } as Doc<T>);
     }
     const id = assertDocId(raw.id);
-    const answer = await this.#client.request(c.updateMethod, this.#path(id), { body: c.toServer(doc, this.name), allow404: true });
+    const op = c.update;
+    const body = fillBody(op.body, { resource, serverId: id, doc: c.toServer(doc, this.name) });
+    const answer = await this.#client.request(op.method, fillPath(op.path, { resource, serverId: id }), { body, allow404: true });
     if (answer.status === 404) throw new StowageError("input", `document ${this.name}/${id} not found on the API (http-only mode: ids are the server's)`);
-    return answer.body ? this.#doc(answer.body) : ({ ...doc, id } as Doc<T>);
+    return { ...doc, id } as Doc<T>;
   }
 
   async putMany(values: Input<T>[], options: { atomic?: boolean } = {}): Promise<Doc<T>[]> {
@@ -64,16 +73,14 @@ export class RestCollection<T extends object = JsonObject> implements DocCollect
   }
 
   async delete(id: string): Promise<boolean> {
-    const answer = await this.#client.request("DELETE", this.#path(assertDocId(id)), { allow404: true });
+    const op = this.#client.config.delete;
+    const answer = await this.#client.request(op.method, fillPath(op.path, { resource: this.#resource, serverId: assertDocId(id) }), { allow404: true });
     return answer.status !== 404;
   }
 
   async get(id: string): Promise<Doc<T> | undefined> {
-    const answer = await this.#client.request("GET", this.#path(assertDocId(id)), { allow404: true });
-    if (answer.status === 404 || !answer.body) return undefined;
-    const item = answer.body as JsonObject;
-    const dead = item[this.#client.config.tombstoneField];
-    return dead === null || dead === undefined ? this.#doc(item) : undefined;
+    const item = await getOne(this.#client, this.#resource, assertDocId(id));
+    return item ? this.#doc(item) : undefined;
   }
 
   /** Live queries watch the local copy; http-only mode has none. */
@@ -82,14 +89,11 @@ export class RestCollection<T extends object = JsonObject> implements DocCollect
   }
 
   async list(options: ListOptions = {}): Promise<ListPage<T>> {
-    const c = this.#client.config;
-    const body = (await this.#client.request("GET", `${this.#resource}${c.syncPath}`)).body as Record<string, unknown> | null;
-    const items = body?.[c.itemsField];
-    if (!Array.isArray(items)) throw new StowageError("protocol", `GET ${this.#resource}${c.syncPath}: no ${c.itemsField} array`);
+    const feed = await readFeed(this.#client, this.#resource, null);
     const where = Object.entries(options.where ?? {});
-    const docs = (items as JsonObject[])
-      .filter((i) => i[c.tombstoneField] === null || i[c.tombstoneField] === undefined)
-      .map((i) => this.#doc(i))
+    const docs = feed.items
+      .filter((i) => !i.dead)
+      .map((i) => this.#doc(i.raw))
       .filter((d) => where.every(([field, f]) => matches(d as JsonObject, field, f)))
       .sort((a, b) => compareServerIds(String((a as JsonObject).id), String((b as JsonObject).id)));
     if (options.orderBy !== undefined && options.orderBy !== "id") {
@@ -110,14 +114,10 @@ export class RestCollection<T extends object = JsonObject> implements DocCollect
     throw new StowageError("config", `search ${describeValue(query)} on ${this.name} needs a local store; http-only mode has none`);
   }
 
-  #path(id: string): string {
-    return `${this.#resource}/${encodeURIComponent(id)}`;
-  }
-
   #doc(item: unknown): Doc<T> {
     const c = this.#client.config;
     const id = serverIdOf(c, item);
-    if (id === null) throw new StowageError("protocol", `${this.#resource}: an answer has no ${c.idField}: ${describeValue(JSON.stringify(item)?.slice(0, 120))}`);
+    if (id === null) throw new StowageError("protocol", `${this.#resource}: an answer has no server id at item.id ${describeValue(c.item.id)}: ${describeValue(JSON.stringify(item)?.slice(0, 120))}`);
     return { ...c.fromServer(item as JsonObject, this.name), id } as Doc<T>;
   }
 }

@@ -27,12 +27,14 @@ export function sinceFor(cursor: string, overlapMs: number): string {
   // Only ISO-8601 dates: Date.parse also "understands" many strings that are not times.
   const t = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(s) ? Date.parse(s) : NaN;
   if (!Number.isFinite(t)) return s;
-  return new Date(Math.max(0, t - overlapMs)).toISOString();
+  const iso = new Date(Math.max(0, t - overlapMs)).toISOString();
+  // Keep the API's own spelling (PocketBase writes "2024-01-02 03:04:05.678Z"): feeds often compare text.
+  return s[10] === " " ? iso.replace("T", " ") : iso;
 }
 
 /** What "already seen" compares: the change time and a hash of the item's JSON. */
-export function seenTag(item: Record<string, unknown>, updatedAtField: string): string {
-  return `${String(item[updatedAtField] ?? "")}#${fnv1a(JSON.stringify(item))}`;
+export function seenTag(item: Record<string, unknown>, updatedAt: unknown): string {
+  return `${String(updatedAt ?? "")}#${fnv1a(JSON.stringify(item))}`;
 }
 
 function fnv1a(text: string): string {

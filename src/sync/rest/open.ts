@@ -11,7 +11,7 @@ import { restTransport } from "./transport.ts";
 
 /** What openStowage needs to run over a REST API instead of protocol v1. */
 export interface RestSetup {
-  /** Mode as the seed detects it: no key → local, key → hybrid, key + sync disabled → http-only. */
+  /** Mode as the seed detects it: no key → local, key (or `auth: "none"`) → hybrid, + sync disabled → http-only. */
   mode: ResolvedConfig["mode"];
   transport: SyncTransport;
   /** The engine's CycleContext wants a protocol v1 client; the REST transport never calls it. */
@@ -26,7 +26,8 @@ export function restSetup(rest: RestConfig, options: StowageOptions, syncDisable
   const config = resolveRestConfig(rest, (options.apiKey ?? env.STOWAGE_API_KEY ?? "").trim() || null);
   const transport = restTransport(config, options.fetch);
   return {
-    mode: config.apiKey === null ? "local" : syncDisabled ? "http-only" : "hybrid",
+    // `auth: "none"`: no key to wait for.
+    mode: config.apiKey === null && config.auth === "key" ? "local" : syncDisabled ? "http-only" : "hybrid",
     transport,
     http: new HttpClient({ url: config.baseUrl, apiKey: config.apiKey ?? "", fetch: options.fetch }),
     remote: (name, collectionOptions) => new RestCollection(name, collectionOptions, transport.client),

@@ -75,9 +75,9 @@ export async function flushRepairs(ctx: CycleContext, client: RestClient): Promi
   return done;
 }
 
-/** An entry in the issues list (`Stowage.issues()`); REST adds kind `repaired`. */
+/** An entry in the issues list (`Stowage.issues()`); REST adds kinds `repaired` and `gone`. */
 export interface RestIssue {
-  kind: "conflict" | "rejected" | "repaired";
+  kind: "conflict" | "rejected" | "repaired" | "gone";
   opId: number;
   collection: string;
   id: string;
