@@ -214,6 +214,8 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       return await handle(req);
     } catch (e) {
       if (e instanceof HttpError) return errorResponse(e);
+      // The database is restarting or out of reach (adapters classify it): clients retry a 503.
+      if (isStowageError(e, "storage") && e.status === 503) return errorResponse(new HttpError(503, "unavailable", "the database is unavailable; retry", { headers: { "retry-after": "1" } }));
       onError(e);
       return errorResponse(new HttpError(500, "internal", "the server failed to handle the request"));
     }
