@@ -4,7 +4,7 @@ import type { StowageAdapter } from "../../src/adapter.ts";
 import { postgresConnectionSettings, postgresTarget, redactPostgresUrl, type PostgresTarget } from "./connection.ts";
 import { wrapStatements } from "./prepared.ts";
 import { schemaQualifier } from "./schema-names.ts";
-import { asUnavailable, PostgresSession } from "./session.ts";
+import { asUnavailable, PostgresSession, probeSession } from "./session.ts";
 
 export { postgresConnectionSettings, postgresTarget, redactPostgresUrl, type PostgresTarget } from "./connection.ts";
 export { PostgresSession } from "./session.ts";
@@ -51,7 +51,7 @@ export function createPostgresAdapter(options: PostgresOptions): PostgresAdapter
   const target = postgresTarget(options);
   const { url, schema } = target;
   const settings = postgresConnectionSettings({ url: options.url, schema });
-  let schemaReady: Promise<void> | undefined;
+  let firstConnection: Promise<void> | undefined;
   const pool = new pg.Pool({
     ...settings,
     max: options.pool?.max ?? target.poolSize ?? 10,
@@ -79,16 +79,27 @@ export function createPostgresAdapter(options: PostgresOptions): PostgresAdapter
         end: () => pool.end(),
         options: pool.options,
       },
-      // Once per adapter, on the first connection: the schema must exist before anything names it.
-      onCreateConnection: schema
-        ? async (connection) => {
-            schemaReady ??= ensureSchema(connection, schema).catch((e) => {
-              schemaReady = undefined;
-              throw e;
-            });
-            await schemaReady;
+      // Once per adapter, on the first connection: the schema must exist before anything names
+      // it, and whether connections keep a session must be known before a prepared statement
+      // runs inside a transaction (a pooler would lose that transaction).
+      onCreateConnection: async (connection) => {
+        firstConnection ??= (async () => {
+          if (schema) await ensureSchema(connection, schema);
+          if (prepare && !session.pooled) {
+            const why = await probeSession(async () => {
+              const c = new pg.Client({ ...settings, application_name: "stowage-probe" });
+              c.on("error", () => {});
+              await c.connect();
+              return c as never;
+            }).catch(() => undefined);
+            if (why) session.lost(why);
           }
-        : undefined,
+        })().catch((e) => {
+          firstConnection = undefined;
+          throw e;
+        });
+        await firstConnection;
+      },
     }),
     // Pipelines EXECUTE prepared statements, so they go with `prepare` and the session (prepared.ts).
     capabilities: {

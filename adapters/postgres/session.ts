@@ -78,3 +78,30 @@ export function asUnavailable(e: unknown, why = "PostgreSQL is unavailable"): un
   if (e instanceof StowageError || !isUnavailable(e)) return e;
   return new StowageError("storage", `${why}: ${(e as Error)?.message ?? String(e)}`, { cause: e, status: 503 });
 }
+
+/**
+ * Looks once whether connections keep their session, before any statement depends on it:
+ * client A reads its server process id, client B opens a transaction and reads its own, then
+ * A reads again. Directly connected, A keeps its process and B has another. Behind a pooler
+ * in transaction mode A's server went back to the pool after its first statement: B usually
+ * gets that very one (PgBouncer hands out the most recently used), and A's second statement
+ * another. Either sign is enough; a pooler that hides both is still caught later, by the first
+ * prepared statement that goes missing. Answers what showed it, or undefined.
+ */
+export async function probeSession(connect: () => Promise<{ query(text: string): Promise<{ rows: { pid: number }[] }>; end(): Promise<void> }>): Promise<string | undefined> {
+  const [a, b] = await Promise.all([connect(), connect()]);
+  try {
+    const pid = async (c: typeof a) => (await c.query("select pg_backend_pid() as pid")).rows[0].pid;
+    const a1 = await pid(a);
+    await b.query("begin");
+    const b1 = await pid(b);
+    // A pooler with every server busy makes A wait for B's transaction: that is no session either.
+    const a2 = await Promise.race([pid(a), new Promise<undefined>((resolve) => setTimeout(resolve, 3000))]);
+    await b.query("rollback");
+    if (b1 === a1) return "another connection's transaction ran on this one's server process";
+    if (a2 !== a1) return "one connection's statements ran on different server processes";
+    return undefined;
+  } finally {
+    await Promise.all([a.end().catch(() => {}), b.end().catch(() => {})]);
+  }
+}
