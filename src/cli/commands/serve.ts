@@ -6,7 +6,7 @@ import { serve } from "../../runtime/serve.ts";
 import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
 import { printJson } from "../output.ts";
-import { DATA_FLAG, PG_FEED_FLAGS, pgFeedOptions, serverAdapter, serverDataLocation } from "../server-store.ts";
+import { DATA_FLAG, PG_FEED_FLAGS, pgFeedOptions, readerAdapters, serverAdapter, serverDataLocation } from "../server-store.ts";
 import { readServeOps, SERVE_OPS_FLAGS, startServeOps } from "../serve-ops.ts";
 import { openServerFeed } from "../server-feed.ts";
 import { EMBED_FLAGS, embedOptions } from "../serve-embed.ts";
@@ -51,7 +51,7 @@ const serveCommand: Command = {
     const shown = data.replace(/:\/\/[^@/]*@/, "://…@");
     const embed = await embedOptions(ctx, args.flags);
     const feedOptions = pgFeedOptions(args.flags);
-    const store = await openServerStore({ adapter: await serverAdapter(ctx, data) });
+    const store = await openServerStore({ adapter: await serverAdapter(ctx, data), readers: await readerAdapters(data, args.flags) });
     let server;
     const ops = startServeOps(ctx, opsConfig, store);
     let polling = 0;
