@@ -1,7 +1,8 @@
-import { CompiledQuery, PostgresDialect, type DatabaseConnection } from "kysely";
+import { CompiledQuery, type DatabaseConnection } from "kysely";
 import pg from "pg";
 import type { StowageAdapter } from "../../src/adapter.ts";
 import { postgresConnectionSettings, postgresTarget, redactPostgresUrl, type PostgresTarget } from "./connection.ts";
+import { StowagePostgresDialect } from "./dialect.ts";
 import { wrapStatements } from "./prepared.ts";
 import { schemaQualifier } from "./schema-names.ts";
 import { asUnavailable, PostgresSession, probeSession } from "./session.ts";
@@ -72,7 +73,13 @@ export function createPostgresAdapter(options: PostgresOptions): PostgresAdapter
     location: redactPostgresUrl(url) + (schema ? ` (schema ${schema})` : ""),
     session,
     target,
-    dialect: new PostgresDialect({
+    dialect: new StowagePostgresDialect({
+      lockConnection: async () => {
+        const c = new pg.Client({ ...settings, application_name: "stowage-migrate" });
+        c.on("error", () => {});
+        await c.connect();
+        return c;
+      },
       // Connecting is where a restarting or unreachable server shows first: a 503, not a 500.
       pool: {
         connect: () => pool.connect().catch((e: unknown) => Promise.reject(asUnavailable(e, "cannot connect to PostgreSQL"))),

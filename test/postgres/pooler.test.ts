@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { PG_URL, dropSchema, newSchemaName, pgAvailable } from "../helpers/pg.ts";
+import { PG_URL, dropSchema, newSchemaName, pgAvailable, pgQuery } from "../helpers/pg.ts";
 import { openEvents } from "../helpers/sse.ts";
 import { call } from "./spawn.ts";
 import { createKeyCli, extraUrl, p50, startServe, type ServeProcess } from "./extras.ts";
@@ -83,6 +83,22 @@ describe.skipIf(!run)("stowage serve behind PgBouncer in transaction mode", () =
     expect(await (await fetch(`${polling.url}/metrics`)).text()).toContain("stowage_change_feed_polling 1");
     for (const p of [a, b]) expect(p.stderr()).not.toMatch(/error/i);
   }, 120_000);
+
+  test("migrations through the pooler leave no advisory lock held by an idle server connection", async () => {
+    // Kysely's session-level migration lock, released by a statement that ran on another
+    // server connection, stayed held and made every later migration in the database wait (adapters/postgres/dialect.ts).
+    const schema2 = newSchemaName();
+    try {
+      createKeyCli(`${BOUNCER}?schema=${schema2}`, "locks");
+      const leaked = async () =>
+        (await pgQuery<{ n: number }>("select count(*)::int as n from pg_locks l join pg_stat_activity a using (pid) where l.locktype = 'advisory' and l.granted and a.state = 'idle' and a.application_name like 'stowage%'"))[0].n;
+      const deadline = Date.now() + 10_000;
+      while ((await leaked()) > 0 && Date.now() < deadline) await Bun.sleep(200);
+      expect(await leaked()).toBe(0);
+    } finally {
+      await dropSchema(schema2);
+    }
+  }, 60_000);
 
   test("?pooler=transaction starts without prepared statements or LISTEN, and logs no detection", async () => {
     const key = createKeyCli(data, "declared");
