@@ -22,9 +22,10 @@ import { asUnavailable, isSessionLoss, type PostgresSession } from "./session.ts
  * (measured: 572 ms per group read, 32 clients pushing into a new schema, until ANALYZE).
  * (That read was `id = any($ids)`; it is now a probe per id that has no other plan.) The
  * marked statements find rows by whole primary keys or insert parameter rows, so their plans
- * hold at any size. `?prepare=false` on the URL turns this off (a pooler in
- * transaction mode that does not track prepared statements, e.g. PgBouncer before 1.21,
- * would hand a named statement to a connection that never parsed it).
+ * hold at any size. `?prepare=false` on the URL turns this off; so does a connection found
+ * to keep no session (a pooler in transaction mode that does not track prepared statements,
+ * e.g. PgBouncer before 1.21, hands a named statement to a server connection that never
+ * parsed it: session.ts).
  */
 const MAX_NAMES = 256;
 
