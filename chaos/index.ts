@@ -17,7 +17,7 @@ const value = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 if (flag("help")) {
-  console.log("usage: bun run chaos --seeds N [--seed S] [--from F] [--store sqlite|postgres] [--short] [--verbose] [--no-atomic] [--no-gc] [--planted NAME] [--root DIR] [--keep] [--pg-server-url URL] | --recheck DIR");
+  console.log("usage: bun run chaos --seeds N [--seed S] [--from F] [--store sqlite|postgres] [--short] [--verbose] [--no-atomic] [--no-gc] [--planted NAME] [--root DIR] [--keep] [--pg-server-url URL] [--pg-read-url URL] | --recheck DIR");
   console.log(`planted bugs: ${Object.keys(PLANTED).join(", ")}`);
   process.exit(0);
 }
@@ -50,13 +50,14 @@ const gcFaults = !flag("no-gc") && process.env.STOWAGE_CHAOS_GC !== "0";
 const otherRoot = value("root");
 const root = planted ? plantedRoot(planted) : otherRoot ? { path: otherRoot, cleanup: () => {} } : undefined;
 
-// --pg-server-url URL: the server processes connect through it (e.g. PgBouncer in transaction mode).
+// --pg-server-url URL: the server processes connect through it (e.g. PgBouncer in transaction mode);
+// --pg-read-url URL: they read pulls and documents from that standby (STOWAGE_TEST_PG_URL its primary).
 const pgServerUrl = value("pg-server-url");
 const started = performance.now();
 let failed = 0;
 const rules = new Map<string, number>();
 for (const seed of seeds) {
-  const r = await runSeed({ seed, store, root: root?.path, short: flag("short"), gc: gcFaults, focus: planted ? PLANTED[planted]?.focus : undefined, verbose: flag("verbose"), atomic, keep: flag("keep"), pgServerUrl });
+  const r = await runSeed({ seed, store, root: root?.path, short: flag("short"), gc: gcFaults, focus: planted ? PLANTED[planted]?.focus : undefined, verbose: flag("verbose"), atomic, keep: flag("keep"), pgServerUrl, pgReadUrl: value("pg-read-url") });
   const s = r.stats;
   const line = `seed ${seed} ${store}: ${r.violations.length ? "FAIL" : "ok"} in ${r.ms} ms (${s.ops} ops, ${s.reads} reads, ${s.kills} client kills, ${s.serverKills} server kills, ${s.gcs} gc, ${s.resets} resets, ${s.dropped} dropped, ${s.duplicated} duplicated, ${s.streams} streams, ${s.events} events, ${s.conflicts} conflicts)`;
   console.log(line);
