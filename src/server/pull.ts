@@ -76,7 +76,8 @@ export async function pullPage(
   const purged = num(tenant?.purged_seq);
   const scanning = started !== undefined && started === purged;
   // A read replica that has not replayed up to the cursor yet: the primary answers (replica.ts).
-  if (after > seq && store.replica) throw new ReplicaBehind();
+  // Also one whose purge horizon is behind a scan's (begun on the primary or a fresher standby).
+  if (store.replica && (after > seq || (at.horizon !== undefined && purged < at.horizon))) throw new ReplicaBehind();
   // A cursor behind the horizon may have missed purged deletes, unless it is an unbroken scan from the start.
   if ((after > 0 && after < purged && !scanning) || after > seq || (at.horizon !== undefined && at.horizon !== purged && after < purged)) {
     if (info) info.reset = true;
