@@ -20,7 +20,7 @@ const value = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 if (flag("help")) {
-  console.log("usage: bun run chaos --seeds N [--seed S] [--from F] [--store sqlite|postgres] [--short] [--verbose] [--no-atomic] [--no-gc] [--no-auth] [--planted NAME] [--root DIR] [--keep] | --recheck DIR");
+  console.log("usage: bun run chaos --seeds N [--seed S] [--from F] [--store sqlite|postgres] [--short] [--verbose] [--no-atomic] [--no-gc] [--no-auth] [--planted NAME] [--root DIR] [--keep] [--pg-server-url URL] [--pg-read-url URL] | --recheck DIR");
   console.log(`planted bugs: ${Object.keys(PLANTED).join(", ")}`);
   process.exit(0);
 }
@@ -54,11 +54,14 @@ const authFaults = !flag("no-auth") && process.env.STOWAGE_CHAOS_AUTH !== "0";
 const otherRoot = value("root");
 const root = planted ? plantedRoot(planted) : otherRoot ? { path: otherRoot, cleanup: () => {} } : undefined;
 
+// --pg-server-url URL: the server processes connect through it (e.g. PgBouncer in transaction mode);
+// --pg-read-url URL: they read pulls and documents from that standby (STOWAGE_TEST_PG_URL its primary).
+const pgServerUrl = value("pg-server-url");
 const started = performance.now();
 let failed = 0;
 const rules = new Map<string, number>();
 for (const seed of seeds) {
-  const r = await runSeed({ seed, store, root: root?.path, short: flag("short"), gc: gcFaults, focus: planted ? PLANTED[planted]?.focus : undefined, verbose: flag("verbose"), atomic, keep: flag("keep"), auth: authFaults });
+  const r = await runSeed({ seed, store, root: root?.path, short: flag("short"), gc: gcFaults, focus: planted ? PLANTED[planted]?.focus : undefined, verbose: flag("verbose"), atomic, keep: flag("keep"), auth: authFaults, pgServerUrl, pgReadUrl: value("pg-read-url") });
   const s = r.stats;
   const line = `seed ${seed} ${store}: ${r.violations.length ? "FAIL" : "ok"} in ${r.ms} ms (${s.ops} ops, ${s.reads} reads, ${s.kills} client kills, ${s.serverKills} server kills, ${s.gcs} gc, ${s.resets} resets, ${s.dropped} dropped, ${s.duplicated} duplicated, ${s.streams} streams, ${s.events} events, ${s.conflicts} conflicts, ${s.rejected} rejected, ${s.authFaults} auth faults${r.schedule.auth ? ` (${r.schedule.auth.mode === "jwt" ? `${r.schedule.auth.lifetimeS}-s JWTs` : "keys"})` : ""})`;
   console.log(line);

@@ -49,6 +49,13 @@ export interface RunOptions {
   keep?: boolean;
   /** Auth faults (default true): schedule.ts AuthPlan. */
   auth?: boolean;
+  /**
+   * PostgreSQL: the URL the server processes connect through (e.g. PgBouncer in transaction
+   * mode), default the test database's; the runner's own checks read it directly.
+   */
+  pgServerUrl?: string;
+  /** PostgreSQL: a streaming standby of the database the server processes read pulls and documents from (`--read-url`). */
+  pgReadUrl?: string;
 }
 
 export interface RunResult {
@@ -87,7 +94,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
   const serverUrls: (string | null)[] = new Array(schedule.servers).fill(null);
   const refreshTargets = () => targets.splice(0, targets.length, ...serverUrls.filter((u): u is string => u !== null));
   async function startServer(s: number, skewMs: number): Promise<void> {
-    const cmd = options.store === "postgres" ? [bun, join(root, "chaos/server.ts"), "postgres", PG_URL, pgSchema] : [bun, join(root, "chaos/server.ts"), "sqlite", serverDb];
+    const cmd = options.store === "postgres" ? [bun, join(root, "chaos/server.ts"), "postgres", options.pgServerUrl ?? PG_URL, pgSchema, ...(options.pgReadUrl ? [options.pgReadUrl] : [])] : [bun, join(root, "chaos/server.ts"), "sqlite", serverDb];
     const child = spawnChild(cmd, { verbose: options.verbose, env: { ...skewEnv(skewMs), ...creds.serverEnv } });
     servers[s] = child;
     const line = await child.waitLine((l) => l.startsWith("{"), 20_000);

@@ -1,6 +1,6 @@
 /**
  * A chaos server process: `bun chaos/server.ts sqlite <dbPath>` or
- * `bun chaos/server.ts postgres <url> <schema>`. Serves 127.0.0.1 on a free port with rate
+ * `bun chaos/server.ts postgres <url> <schema> [<read replica url>]`. Serves 127.0.0.1 on a free port with rate
  * limiting off and prints `{"url"}` when ready. The runner SIGKILLs and restarts it.
  */
 import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
@@ -9,9 +9,11 @@ import { openServerFeed } from "../src/cli/server-feed.ts";
 import { serve } from "../src/runtime/serve.ts";
 import { createServerHandler, openServerStore } from "../src/server/index.ts";
 
-const [kind, a, b] = process.argv.slice(2);
+const [kind, a, b, readUrl] = process.argv.slice(2);
 const adapter = kind === "postgres" ? createPostgresAdapter({ url: a!, schema: b!, pool: { max: 4 } }) : createBunSqliteAdapter({ path: a! });
-const store = await openServerStore({ adapter });
+// Pulls and document reads from a streaming standby, as `serve --read-url` does.
+const readers = readUrl ? [createPostgresAdapter({ url: readUrl, schema: b!, pool: { max: 4 } })] : [];
+const store = await openServerStore({ adapter, readers });
 // The change feed as `stowage serve` opens it: other instances' commits reach this one's
 // streams (LISTEN/NOTIFY, or a watcher on the SQLite file), and on PostgreSQL the key cache.
 const changes = await openServerFeed(store, a!);

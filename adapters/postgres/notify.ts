@@ -26,6 +26,12 @@ export interface ChangeListener {
   /** Resolves once LISTEN is in place (pokes sent before that may be missed). */
   readonly ready: Promise<void>;
   /**
+   * With `probe`: whether the first LISTEN heard a NOTIFY sent from another connection within
+   * `probeMs` (false behind a pooler in transaction mode, whose LISTEN holds no session).
+   * Without: true once LISTEN is in place.
+   */
+  readonly hears: Promise<boolean>;
+  /**
    * Revoked or deleted API keys (`NOTIFY stowage_keys, '<key id>'`), for the server's key row
    * cache (`cacheKeyRows`, src/server/auth/key-cache.ts): `live` only while LISTEN is in place.
    */
@@ -43,7 +49,14 @@ export interface ListenOptions {
   applicationName?: string;
   /** Wait before reconnecting after the connection broke, in ms (default 1000). */
   retryMs?: number;
+  /** Sends `NOTIFY stowage_probe, payload` from another connection (the store's pool), to check that LISTEN hears. */
+  probe?: (channel: string, payload: string) => Promise<unknown>;
+  /** How long the probe's NOTIFY may take to arrive, in ms (default 2000). */
+  probeMs?: number;
 }
+
+/** The channel `probe` sends on. */
+export const PROBE_CHANNEL = "stowage_probe";
 
 /** Opens the dedicated LISTEN connection; it reconnects by itself and never rejects in the background. */
 export function listenForChanges(options: ListenOptions): ChangeListener {
@@ -54,6 +67,9 @@ export function listenForChanges(options: ListenOptions): ChangeListener {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
+  let heard!: (yes: boolean) => void;
+  const hears = new Promise<boolean>((resolve) => (heard = resolve));
+  const token = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
   /** LISTEN is in place on the current connection: every key change since reaches keyFns. */
   let live = false;
   const keyFns = new Set<(keyId: string | undefined) => void>();
@@ -75,6 +91,7 @@ export function listenForChanges(options: ListenOptions): ChangeListener {
     const c = new pg.Client(postgresConnectionSettings({ ...options, applicationName: options.applicationName ?? "stowage-listen" }));
     client = c;
     c.on("notification", (msg) => {
+      if (msg.channel === PROBE_CHANNEL && msg.payload === token) return heard(true);
       if (msg.channel === KEYS_CHANNEL && msg.payload) return keyChanged(msg.payload);
       if (msg.channel !== CHANGES_CHANNEL || !msg.payload) return;
       const at = msg.payload.lastIndexOf(":");
@@ -85,7 +102,7 @@ export function listenForChanges(options: ListenOptions): ChangeListener {
     c.on("end", () => retry(c));
     try {
       await c.connect();
-      await c.query(`listen ${CHANGES_CHANNEL}; listen ${KEYS_CHANNEL}`);
+      await c.query(`listen ${CHANGES_CHANNEL}; listen ${KEYS_CHANNEL}${options.probe ? `; listen ${PROBE_CHANNEL}` : ""}`);
     } catch {
       retry(c);
       return;
@@ -97,6 +114,12 @@ export function listenForChanges(options: ListenOptions): ChangeListener {
       live = true;
     }
     markReady();
+    if (!options.probe) heard(true);
+    else if (!reconnecting) {
+      const timer = setTimeout(() => heard(false), options.probeMs ?? 2000);
+      void hears.then(() => clearTimeout(timer));
+      options.probe(PROBE_CHANNEL, token).catch(() => heard(false));
+    }
     // Pokes sent while we were disconnected are gone: tell everyone to look again.
     if (reconnecting) for (const tenant of subscribers.keys()) emit({ tenant });
   };
@@ -118,6 +141,7 @@ export function listenForChanges(options: ListenOptions): ChangeListener {
   void connect(false);
   return {
     ready,
+    hears,
     keys: {
       get live() {
         return live && !closed;
@@ -142,6 +166,7 @@ export function listenForChanges(options: ListenOptions): ChangeListener {
       keyChanged(undefined);
       if (timer) clearTimeout(timer);
       markReady();
+      heard(false);
       const c = client;
       client = undefined;
       subscribers.clear();

@@ -3,6 +3,8 @@ import type pg from "pg";
 // A CommonJS module: its default export is module.exports, on Node as on Bun.
 import pgUtils from "pg/lib/utils";
 import { PIPELINE, REUSABLE_PLAN, type PipelineStatement } from "../../src/adapter.ts";
+import { StowageError } from "../../src/errors.ts";
+import { asUnavailable, isSessionLoss, type PostgresSession } from "./session.ts";
 
 /**
  * Named prepared statements for the texts the core marks as having a reusable plan
@@ -20,9 +22,10 @@ import { PIPELINE, REUSABLE_PLAN, type PipelineStatement } from "../../src/adapt
  * (measured: 572 ms per group read, 32 clients pushing into a new schema, until ANALYZE).
  * (That read was `id = any($ids)`; it is now a probe per id that has no other plan.) The
  * marked statements find rows by whole primary keys or insert parameter rows, so their plans
- * hold at any size. `?prepare=false` on the URL turns this off (a pooler in
- * transaction mode that does not track prepared statements, e.g. PgBouncer before 1.21,
- * would hand a named statement to a connection that never parsed it).
+ * hold at any size. `?prepare=false` on the URL turns this off; so does a connection found
+ * to keep no session (a pooler in transaction mode that does not track prepared statements,
+ * e.g. PgBouncer before 1.21, hands a named statement to a server connection that never
+ * parsed it: session.ts).
  */
 const MAX_NAMES = 256;
 
@@ -39,20 +42,75 @@ export function statementName(text: string): string | undefined {
   return made;
 }
 
-/** Makes `client` run marked texts as named statements (see above), and PIPELINE queries (below). */
-export function prepareMarkedStatements(client: pg.PoolClient | pg.Client): void {
-  const query = client.query as (...args: unknown[]) => unknown;
+/** How the adapter's connections run statements (index.ts sets it up once per adapter). */
+export interface StatementSettings {
+  /** Named prepared statements and pipelines of EXECUTEs, while the session holds (?prepare=). */
+  prepare: boolean;
+  /** Whether connections keep a session (session.ts). */
+  session: PostgresSession;
+  /** Qualifies the core's names with the schema (schema-names.ts), when there is one. */
+  qualify?: (text: string) => string;
+  /** Sent with every BEGIN in the same message, e.g. a SET LOCAL statement_timeout behind a pooler. */
+  onBegin?: string;
+}
+
+/**
+ * Makes `client` run every statement the adapter's way: the core's names qualified with the
+ * schema, marked texts as named statements (see above) and PIPELINE queries (below) while the
+ * session holds, failures of availability as 503s (session.ts). A named statement that finds
+ * the session gone (a pooler in transaction mode) turns them off for good; outside a
+ * transaction it is run again unnamed at once, inside one the transaction is lost and the
+ * error is answered 503 (src/server/tx.ts retries a push once).
+ */
+export function wrapStatements(client: pg.PoolClient | pg.Client, settings: StatementSettings): void {
+  const query = client.query as (...args: unknown[]) => Promise<unknown>;
+  const { session, qualify = (t: string) => t } = settings;
+  let inTransaction = false;
+  const send = (self: unknown, ...args: unknown[]) => query.apply(self, args).catch((e: unknown) => Promise.reject(asUnavailable(e)));
   // Kysely calls query(text, values); anything else (a config object, a cursor, a callback) passes through.
   client.query = function (this: unknown, text: unknown, values?: unknown, callback?: unknown) {
-    if (text === PIPELINE && Array.isArray(values) && values.length === 1 && callback === undefined) {
-      return runPipeline(client, (t: string) => query.call(this, t) as Promise<pg.QueryResult | pg.QueryResult[]>, values[0] as PipelineStatement[]);
+    if (typeof text !== "string" || callback !== undefined || (values !== undefined && !Array.isArray(values))) {
+      return query.apply(this, arguments as unknown as unknown[]);
     }
-    if (typeof text === "string" && Array.isArray(values) && values.length > 0 && callback === undefined) {
-      const name = statementName(text);
-      if (name !== undefined) return query.call(this, { name, text, values });
+    if (text === PIPELINE && Array.isArray(values) && values.length === 1) {
+      const statements = (values[0] as PipelineStatement[]).map((st) => ({ ...st, text: qualify(st.text) }));
+      inTransaction = statements.some((st) => st.text === "begin") || inTransaction;
+      if (statements.some((st) => st.text === "commit")) inTransaction = false;
+      const run = settings.prepare && !session.pooled ? runPipeline(client, (t: string) => send(this, t) as Promise<pg.QueryResult | pg.QueryResult[]>, statements, session, settings.onBegin) : undefined;
+      return (run ?? Promise.reject(RUN_ONE_BY_ONE)).catch((e: unknown) => {
+        if (e !== RUN_ONE_BY_ONE) throw e;
+        return runOneByOne((t, v) => send(this, t, v) as Promise<pg.QueryResult>, statements, settings.onBegin);
+      });
     }
-    return query.apply(this, arguments as unknown as unknown[]);
+    const lower = text.length < 10 ? text.toLowerCase() : "";
+    if (lower === "begin") {
+      inTransaction = true;
+      if (settings.onBegin) return send(this, `begin; ${settings.onBegin}`).then((r) => (Array.isArray(r) ? r[0] : r));
+    } else if (lower === "commit" || lower === "rollback") inTransaction = false;
+    const sql = qualify(text);
+    const name = settings.prepare && !session.pooled && Array.isArray(values) && values.length > 0 ? statementName(text) : undefined;
+    if (name === undefined) return send(this, sql, values);
+    const inTx = inTransaction;
+    return query.call(this, { name, text: sql, values }).catch((e: unknown) => {
+      if (!isSessionLoss(e)) throw asUnavailable(e);
+      session.lost(`prepared statement ${name}: ${(e as Error).message}`);
+      if (inTx) throw new StowageError("storage", "PostgreSQL lost this transaction's session (a pooler in transaction mode?); retry", { cause: e, status: 503 });
+      return send(this, sql, values);
+    });
   } as typeof client.query;
+}
+
+/** runPipeline's signal that the statements must go one at a time (nothing was sent). */
+const RUN_ONE_BY_ONE = new Error("run one by one");
+
+/** A PIPELINE query without a session: each statement on its own, unnamed (a pooler keeps a transaction on one server connection). */
+async function runOneByOne(send: (text: string, values?: unknown[]) => Promise<pg.QueryResult>, statements: PipelineStatement[], onBegin?: string) {
+  const rows: unknown[][] = [];
+  for (const { text, values } of statements) {
+    const res = await send(text === "begin" && onBegin ? `begin; ${onBegin}` : text, values && values.length > 0 ? [...values] : undefined);
+    rows.push((Array.isArray(res) ? res[0] : res).rows);
+  }
+  return { rows, rowCount: null, command: "PIPELINE" };
 }
 
 /**
@@ -70,13 +128,15 @@ async function runPipeline(
   client: pg.PoolClient | pg.Client,
   send: (text: string) => Promise<pg.QueryResult | pg.QueryResult[]>,
   statements: PipelineStatement[],
+  session: PostgresSession,
+  onBegin?: string,
 ): Promise<{ rows: unknown[][]; rowCount: null; command: string }> {
   let prepared = preparedBySql.get(client);
   if (!prepared) preparedBySql.set(client, (prepared = new Set()));
   const parts: string[] = [];
   for (const { text, values } of statements) {
     if (!values || values.length === 0) {
-      parts.push(text);
+      parts.push(text === "begin" && onBegin ? `begin; ${onBegin}` : text);
       continue;
     }
     if (!text.startsWith(REUSABLE_PLAN)) throw new Error("a pipelined statement with values must be a REUSABLE_PLAN text");
@@ -88,12 +148,28 @@ async function runPipeline(
     // PREPARE is not transactional: once done it holds for the connection's life, whatever
     // happens to the transaction around it.
     if (!prepared.has(name)) {
-      await send(`prepare ${name} as ${text}`);
+      try {
+        await send(`prepare ${name} as ${text}`);
+      } catch (e) {
+        // Already prepared on this server connection by another client: a pooler hands them
+        // round. Nothing of the transaction was sent yet, so it can still go one by one.
+        if (!isSessionLoss(e)) throw e;
+        session.lost(`PREPARE ${name}: ${(e as Error).message}`);
+        throw RUN_ONE_BY_ONE;
+      }
       prepared.add(name);
     }
     parts.push(`execute ${name}(${values.map((v) => literal(client, v)).join(", ")})`);
   }
-  const res = await send(parts.join(";\n"));
+  let res: pg.QueryResult | pg.QueryResult[];
+  try {
+    res = await send(parts.join(";\n"));
+  } catch (e) {
+    if (!isSessionLoss(e)) throw e;
+    // A statement prepared on another server connection: this transaction is lost.
+    session.lost(`EXECUTE: ${(e as Error).message}`);
+    throw new StowageError("storage", "PostgreSQL lost this transaction's session (a pooler in transaction mode?); retry", { cause: e, status: 503 });
+  }
   const results = Array.isArray(res) ? res : [res];
   return { rows: results.map((r) => r.rows), rowCount: null, command: "PIPELINE" };
 }

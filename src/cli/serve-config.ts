@@ -17,7 +17,8 @@ import type { CliContext } from "./context.ts";
 import { checkConsole } from "./serve-console.ts";
 import { embedOptions } from "./serve-embed.ts";
 import { readServeOps, type ServeOpsConfig } from "./serve-ops.ts";
-import { serverDataLocation } from "./server-store.ts";
+import { pgFeedOptions, readerAdapters, serverDataLocation } from "./server-store.ts";
+import type { StowageAdapter } from "../adapter.ts";
 
 export interface ServeConfig {
   port: number;
@@ -29,6 +30,10 @@ export interface ServeConfig {
   ops: ServeOpsConfig;
   embed: Partial<ServerHandlerOptions>;
   console: boolean;
+  /** PostgreSQL change feed: `--listen-url`, `--poll-ms`. */
+  feed: { listenUrl?: string; pollMs?: number };
+  /** `--read-url` standbys (not connected yet). */
+  readers: StowageAdapter[];
 }
 
 /** Reads and checks every serve flag; throws UsageError before any side effect. */
@@ -47,7 +52,9 @@ export async function readServeConfig(ctx: CliContext, args: ParsedArgs): Promis
     checkEmbed(embed, label);
     const data = serverDataLocation(ctx, args.flags);
     if (data.trim() === "") throw new UsageError(`${label("data")} must be a SQLite file path or a postgres:// URL, got ""`);
-    return { port, hostname, data, shown: data.replace(/:\/\/[^@/]*@/, "://…@"), ops, embed, console: consoleOn };
+    const feed = pgFeedOptions(args.flags);
+    const readers = await readerAdapters(data, args.flags);
+    return { port, hostname, data, shown: data.replace(/:\/\/[^@/]*@/, "://…@"), ops, embed, console: consoleOn, feed, readers };
   } catch (e) {
     throw asUsageError(e, args);
   }

@@ -1,4 +1,5 @@
 import type { StowageAdapter } from "../adapter.ts";
+import { StowageError } from "../errors.ts";
 import { openServerStore, type ServerStore } from "../server/store.ts";
 import type { FlagSpec } from "./args.ts";
 import type { CliContext } from "./context.ts";
@@ -11,6 +12,38 @@ export const DATA_FLAG: FlagSpec = {
   value: "PATH|URL",
   help: "server database: a SQLite file (default: server.db in the user data directory) or postgres://…",
 };
+
+/** `serve`'s PostgreSQL flags: how other instances' commits are heard (src/cli/server-feed.ts). */
+export const PG_FEED_FLAGS: FlagSpec[] = [
+  { name: "listen-url", type: "string", env: "STOWAGE_PG_LISTEN_URL", value: "URL", help: "PostgreSQL: a direct URL (no pooler) for LISTEN, when --data goes through a pooler in transaction mode" },
+  { name: "read-url", type: "list", env: "STOWAGE_PG_READ_URL", value: "URL", help: "PostgreSQL: a streaming standby for pulls and document reads (repeatable; env comma-separated)" },
+  { name: "poll-ms", type: "number", env: "STOWAGE_PG_POLL_MS", value: "MS", help: "PostgreSQL without LISTEN: read the watched tenants' counters this often (default 250)" },
+];
+
+/** The feed options PG_FEED_FLAGS set; refuses a --listen-url that is not postgres:// and a --poll-ms outside 10-60000. */
+export function pgFeedOptions(flags: Record<string, unknown>): { listenUrl?: string; pollMs?: number } {
+  const listenUrl = flags["listen-url"] as string | undefined;
+  const pollMs = flags["poll-ms"] as number | undefined;
+  if (listenUrl !== undefined && !/^postgres(ql)?:\/\//i.test(listenUrl)) throw new StowageError("input", "--listen-url must be a postgres:// URL");
+  if (pollMs !== undefined && (!Number.isInteger(pollMs) || pollMs < 10 || pollMs > 60_000)) throw new StowageError("input", `--poll-ms must be a whole number of ms, 10-60000, got ${pollMs}`);
+  return { ...(listenUrl ? { listenUrl } : {}), ...(pollMs !== undefined ? { pollMs } : {}) };
+}
+
+/**
+ * The `--read-url` standbys as adapters, in the data URL's schema (a standby is a copy of the
+ * whole database). Refuses one that is not postgres:// or given without a postgres:// --data.
+ */
+export async function readerAdapters(location: string, flags: Record<string, unknown>): Promise<StowageAdapter[]> {
+  const urls = (flags["read-url"] as string[] | undefined) ?? [];
+  if (urls.length === 0) return [];
+  if (!/^postgres(ql)?:\/\//i.test(location)) throw new StowageError("input", "--read-url needs --data postgres://… (read replicas are PostgreSQL standbys)");
+  const { createPostgresAdapter, postgresTarget } = await import("../../adapters/postgres/index.ts");
+  const { schema } = postgresTarget({ url: location });
+  return urls.map((url) => {
+    if (!/^postgres(ql)?:\/\//i.test(url)) throw new StowageError("input", "--read-url must be a postgres:// URL");
+    return createPostgresAdapter({ url, ...(schema ? { schema } : {}) });
+  });
+}
 
 /** The server database location from `--data`, STOWAGE_SERVER_DB or the default. */
 export function serverDataLocation(ctx: CliContext, flags: Record<string, unknown>): string {

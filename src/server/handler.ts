@@ -6,6 +6,7 @@ import { isCollectionName, isDocId } from "../names.ts";
 import { openApiText } from "../protocol/openapi.ts";
 import { absentSince, getDoc, listDocs } from "./docs.ts";
 import { errorResponse, HttpError, json, jsonText, readJson } from "./http.ts";
+import { readFromReplica } from "./replica.ts";
 import { requestAuthenticator, requireScope, scopeRefusal, type AuthOptions } from "./auth/authenticate.ts";
 import { allows } from "./auth/principal.ts";
 import { readOnlyRules, repeatsAnsweredOps } from "./auth/read-only.ts";
@@ -154,12 +155,13 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
         throw e;
       }
       const page = { changes: 0, cursor: after.seq, reset: false };
-      const text = await pullPage(store, principal.tenantId, after, q.limit ?? WIRE_LIMITS.defaultPullLimit, page);
+      const text = await readFromReplica(store, (s) => pullPage(s, principal.tenantId, after, q.limit ?? WIRE_LIMITS.defaultPullLimit, page));
       callHook(options.hooks?.pulled, req, principal.tenantId, q.clientId, page);
       return jsonText(text);
     }
     if (route.kind === "list") {
-      return json(await listDocs(store, principal.tenantId, route.collection, parse(docListQuerySchema, query(url))));
+      const listQuery = parse(docListQuerySchema, query(url));
+      return json(await readFromReplica(store, (s) => listDocs(s, principal.tenantId, route.collection, listQuery)));
     }
     return doc(req, url, principal, route.collection, route.id);
   }
@@ -167,7 +169,8 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
   async function doc(req: Request, url: URL, principal: Principal, collection: string, id: string): Promise<Response> {
     if (url.search !== "") throw new HttpError(400, "bad_request", "this endpoint takes no query parameters");
     if (req.method === "GET") {
-      const found = await getDoc(store, principal.tenantId, collection, id);
+      // Absent on a replica (which may lag): the primary says whether it is absent.
+      const found = (await readFromReplica(store, (s) => getDoc(s, principal.tenantId, collection, id))) ?? (store.readReplica ? await getDoc(store, principal.tenantId, collection, id) : undefined);
       if (!found) {
         // Which state "absent" belongs to, for the sync client (docs/PROTOCOL.md).
         const since = await absentSince(store, principal.tenantId, collection, id);
@@ -211,6 +214,8 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       return await handle(req);
     } catch (e) {
       if (e instanceof HttpError) return errorResponse(e);
+      // The database is restarting or out of reach (adapters classify it): clients retry a 503.
+      if (isStowageError(e, "storage") && e.status === 503) return errorResponse(new HttpError(503, "unavailable", "the database is unavailable; retry", { headers: { "retry-after": "1" } }));
       onError(e);
       return errorResponse(new HttpError(500, "internal", "the server failed to handle the request"));
     }

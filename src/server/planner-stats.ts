@@ -75,7 +75,7 @@ export class PlannerStats {
     const { rows } = await sql<{ reltuples: number; live: number | null }>`
       select c.reltuples::float8 as reltuples, s.n_live_tup::float8 as live
       from pg_class c left join pg_stat_user_tables s on s.relid = c.oid
-      where c.oid = to_regclass('stowage_docs')`.execute(this.#db);
+      where c.oid = to_regclass(quote_ident(current_schema()) || '.stowage_docs')`.execute(this.#db);
     return { analyzed: Number(rows[0]?.reltuples ?? -1), live: Number(rows[0]?.live ?? 0) };
   }
 

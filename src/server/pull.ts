@@ -3,6 +3,7 @@ import type { Kysely } from "kysely";
 import { num, type ServerTables } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
 import { compiledOnce } from "./compiled.ts";
+import { ReplicaBehind } from "./replica.ts";
 import { opaqueParam, type SqlFamily } from "./dialect-sql.ts";
 
 const CURSOR = /^v1\.(0|[1-9][0-9]{0,15})(?:\.h(0|[1-9][0-9]{0,15}))?$/;
@@ -74,6 +75,9 @@ export async function pullPage(
   const seq = num(tenant?.seq);
   const purged = num(tenant?.purged_seq);
   const scanning = started !== undefined && started === purged;
+  // A read replica that has not replayed up to the cursor yet: the primary answers (replica.ts).
+  // Also one whose purge horizon is behind a scan's (begun on the primary or a fresher standby).
+  if (store.replica && (after > seq || (at.horizon !== undefined && purged < at.horizon))) throw new ReplicaBehind();
   // A cursor behind the horizon may have missed purged deletes, unless it is an unbroken scan from the start.
   if ((after > 0 && after < purged && !scanning) || after > seq || (at.horizon !== undefined && at.horizon !== purged && after < purged)) {
     if (info) info.reset = true;

@@ -14,6 +14,13 @@ export interface ServerStore {
   readonly family: SqlFamily;
   /** Closes the database; in-flight transactions finish first. */
   close(): Promise<void>;
+  /**
+   * A view of the store over one of its read replicas (round robin), for pulls and document
+   * reads (replica.ts); undefined without replicas. Its `replica` is true.
+   */
+  readReplica?(): ServerStore;
+  /** True on a view over a read replica: it may lag behind the primary. */
+  readonly replica?: boolean;
   /** Tells the store that `rows` new document rows were committed (PostgreSQL keeps its planner statistics current from it, planner-stats.ts). */
   added?(rows: number): void;
 }
@@ -21,6 +28,8 @@ export interface ServerStore {
 export interface OpenServerStoreOptions {
   /** Where the data lives: bun-sqlite now, PostgreSQL later. */
   adapter: StowageAdapter;
+  /** Read replicas of the same database (PostgreSQL streaming standbys): pulls and document reads may go there. */
+  readers?: StowageAdapter[];
 }
 
 /** Opens (and migrates) the server store on an adapter. */
@@ -36,14 +45,26 @@ export async function openServerStore(options: OpenServerStoreOptions): Promise<
   const stats = family === "postgres" ? new PlannerStats(db) : undefined;
   await stats?.start().catch(() => {});
   let closed: Promise<void> | undefined;
-  return {
+  const readers = (options.readers ?? []).map((adapter) => ({ adapter, db: new Kysely<ServerTables>({ dialect: adapter.dialect }) }));
+  let next = 0;
+  const store: ServerStore = {
     db,
     adapter: options.adapter,
     family,
     close: () => (closed ??= (async () => {
       await stats?.close();
+      await Promise.all(readers.map((r) => r.db.destroy()));
       await db.destroy();
     })()),
     ...(stats ? { added: (rows: number) => stats.added(rows) } : {}),
+    ...(readers.length > 0
+      ? {
+          readReplica: () => {
+            const r = readers[next++ % readers.length];
+            return { db: r.db, adapter: r.adapter, family, replica: true, close: async () => {} };
+          },
+        }
+      : {}),
   };
+  return store;
 }

@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import { PIPELINE, type PipelineStatement } from "../adapter.ts";
+import { isStowageError } from "../errors.ts";
 import { all, run } from "../store/sql.ts";
 import type { ServerTables } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
@@ -23,21 +24,38 @@ export interface WriteTx {
   close(statement: PipelineStatement): Promise<void>;
 }
 
-/** Runs `body` in a write transaction (committed when it returns, rolled back when it throws). */
+/**
+ * Runs `body` in a write transaction (committed when it returns, rolled back when it throws).
+ * A pipelined transaction that fails because the adapter stopped pipelining meanwhile (its
+ * connections turned out to keep no session: a pooler in transaction mode, found out by this
+ * very transaction, adapters/postgres/session.ts) rolled back whole and runs once more, one
+ * statement at a time, so the request is not answered an error for it.
+ */
 export async function writeTransaction<T>(store: ServerStore, body: (tx: WriteTx) => Promise<T>): Promise<T> {
-  if (!store.adapter.capabilities.pipeline) {
-    return store.db.transaction().execute((trx) =>
-      body({
-        db: trx,
-        open: async (statements) => {
-          const out: unknown[][] = [];
-          for (const s of statements) out.push(await all(trx, s.text, s.values ?? []));
-          return out;
-        },
-        close: async (s) => void (await run(trx, s.text, s.values ?? [])),
-      }),
-    );
+  if (!store.adapter.capabilities.pipeline) return plainTransaction(store, body);
+  try {
+    return await pipelinedTransaction(store, body);
+  } catch (e) {
+    if (store.adapter.capabilities.pipeline || !isStowageError(e, "storage") || e.status !== 503) throw e;
+    return plainTransaction(store, body);
   }
+}
+
+function plainTransaction<T>(store: ServerStore, body: (tx: WriteTx) => Promise<T>): Promise<T> {
+  return store.db.transaction().execute((trx) =>
+    body({
+      db: trx,
+      open: async (statements) => {
+        const out: unknown[][] = [];
+        for (const s of statements) out.push(await all(trx, s.text, s.values ?? []));
+        return out;
+      },
+      close: async (s) => void (await run(trx, s.text, s.values ?? [])),
+    }),
+  );
+}
+
+function pipelinedTransaction<T>(store: ServerStore, body: (tx: WriteTx) => Promise<T>): Promise<T> {
   return store.db.connection().execute(async (conn) => {
     // "idle": nothing sent yet; "open": BEGIN sent (it may have failed: roll back to be sure).
     let state = "idle" as "idle" | "open" | "committed";

@@ -11,6 +11,9 @@ import { pgAvailable } from "../helpers/pg.ts";
  */
 const SQLITE_SEEDS = [1, 2, 3, 4, 5];
 const PG_SEEDS = [1, 2, 3];
+/** Seeds whose two server instances connect through PgBouncer in transaction mode (scripts/ci-pg-extras.sh). */
+const POOLER_SEEDS = [4, 5];
+const BOUNCER = process.env.STOWAGE_TEST_PGBOUNCER_URL;
 const pg = await pgAvailable("chaos seeds on PostgreSQL");
 if (!FAKETIME) {
   if (process.env.CI === "true") throw new Error("chaos seeds: libfaketime is missing (apt-get install faketime); CI skews clocks with it");
@@ -30,8 +33,8 @@ function report(r: RunResult): string {
   return [describeSchedule(r.schedule), ...r.violations.map((v) => `[${v.rule}] ${v.message}`), `replay: bun run chaos --seed ${r.seed} --store ${r.store} --short${gc ? "" : " --no-gc"}`].join("\n");
 }
 
-async function seed(store: Store, n: number): Promise<void> {
-  const r = await runSeed({ seed: n, store, short: true, gc });
+async function seed(store: Store, n: number, pgServerUrl?: string): Promise<void> {
+  const r = await runSeed({ seed: n, store, short: true, gc, pgServerUrl });
   if (r.violations.length) console.error(report(r));
   expect(r.violations.map((v) => `[${v.rule}] ${v.message}`)).toEqual([]);
   // The run did real work: ops were acknowledged and the fault phase happened.
@@ -44,4 +47,8 @@ describe("chaos seeds on SQLite", () => {
 
 describe.skipIf(!pg)("chaos seeds on PostgreSQL (two server instances)", () => {
   for (const n of PG_SEEDS) test(`seed ${n}`, () => seed("postgres", n), 120_000);
+});
+
+describe.skipIf(!pg || !BOUNCER)("chaos seeds on PostgreSQL through PgBouncer (transaction mode)", () => {
+  for (const n of POOLER_SEEDS) test(`seed ${n}`, () => seed("postgres", n, BOUNCER), 120_000);
 });

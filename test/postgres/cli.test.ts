@@ -49,3 +49,24 @@ describe.skipIf(!run)("stowage serve --data postgres://…", () => {
     expect(pulled.json).toEqual({ changes: [{ collection: "notes", id: "n1", version: 1, value: { id: "n1", text: "hi" }, deleted: false }], cursor: "v1.1", more: false });
   });
 });
+
+test("serve's PostgreSQL flags refuse bad values before anything starts", async () => {
+  const { cli } = await import("../cli/run.ts");
+  const dir = (await import("../helpers/tmp.ts")).tempDir("stowage-pgflags-");
+  try {
+    const data = `${dir.path}/server.db`;
+    const poll = await cli(["serve", "--port", "0", "--data", data, "--poll-ms", "5"]);
+    expect(poll.code).toBe(2); // a bad flag value is a usage error (README exit codes)
+    expect(poll.stderr).toContain("--poll-ms must be a whole number of ms, 10-60000, got 5");
+    const listen = await cli(["serve", "--port", "0", "--data", data, "--listen-url", "mysql://db/x"]);
+    expect(listen.code).toBe(poll.code);
+    expect(listen.stderr).toContain("--listen-url must be a postgres:// URL");
+    const read = await cli(["serve", "--port", "0", "--data", data, "--read-url", "postgres://db/x"]);
+    expect(read.code).toBe(poll.code);
+    expect(read.stderr).toContain("--read-url needs --data postgres://");
+    // Checked before any side effect: no server file was created.
+    expect(await Bun.file(data).exists()).toBe(false);
+  } finally {
+    dir.cleanup();
+  }
+});

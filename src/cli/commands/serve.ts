@@ -6,7 +6,7 @@ import { serve } from "../../runtime/serve.ts";
 import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
 import { printJson } from "../output.ts";
-import { DATA_FLAG, serverAdapter } from "../server-store.ts";
+import { DATA_FLAG, PG_FEED_FLAGS, serverAdapter } from "../server-store.ts";
 import { readServeConfig } from "../serve-config.ts";
 import { SERVE_OPS_FLAGS, startServeOps } from "../serve-ops.ts";
 import { openServerFeed } from "../server-feed.ts";
@@ -39,6 +39,7 @@ const serveCommand: Command = {
     ...SERVE_OPS_FLAGS,
     ...EMBED_FLAGS,
     ...CONSOLE_FLAGS,
+    ...PG_FEED_FLAGS,
   ],
   async run(ctx, args) {
     expectPositionals(args, 0, 0, USAGE);
@@ -46,10 +47,18 @@ const serveCommand: Command = {
     const config = await readServeConfig(ctx, args);
     const { port, hostname, shown, embed, ops: opsConfig } = config;
     const consoleOn = config.console;
-    const store = await openServerStore({ adapter: await serverAdapter(ctx, config.data) });
+    const store = await openServerStore({ adapter: await serverAdapter(ctx, config.data), readers: config.readers });
     let server;
     const ops = startServeOps(ctx, opsConfig, store);
-    const changes = await openServerFeed(store, config.data);
+    let polling = 0;
+    const changes = await openServerFeed(store, config.data, {
+      ...config.feed,
+      onChoice: (c) => {
+        polling = c.kind === "poll" ? 1 : 0;
+        ctx.io.err(`stowage serve: ${c.text}\n`);
+      },
+    });
+    ops.metrics.registry.gauge("stowage_change_feed_polling", "1 when other instances' commits are polled (no LISTEN), 0 when heard by LISTEN or a file watcher.", () => polling);
     ops.beforeClose.push(() => changes.close());
     try {
       const handler = createServerHandler({ ...embed, store, changes, limits: opsConfig.limits, hooks: ops.ops.hooks, onError: ops.ops.onError });
