@@ -70,7 +70,7 @@ async function pushAfter<R>(ctx: CliContext, run: (handle: Stowage) => Promise<R
       pushed = await handle.push();
     } catch (e) {
       if (!isStowageError(e, "transport")) {
-        const why = isStowageError(e, "auth") ? "no credentials for the push" : "the server refused the push";
+        const why = isStowageError(e, "auth") ? "no credentials for the push" : isStowageError(e, "protocol") ? "the push failed" : "the server refused the push";
         throw new StowageError(isStowageError(e) ? e.code : "storage", `saved locally and queued, but ${why}: ${(e as Error).message}`, {
           cause: e,
           status: (e as StowageError).status,

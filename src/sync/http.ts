@@ -197,16 +197,24 @@ export class HttpClient {
     }
     let code = "";
     let message = text.slice(0, 200);
+    let unknownField = false;
     try {
       const err = JSON.parse(text)?.error;
       if (err && typeof err.code === "string") {
         code = err.code;
         message = String(err.message ?? "");
+        unknownField = res.status === 400 && Array.isArray(err.issues) && err.issues.some((i: { message?: unknown }) => String(i?.message).startsWith("Unrecognized key"));
       }
     } catch {
       // not a protocol error body; keep the raw text
     }
     const what = `${method} ${path.split("?")[0]} answered ${res.status}${code ? ` ${code}` : ""}: ${message}`;
+    if (unknownField) {
+      // Every server release refuses fields it does not know (strict schemas), and this client
+      // sends only fields some release added: the server is older than the client. Not a
+      // refusal of the writes, so they stay queued (never recorded as rejected) until it is upgraded.
+      throw new StowageError("protocol", `${what} — the server is older than this client and does not know a field it sends; upgrade the server (README, "Versions and upgrades"); writes stay queued`, { status: res.status });
+    }
     if (res.status >= 500 || res.status === 429 || res.status === 408) {
       const retry = Number(res.headers.get("retry-after"));
       const err = new StowageError("transport", what, { status: res.status });

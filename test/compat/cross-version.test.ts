@@ -105,18 +105,24 @@ test("the first release's client (0.1.0) syncs through the previous release's se
   await scenario("first-to-previous", old, (data) => previous.serve(data), oldest, old);
 }, 120_000);
 
-test("a client newer than 0.1.0 against a 0.1.0 server fails loudly and records its write as rejected (README: upgrade servers first)", async () => {
+test("a client newer than 0.1.0 against a 0.1.0 server fails loudly, says to upgrade the server, and keeps its writes queued", async () => {
   const data = tmp.file("too-old-server.db");
   const { key } = JSON.parse(await ok((args) => first.cli(args), ["keys", "create", "--tenant", "old", "--data", data, "--json"]));
   const server = await first.serve(data);
   try {
     const at = ["--db", tmp.file("too-old-client.db"), "--url", server.url, "--key", key];
-    expect(await today(["put", "todos", '{"id":"t1"}', ...at])).toMatchObject({ code: 0, stdout: "t1\n" });
+    const put = await today(["put", "todos", '{"id":"t1"}', ...at]);
+    expect(put.code).toBe(1); // protocol (README exit codes): not a refusal of the write
+    expect(put.stderr).toContain('Unrecognized key: "settled"');
+    expect(put.stderr).toContain("the server is older than this client");
+    expect(put.stderr).toContain("upgrade the server");
     const synced = await today(["sync", ...at]);
-    expect(synced.code).toBe(6);
-    expect(synced.stderr).toContain('GET /v1/pull answered 400 bad_request: Unrecognized key: "clientId"');
-    // Not silent: the refused push is on record, and the document is still readable locally.
-    expect(JSON.parse((await ok(today, ["status", "--json", ...at]))).rejections).toBe(1);
+    expect(synced.code).toBe(1);
+    expect(synced.stderr).toContain("upgrade the server");
+    // Nothing recorded as rejected, nothing dropped: the write waits for a newer server.
+    const status = JSON.parse(await ok(today, ["status", "--json", ...at]));
+    expect(status.rejections).toBe(0);
+    expect(status.outbox.size).toBe(1);
     expect(ndjson(await ok(today, ["list", "todos", "--json", ...at]))).toEqual([{ id: "t1" }]);
   } finally {
     await server.stop();
