@@ -9,6 +9,7 @@ import { num, type ServerTables } from "./schema.ts";
 import { all, run } from "../store/sql.ts";
 import { REUSABLE_PLAN } from "../adapter.ts";
 import { compiledOnce } from "./compiled.ts";
+import { HttpError } from "./http.ts";
 import type { ServerStore } from "./store.ts";
 import { writeTransaction, type WriteTx } from "./tx.ts";
 import type { StowageErrorIssue } from "../errors.ts";
@@ -108,7 +109,9 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
     const trx = tx.db;
     // PostgreSQL locks and reads the marks and every document the group touches in one round trip.
     const { tenant, read } = store.family === "postgres" ? await pgLockAndRead(tx, tenantId, group) : { tenant: await lockTenant(trx, store.family, tenantId), read: undefined };
-    if (!tenant) throw new Error(`tenant ${tenantId} vanished during a push`);
+    // Deleted (console) after the request was authenticated, e.g. through a token's cached
+    // tenant (auth/principal.ts): a retry finds the tenant as it is now.
+    if (!tenant) throw new HttpError(503, "tenant_gone", `tenant ${tenantId} was deleted; retry`, { headers: { "retry-after": "1" } });
     const marks = read?.marks ?? (await loadMarks(trx, store.family, tenantId, group));
     const writes: WriteOp[] = [];
     const fresh: PushRequest["ops"][] = [];

@@ -43,9 +43,17 @@ export function allows(scopes: readonly Scope[], need: Scope): boolean {
  * Maps tenant names to ids, creating a tenant on first sight. Tenants are never deleted, so a
  * name once mapped stays valid and the map is a plain cache (cleared when it grows large).
  */
+/**
+ * How long a tenant name's id is trusted without reading it again. A console rename or delete
+ * reaches every server process within this; meanwhile a push to a deleted tenant answers 503
+ * (push.ts) and the client retries, then meets the tenant its token names, made anew.
+ */
+export const TENANT_TTL_MS = 2_000;
+
 export class TenantResolver {
   readonly #store: ServerStore;
-  readonly #ids = new Map<string, string>();
+  /** Name → id, with when it was read: tenants can be renamed or deleted (console), so an entry lives TENANT_TTL_MS. */
+  readonly #ids = new Map<string, { id: string; at: number }>();
 
   constructor(store: ServerStore) {
     this.#store = store;
@@ -56,7 +64,7 @@ export class TenantResolver {
       throw new StowageError("input", `the identity's tenant ${describeValue(name)} is not 1-200 printable ASCII characters`);
     }
     const cached = this.#ids.get(name);
-    if (cached) return cached;
+    if (cached && now - cached.at < TENANT_TTL_MS && now >= cached.at) return cached.id;
     // By name only: a name that looks like another tenant's id must not reach that tenant.
     const find = () => this.#store.db.selectFrom("stowage_tenants").select("id").where("name", "=", name).executeTakeFirst();
     let row = await find();
@@ -71,7 +79,7 @@ export class TenantResolver {
       if (!row) throw new Error(`tenant ${JSON.stringify(name)} could not be created`);
     }
     if (this.#ids.size >= 10_000) this.#ids.clear();
-    this.#ids.set(name, row.id);
+    this.#ids.set(name, { id: row.id, at: now });
     return row.id;
   }
 }
