@@ -4,10 +4,10 @@ import { REST_PLANTED, runRestSeed } from "../../chaos/rest-run.ts";
 /**
  * A few REST seeds of the fault tester, one per API shape (the long run is
  * `bun run chaos/rest-index.ts --seeds 200`), and each planted mapping mistake caught.
- * The first 200-seed run (before writes during syncs were added to the schedules) found the
- * two bugs fixed in src/sync/rest/push.ts (a 404 on a duplicate another client repaired away;
- * test/rest/verification.test.ts has a deterministic test) and pull.ts (a reader sending its
- * stale copy to the kept item).
+ * Earlier schedules found three bugs, each now with a deterministic test (README "Fault
+ * testing"): src/sync/rest/push.ts (a 404 on a duplicate another client repaired away),
+ * pull.ts (a reader sending its stale copy to the kept item) and feed.ts (page numbers over a
+ * list updated while it is read).
  */
 const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
 

@@ -30,6 +30,8 @@ test("templates: ids URL-encoded in paths; $doc, $server_id (a number when all d
 });
 
 const items = Array.from({ length: 7 }, (_, i) => ({ id: i + 1, text: `t${i + 1}`, updated_at: new Date(1_700_000_000_000 + i * 1000).toISOString(), deleted_at: null }));
+const shifting = Array.from({ length: 7 }, (_, i) => ({ id: i + 1, updated: (i + 1) * 1000 }));
+let shifted = false;
 const server = Bun.serve({
   port: 0,
   hostname: "127.0.0.1",
@@ -43,6 +45,19 @@ const server = Bun.serve({
     if (url.pathname === "/offset") {
       const offset = Number(url.searchParams.get("offset"));
       return Response.json(items.slice(offset, offset + Number(url.searchParams.get("limit"))));
+    }
+    if (url.pathname === "/shifting") {
+      // Sorted by updated; the first answer is followed by an update of item 1 (it moves to the
+      // end), so page numbers would skip item 4.
+      const after = Number(url.searchParams.get("updated_after") ?? "-1");
+      const page = Number(url.searchParams.get("page"));
+      const sorted = shifting.filter((i) => i.updated > after).sort((a, b) => a.updated - b.updated);
+      const out = structuredClone(sorted.slice((page - 1) * 3, page * 3));
+      if (!shifted) {
+        shifted = true;
+        shifting[0].updated = 9000;
+      }
+      return Response.json({ results: out });
     }
     if (url.pathname === "/elsewhere") return Response.json({ results: [], links: { next: "http://example.com/steal" } });
     return new Response("no", { status: 404 });
@@ -71,4 +86,15 @@ test("paged feeds: a next link, an opaque next cursor, offsets; the cursor from 
 
 test("a next link to another origin is not followed (the key would go there)", async () => {
   await expect(feed({ feed: { path: "/elsewhere", items: "/results", cursor: null, nextLink: "/links/next" } })).rejects.toThrow(/leaves the API's origin/);
+});
+
+test("a paged list that changes while it is read: pages follow the highest updatedAt (keyset), so no item is skipped", async () => {
+  const read = await feed({
+    overlapMs: 0,
+    feed: { path: "/shifting", items: "/results", cursor: null, since: { updated_after: "{since}" }, page: { param: "page", start: 1, size: 3 } },
+    item: { updatedAt: "/updated", tombstone: null },
+  });
+  // Item 1 twice: as first read and as updated (applied in that order, the later wins).
+  expect(read.items.map((i) => `${i.serverId}@${i.updatedAt}`).sort()).toEqual(["1@1000", "1@9000", "2@2000", "3@3000", "4@4000", "5@5000", "6@6000", "7@7000"]);
+  expect(read.next).toBe("9000");
 });

@@ -26,11 +26,24 @@ export async function readFeed(client: RestClient, resource: string, cursor: str
   const c = client.config;
   const f = c.feed;
   const base = fillPath(f.path, { resource });
-  const query = new URLSearchParams(f.params);
-  if (cursor !== null) {
-    const since = sinceFor(cursor, c.overlapMs);
-    for (const [k, v] of Object.entries(f.since)) query.set(k, v.replaceAll("{since}", since));
-  }
+  let query = new URLSearchParams(f.params);
+  const sinceQuery = (bound: string | null) => {
+    const q = new URLSearchParams(f.params);
+    if (bound !== null) {
+      const since = sinceFor(bound, c.overlapMs);
+      for (const [k, v] of Object.entries(f.since)) q.set(k, v.replaceAll("{since}", since));
+    }
+    return q;
+  };
+  query = sinceQuery(cursor);
+  // Page numbers over a list that changes while it is read skip items (an item updated on an
+  // earlier page moves to the end and the rest shift back), and a cursor taken from the
+  // highest updatedAt would then miss them for good. So a paged list filtered by updatedAt
+  // is read keyset-style: each next page asks `since` the highest updatedAt read so far, from
+  // the first page; page numbers only step through a full page that brought nothing new.
+  const keyset = f.page !== null && f.cursor === null && Object.keys(f.since).length > 0;
+  let bound = cursor;
+  const collected = new Set<string>();
   const withQuery = (q: URLSearchParams) => (q.size ? `${base}${base.includes("?") ? "&" : "?"}${q}` : base);
   let page = f.page?.start ?? 0;
   const pageQuery = () => {
@@ -52,7 +65,15 @@ export async function readFeed(client: RestClient, resource: string, cursor: str
     if (!Array.isArray(list)) {
       throw new StowageError("protocol", `${where}: no item list at feed.items ${describeValue(f.items)} (fix feed.items in the rest config); the answer was ${JSON.stringify(body)?.slice(0, 160)}`);
     }
-    for (const raw of list) items.push(viewItem(client.config, raw, where));
+    let fresh = 0;
+    for (const raw of list) {
+      const item = viewItem(client.config, raw, where);
+      const key = `${item.serverId}#${item.tag}`;
+      if (collected.has(key)) continue; // read again through an overlapping page
+      collected.add(key);
+      items.push(item);
+      fresh++;
+    }
     if (n === 0 && f.cursor !== null) {
       const v = resolvePointer(body, f.cursor);
       if (typeof v !== "string" && typeof v !== "number") {
@@ -73,7 +94,12 @@ export async function readFeed(client: RestClient, resource: string, cursor: str
       url = withQuery(q);
     } else if (f.page) {
       if (list.length < f.page.size) break;
-      page += f.page.offset ? list.length : 1;
+      const top = highest(items);
+      if (keyset && fresh > 0 && top !== null && (bound === null || compareTimes(top, bound) > 0)) {
+        bound = top;
+        query = sinceQuery(bound);
+        page = f.page.start;
+      } else page += f.page.offset ? list.length : 1;
       url = withQuery(pageQuery());
     } else break;
   }
