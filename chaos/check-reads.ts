@@ -6,10 +6,26 @@ import type { CheckOptions, Facts, Line } from "./check.ts";
 
 export function checkReads(facts: Facts, add: (rule: string, message: string) => void, options: CheckOptions): void {
   const { histories, all, ops, byToken, applied, refused, verOf, groups, tokenWriterFile, fileClient, k, ownDeletesOf, refusedToken, laterDelete } = facts;
+  // Deletes each file acknowledged, with when (processes sharing a file share its clock). A
+  // pending delete shows to every process of its file, and may be refused later (say, while the
+  // credentials were read-only): absence then is that file's own pending write, not lost data.
+  const fileDeletes = new Map<string, number[]>();
+  for (const lines of histories.values()) {
+    const inv = new Map<number, Line>();
+    for (const l of lines) {
+      if (l.t === "invoke") inv.set(l.n, l);
+      if (l.t !== "ok") continue;
+      const i = inv.get(l.n);
+      const ids = i?.kind === "delete" ? [i.id as string] : i?.kind === "group" ? (i.members as [string, string][]).filter((m) => m[1] === "delete").map((m) => m[0]) : [];
+      for (const id of ids) (fileDeletes.get(`${l.f}/${id}`) ?? fileDeletes.set(`${l.f}/${id}`, []).get(`${l.f}/${id}`)!).push(l.at);
+    }
+  }
+  const ownDeleteBetween = (f: number, id: string, from: number, to: number) => (fileDeletes.get(`${f}/${id}`) ?? []).some((at) => at >= from && at <= to);
+
   // ryw + monotonic, per process in its own order
   for (const [proc, lines] of histories) {
     const invokes = new Map<number, Line>();
-    const lastWrite = new Map<string, { tok: string | null; opKey: string | null; n: number }>();
+    const lastWrite = new Map<string, { tok: string | null; opKey: string | null; n: number; at: number }>();
     const maxSeen = new Map<string, { v: number; tok: string; n: number }>();
     for (const l of lines) {
       if (l.t === "invoke") invokes.set(l.n, l);
@@ -17,9 +33,9 @@ export function checkReads(facts: Facts, add: (rule: string, message: string) =>
         const inv = invokes.get(l.n);
         const clientId = fileClient.get(l.f);
         if (!inv || !clientId) continue;
-        if (inv.kind === "put" || inv.kind === "patch") lastWrite.set(inv.id, { tok: inv.tok, opKey: byToken.get(inv.tok) ?? null, n: l.n });
-        else if (inv.kind === "delete") lastWrite.set(inv.id, { tok: null, opKey: l.opIds ? k(clientId, l.opIds[0][0]) : null, n: l.n });
-        else if (inv.kind === "group") for (const [id, , tok] of inv.members as [string, string, string][]) lastWrite.set(id, { tok, opKey: byToken.get(tok) ?? null, n: l.n });
+        if (inv.kind === "put" || inv.kind === "patch") lastWrite.set(inv.id, { tok: inv.tok, opKey: byToken.get(inv.tok) ?? null, n: l.n, at: l.at });
+        else if (inv.kind === "delete") lastWrite.set(inv.id, { tok: null, opKey: l.opIds ? k(clientId, l.opIds[0][0]) : null, n: l.n, at: l.at });
+        else if (inv.kind === "group") for (const [id, , tok] of inv.members as [string, string, string][]) lastWrite.set(id, { tok, opKey: byToken.get(tok) ?? null, n: l.n, at: l.at });
       } else if (l.t === "read" && (l.kind === "get" || l.kind === "snap")) {
         for (const [id, seen] of Object.entries(l.docs as Record<string, [string | null, string | null] | null>)) {
           const w = lastWrite.get(id);
@@ -38,7 +54,7 @@ export function checkReads(facts: Facts, add: (rule: string, message: string) =>
             const wv = verOf.get(w.tok);
             if (wv === undefined) continue;
             if (tok === null) {
-              if (!laterDelete(id, wv)) add("ryw", `${proc} wrote ${id} (${w.tok}, v${wv}, op ${w.n}) then read it absent`);
+              if (!laterDelete(id, wv) && !ownDeleteBetween(l.f, id, w.at, l.at)) add("ryw", `${proc} wrote ${id} (${w.tok}, v${wv}, op ${w.n}) then read it absent`);
             } else if (v !== undefined && v < wv) {
               add("ryw", `${proc} wrote ${id} (${w.tok}, v${wv}, op ${w.n}) then read an older value ${tok} (v${v})`);
             }

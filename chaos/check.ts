@@ -20,7 +20,8 @@
  *             body as the client serializes it, so PostgreSQL's jsonb spacing does not count).
  *  ryw        read-your-writes, per process: after a write it acknowledged (and the server did
  *             not refuse), a read of that document shows the write or a change the server
- *             ordered after it (a higher version), or absence after a later delete.
+ *             ordered after it (a higher version), or absence after a later delete (also
+ *             a delete its own file acknowledged meanwhile, pending then, even if refused later).
  *  monotonic  per process and document, the versions its reads show never go down.
  *  atomic     for every group G the server applied (member m at version v_m) and every
  *             snapshot S (one local read transaction over all documents: explicit reads,

@@ -4,9 +4,8 @@
  *
  *   - at start (`reason: "start"`), on the first request;
  *   - shortly before the cached token expires, when it is a JWT with `exp` (`"expiring"`):
- *     at three quarters of its lifetime (`exp - iat`, both the issuer's clock, so a skewed
- *     local clock does not matter), or, without `iat`, min(30 s, a quarter of what is left)
- *     before `exp` by the local clock;
+ *     at three quarters of its lifetime (`exp - iat`), or min(30 s, a quarter of what is
+ *     left) before `exp` by the local clock, whichever comes first (renewTime);
  *   - after a 401 answered to the token it returned (`"unauthorized"`): once per 401; the
  *     request is retried once with the new token, and a second 401 fails it (the engine backs
  *     off and the next cycle tries again).
@@ -154,14 +153,21 @@ export class Credentials {
   }
 }
 
-/** When to renew a token obtained at `obtainedAt` (local ms); null: it does not expire. */
+/**
+ * When to renew a token obtained at `obtainedAt` (local ms); null: it does not expire. Two
+ * estimates, the earlier wins: three quarters of its lifetime (`exp - iat`, the issuer's clock,
+ * immune to local skew, but `iat` may be older than the moment we got the token), and
+ * min(30 s, a quarter of what is left) before `exp` by the local clock (right unless the local
+ * clock is off). A token already expired by the local clock (skew) is used until a 401 renews
+ * it, rather than asking the provider in a loop.
+ */
 function renewTime(claims: { exp: number | null; iat: number | null }, obtainedAt: number): number | null {
   if (claims.exp === null) return null;
-  if (claims.iat !== null && claims.exp > claims.iat) return obtainedAt + (claims.exp - claims.iat) * 750;
   const left = claims.exp * 1000 - obtainedAt;
-  // Already expired by our clock (skew): use it once rather than asking in a loop; a 401 renews it.
-  if (left <= 0) return obtainedAt + 1000;
-  return claims.exp * 1000 - Math.min(30_000, left / 4);
+  const byClock = left > 0 ? claims.exp * 1000 - Math.min(30_000, left / 4) : null;
+  const byLifetime = claims.iat !== null && claims.exp > claims.iat ? obtainedAt + (claims.exp - claims.iat) * 750 : null;
+  if (byClock === null) return byLifetime ?? obtainedAt + 1000;
+  return byLifetime === null ? byClock : Math.min(byClock, byLifetime);
 }
 
 /** `exp` and `iat` (seconds) of a JWT, read without verifying (the server verifies); nulls otherwise. */

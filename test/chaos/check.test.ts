@@ -114,4 +114,22 @@ describe("chaos checker", () => {
     expect(rules([refusedWriter({ refusedOps: [3] }), reader({ x: ["a/1.0", "G1"], y: ["a/1.1", "G1"] })], server(), finals)).toEqual(["lingering"]);
     expect(rules([refusedWriter({ unresolved: 1 }), reader({ x: ["a/1.0", "G1"], y: ["a/1.1", "G1"] })], server(), finals)).toEqual([]);
   });
+
+  test("absence from a delete the reader's own file acknowledged (pending, refused later) is not a ryw violation", () => {
+    const h = [
+      ...writer(),
+      L("a.0", 0, "invoke", { n: 2, kind: "get", id: "x", at: 30 }),
+      L("a.0", 0, "read", { n: 2, kind: "get", docs: { x: null }, at: 30 }),
+    ];
+    const sibling = [
+      L("a.1", 0, "invoke", { n: 1, kind: "delete", id: "x", at: 10 }),
+      L("a.1", 0, "ok", { n: 1, opIds: [[3, "x", "delete"]], at: 20 }),
+      L("a.1", 0, "pushreq", { clientId: A, ops: [[3, "delete", "x", null, null, null]], at: 40 }),
+      L("a.1", 0, "pushres", { clientId: A, results: [[3, "rejected", null, null]], at: 50 }),
+    ];
+    const finals = [{ ...client(0), conflicts: [{ opId: 3, kind: "rejected", id: "x", op: "delete" }] }, client(1)];
+    expect(rules([h, sibling, reader({ x: ["a/1.0", "G1"], y: ["a/1.1", "G1"] })], server(), finals)).toEqual([]);
+    // Without the sibling's delete the same read is a violation.
+    expect(rules([h, reader({ x: ["a/1.0", "G1"], y: ["a/1.1", "G1"] })])).toEqual(["ryw"]);
+  });
 });

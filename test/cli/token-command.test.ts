@@ -54,12 +54,11 @@ describe("a token command that fails, hangs or prints nothing", () => {
   ] as const) {
     test(`${what}: exit 6 with the reason; the write stays queued`, async () => {
       const e = env(`${what.replace(/ /g, "-")}.db`, command);
-      const started = Date.now();
       const put = await cli(["put", "todos", '{"id":"q"}'], { env: e });
       expect(put.code).toBe(6);
       expect(put.stderr).toMatch(/saved locally and queued, but no credentials for the push/);
       expect(put.stderr).toMatch(message);
-      if (what === "hangs") expect(Date.now() - started).toBeLessThan(25_000);
+      // "hangs": the message itself proves the timeout fired (a finished `sleep 30` prints nothing).
       const status = JSON.parse((await cli(["status", "--json"], { env: e })).stdout);
       expect(status.outbox.size).toBe(1);
       const sync = await cli(["sync"], { env: e });
