@@ -155,13 +155,13 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
         throw e;
       }
       const page = { changes: 0, cursor: after.seq, reset: false };
-      const text = await readFromReplica(store, (s) => pullPage(s, principal.tenantId, after, q.limit ?? WIRE_LIMITS.defaultPullLimit, page));
+      const text = await readFromReplica(store, principal.tenantId, (s) => pullPage(s, principal.tenantId, after, q.limit ?? WIRE_LIMITS.defaultPullLimit, page));
       callHook(options.hooks?.pulled, req, principal.tenantId, q.clientId, page);
       return jsonText(text);
     }
     if (route.kind === "list") {
       const listQuery = parse(docListQuerySchema, query(url));
-      return json(await readFromReplica(store, (s) => listDocs(s, principal.tenantId, route.collection, listQuery)));
+      return json(await readFromReplica(store, principal.tenantId, (s) => listDocs(s, principal.tenantId, route.collection, listQuery)));
     }
     return doc(req, url, principal, route.collection, route.id);
   }
@@ -169,8 +169,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
   async function doc(req: Request, url: URL, principal: Principal, collection: string, id: string): Promise<Response> {
     if (url.search !== "") throw new HttpError(400, "bad_request", "this endpoint takes no query parameters");
     if (req.method === "GET") {
-      // Absent on a replica (which may lag): the primary says whether it is absent.
-      const found = (await readFromReplica(store, (s) => getDoc(s, principal.tenantId, collection, id))) ?? (store.readReplica ? await getDoc(store, principal.tenantId, collection, id) : undefined);
+      const found = await readFromReplica(store, principal.tenantId, (s) => getDoc(s, principal.tenantId, collection, id));
       if (!found) {
         // Which state "absent" belongs to, for the sync client (docs/PROTOCOL.md).
         const since = await absentSince(store, principal.tenantId, collection, id);

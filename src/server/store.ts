@@ -21,6 +21,8 @@ export interface ServerStore {
   readReplica?(): ServerStore;
   /** True on a view over a read replica: it may lag behind the primary. */
   readonly replica?: boolean;
+  /** With read replicas: reads they served, and reads the primary served instead (replica.ts). */
+  readonly replicaReads?: { served: number; primary: number };
   /** Tells the store that `rows` new document rows were committed (PostgreSQL keeps its planner statistics current from it, planner-stats.ts). */
   added?(rows: number): void;
 }
@@ -59,6 +61,7 @@ export async function openServerStore(options: OpenServerStoreOptions): Promise<
     ...(stats ? { added: (rows: number) => stats.added(rows) } : {}),
     ...(readers.length > 0
       ? {
+          replicaReads: { served: 0, primary: 0 },
           readReplica: () => {
             const r = readers[next++ % readers.length];
             return { db: r.db, adapter: r.adapter, family, replica: true, close: async () => {} };

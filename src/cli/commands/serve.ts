@@ -59,6 +59,11 @@ const serveCommand: Command = {
       },
     });
     ops.metrics.registry.gauge("stowage_change_feed_polling", "1 when other instances' commits are polled (no LISTEN), 0 when heard by LISTEN or a file watcher.", () => polling);
+    const replicaReads = store.replicaReads;
+    if (replicaReads) {
+      ops.metrics.registry.gauge("stowage_replica_reads", "Pulls and document reads served by a --read-url standby since start.", () => replicaReads.served);
+      ops.metrics.registry.gauge("stowage_replica_fallbacks", "Pulls and document reads the primary served because the standby lagged or failed.", () => replicaReads.primary);
+    }
     ops.beforeClose.push(() => changes.close());
     try {
       const handler = createServerHandler({ ...embed, store, changes, limits: opsConfig.limits, hooks: ops.ops.hooks, onError: ops.ops.onError });
