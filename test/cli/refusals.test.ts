@@ -25,7 +25,7 @@ test("put with a read-scope key exits 6, records the rejection, drops the refuse
   const put = await cli(["put", "todos", '{"id":"x","title":"refused"}'], { env });
   expect(put.code).toBe(6);
   expect(put.stderr).toContain("the server refused 1 write");
-  expect(put.stderr).toContain("rejected todos/x: forbidden");
+  expect(put.stderr).toContain("rejected: todos/x: forbidden");
 
   const get = await cli(["get", "todos", "x"], { env });
   expect(get.code).toBe(4); // the refused value is gone: the server never had x

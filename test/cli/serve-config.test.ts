@@ -36,7 +36,7 @@ const CASES: [string[], Record<string, string>, string | RegExp][] = [
   [["--cors-origin", "app.example"], {}, '--cors-origin must be * or scheme://host[:port], got "app.example"'],
   [["--base-path", "sync path"], {}, '--base-path must be a path such as /sync (letters, digits and - . _ ~ in each segment), got "sync path"'],
   [["--jwt-audience", "app"], {}, "--jwt-audience needs --jwt-secret or --jwt-jwks"],
-  [["--jwt-secret", SECRET_OK, "--jwt-jwks", "keys.json"], {}, "give --jwt-secret or --jwt-jwks, not both"],
+  [["--jwt-alg", "HS384"], {}, "--jwt-alg needs --jwt-secret or --jwt-jwks"],
   [["--no-api-keys"], {}, "--no-api-keys needs --jwt-secret or --jwt-jwks: nothing else could authenticate"],
   [["--console"], {}, /^--console needs an admin key/],
   [["--schema", "missing-schemas.json"], {}, /^--schema: cannot read "[^"]*missing-schemas.json": no such file$/],
