@@ -272,6 +272,9 @@ export function runConformance(target: ConformanceTarget): void {
     // two connections in one thread would deadlock on a synchronous driver's busy wait.
     test.skipIf(noMulti)("a second connection on the same file sees committed writes and the same client id", async () => {
       await store.collection("shared").putMany([{ id: "s1" }, { id: "s2" }]);
+      // The first store's view work runs in the background in a write transaction: a second
+      // connection in the same thread cannot wait for it (see above), so let it finish first.
+      await store.views.idle();
       const other = await open();
       try {
         expect(other.clientId).toBe(store.clientId);
