@@ -5,27 +5,17 @@ import type { ServerStore } from "./store.ts";
 import { compiledOnce } from "./compiled.ts";
 import { ReplicaBehind } from "./replica.ts";
 import { opaqueParam, type SqlFamily } from "./dialect-sql.ts";
+import { formatCursor, parseCursor, type CursorPosition } from "../protocol/cursor.ts";
 
-const CURSOR = /^v1\.(0|[1-9][0-9]{0,15})(?:\.h(0|[1-9][0-9]{0,15}))?$/;
-
-/** A pull position: after `seq`; `horizon` set while a scan from the start is under way (pullPage says why). */
-export interface PullPosition {
-  seq: number;
-  horizon?: number;
-}
+/** A pull position (protocol/cursor.ts). */
+export type PullPosition = CursorPosition;
 
 /** Reads an opaque pull cursor: absent or empty is the start. Throws `input` for anything else unparseable. */
 export function parsePullCursor(cursor: string | undefined): PullPosition {
   if (cursor === undefined || cursor === "") return { seq: 0 };
-  const match = CURSOR.exec(cursor);
-  const n = match ? Number(match[1]) : NaN;
-  const h = match?.[2] === undefined ? undefined : Number(match[2]);
-  if (!Number.isSafeInteger(n) || (h !== undefined && !Number.isSafeInteger(h))) throw new StowageError("input", `invalid cursor ${describeValue(cursor)}`);
-  return h === undefined ? { seq: n } : { seq: n, horizon: h };
-}
-
-export function pullCursor(seq: number, horizon?: number): string {
-  return horizon === undefined ? `v1.${seq}` : `v1.${seq}.h${horizon}`;
+  const at = parseCursor(cursor);
+  if (!at) throw new StowageError("input", `invalid cursor ${describeValue(cursor)}`);
+  return at;
 }
 
 /**
@@ -100,7 +90,7 @@ export async function pullPage(
   }
   // A finished scan stands at the horizon: every row up to it was read, and any later commit
   // takes a number above the tenant's seq, which is at or above the horizon.
-  const cursor = !scanning || last >= purged ? pullCursor(last) : more ? pullCursor(last, purged) : pullCursor(purged);
+  const cursor = !scanning || last >= purged ? formatCursor(last) : more ? formatCursor(last, purged) : formatCursor(purged);
   return `{"changes":[${parts.join(",")}],"cursor":"${cursor}","more":${more}}`;
 }
 

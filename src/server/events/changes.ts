@@ -12,7 +12,8 @@
  */
 import type { WrittenDoc } from "../apply.ts";
 import { jsonbKeyOrder, type SqlFamily } from "../dialect-sql.ts";
-import { pullCursor, type PullPosition } from "../pull.ts";
+import type { PullPosition } from "../pull.ts";
+import { formatCursor } from "../../protocol/cursor.ts";
 
 /**
  * Most changes an event carries. A commit this small is an interactive write; a larger one
@@ -89,5 +90,5 @@ export function commitPage(c: CommitChanges, after: PullPosition, limit: number,
     info.changes = c.rows.length;
     info.cursor = c.seq;
   }
-  return `{"changes":${json},"cursor":"${pullCursor(c.seq)}","more":false}`;
+  return `{"changes":${json},"cursor":"${formatCursor(c.seq)}","more":false}`;
 }
