@@ -4,7 +4,8 @@ import { num, type ServerTables } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
 import { compiledOnce } from "./compiled.ts";
 import { ReplicaBehind } from "./replica.ts";
-import { opaqueParam, type SqlFamily } from "./dialect-sql.ts";
+import { opaqueParam } from "./dialect-sql.ts";
+import type { ServerDialect } from "./sql/dialect.ts";
 import { formatCursor, parseCursor, type CursorPosition } from "../protocol/cursor.ts";
 
 /** A pull position (protocol/cursor.ts). */
@@ -22,14 +23,14 @@ export function parsePullCursor(cursor: string | undefined): PullPosition {
  * The changes after `after`, oldest first: an index range scan of (tenant_id, seq), so its
  * cost follows the changes returned, not the documents stored (test/postgres/plans.test.ts).
  */
-export function pullQuery(db: Kysely<ServerTables>, family: SqlFamily, tenantId: string, after: number, limit: number) {
+export function pullQuery(db: Kysely<ServerTables>, dialect: ServerDialect, tenantId: string, after: number, limit: number) {
   return db
     .selectFrom("stowage_docs")
     .select(["collection", "id", "seq", "deleted", "body"])
-    .where("tenant_id", "=", opaqueParam(family, tenantId, "text"))
+    .where("tenant_id", "=", opaqueParam(dialect, tenantId, "text"))
     .where("seq", ">", after)
     .orderBy("seq")
-    .limit(opaqueParam(family, limit, "integer"));
+    .limit(opaqueParam(dialect, limit, "integer"));
 }
 
 /**
@@ -60,8 +61,8 @@ export async function pullPage(
   const after = at.seq;
   // A fresh scan notes the horizon BEFORE reading, so a purge during this read moves it past.
   const started = after === 0 && at.horizon === undefined ? await horizonOf(store, tenantId) : at.horizon;
-  const rows = await PULL.all<{ collection: string; id: string; seq: number | string; deleted: number; body: string | null }>(store.db, store.family, tenantId, after, limit + 1);
-  const [tenant] = await COUNTERS.all<{ seq: number | string; purged_seq: number | string }>(store.db, store.family, tenantId);
+  const rows = await PULL.all<{ collection: string; id: string; seq: number | string; deleted: number; body: string | null }>(store.db, store.dialect, tenantId, after, limit + 1);
+  const [tenant] = await COUNTERS.all<{ seq: number | string; purged_seq: number | string }>(store.db, store.dialect, tenantId);
   const seq = num(tenant?.seq);
   const purged = num(tenant?.purged_seq);
   const scanning = started !== undefined && started === purged;
@@ -95,7 +96,7 @@ export async function pullPage(
 }
 
 async function horizonOf(store: ServerStore, tenantId: string): Promise<number> {
-  const [row] = await COUNTERS.all<{ purged_seq: number | string }>(store.db, store.family, tenantId);
+  const [row] = await COUNTERS.all<{ purged_seq: number | string }>(store.db, store.dialect, tenantId);
   return num(row?.purged_seq);
 }
 
@@ -105,5 +106,5 @@ async function horizonOf(store: ServerStore, tenantId: string): Promise<number> 
  * prepared (0.115 -> 0.06 ms a read); the changes' plan follows the statistics
  * (planner-stats.ts), so it is planned on every read.
  */
-const PULL = compiledOnce(3, (db, family, tenantId: string, after: number, limit: number) => pullQuery(db, family, tenantId, after, limit));
+const PULL = compiledOnce(3, (db, dialect, tenantId: string, after: number, limit: number) => pullQuery(db, dialect, tenantId, after, limit));
 const COUNTERS = compiledOnce(1, (db, _family, tenantId: string) => db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId), { reusablePlan: true });
