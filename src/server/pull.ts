@@ -107,4 +107,4 @@ async function horizonOf(store: ServerStore, tenantId: string): Promise<number> 
  * (planner-stats.ts), so it is planned on every read.
  */
 const PULL = compiledOnce(3, (db, dialect, tenantId: string, after: number, limit: number) => pullQuery(db, dialect, tenantId, after, limit));
-const COUNTERS = compiledOnce(1, (db, _family, tenantId: string) => db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId), { reusablePlan: true });
+const COUNTERS = compiledOnce(1, (db, _dialect, tenantId: string) => db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId), { reusablePlan: true });

@@ -275,16 +275,16 @@ function markUpdate(eb: ExpressionBuilder<OnConflictDatabase<ServerTables, "stow
 }
 
 /** A lone push's statements (the usual case), compiled once (compiled.ts says why). */
-const MARK_OF = compiledOnce(2, (db, _family, tenantId: string, clientId: string) =>
+const MARK_OF = compiledOnce(2, (db, _dialect, tenantId: string, clientId: string) =>
   db.selectFrom("stowage_clients").select("last_op_id").where("tenant_id", "=", tenantId).where("client_id", "=", clientId),
 );
-const MARK_ONE = compiledOnce(4, (db, _family, tenantId: string, clientId: string, lastOpId: number, settled: number | null) =>
+const MARK_ONE = compiledOnce(4, (db, _dialect, tenantId: string, clientId: string, lastOpId: number, settled: number | null) =>
   db
     .insertInto("stowage_clients")
     .values({ tenant_id: tenantId, client_id: clientId, last_op_id: lastOpId, settled_op_id: settled })
     .onConflict((oc) => oc.columns(["tenant_id", "client_id"]).doUpdateSet(markUpdate)),
 );
-const SET_SEQ = compiledOnce(2, (db, _family, seq: number, tenantId: string) => db.updateTable("stowage_tenants").set({ seq }).where("id", "=", tenantId));
+const SET_SEQ = compiledOnce(2, (db, _dialect, seq: number, tenantId: string) => db.updateTable("stowage_tenants").set({ seq }).where("id", "=", tenantId));
 
 /**
  * The op marks of every client in the group, in one statement. Read after the tenant's lock
