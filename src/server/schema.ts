@@ -133,7 +133,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("stowage_clients").addColumn("settled_op_id", "bigint").execute();
     },
   },
-  // 0005 is PostgreSQL's own (dialect-sql.ts, 0005_key_changes_postgres): the next shared one is 0006.
+  // 0005 is PostgreSQL's own (sql/postgres.ts, 0005_key_changes_postgres): the next shared one is 0006.
 };
 
 /** The newest server migration's name for a store dialect: where this build leaves its schema. */
@@ -145,7 +145,7 @@ export function serverSchemaVersion(store: string): string {
 export async function migrateServer(db: Kysely<any>, dialect: ServerDialect = SQLITE): Promise<void> {
   const migrator = new Migrator({
     db,
-    // Family-only migrations (dialect-sql.ts) sort right after the shared one they extend.
+    // A store's own migrations (sql/, ServerDialect.migrations) sort right after the shared one they extend.
     provider: { getMigrations: async () => ({ ...migrations, ...dialect.migrations }) },
     migrationTableName: "stowage_server_migration",
     migrationLockTableName: "stowage_server_migration_lock",
