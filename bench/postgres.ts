@@ -124,7 +124,7 @@ async function sqliteTarget(): Promise<Target> {
 
 /**
  * Counts the push transactions that commit from now on: each one that moves a tenant's counter
- * sends exactly one NOTIFY (the trigger in dialect-sql.ts), delivered at its commit. The
+ * sends exactly one NOTIFY (the trigger in src/server/sql/postgres.ts), delivered at its commit. The
  * returned function stops counting once the notifications of every finished push are in.
  */
 async function countCommits(): Promise<() => Promise<number>> {

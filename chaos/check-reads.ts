@@ -3,6 +3,7 @@
  * cursor and lease, judged over each process's reads with the facts check() learnt.
  */
 import type { CheckOptions, Facts, Line } from "./check.ts";
+import { cursorSeq } from "../src/protocol/cursor.ts";
 
 export function checkReads(facts: Facts, add: (rule: string, message: string) => void, options: CheckOptions): void {
   const { histories, all, ops, byToken, applied, refused, verOf, groups, tokenWriterFile, fileClient, k, ownDeletesOf, refusedToken, laterDelete } = facts;
@@ -129,9 +130,8 @@ export function checkReads(facts: Facts, add: (rule: string, message: string) =>
   for (const [proc, lines] of histories) {
     for (const l of lines) {
       if (l.t !== "read" || l.kind === "get" || typeof l.cursor !== "string") continue;
-      const m = /^v1\.(\d+)(?:\.h\d+)?$/.exec(l.cursor);
-      if (!m) continue;
-      const c = Number(m[1]);
+      const c = cursorSeq(l.cursor);
+      if (c === null) continue;
       const view = l.docs as Record<string, [string | null, string | null]>;
       for (const [id, list] of changesOf) {
         let latest: { v: number; tok: string | null; del: boolean } | undefined;
@@ -156,9 +156,8 @@ export function checkReads(facts: Facts, add: (rule: string, message: string) =>
     let last: { c: number; kind: string } | undefined;
     for (const l of lines) {
       if (l.t !== "read" || typeof l.cursor !== "string") continue;
-      const m = /^v1\.(\d+)/.exec(l.cursor);
-      if (!m) continue;
-      const c = Number(m[1]);
+      const c = cursorSeq(l.cursor);
+      if (c === null) continue;
       if (last && c < last.c) add("cursor", `${proc} ${l.kind} read at cursor v1.${c} after a ${last.kind} read at v1.${last.c}: the applied cursor went back`);
       last = { c, kind: l.kind };
     }

@@ -2,8 +2,8 @@ import type { Dialect } from "kysely";
 
 /** What an adapter's driver can do; the conformance suite skips cases by these. */
 export interface AdapterCapabilities {
-  /** SQL family the dialect speaks; the core keeps its SQL within what both accept. */
-  readonly sql: "sqlite" | "postgres";
+  /** SQL the dialect speaks, by name: "sqlite" for a local store; a server store needs a dialect of that name in src/server/sql/. */
+  readonly sql: string;
   /** Data survives close and reopen (false for `:memory:`). */
   readonly persistent: boolean;
   /** Several processes may open the same database at once (a file in WAL mode). */

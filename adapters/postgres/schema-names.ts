@@ -10,7 +10,7 @@
  * bound, or quoted literals, which it skips).
  */
 
-/** The core's tables and functions, as named in src/server/schema.ts and dialect-sql.ts. */
+/** The core's tables and functions, as named in src/server/schema.ts and src/server/sql/postgres.ts. */
 const OBJECTS = "stowage_(?:tenants|keys|docs|clients|op_results|notify_change|notify_key)";
 
 // A literal, a dollar-quoted body, or one of our names (bare or double-quoted, not already qualified).

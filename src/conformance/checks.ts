@@ -1,4 +1,5 @@
 import { CheckFailure, expectError, expectThat, KitClient } from "./client.ts";
+import { cursorSeq, formatCursor } from "../protocol/cursor.ts";
 
 /**
  * The protocol checks `stowage conformance` runs against any server (docs/PROTOCOL.md). Each
@@ -152,9 +153,9 @@ export const CHECKS: Check[] = [
     what: "a cursor ahead of anything the server issued answers { reset: true }; the start is never reset",
     async run(ctx) {
       const head = await headOf(ctx);
-      const m = head ? /^v1\.(\d+)(?:\.h\d+)?$/.exec(head) : null;
-      if (!m) return skip(`cursor format ${JSON.stringify(head)} is not the reference v1.<seq>; cannot make one that is ahead`);
-      const ahead = `v1.${Number(m[1]) + 1_000_000}`;
+      const at = cursorSeq(head);
+      if (at === null) return skip(`cursor format ${JSON.stringify(head)} is not the reference v1.<seq>; cannot make one that is ahead`);
+      const ahead = formatCursor(at + 1_000_000);
       const r = await ctx.a.call("GET", `/v1/pull?cursor=${ahead}`);
       expectThat(r.status === 200 && r.json?.reset === true, `a cursor ahead of the server (${ahead}) answered ${r.status}: ${r.text.slice(0, 200)}`);
       const start = await ctx.a.call("GET", "/v1/pull?limit=1");

@@ -1,8 +1,8 @@
 import type { Kysely } from "kysely";
 import type { ErrorInfo } from "../protocol/wire.ts";
 import { mergePatch, type JsonObject } from "../json.ts";
-import type { SqlFamily } from "./dialect-sql.ts";
-import { familyOf, selectDocStates, upsertDocRows, type DocWriteRow } from "./docs-sql.ts";
+import type { ServerDialect } from "./sql/dialect.ts";
+import type { DocWriteRow } from "./docs-sql.ts";
 import type { RuleRunner } from "./rules.ts";
 import { num, type ServerTables } from "./schema.ts";
 
@@ -77,8 +77,8 @@ export interface ApplyContext {
   maxValueChars: number;
   /** The embedding application's authorize/schemas/resolve rules (rules.ts), when installed. */
   rules?: RuleRunner;
-  /** The store's SQL family (found from the Kysely instance when absent). */
-  family?: SqlFamily;
+  /** The store's SQL dialect (sql/). */
+  dialect: ServerDialect;
   /** Answer the document rows (`rows`) instead of writing them: the caller writes them with its own statements (push.ts on PostgreSQL). */
   deferWrites?: boolean;
   /** The stored rows of (at least) every document the ops touch, read by the caller under the lock (push.ts on PostgreSQL); else they are read here. */
@@ -171,7 +171,7 @@ export async function applyOps(
   const written = [...dirty.values()];
   const rows = writeRows(written, stored);
   if (ctx.deferWrites) return { outcomes, seq, written, rows };
-  await upsertDocRows(trx, ctx.family ?? familyOf(trx), ctx.tenantId, ctx.now, rows);
+  await ctx.dialect.upsertDocRows(trx, ctx.tenantId, ctx.now, rows);
   return { outcomes, seq, written };
 }
 
@@ -242,10 +242,9 @@ export function docStates(rows: Iterable<{ collection: string; id: string; seq: 
  * that read absent without `on conflict`, docs-sql.ts.)
  */
 async function loadStates(trx: Kysely<ServerTables>, ctx: ApplyContext, ops: WriteOp[]): Promise<Map<string, DocState>> {
-  const family = ctx.family ?? familyOf(trx);
   const needed = new Set<string>();
   for (const op of ops) {
-    if (family !== "sqlite" || op.op !== "put" || op.baseVersion !== undefined || op.rules || ctx.rules) needed.add(key(op.collection, op.id));
+    if (ctx.dialect.readsEveryWrite || op.op !== "put" || op.baseVersion !== undefined || op.rules || ctx.rules) needed.add(key(op.collection, op.id));
   }
   const byCollection = new Map<string, Set<string>>();
   for (const op of ops) {
@@ -256,7 +255,7 @@ async function loadStates(trx: Kysely<ServerTables>, ctx: ApplyContext, ops: Wri
   }
   const states = new Map<string, DocState>();
   for (const [collection, idSet] of byCollection) {
-    for (const r of await selectDocStates(trx, family, ctx.tenantId, collection, [...idSet])) {
+    for (const r of await ctx.dialect.selectDocStates(trx, ctx.tenantId, collection, [...idSet])) {
       states.set(key(collection, r.id), { seq: num(r.seq), deleted: Number(r.deleted) === 1, writer: r.writer, body: r.body });
     }
   }

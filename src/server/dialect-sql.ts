@@ -1,13 +1,11 @@
-import { sql, type Kysely, type RawBuilder, type Transaction } from "kysely";
-import type { Migration } from "kysely/migration";
+import type { Kysely, RawBuilder, Transaction } from "kysely";
 import type { ServerTables } from "./schema.ts";
 import { compiledOnce } from "./compiled.ts";
+import type { ServerDialect } from "./sql/dialect.ts";
 
 /**
- * The only place server SQL differs between SQLite and PostgreSQL. Everything else is
- * Kysely builder code both accept.
+ * Server SQL helpers every store shares; what differs between stores is in sql/ (ServerDialect).
  */
-export type SqlFamily = "sqlite" | "postgres";
 
 /**
  * Reads the tenant's counters and, on PostgreSQL, locks its row until commit, which is what
@@ -34,10 +32,10 @@ export type SqlFamily = "sqlite" | "postgres";
  */
 export async function lockTenant(
   tx: Transaction<ServerTables> | Kysely<ServerTables>,
-  family: SqlFamily,
+  dialect: ServerDialect,
   tenantId: string,
 ): Promise<{ seq: number; purged_seq: number } | undefined> {
-  return lockedTenant(await TENANT_LOCK.all(tx, family, tenantId));
+  return lockedTenant(await TENANT_LOCK.all(tx, dialect, tenantId));
 }
 
 /** TENANT_LOCK's answer (also when sent in a pipeline) as the tenant's counters, undefined when it has no row. */
@@ -48,9 +46,9 @@ export function lockedTenant(rows: unknown[]): { seq: number; purged_seq: number
 
 export const TENANT_LOCK = compiledOnce(
   1,
-  (db, family, tenantId: string) => {
+  (db, dialect, tenantId: string) => {
     const query = db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId);
-    return family === "postgres" ? query.forUpdate() : query;
+    return dialect.lockRow(query);
   },
   { reusablePlan: true },
 );
@@ -61,75 +59,18 @@ export const TENANT_LOCK = compiledOnce(
  * ordering or joining (src/store/sql.ts, TEXT_PARAM, says why and what it costs). PostgreSQL
  * gets the bare parameter: its plans are made differently (and prepared.ts chooses which).
  */
-export function opaqueParam<T extends string | number>(family: SqlFamily, value: T, type: "text" | "integer"): T | RawBuilder<T> {
-  return family === "sqlite" ? sql<T>`cast(${value} as ${sql.raw(type)})` : value;
+export function opaqueParam<T extends string | number>(dialect: ServerDialect, value: T, type: "text" | "integer"): T | RawBuilder<T> {
+  return dialect.opaqueParam(value, type);
 }
 
 /** Rows per multi-row statement: PostgreSQL allows 65,535 parameters, SQLite 32,766. */
 export const MAX_ROWS_PER_STATEMENT = 500;
-
-/** Migrations one family needs beyond the shared ones; they run after the shared migration of the same number. */
-export function familyMigrations(family: SqlFamily): Record<string, Migration> {
-  return family === "postgres" ? POSTGRES_MIGRATIONS : {};
-}
-
-/**
- * Where the migrator keeps its bookkeeping tables. On PostgreSQL it must be named: Kysely
- * looks for them by name in every schema, so a second Stowage schema in the same database
- * would find the first one's tables and skip creating its own.
- */
-export async function migrationTableSchema(db: Kysely<any>, family: SqlFamily): Promise<string | undefined> {
-  if (family !== "postgres") return undefined;
-  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
-  return rows[0]?.schema ?? undefined;
-}
 
 /** The channel every committed change of a tenant is announced on, payload `<tenantId>:<seq>`. */
 export const CHANGES_CHANNEL = "stowage_changes";
 
 /** The channel every update or delete of an API key row is announced on, payload the key's id. */
 export const KEYS_CHANNEL = "stowage_keys";
-
-const POSTGRES_MIGRATIONS: Record<string, Migration> = {
-  "0001_server_postgres": {
-    async up(db) {
-      // Documents as jsonb (validated, compact, queryable). The PostgreSQL adapter reads jsonb
-      // back as JSON text, so the core handles bodies exactly as it does on SQLite.
-      await sql`alter table stowage_docs alter column body type jsonb using body::jsonb`.execute(db);
-      // Compare collections and ids byte by byte, as SQLite does, so listings and their
-      // cursors order the same on both stores whatever the database's locale.
-      await sql`alter table stowage_docs alter column collection type text collate "C", alter column id type text collate "C"`.execute(db);
-      // Pull reads `tenant_id = $1 and seq > $2 order by seq limit n` through the shared
-      // (tenant_id, seq) index: O(changes returned), never O(documents).
-      // gc scans a tenant's old tombstones while it holds the tenant's counter lock (writers
-      // wait): this partial index keeps that O(tombstones), not O(documents).
-      await sql`create index stowage_docs_tombstones on stowage_docs (tenant_id, updated_at) where deleted = 1`.execute(db);
-      // Pokes between server instances: announce each new counter value. NOTIFY inside the
-      // write transaction is delivered at COMMIT, in commit order, and never for a rollback.
-      await sql`create or replace function stowage_notify_change() returns trigger language plpgsql as $$
-        begin
-          perform pg_notify(${sql.lit(CHANGES_CHANNEL)}, new.id || ':' || new.seq);
-          return null;
-        end $$`.execute(db);
-      await sql`create trigger stowage_tenants_notify after update of seq on stowage_tenants
-        for each row when (new.seq is distinct from old.seq) execute function stowage_notify_change()`.execute(db);
-    },
-  },
-  // PostgreSQL only, so it takes a number of its own: shared migrations continue at 0006.
-  "0005_key_changes_postgres": {
-    async up(db) {
-      // Instances may serve key rows from memory (auth/key-cache.ts) only if every change to
-      // one reaches them: announce each revocation or deletion, delivered at commit.
-      await sql`create or replace function stowage_notify_key() returns trigger language plpgsql as $$
-        begin
-          perform pg_notify(${sql.lit(KEYS_CHANNEL)}, old.id);
-          return null;
-        end $$`.execute(db);
-      await sql`create trigger stowage_keys_notify after update or delete on stowage_keys
-        for each row execute function stowage_notify_key()`.execute(db);
-    },
-  },
-};
 
 /**
  * A stored body's JSON text with object keys in the order a jsonb column gives them back
@@ -156,18 +97,4 @@ function reorder(v: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const { k } of keys) out[k] = reorder((v as Record<string, unknown>)[k]);
   return out;
-}
-
-// JSON.stringify writes U+0000 and unpaired surrogates as \u escapes; jsonb refuses both.
-// An odd run of backslashes before `u` makes it an escape, an even run an escaped backslash.
-const UNSTORABLE_IN_JSONB = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
-
-/**
- * Why this store cannot keep a value's JSON text, or undefined when it can. PostgreSQL's
- * jsonb refuses the character U+0000 and unpaired UTF-16 surrogates; refusing them before
- * the transaction answers 400 instead of failing the whole push with a 500.
- */
-export function unstorableJson(family: SqlFamily, json: string): string | undefined {
-  if (family !== "postgres" || !json.includes("\\u")) return undefined;
-  return UNSTORABLE_IN_JSONB.test(json) ? "value contains U+0000 or an unpaired surrogate, which PostgreSQL cannot store" : undefined;
 }

@@ -1,6 +1,5 @@
 import type { Kysely, Transaction } from "kysely";
 import { all, run } from "../store/sql.ts";
-import type { SqlFamily } from "./dialect-sql.ts";
 import type { ServerTables } from "./schema.ts";
 
 /**
@@ -38,28 +37,18 @@ export interface DocWriteRow {
   stored: boolean;
 }
 
-type Db = Transaction<ServerTables> | Kysely<ServerTables>;
+export type Db = Transaction<ServerTables> | Kysely<ServerTables>;
 
 /** SQLite's bound-parameter budget per statement, in rows. */
 const SQLITE_ROWS = 500;
 
-const familyCache = new WeakMap<object, SqlFamily>();
-
-/** Which SQL family a Kysely instance speaks, from how it writes a placeholder. */
-export function familyOf(db: Db): SqlFamily {
-  const cached = familyCache.get(db);
-  if (cached) return cached;
-  const probe = db.selectFrom("stowage_tenants").select("id").where("id", "=", "").compile().sql;
-  const family: SqlFamily = probe.includes("$1") ? "postgres" : "sqlite";
-  familyCache.set(db, family);
-  return family;
+/** PostgreSQL: the current rows of `ids` in one collection. */
+export function pgSelectDocStates(db: Db, tenantId: string, collection: string, ids: string[]): Promise<DocStateRow[]> {
+  return all<DocStateRow>(db, PG_SELECT_STATES, [tenantId, collection, JSON.stringify(ids)]);
 }
 
-/** The current rows of `ids` in one collection. */
-export async function selectDocStates(db: Db, family: SqlFamily, tenantId: string, collection: string, ids: string[]): Promise<DocStateRow[]> {
-  if (family === "postgres") {
-    return all<DocStateRow>(db, PG_SELECT_STATES, [tenantId, collection, JSON.stringify(ids)]);
-  }
+/** SQLite: the current rows of `ids` in one collection, within the bound-parameter budget. */
+export async function sqliteSelectDocStates(db: Db, tenantId: string, collection: string, ids: string[]): Promise<DocStateRow[]> {
   const out: DocStateRow[] = [];
   for (let i = 0; i < ids.length; i += SQLITE_ROWS) {
     const chunk = ids.slice(i, i + SQLITE_ROWS);
@@ -147,15 +136,17 @@ export function pgWriteDocsParams(tenantId: string, now: number, rows: DocWriteR
   return [...fresh, ...stored.slice(2)];
 }
 
-/** Inserts or replaces document rows (the caller holds the tenant's counter lock). */
-export async function upsertDocRows(db: Db, family: SqlFamily, tenantId: string, now: number, rows: DocWriteRow[]): Promise<void> {
+/** PostgreSQL: inserts or replaces document rows (the caller holds the tenant's counter lock). */
+export async function pgUpsertDocRows(db: Db, tenantId: string, now: number, rows: DocWriteRow[]): Promise<void> {
   if (rows.length === 0) return;
-  if (family === "postgres") {
-    const fresh = rows.filter((r) => !r.stored);
-    for (const chunk of byBodySize(fresh)) await run(db, PG_INSERT_DOCS, pgRowParams(tenantId, now, chunk));
-    if (fresh.length < rows.length) for (const chunk of byBodySize(rows.filter((r) => r.stored))) await run(db, PG_UPSERT_DOCS, pgRowParams(tenantId, now, chunk));
-    return;
-  }
+  const fresh = rows.filter((r) => !r.stored);
+  for (const chunk of byBodySize(fresh)) await run(db, PG_INSERT_DOCS, pgRowParams(tenantId, now, chunk));
+  if (fresh.length < rows.length) for (const chunk of byBodySize(rows.filter((r) => r.stored))) await run(db, PG_UPSERT_DOCS, pgRowParams(tenantId, now, chunk));
+}
+
+/** SQLite: inserts or replaces document rows (the caller holds the tenant's counter lock). */
+export async function sqliteUpsertDocRows(db: Db, tenantId: string, now: number, rows: DocWriteRow[]): Promise<void> {
+  if (rows.length === 0) return;
   for (let i = 0; i < rows.length; i += SQLITE_ROWS) {
     const chunk = rows.slice(i, i + SQLITE_ROWS);
     const params: unknown[] = new Array(chunk.length * 8);

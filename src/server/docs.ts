@@ -61,11 +61,11 @@ export async function listDocs(store: ServerStore, tenantId: string, collection:
     let query = store.db
       .selectFrom("stowage_docs")
       .select(["id", "body", "seq"])
-      .where("tenant_id", "=", opaqueParam(store.family, tenantId, "text"))
+      .where("tenant_id", "=", opaqueParam(store.dialect, tenantId, "text"))
       .where("collection", "=", collection)
       .where("deleted", "=", 0)
       .orderBy("id", descending ? "desc" : "asc")
-      .limit(opaqueParam(store.family, limit + 1, "integer"));
+      .limit(opaqueParam(store.dialect, limit + 1, "integer"));
     if (after) query = query.where("id", descending ? "<" : ">", after[1]);
     const rows = await query.execute();
     const page = rows.slice(0, limit).map((r) => JSON.parse(r.body ?? "{}") as JsonObject);

@@ -31,18 +31,12 @@ export async function gc(store: ServerStore, options: GcOptions): Promise<GcRepo
   const tenants = await store.db.selectFrom("stowage_tenants").select("id").execute();
   for (const { id } of tenants) {
     await store.db.transaction().execute(async (trx) => {
-      // Several instances on one PostgreSQL database each run scheduled gc. The tenant row lock
-      // below would only queue the second behind the first (and then find nothing to do, while
-      // holding up that tenant's writers once more): a transaction-scoped advisory lock taken
-      // with try makes it skip the tenant instead. Released at commit or rollback, even on a crash.
-      if (store.family === "postgres") {
-        const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(hashtext('stowage_gc'), hashtext(${id})) as ok`.execute(trx);
-        if (!rows[0]?.ok) {
-          report.skipped++;
-          return;
-        }
+      // Another instance sweeping this tenant already: skip it rather than queue behind it (sql/postgres.ts says why).
+      if (!(await store.dialect.gcTryLock(trx, id))) {
+        report.skipped++;
+        return;
       }
-      const tenant = await lockTenant(trx, store.family, id);
+      const tenant = await lockTenant(trx, store.dialect, id);
       if (!tenant) return;
       const top = await trx
         .selectFrom("stowage_docs")

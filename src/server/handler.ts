@@ -106,7 +106,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
         headers: { allow: METHODS[route.kind].join(", ") },
       });
     }
-    if (route.kind === "health") return json({ ok: true, protocol: 1, store: store.family });
+    if (route.kind === "health") return json({ ok: true, protocol: 1, store: store.dialect.name });
     if (route.kind === "openapi") return jsonText(openApiText(basePath)); // public, like health; `servers` names the base path
     if (route.kind === "events") {
       // A stream is one long request: it spends no rate token (a reconnecting client still must authenticate).
@@ -130,7 +130,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       } catch (e) {
         throw writer ? e : refusal();
       }
-      const issues = checkPush(body, limits, store.family);
+      const issues = checkPush(body, limits, store.dialect);
       if (issues.length) throw writer ? validation(issues) : refusal();
       if (!writer && !(await repeatsAnsweredOps(store, principal, body))) throw refusal();
       const rules = writer ? bindRules(options, principal, limits.maxValueChars) : readOnlyRules(principal);

@@ -163,12 +163,12 @@ export interface Principal {
  */
 const KEY_ROW = compiledOnce(
   1,
-  (db, family, id: string) =>
+  (db, dialect, id: string) =>
     db
       .selectFrom("stowage_keys as k")
       .innerJoin("stowage_tenants as t", "t.id", "k.tenant_id")
       .select(["k.id", "k.tenant_id", "k.hash", "k.revoked_at", "k.scope", "t.name"])
-      .where("k.id", "=", opaqueParam(family, id, "text")),
+      .where("k.id", "=", opaqueParam(dialect, id, "text")),
   { reusablePlan: true },
 );
 
@@ -184,7 +184,7 @@ export async function authenticate(store: ServerStore, key: string): Promise<Pri
   const now = Date.now();
   let row = cache?.get(id, now);
   const token = row ? undefined : cache?.token();
-  if (!row) [row] = await KEY_ROW.all<KeyRow>(store.db, store.family, id);
+  if (!row) [row] = await KEY_ROW.all<KeyRow>(store.db, store.dialect, id);
   const hash = knownHashes.get(key) ?? (await sha256Hex(key));
   // Compare even when the row is missing, so a wrong id costs the same as a wrong secret.
   const same = constantTimeEqual(hash, row?.hash ?? "0".repeat(64));

@@ -4,42 +4,33 @@ import { num, type ServerTables } from "./schema.ts";
 import type { ServerStore } from "./store.ts";
 import { compiledOnce } from "./compiled.ts";
 import { ReplicaBehind } from "./replica.ts";
-import { opaqueParam, type SqlFamily } from "./dialect-sql.ts";
+import { opaqueParam } from "./dialect-sql.ts";
+import type { ServerDialect } from "./sql/dialect.ts";
+import { formatCursor, parseCursor, type CursorPosition } from "../protocol/cursor.ts";
 
-const CURSOR = /^v1\.(0|[1-9][0-9]{0,15})(?:\.h(0|[1-9][0-9]{0,15}))?$/;
-
-/** A pull position: after `seq`; `horizon` set while a scan from the start is under way (pullPage says why). */
-export interface PullPosition {
-  seq: number;
-  horizon?: number;
-}
+/** A pull position (protocol/cursor.ts). */
+export type PullPosition = CursorPosition;
 
 /** Reads an opaque pull cursor: absent or empty is the start. Throws `input` for anything else unparseable. */
 export function parsePullCursor(cursor: string | undefined): PullPosition {
   if (cursor === undefined || cursor === "") return { seq: 0 };
-  const match = CURSOR.exec(cursor);
-  const n = match ? Number(match[1]) : NaN;
-  const h = match?.[2] === undefined ? undefined : Number(match[2]);
-  if (!Number.isSafeInteger(n) || (h !== undefined && !Number.isSafeInteger(h))) throw new StowageError("input", `invalid cursor ${describeValue(cursor)}`);
-  return h === undefined ? { seq: n } : { seq: n, horizon: h };
-}
-
-export function pullCursor(seq: number, horizon?: number): string {
-  return horizon === undefined ? `v1.${seq}` : `v1.${seq}.h${horizon}`;
+  const at = parseCursor(cursor);
+  if (!at) throw new StowageError("input", `invalid cursor ${describeValue(cursor)}`);
+  return at;
 }
 
 /**
  * The changes after `after`, oldest first: an index range scan of (tenant_id, seq), so its
  * cost follows the changes returned, not the documents stored (test/postgres/plans.test.ts).
  */
-export function pullQuery(db: Kysely<ServerTables>, family: SqlFamily, tenantId: string, after: number, limit: number) {
+export function pullQuery(db: Kysely<ServerTables>, dialect: ServerDialect, tenantId: string, after: number, limit: number) {
   return db
     .selectFrom("stowage_docs")
     .select(["collection", "id", "seq", "deleted", "body"])
-    .where("tenant_id", "=", opaqueParam(family, tenantId, "text"))
+    .where("tenant_id", "=", opaqueParam(dialect, tenantId, "text"))
     .where("seq", ">", after)
     .orderBy("seq")
-    .limit(opaqueParam(family, limit, "integer"));
+    .limit(opaqueParam(dialect, limit, "integer"));
 }
 
 /**
@@ -70,8 +61,8 @@ export async function pullPage(
   const after = at.seq;
   // A fresh scan notes the horizon BEFORE reading, so a purge during this read moves it past.
   const started = after === 0 && at.horizon === undefined ? await horizonOf(store, tenantId) : at.horizon;
-  const rows = await PULL.all<{ collection: string; id: string; seq: number | string; deleted: number; body: string | null }>(store.db, store.family, tenantId, after, limit + 1);
-  const [tenant] = await COUNTERS.all<{ seq: number | string; purged_seq: number | string }>(store.db, store.family, tenantId);
+  const rows = await PULL.all<{ collection: string; id: string; seq: number | string; deleted: number; body: string | null }>(store.db, store.dialect, tenantId, after, limit + 1);
+  const [tenant] = await COUNTERS.all<{ seq: number | string; purged_seq: number | string }>(store.db, store.dialect, tenantId);
   const seq = num(tenant?.seq);
   const purged = num(tenant?.purged_seq);
   const scanning = started !== undefined && started === purged;
@@ -100,12 +91,12 @@ export async function pullPage(
   }
   // A finished scan stands at the horizon: every row up to it was read, and any later commit
   // takes a number above the tenant's seq, which is at or above the horizon.
-  const cursor = !scanning || last >= purged ? pullCursor(last) : more ? pullCursor(last, purged) : pullCursor(purged);
+  const cursor = !scanning || last >= purged ? formatCursor(last) : more ? formatCursor(last, purged) : formatCursor(purged);
   return `{"changes":[${parts.join(",")}],"cursor":"${cursor}","more":${more}}`;
 }
 
 async function horizonOf(store: ServerStore, tenantId: string): Promise<number> {
-  const [row] = await COUNTERS.all<{ purged_seq: number | string }>(store.db, store.family, tenantId);
+  const [row] = await COUNTERS.all<{ purged_seq: number | string }>(store.db, store.dialect, tenantId);
   return num(row?.purged_seq);
 }
 
@@ -115,5 +106,5 @@ async function horizonOf(store: ServerStore, tenantId: string): Promise<number> 
  * prepared (0.115 -> 0.06 ms a read); the changes' plan follows the statistics
  * (planner-stats.ts), so it is planned on every read.
  */
-const PULL = compiledOnce(3, (db, family, tenantId: string, after: number, limit: number) => pullQuery(db, family, tenantId, after, limit));
-const COUNTERS = compiledOnce(1, (db, _family, tenantId: string) => db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId), { reusablePlan: true });
+const PULL = compiledOnce(3, (db, dialect, tenantId: string, after: number, limit: number) => pullQuery(db, dialect, tenantId, after, limit));
+const COUNTERS = compiledOnce(1, (db, _dialect, tenantId: string) => db.selectFrom("stowage_tenants").select(["seq", "purged_seq"]).where("id", "=", tenantId), { reusablePlan: true });

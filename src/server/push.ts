@@ -3,8 +3,10 @@ import type { ErrorInfo, OpResult, PushRequest, PushResponse } from "../protocol
 import { applyOps, docStates, noteValueJson, type WriteOp, type WrittenDoc } from "./apply.ts";
 import { commitChanges } from "./events/changes.ts";
 import { enqueuePush, type PushAnswer, type QueuedPush } from "./push-group.ts";
-import { lockedTenant, lockTenant, MAX_ROWS_PER_STATEMENT, TENANT_LOCK, unstorableJson, type SqlFamily } from "./dialect-sql.ts";
-import { PG_WRITE_DOCS_CTES, pgSelectStates, pgWriteDocsParams, upsertDocRows } from "./docs-sql.ts";
+import { lockedTenant, lockTenant, MAX_ROWS_PER_STATEMENT, TENANT_LOCK } from "./dialect-sql.ts";
+import { PG_WRITE_DOCS_CTES, pgSelectStates, pgWriteDocsParams } from "./docs-sql.ts";
+import type { ServerDialect } from "./sql/dialect.ts";
+import { SQLITE } from "./sql/sqlite.ts";
 import { num, type ServerTables } from "./schema.ts";
 import { all, run } from "../store/sql.ts";
 import { REUSABLE_PLAN } from "../adapter.ts";
@@ -27,7 +29,7 @@ export interface PushLimits {
  * The checks zod cannot express: op ids strictly increasing, `tx` groups contiguous, values
  * within size and depth, `id` fields matching. Any issue refuses the whole request (400).
  */
-export function checkPush(req: PushRequest, limits: PushLimits, family: SqlFamily = "sqlite"): StowageErrorIssue[] {
+export function checkPush(req: PushRequest, limits: PushLimits, dialect: ServerDialect = SQLITE): StowageErrorIssue[] {
   const issues: StowageErrorIssue[] = [];
   const closedTx = new Set<number>();
   let previousTx: number | undefined;
@@ -44,7 +46,7 @@ export function checkPush(req: PushRequest, limits: PushLimits, family: SqlFamil
       previousTx = op.tx;
     }
     if (op.op !== "delete") {
-      const problem = checkValue(op.value, op.id, limits, family);
+      const problem = checkValue(op.value, op.id, limits, dialect);
       if (problem) issues.push({ path: ["ops", i, "value"], message: problem });
     }
     if (issues.length >= 20) break;
@@ -53,7 +55,7 @@ export function checkPush(req: PushRequest, limits: PushLimits, family: SqlFamil
 }
 
 /** Why a document value (or patch) is refused, or undefined when it is fine. */
-export function checkValue(value: Record<string, unknown>, id: string, limits: PushLimits, family: SqlFamily = "sqlite"): string | undefined {
+export function checkValue(value: Record<string, unknown>, id: string, limits: PushLimits, dialect: ServerDialect = SQLITE): string | undefined {
   if ("id" in value && value.id !== id) return `value.id ${JSON.stringify(value.id)?.slice(0, 80)} does not match the document id ${JSON.stringify(id)}`;
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length) {
@@ -71,7 +73,7 @@ export function checkValue(value: Record<string, unknown>, id: string, limits: P
   noteValueJson(value, json);
   if (json.length > limits.maxValueChars) return `value is ${json.length} characters of JSON; the limit is ${limits.maxValueChars}`;
   // What this store cannot keep (PostgreSQL jsonb: U+0000, lone surrogates) is a 400, not a 500.
-  return unstorableJson(family, json);
+  return dialect.unstorableJson(json);
 }
 
 /**
@@ -108,11 +110,11 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
   const answered = await writeTransaction(store, async (tx) => {
     const trx = tx.db;
     // PostgreSQL locks and reads the marks and every document the group touches in one round trip.
-    const { tenant, read } = store.family === "postgres" ? await pgLockAndRead(tx, tenantId, group) : { tenant: await lockTenant(trx, store.family, tenantId), read: undefined };
+    const { tenant, read } = store.dialect.pipelinedPush ? await pgLockAndRead(tx, store.dialect, tenantId, group) : { tenant: await lockTenant(trx, store.dialect, tenantId), read: undefined };
     // Deleted (console) after the request was authenticated, e.g. through a token's cached
     // tenant (auth/principal.ts): a retry finds the tenant as it is now.
     if (!tenant) throw new HttpError(503, "tenant_gone", `tenant ${tenantId} was deleted; retry`, { headers: { "retry-after": "1" } });
-    const marks = read?.marks ?? (await loadMarks(trx, store.family, tenantId, group));
+    const marks = read?.marks ?? (await loadMarks(trx, store.dialect, tenantId, group));
     const writes: WriteOp[] = [];
     const fresh: PushRequest["ops"][] = [];
     const results: OpResult[][] = [];
@@ -150,9 +152,9 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
     }
     const limits = group[0].limits;
     // PostgreSQL writes the documents in the same statement as the marks and the counter, below.
-    const deferWrites = store.family === "postgres";
+    const deferWrites = store.dialect.pipelinedPush;
     const { outcomes, seq, written, rows } = writes.length
-      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, family: store.family, deferWrites, states: read?.states }, writes)
+      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, dialect: store.dialect, deferWrites, states: read?.states }, writes)
       : { outcomes: [], seq: tenant.seq, written: [], rows: [] };
     const refusals: { tenant_id: string; client_id: string; op_id: number; result: string; created_at: number }[] = [];
     const moved: { tenant_id: string; client_id: string; last_op_id: number; settled_op_id: number | null }[] = [];
@@ -164,7 +166,7 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
       const out = results[p];
       // docs/PROTOCOL.md "asSent": SQLite keeps a put's text as JSON.stringify of the value
       // sent (PostgreSQL's jsonb orders keys its own way); rules may change values, a patch merges.
-      let asSent = store.family === "sqlite" && rules === undefined;
+      let asSent = store.dialect.keepsJsonText && rules === undefined;
       let applied = false;
       for (const op of mine) {
         const o = outcomes[at++];
@@ -192,7 +194,7 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
         .onConflict((oc) => oc.columns(["tenant_id", "client_id", "op_id"]).doNothing())
         .execute();
     }
-    if (store.family === "postgres") {
+    if (store.dialect.pipelinedPush) {
       // One round trip for the documents, the marks and the counter while the tenant's lock is
       // held (rows are only written by fresh ops, so `moved` is not empty when there are rows).
       if (moved.length > 0) {
@@ -202,16 +204,16 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
         if (docs) {
           await tx.close({ text: PG_COMMIT_PUSHES, values: [...docs, ...marks] });
         } else {
-          await upsertDocRows(trx, store.family, tenantId, now, rows ?? []);
+          await store.dialect.upsertDocRows(trx, tenantId, now, rows ?? []);
           await tx.close({ text: PG_MARKS_AND_SEQ, values: [tenantId, ...marks] });
         }
       }
       for (const r of rows ?? []) if (!r.stored) added++;
-      return answers(responses, tenant.seq, seq, written, store.family);
+      return answers(responses, tenant.seq, seq, written, store.dialect);
     }
     if (moved.length === 1) {
       const m = moved[0];
-      await MARK_ONE.run(trx, store.family, tenantId, m.client_id, m.last_op_id, m.settled_op_id);
+      await MARK_ONE.run(trx, store.dialect, tenantId, m.client_id, m.last_op_id, m.settled_op_id);
     } else {
       for (let i = 0; i < moved.length; i += MAX_ROWS_PER_STATEMENT) {
         await trx
@@ -221,8 +223,8 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
           .execute();
       }
     }
-    if (seq !== tenant.seq) await SET_SEQ.run(trx, store.family, seq, tenantId);
-    return answers(responses, tenant.seq, seq, written, store.family);
+    if (seq !== tenant.seq) await SET_SEQ.run(trx, store.dialect, seq, tenantId);
+    return answers(responses, tenant.seq, seq, written, store.dialect);
   });
   if (added > 0) store.added?.(added);
   return answered;
@@ -232,9 +234,9 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
  * Every push of a group reports the group's new seq and the group's changes (one object,
  * shared): a poke for it is one poke, however many publish it.
  */
-function answers(responses: PushResponse[], before: number, after: number, written: WrittenDoc[], family: SqlFamily): PushAnswer[] {
+function answers(responses: PushResponse[], before: number, after: number, written: WrittenDoc[], dialect: ServerDialect): PushAnswer[] {
   if (after === before) return responses.map((response) => ({ response }));
-  const changes = commitChanges(before, after, written, family);
+  const changes = commitChanges(before, after, written, dialect);
   return responses.map((response) => (changes ? { response, seq: after, changes } : { response, seq: after }));
 }
 
@@ -276,27 +278,27 @@ function markUpdate(eb: ExpressionBuilder<OnConflictDatabase<ServerTables, "stow
 }
 
 /** A lone push's statements (the usual case), compiled once (compiled.ts says why). */
-const MARK_OF = compiledOnce(2, (db, _family, tenantId: string, clientId: string) =>
+const MARK_OF = compiledOnce(2, (db, _dialect, tenantId: string, clientId: string) =>
   db.selectFrom("stowage_clients").select("last_op_id").where("tenant_id", "=", tenantId).where("client_id", "=", clientId),
 );
-const MARK_ONE = compiledOnce(4, (db, _family, tenantId: string, clientId: string, lastOpId: number, settled: number | null) =>
+const MARK_ONE = compiledOnce(4, (db, _dialect, tenantId: string, clientId: string, lastOpId: number, settled: number | null) =>
   db
     .insertInto("stowage_clients")
     .values({ tenant_id: tenantId, client_id: clientId, last_op_id: lastOpId, settled_op_id: settled })
     .onConflict((oc) => oc.columns(["tenant_id", "client_id"]).doUpdateSet(markUpdate)),
 );
-const SET_SEQ = compiledOnce(2, (db, _family, seq: number, tenantId: string) => db.updateTable("stowage_tenants").set({ seq }).where("id", "=", tenantId));
+const SET_SEQ = compiledOnce(2, (db, _dialect, seq: number, tenantId: string) => db.updateTable("stowage_tenants").set({ seq }).where("id", "=", tenantId));
 
 /**
  * The op marks of every client in the group, in one statement. Read after the tenant's lock
  * is held and in a statement of its own: under READ COMMITTED a new statement sees every mark
  * committed before the lock was granted (a join with the locking read would not).
  */
-async function loadMarks(trx: Kysely<ServerTables>, family: SqlFamily, tenantId: string, group: QueuedPush[]): Promise<Map<string, number>> {
+async function loadMarks(trx: Kysely<ServerTables>, dialect: ServerDialect, tenantId: string, group: QueuedPush[]): Promise<Map<string, number>> {
   const ids = [...new Set(group.map((p) => p.req.clientId))];
   const marks = new Map<string, number>();
   if (ids.length === 1) {
-    const [row] = await MARK_OF.all<{ last_op_id: number | string }>(trx, family, tenantId, ids[0]);
+    const [row] = await MARK_OF.all<{ last_op_id: number | string }>(trx, dialect, tenantId, ids[0]);
     if (row) marks.set(ids[0], num(row.last_op_id));
     return marks;
   }
@@ -322,6 +324,7 @@ async function loadMarks(trx: Kysely<ServerTables>, family: SqlFamily, tenantId:
  */
 async function pgLockAndRead(
   tx: WriteTx,
+  dialect: ServerDialect,
   tenantId: string,
   group: QueuedPush[],
 ): Promise<{ tenant: { seq: number; purged_seq: number } | undefined; read: { marks: Map<string, number>; states: ReturnType<typeof docStates> } }> {
@@ -337,7 +340,7 @@ async function pgLockAndRead(
   const params: unknown[] = [tenantId, JSON.stringify([...new Set(group.map((p) => p.req.clientId))])];
   for (const [collection, ids] of byCollection) params.push(collection, JSON.stringify([...ids]));
   const read = { text: pgMarksAndStatesSql(byCollection.size), values: params };
-  const lock = TENANT_LOCK.statement(tx.db, "postgres", tenantId)!;
+  const lock = TENANT_LOCK.statement(tx.db, dialect, tenantId)!;
   // A read of more collections than pgMarksAndStatesSql keeps has a text of its own: not one
   // to prepare on every connection, so it follows in a round trip of its own.
   const [locked, rows] = byCollection.size < MARKS_AND_STATES_KEPT ? await tx.open([lock, read]) : [(await tx.open([lock]))[0], await all(tx.db, read.text, read.values)];

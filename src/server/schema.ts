@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import { Migrator, type Migration } from "kysely/migration";
 import { StowageError } from "../errors.ts";
-import { familyMigrations, migrationTableSchema, type SqlFamily } from "./dialect-sql.ts";
+import { serverDialect, SQLITE, type ServerDialect } from "./sql/index.ts";
 
 /** Server tables, as Kysely sees them. Counters are `bigint` (PostgreSQL may hand them back as strings). */
 export interface ServerTables {
@@ -133,23 +133,23 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("stowage_clients").addColumn("settled_op_id", "bigint").execute();
     },
   },
-  // 0005 is PostgreSQL's own (dialect-sql.ts, 0005_key_changes_postgres): the next shared one is 0006.
+  // 0005 is PostgreSQL's own (sql/postgres.ts, 0005_key_changes_postgres): the next shared one is 0006.
 };
 
-/** The newest server migration's name for a store family: where this build leaves its schema. */
-export function serverSchemaVersion(family: SqlFamily): string {
-  return Object.keys({ ...migrations, ...familyMigrations(family) }).sort().at(-1)!;
+/** The newest server migration's name for a store dialect: where this build leaves its schema. */
+export function serverSchemaVersion(store: string): string {
+  return Object.keys({ ...migrations, ...serverDialect(store).migrations }).sort().at(-1)!;
 }
 
 /** Brings the server schema up to date; safe to run on every start. */
-export async function migrateServer(db: Kysely<any>, family: SqlFamily = "sqlite"): Promise<void> {
+export async function migrateServer(db: Kysely<any>, dialect: ServerDialect = SQLITE): Promise<void> {
   const migrator = new Migrator({
     db,
-    // Family-only migrations (dialect-sql.ts) sort right after the shared one they extend.
-    provider: { getMigrations: async () => ({ ...migrations, ...familyMigrations(family) }) },
+    // A store's own migrations (sql/, ServerDialect.migrations) sort right after the shared one they extend.
+    provider: { getMigrations: async () => ({ ...migrations, ...dialect.migrations }) },
     migrationTableName: "stowage_server_migration",
     migrationLockTableName: "stowage_server_migration_lock",
-    migrationTableSchema: await migrationTableSchema(db, family),
+    migrationTableSchema: await dialect.migrationTableSchema(db),
   });
   const { error } = await migrator.migrateToLatest();
   if (error) {

@@ -1,7 +1,6 @@
 import { Kysely } from "kysely";
 import type { StowageAdapter } from "../adapter.ts";
-import type { SqlFamily } from "./dialect-sql.ts";
-import { PlannerStats } from "./planner-stats.ts";
+import { serverDialect, type ServerDialect } from "./sql/index.ts";
 import { migrateServer, type ServerTables } from "./schema.ts";
 
 /** The server's database: tenants, keys, documents, client marks. Storage-agnostic over Kysely. */
@@ -10,8 +9,8 @@ export interface ServerStore {
   readonly db: Kysely<ServerTables>;
   /** The adapter the store was opened with. */
   readonly adapter: StowageAdapter;
-  /** SQL family, for the few statements that differ (dialect-sql.ts). */
-  readonly family: SqlFamily;
+  /** What the store's database does differently (sql/): every statement that differs goes through it. */
+  readonly dialect: ServerDialect;
   /** Closes the database; in-flight transactions finish first. */
   close(): Promise<void>;
   /**
@@ -36,15 +35,15 @@ export interface OpenServerStoreOptions {
 
 /** Opens (and migrates) the server store on an adapter. */
 export async function openServerStore(options: OpenServerStoreOptions): Promise<ServerStore> {
+  const dialect = serverDialect(options.adapter.capabilities.sql);
   const db = new Kysely<ServerTables>({ dialect: options.adapter.dialect });
   try {
-    await migrateServer(db, options.adapter.capabilities.sql);
+    await migrateServer(db, dialect);
   } catch (e) {
     await db.destroy();
     throw e;
   }
-  const family = options.adapter.capabilities.sql;
-  const stats = family === "postgres" ? new PlannerStats(db) : undefined;
+  const stats = dialect.plannerStats(db);
   await stats?.start().catch(() => {});
   let closed: Promise<void> | undefined;
   const readers = (options.readers ?? []).map((adapter) => ({ adapter, db: new Kysely<ServerTables>({ dialect: adapter.dialect }) }));
@@ -52,7 +51,7 @@ export async function openServerStore(options: OpenServerStoreOptions): Promise<
   const store: ServerStore = {
     db,
     adapter: options.adapter,
-    family,
+    dialect,
     close: () => (closed ??= (async () => {
       await stats?.close();
       await Promise.all(readers.map((r) => r.db.destroy()));
@@ -64,7 +63,7 @@ export async function openServerStore(options: OpenServerStoreOptions): Promise<
           replicaReads: { served: 0, primary: 0 },
           readReplica: () => {
             const r = readers[next++ % readers.length];
-            return { db: r.db, adapter: r.adapter, family, replica: true, close: async () => {} };
+            return { db: r.db, adapter: r.adapter, dialect, replica: true, close: async () => {} };
           },
         }
       : {}),

@@ -19,7 +19,7 @@ export async function renameTenant(store: ServerStore, nameOrId: string, newName
   const taken = await findTenant(store, newName);
   if (taken) throw new StowageError("input", `tenant ${JSON.stringify(newName)} already exists`);
   await store.db.transaction().execute(async (trx) => {
-    await lockTenant(trx, store.family, tenant.id);
+    await lockTenant(trx, store.dialect, tenant.id);
     await trx.updateTable("stowage_tenants").set({ name: newName }).where("id", "=", tenant.id).execute();
   });
   // Cached key rows carry the tenant's name (principal.tenantName): read them afresh.
@@ -35,7 +35,7 @@ export async function deleteTenant(store: ServerStore, nameOrId: string): Promis
   const tenant = await mustFind(store, nameOrId);
   const keyIds = (await store.db.selectFrom("stowage_keys").select("id").where("tenant_id", "=", tenant.id).execute()).map((k) => k.id);
   const docs = await store.db.transaction().execute(async (trx) => {
-    await lockTenant(trx, store.family, tenant.id);
+    await lockTenant(trx, store.dialect, tenant.id);
     const gone = await trx.deleteFrom("stowage_docs").where("tenant_id", "=", tenant.id).where("deleted", "=", 0).executeTakeFirst();
     await trx.deleteFrom("stowage_docs").where("tenant_id", "=", tenant.id).execute();
     await trx.deleteFrom("stowage_op_results").where("tenant_id", "=", tenant.id).execute();

@@ -65,17 +65,17 @@ export async function writeDoc(w: DocWriter, d: DocWrite): Promise<{ version: nu
   const { store } = w;
   if (d.value !== undefined) {
     // The checks a pushed op's value gets (size, depth, unstorable text, a mismatched id).
-    const problem = checkValue(d.value, d.id, w.limits, store.family);
+    const problem = checkValue(d.value, d.id, w.limits, store.dialect);
     if (problem) throw new HttpError(400, "bad_request", problem, { issues: [{ path: [], message: problem }] });
   }
   const outcome = await store.db.transaction().execute(async (trx) => {
-    const tenant = await lockTenant(trx, store.family, d.tenantId);
+    const tenant = await lockTenant(trx, store.dialect, d.tenantId);
     if (!tenant) throw new HttpError(404, "not_found", `no tenant ${d.tenantId}`);
-    const { outcomes, seq, written } = await applyOps(trx, { tenantId: d.tenantId, seq: tenant.seq, writer: null, now: w.now(), maxValueChars: w.limits.maxValueChars, rules: d.rules }, [
+    const { outcomes, seq, written } = await applyOps(trx, { tenantId: d.tenantId, seq: tenant.seq, writer: null, now: w.now(), maxValueChars: w.limits.maxValueChars, rules: d.rules, dialect: store.dialect }, [
       { collection: d.collection, id: d.id, op: d.op, value: d.value, baseVersion: d.baseVersion },
     ]);
     if (seq !== tenant.seq) await trx.updateTable("stowage_tenants").set({ seq }).where("id", "=", d.tenantId).execute();
-    return { ...outcomes[0], seq: seq !== tenant.seq ? seq : undefined, changes: commitChanges(tenant.seq, seq, written, store.family) };
+    return { ...outcomes[0], seq: seq !== tenant.seq ? seq : undefined, changes: commitChanges(tenant.seq, seq, written, store.dialect) };
   });
   if (outcome.seq !== undefined) w.feed?.publish(d.tenantId, outcome.seq, outcome.changes);
   const absent = outcome.status === "applied" && outcome.version === undefined;

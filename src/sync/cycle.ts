@@ -1,5 +1,6 @@
 import { StowageError, describeValue } from "../errors.ts";
 import type { OpResult } from "../protocol/wire.ts";
+import { plainCursorSeq } from "../protocol/cursor.ts";
 import { changedIdsOf, emitChanges, noteChanged, type ChangedIds } from "../store/changes.ts";
 import type { Store } from "../store/store.ts";
 import type { HttpClient } from "./http.ts";
@@ -149,7 +150,7 @@ async function send(ctx: CycleContext, batch: PreparedBatch, unsettled: Prepared
 async function pullWithPush(ctx: CycleContext): Promise<{ cursor: string; limit: number } | undefined> {
   if (!ctx.pullWithPush) return undefined;
   const cursor = await ctx.store.getMeta(CURSOR_KEY);
-  return cursor && /^v1\.[0-9]{1,16}$/.test(cursor) ? { cursor, limit: Math.min(ctx.pullLimit, PULL_WITH_PUSH_LIMIT) } : undefined;
+  return cursor && plainCursorSeq(cursor) !== null ? { cursor, limit: Math.min(ctx.pullLimit, PULL_WITH_PUSH_LIMIT) } : undefined;
 }
 
 /** Reports a whole-pull page applied (`more: false`, with its cursor). */

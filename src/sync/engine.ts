@@ -39,7 +39,8 @@ import type { HttpClient } from "./http.ts";
 import { SyncLease, type ProcessIdentity } from "./lease.ts";
 import { CURSOR_KEY } from "./pull.ts";
 import { pullAll, pushAll, type CycleContext } from "./cycle.ts";
-import { cursorSeq, LiveStream } from "./live/stream.ts";
+import { LiveStream } from "./live/stream.ts";
+import { cursorSeq } from "../protocol/cursor.ts";
 import { applyLiveChanges, type LiveChanges } from "./live/apply.ts";
 import type { LiveStatus, StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
 

@@ -2,6 +2,7 @@ import { StowageError, describeValue } from "../errors.ts";
 import type { JsonObject } from "../json.ts";
 import { isCollectionName, isDocId } from "../names.ts";
 import type { Change } from "../protocol/wire.ts";
+import { cursorSeq } from "../protocol/cursor.ts";
 import { changedIdsOf, emitChanges } from "../store/changes.ts";
 import { all, placeholders, run, type Executor } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
@@ -116,7 +117,7 @@ export async function applyParsed(store: Store, page: { changes: Change[]; curso
 export async function applyParsedIn(trx: Executor, store: Store, page: { changes: Change[]; cursor: string }, after?: string): Promise<boolean> {
   const { changes, cursor } = page;
   if (after !== undefined && (await store.getMeta(CURSOR_KEY, trx)) !== after) return false;
-  if (after !== undefined && !(await ownWritesAtOrBelow(trx, cursorSeq(cursor)))) return false;
+  if (after !== undefined && !(await ownWritesAtOrBelow(trx, cursorSeq(cursor) ?? 0))) return false;
   const pending = changes.length ? await pendingKeys(trx, changes) : null;
   const live: Change[] = [];
   const dead: Change[] = [];
@@ -159,11 +160,6 @@ export async function writeChanges(trx: Executor, live: readonly Change[], dead:
   }
 }
 
-/** The sequence number a `v1.<seq>` cursor stands for; 0 for none or any other form (the safe side). */
-export function cursorSeq(cursor: string | null | undefined): number {
-  const m = cursor ? /^v1\.([0-9]{1,16})(?:\.h[0-9]{1,16})?$/.exec(cursor) : null;
-  return m ? Number(m[1]) : 0;
-}
 
 /** Which of the page's documents have pending ops (one outbox pass; usually the outbox is empty). */
 async function pendingKeys(db: Executor, changes: Change[]): Promise<Set<string> | null> {

@@ -1,6 +1,7 @@
 import { StowageError } from "../errors.ts";
 import type { JsonObject } from "../json.ts";
 import { WIRE_LIMITS, type OpResult } from "../protocol/wire.ts";
+import { formatCursor } from "../protocol/cursor.ts";
 import { all, INTEGER_PARAM, placeholders, run, type Executor } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
 import type { HttpClient } from "./http.ts";
@@ -296,7 +297,7 @@ export async function settleBatch(
     if (duplicates.length) await markForRefresh(trx, duplicates);
     if (ownTop > 0) await noteOwnTop(trx, ownTop);
     const span = asSent && !then ? ownSpan(results) : null;
-    if (span) await run(trx, "update _stowage_meta set value = ? where key = ? and value = ?", [`v1.${span.hi}`, CURSOR_KEY, `v1.${span.lo}`]);
+    if (span) await run(trx, "update _stowage_meta set value = ? where key = ? and value = ?", [formatCursor(span.hi), CURSOR_KEY, formatCursor(span.lo)]);
     await then?.(trx);
   });
   return out;

@@ -1,7 +1,8 @@
 import { StowageError } from "../errors.ts";
 import { all, placeholders, run, type Executor } from "../store/sql.ts";
 import type { CycleContext } from "./cycle.ts";
-import { CURSOR_KEY, cursorSeq } from "./pull.ts";
+import { CURSOR_KEY } from "./pull.ts";
+import { cursorSeq } from "../protocol/cursor.ts";
 import { rebaseDocs, type ServerDoc } from "./rebase.ts";
 import type { SyncResult } from "./types.ts";
 
@@ -67,7 +68,7 @@ async function refreshRecorded(ctx: CycleContext): Promise<void> {
       return;
     }
     await ctx.store.db.transaction().execute(async (trx) => {
-      const seq = cursorSeq((await ctx.store.getMeta(CURSOR_KEY, trx)) ?? null);
+      const seq = cursorSeq(await ctx.store.getMeta(CURSOR_KEY, trx)) ?? 0;
       // Unknown version (a server older than the absent-since answer): take its word, as
       // this client always did.
       const apply = doc.version === null || doc.version <= seq;

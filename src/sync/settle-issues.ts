@@ -1,5 +1,6 @@
 import { first, type Executor } from "../store/sql.ts";
-import { CURSOR_KEY, cursorSeq } from "./pull.ts";
+import { CURSOR_KEY } from "./pull.ts";
+import { cursorSeq } from "../protocol/cursor.ts";
 import type { SyncIssue } from "./push.ts";
 import { rebaseDocs, type ServerDoc } from "./rebase.ts";
 import { markForRefresh } from "./refresh.ts";
@@ -16,7 +17,7 @@ import { markForRefresh } from "./refresh.ts";
  */
 export async function settleIssues(trx: Executor, issues: SyncIssue[], conflicts: ServerDoc[]): Promise<void> {
   const row = await first<{ value: string }>(trx, "select value from _stowage_meta where key = ?", [CURSOR_KEY]);
-  const seq = cursorSeq(row?.value);
+  const seq = cursorSeq(row?.value) ?? 0;
   const now: ServerDoc[] = [];
   const refresh: { collection: string; id: string }[] = [];
   for (const doc of conflicts) {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTenant, openServerStore, type ServerStore } from "../../src/server/index.ts";
-import { selectDocStates, upsertDocRows, type DocWriteRow } from "../../src/server/docs-sql.ts";
+import type { DocWriteRow } from "../../src/server/docs-sql.ts";
 import { pgAvailable, pgQuery, pgTestAdapter } from "../helpers/pg.ts";
+import { POSTGRES } from "../../src/server/sql/index.ts";
 
 /**
  * The push's document statements build their parameters by hand (docs-sql.ts says why): JSON
@@ -34,12 +35,12 @@ describe.skipIf(!run)("PostgreSQL document statements", () => {
       body: deleted ? null : body(id),
       stored,
     });
-    await store.db.transaction().execute((trx) => upsertDocRows(trx, "postgres", tenant, 5, [row("a", 1, 0, false), row("b", 2, 0, false), row("c", 3, 1, false)]));
+    await store.db.transaction().execute((trx) => POSTGRES.upsertDocRows(trx, tenant, 5, [row("a", 1, 0, false), row("b", 2, 0, false), row("c", 3, 1, false)]));
     // a replaced, b deleted, c (a tombstone) brought back, d new: stored and new rows in one call.
     await store.db.transaction().execute((trx) =>
-      upsertDocRows(trx, "postgres", tenant, 6, [row("a", 4, 0, true), row("b", 5, 1, true), row("c", 6, 0, true), row("d", 7, 0, false)]),
+      POSTGRES.upsertDocRows(trx, tenant, 6, [row("a", 4, 0, true), row("b", 5, 1, true), row("c", 6, 0, true), row("d", 7, 0, false)]),
     );
-    const states = await selectDocStates(store.db, "postgres", tenant, "docs", ["a", "b", "c", "d", "e"]);
+    const states = await POSTGRES.selectDocStates(store.db, tenant, "docs", ["a", "b", "c", "d", "e"]);
     const byId = Object.fromEntries(states.map((s) => [s.id, { seq: Number(s.seq), deleted: Number(s.deleted), writer: s.writer, body: s.body && JSON.parse(s.body) }]));
     expect(byId).toEqual({
       a: { seq: 4, deleted: 0, writer: "writer-1", body: JSON.parse(body("a")) },

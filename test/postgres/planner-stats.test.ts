@@ -5,6 +5,7 @@ import { pullQuery } from "../../src/server/pull.ts";
 import { pgMarksAndStatesSql, push } from "../../src/server/push.ts";
 import pg from "pg";
 import { PG_URL, dropSchema, newSchemaName, pgAvailable, pgQuery } from "../helpers/pg.ts";
+import { POSTGRES } from "../../src/server/sql/index.ts";
 
 /**
  * The server gives stowage_docs planner statistics itself once it holds 1,000 rows
@@ -42,7 +43,7 @@ describe.skipIf(!run)("PostgreSQL planner statistics", () => {
   };
   /** A pull page from the start: how it reads stowage_docs, and whether it sorts. */
   const pullPlan = async (tenantId: string) => {
-    const q = pullQuery(store!.db, "postgres", tenantId, 0, 101).compile();
+    const q = pullQuery(store!.db, POSTGRES, tenantId, 0, 101).compile();
     const plan = await explain(q.sql, q.parameters);
     return plan.filter((n) => n["Relation Name"] === "stowage_docs" || n["Node Type"] === "Sort").map((n) => `${n["Node Type"]} ${n["Index Name"] ?? ""}`.trim());
   };

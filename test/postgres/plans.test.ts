@@ -8,6 +8,7 @@ import { PG_COMMIT_PUSHES, pgMarksAndStatesSql, push } from "../../src/server/pu
 import { REUSABLE_PLAN } from "../../src/adapter.ts";
 import pg from "pg";
 import { PG_URL, dropSchema, newSchemaName, pgAvailable, pgQuery } from "../helpers/pg.ts";
+import { POSTGRES } from "../../src/server/sql/index.ts";
 
 /**
  * Push and pull cost what they touch, not what is stored: on a table big enough for the
@@ -65,7 +66,7 @@ describe.skipIf(!run)("PostgreSQL plans of the push and pull statements", () => 
 
   test("pull: an index range scan of (tenant_id, seq), from a recent cursor and from the start", async () => {
     for (const after of [ROWS - 100, 0]) {
-      const q = pullQuery(store.db, "postgres", tenant, after, 1001).compile();
+      const q = pullQuery(store.db, POSTGRES, tenant, after, 1001).compile();
       const plan = await explain(q.sql, [...q.parameters]);
       expect(docsAccess(plan)).toEqual(["Index Scan stowage_docs_seq"]);
       expect(plan.some((n) => n["Node Type"] === "Sort")).toBe(false);

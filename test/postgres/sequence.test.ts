@@ -6,6 +6,7 @@ import { createTenant, openServerStore, type ServerStore } from "../../src/serve
 import { pullPage } from "../../src/server/pull.ts";
 import { push } from "../../src/server/push.ts";
 import { PG_URL, dropSchema, newSchemaName, pgAvailable, pgQuery } from "../helpers/pg.ts";
+import { POSTGRES } from "../../src/server/sql/index.ts";
 
 /**
  * The interleaving that loses changes, played step by step: writer A takes number 1 and is
@@ -72,7 +73,7 @@ describe.skipIf(!run)("commit-ordered sequence numbers on PostgreSQL", () => {
     const isLocked = new Promise<void>((resolve) => (locked = resolve));
     // Writer A: allocates 1 under the lock, as push does, then stalls before COMMIT.
     const writerA = store.db.transaction().execute(async (trx) => {
-      const row = await lockTenant(trx, "postgres", tenant.id);
+      const row = await lockTenant(trx, POSTGRES, tenant.id);
       const seq = row!.seq + 1;
       await trx.insertInto("stowage_docs").values({ tenant_id: tenant.id, collection: "c", id: "from-a", seq, deleted: 0, writer: null, body: "{}", updated_at: 0 }).execute();
       await trx.updateTable("stowage_tenants").set({ seq }).where("id", "=", tenant.id).execute();

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createPostgresAdapter, listenForChanges, postgresTarget, type ChangePoke } from "../../adapters/postgres/index.ts";
 import { isStowageError } from "../../src/errors.ts";
-import { unstorableJson } from "../../src/server/dialect-sql.ts";
 import { createKey, createTenant } from "../../src/server/keys.ts";
 import { createServerHandler } from "../../src/server/handler.ts";
 import { pullPage } from "../../src/server/pull.ts";
 import { push } from "../../src/server/push.ts";
 import { openServerStore, type ServerStore } from "../../src/server/store.ts";
 import { PG_URL, newSchemaName, pgAvailable, pgQuery, pgTestAdapter, dropSchema } from "../helpers/pg.ts";
+import { POSTGRES, SQLITE } from "../../src/server/sql/index.ts";
 
 const LIMITS = { maxValueChars: 1 << 20, maxValueDepth: 64 };
 const run = await pgAvailable("PostgreSQL server store");
@@ -41,13 +41,13 @@ describe("createPostgresAdapter", () => {
   });
 
   test("unstorableJson finds U+0000 and lone surrogates only where jsonb would refuse them", () => {
-    expect(unstorableJson("postgres", JSON.stringify({ a: "x\u0000" }))).toContain("U+0000");
-    expect(unstorableJson("postgres", JSON.stringify({ ["k\u0000"]: 1 }))).toContain("U+0000");
-    expect(unstorableJson("postgres", JSON.stringify({ a: "\ud800" }))).toContain("surrogate");
-    expect(unstorableJson("postgres", JSON.stringify({ a: "\\u0000" }))).toBeUndefined(); // an escaped backslash, then text
-    expect(unstorableJson("postgres", JSON.stringify({ a: "\\\u0000" }))).toContain("U+0000");
-    expect(unstorableJson("postgres", JSON.stringify({ a: "😀 \u0001 é" }))).toBeUndefined();
-    expect(unstorableJson("sqlite", JSON.stringify({ a: "x\u0000" }))).toBeUndefined();
+    expect(POSTGRES.unstorableJson(JSON.stringify({ a: "x\u0000" }))).toContain("U+0000");
+    expect(POSTGRES.unstorableJson(JSON.stringify({ ["k\u0000"]: 1 }))).toContain("U+0000");
+    expect(POSTGRES.unstorableJson(JSON.stringify({ a: "\ud800" }))).toContain("surrogate");
+    expect(POSTGRES.unstorableJson(JSON.stringify({ a: "\\u0000" }))).toBeUndefined(); // an escaped backslash, then text
+    expect(POSTGRES.unstorableJson(JSON.stringify({ a: "\\\u0000" }))).toContain("U+0000");
+    expect(POSTGRES.unstorableJson(JSON.stringify({ a: "😀 \u0001 é" }))).toBeUndefined();
+    expect(SQLITE.unstorableJson(JSON.stringify({ a: "x\u0000" }))).toBeUndefined();
   });
 });
 

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import type { CommitChanges } from "../../src/server/events/changes.ts";
 import { ChangeFeed, LISTEN_GRACE_MS, listenerSource, type ChangeSource, type PokeListener } from "../../src/server/events/feed.ts";
 import { EventStreams } from "../../src/server/events/sse.ts";
+import { POSTGRES } from "../../src/server/sql/index.ts";
 
 /** The fan-out and the stream writer on their own, without HTTP. */
 describe("ChangeFeed", () => {
@@ -42,7 +43,7 @@ describe("ChangeFeed", () => {
     const feed = new ChangeFeed({ source: listenerSource(listener), readSeq: async () => (reads++, 7) });
     const got: string[] = [];
     feed.subscribe("t", (seq, changes) => got.push(`${seq}${changes ? "+changes" : ""}`));
-    const commit = { prev: 0, seq: 1, rows: [], family: "postgres" } as unknown as CommitChanges;
+    const commit = { prev: 0, seq: 1, rows: [], dialect: POSTGRES } as unknown as CommitChanges;
     notify(1); // the NOTIFY of our own commit, ahead of the committing request
     feed.publish("t", 1, commit);
     notify(2); // another instance's commits

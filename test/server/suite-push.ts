@@ -85,7 +85,7 @@ export function pushTests(name: string, ctx: SuiteContext): void {
     test("a caught-up client's ?pull= page is its own commit's rows: what a pull right after it reads, through every kind of op", async () => {
       // handler.ts answers it from the commit (events/changes.ts commitPage) when the cursor is
       // where the commit began; the answer must be what a read would have been, op for op.
-      const sqlite = s.store.family === "sqlite";
+      const sqlite = s.store.dialect.keepsJsonText;
       const same = (got: string, read: string) => (sqlite ? expect(got).toBe(read) : expect(JSON.parse(got)).toEqual(JSON.parse(read)));
       let cursor = (await a.pullAll()).at(-1)!.cursor;
       let opId = 0;
@@ -119,7 +119,7 @@ export function pushTests(name: string, ctx: SuiteContext): void {
     });
 
     test("asSent: only when every applied op left its document as sent (SQLite, puts holding their id, deletes)", async () => {
-      const sqlite = s.store.family === "sqlite";
+      const sqlite = s.store.dialect.keepsJsonText;
       const put = (opId: number, id: string, value: JsonObject) => ({ opId, collection: "todos", id, op: "put" as const, value });
       const r1 = await a.push({ clientId: "client-as-sent", ops: [put(1, "as-1", { id: "as-1", b: 1, a: [1.5, "é"] }), put(2, "as-2", { id: "as-2" })] });
       expect(r1.asSent).toBe(sqlite ? true : undefined);

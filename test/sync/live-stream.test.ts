@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { HttpClient } from "../../src/sync/http.ts";
-import { LiveStream, cursorSeq } from "../../src/sync/live/stream.ts";
+import { LiveStream } from "../../src/sync/live/stream.ts";
+import { cursorSeq } from "../../src/protocol/cursor.ts";
 import { SseParser, type SseMessage } from "../../src/sync/live/sse.ts";
 import { FakeClock } from "./fake-server.ts";
 

@@ -27,7 +27,7 @@ export async function consoleApi(req: Request, parts: string[], url: URL, o: Con
   const m = req.method;
   const [head, a, b, c, d] = parts;
   try {
-    if (head === "session" && parts.length === 1 && m === "GET") return json({ ok: true, store: store.family });
+    if (head === "session" && parts.length === 1 && m === "GET") return json({ ok: true, store: store.dialect.name });
     if (head === "metrics" && parts.length === 1 && m === "GET") return json(summarize(o.metrics));
     if (head === "clients" && parts.length === 1 && m === "GET") return json(await listClients(store, url.searchParams.get("tenant") ?? undefined));
     if (head === "keys") {

@@ -27,10 +27,10 @@ export async function readChanges(store: ServerStore, tenantId: string, after: n
   const rows = await store.db
     .selectFrom("stowage_docs")
     .select(["seq", "collection", "id", "deleted", "writer", "updated_at", "body"])
-    .where("tenant_id", "=", opaqueParam(store.family, tenantId, "text"))
+    .where("tenant_id", "=", opaqueParam(store.dialect, tenantId, "text"))
     .where("seq", ">", after)
     .orderBy("seq")
-    .limit(opaqueParam(store.family, limit, "integer"))
+    .limit(opaqueParam(store.dialect, limit, "integer"))
     .execute();
   return rows.map((r) => ({
     seq: num(r.seq),

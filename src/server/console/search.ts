@@ -61,12 +61,12 @@ export async function searchDocs(store: ServerStore, tenantId: string, query: st
     let q = store.db
       .selectFrom("stowage_docs")
       .select(["collection", "id", "seq", "body"])
-      .where("tenant_id", "=", opaqueParam(store.family, tenantId, "text"))
+      .where("tenant_id", "=", opaqueParam(store.dialect, tenantId, "text"))
       .where("deleted", "=", 0);
     if (options.collection !== undefined) q = q.where("collection", "=", options.collection).where("id", ">", after[1]);
     else q = q.where((eb) => eb.or([eb("collection", ">", after[0]), eb.and([eb("collection", "=", after[0]), eb("id", ">", after[1])])]));
     const want = Math.min(PAGE, max - scanned);
-    const rows = await q.orderBy("collection").orderBy("id").limit(opaqueParam(store.family, want, "integer")).execute();
+    const rows = await q.orderBy("collection").orderBy("id").limit(opaqueParam(store.dialect, want, "integer")).execute();
     for (const r of rows) {
       const { id: _id, ...fields } = JSON.parse(r.body ?? "{}") as Record<string, unknown>;
       const text = allText(fields).join(" ");

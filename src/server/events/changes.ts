@@ -11,8 +11,9 @@
  * every stream of the tenant.
  */
 import type { WrittenDoc } from "../apply.ts";
-import { jsonbKeyOrder, type SqlFamily } from "../dialect-sql.ts";
-import { pullCursor, type PullPosition } from "../pull.ts";
+import type { ServerDialect } from "../sql/dialect.ts";
+import type { PullPosition } from "../pull.ts";
+import { formatCursor } from "../../protocol/cursor.ts";
 
 /**
  * Most changes an event carries. A commit this small is an interactive write; a larger one
@@ -38,7 +39,7 @@ export interface CommitChanges {
   prev: number;
   seq: number;
   rows: readonly WrittenDoc[];
-  family: SqlFamily;
+  dialect: ServerDialect;
   /** `[{"collection":…,"id":…,"version":…,"value":…,"deleted":…},…]` ordered by seq, as pullPage writes it; null when over EVENT_MAX_BYTES. */
   json?: string | null;
   /** The encoded event, built once for every stream that sends it (sse.ts). */
@@ -46,14 +47,14 @@ export interface CommitChanges {
 }
 
 /** The commit's changes when small enough to travel in an event; undefined otherwise (cheap: no serialization). */
-export function commitChanges(prev: number, seq: number, written: readonly WrittenDoc[], family: SqlFamily): CommitChanges | undefined {
+export function commitChanges(prev: number, seq: number, written: readonly WrittenDoc[], dialect: ServerDialect): CommitChanges | undefined {
   if (written.length === 0 || written.length > EVENT_MAX_CHANGES || seq <= prev) return undefined;
   let bytes = 0;
   for (const d of written) {
     bytes += 80 + d.collection.length + d.id.length + (d.state.body?.length ?? 4);
     if (bytes > EVENT_MAX_BYTES) return undefined;
   }
-  return { prev, seq, rows: written, family };
+  return { prev, seq, rows: written, dialect };
 }
 
 /** The `changes` JSON text, built once; null when it passes EVENT_MAX_BYTES (then a plain poke goes). */
@@ -64,7 +65,7 @@ export function commitJson(c: CommitChanges): string | null {
   for (const { collection, id, state } of rows) {
     // The same text pullPage writes for a row (bodies are stored JSON text; PostgreSQL gives
     // jsonb's key order back, which the written text does not have yet).
-    const value = state.deleted || state.body === null ? "null" : c.family === "postgres" ? jsonbKeyOrder(state.body) : state.body;
+    const value = state.deleted || state.body === null ? "null" : c.dialect.eventJson(state.body);
     parts.push(`{"collection":${JSON.stringify(collection)},"id":${JSON.stringify(id)},"version":${state.seq},"value":${value},"deleted":${state.deleted}}`);
   }
   const json = `[${parts.join(",")}]`;
@@ -89,5 +90,5 @@ export function commitPage(c: CommitChanges, after: PullPosition, limit: number,
     info.changes = c.rows.length;
     info.cursor = c.seq;
   }
-  return `{"changes":${json},"cursor":"${pullCursor(c.seq)}","more":false}`;
+  return `{"changes":${json},"cursor":"${formatCursor(c.seq)}","more":false}`;
 }

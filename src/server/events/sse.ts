@@ -11,6 +11,7 @@
 import { HttpError } from "../http.ts";
 import { commitJson, type CommitChanges } from "./changes.ts";
 import type { ChangeFeed } from "./feed.ts";
+import { formatCursor } from "../../protocol/cursor.ts";
 
 export interface EventStreamOptions {
   /** A `: ping` comment this often, in ms (default 15000), so idle proxies keep the stream. */
@@ -90,7 +91,7 @@ function changeEvent(seq: number): Uint8Array {
 function changesEvent(c: CommitChanges): Uint8Array {
   if (c.encoded) return c.encoded;
   const json = commitJson(c);
-  return (c.encoded = json === null ? changeEvent(c.seq) : encoder.encode(`id: ${c.seq}\nevent: change\ndata: {"seq":${c.seq},"prev":${c.prev},"changes":${json},"cursor":"v1.${c.seq}","more":false}\n\n`));
+  return (c.encoded = json === null ? changeEvent(c.seq) : encoder.encode(`id: ${c.seq}\nevent: change\ndata: {"seq":${c.seq},"prev":${c.prev},"changes":${json},"cursor":"${formatCursor(c.seq)}","more":false}\n\n`));
 }
 
 /** Every open stream of one handler: opening, fan-out, heartbeats, caps and shutdown. */

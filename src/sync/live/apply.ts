@@ -15,6 +15,7 @@
  * with pending local edits it hands the page to applyParsed instead, which rebases them.
  */
 import type { Change } from "../../protocol/wire.ts";
+import { formatCursor, plainCursorSeq } from "../../protocol/cursor.ts";
 import { changedIdsOf, emitChanges } from "../../store/changes.ts";
 import { first } from "../../store/sql.ts";
 import type { Store } from "../../store/store.ts";
@@ -40,7 +41,7 @@ export function liveChangesOf(data: unknown, seq: number | null): LiveChanges | 
   const body = data as { prev?: unknown; changes?: unknown; cursor?: unknown; more?: unknown };
   const prev = body.prev;
   if (body.changes === undefined || typeof prev !== "number" || !Number.isSafeInteger(prev) || prev < 0 || prev >= seq) return null;
-  if (body.cursor !== `v1.${seq}` || body.more !== false) return null;
+  if (body.cursor !== formatCursor(seq) || body.more !== false) return null;
   try {
     const page = pageOf(body);
     return page.reset ? null : { prev, seq, page };
@@ -90,7 +91,7 @@ const BEFORE_SQL = `select (select value from _stowage_meta where key = ?) as cu
  * synchronous stretch, so a live query wakes once (watch.ts).
  */
 async function applyLive(store: Store, e: LiveChanges): Promise<"applied" | "covered" | "gap"> {
-  const after = `v1.${e.prev}`;
+  const after = formatCursor(e.prev);
   const { changes, cursor } = e.page;
   const outcome = await store.db.transaction().execute(async (trx) => {
     const before = (await first<Before>(trx, BEFORE_SQL, [CURSOR_KEY, OWN_TOP_KEY]))!;
@@ -114,6 +115,6 @@ async function applyLive(store: Store, e: LiveChanges): Promise<"applied" | "cov
 
 /** Whether a stored `v1.<n>` cursor already holds everything up to `seq` (a horizon cursor never does: its scan is under way). */
 function covers(cursor: string | null, seq: number): boolean {
-  const m = cursor ? /^v1\.([0-9]{1,16})$/.exec(cursor) : null;
-  return m !== null && Number(m[1]) >= seq;
+  const at = plainCursorSeq(cursor);
+  return at !== null && at >= seq;
 }

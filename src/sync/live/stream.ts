@@ -215,9 +215,3 @@ function seqOf(data: unknown): number | null {
   const seq = (data as { seq?: unknown } | null)?.seq;
   return typeof seq === "number" && Number.isSafeInteger(seq) ? seq : null;
 }
-
-/** The seq in a `v1.<seq>` pull cursor, or null when the cursor has another shape. */
-export function cursorSeq(cursor: string | null | undefined): number | null {
-  const m = cursor ? /^v1\.(\d+)(?:\.h\d+)?$/.exec(cursor) : null;
-  return m ? Number(m[1]) : null;
-}

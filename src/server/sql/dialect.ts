@@ -1,0 +1,42 @@
+import type { Kysely, RawBuilder, SelectQueryBuilder, Transaction } from "kysely";
+import type { Migration } from "kysely/migration";
+import type { DocStateRow, DocWriteRow } from "../docs-sql.ts";
+import type { PlannerStats } from "../planner-stats.ts";
+import type { ServerTables } from "../schema.ts";
+
+/**
+ * Everything the server's SQL does differently on one database, as one object (after Kysely's
+ * DialectAdapter): the rest of src/server/ calls these members and never asks which database
+ * it is on. A new server store is adapters/<x>/ + one implementation here (sqlite.ts,
+ * postgres.ts) + its entry in index.ts.
+ */
+export interface ServerDialect {
+  /** The store's name as the server reports it (health check, console session); never branched on. */
+  readonly name: string;
+  /** Migrations this store needs beyond the shared ones (schema.ts); each runs right after the shared one of its number. */
+  readonly migrations: Record<string, Migration>;
+  /** The schema the migrator keeps its bookkeeping tables in, or undefined for the connection's default. */
+  migrationTableSchema(db: Kysely<any>): Promise<string | undefined>;
+  /** The tenant-counter read made a lock held until commit where the database needs one (dialect-sql.ts, lockTenant, says why). */
+  lockRow<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O>;
+  /** A bound value as the planner should see it (SQLite: cast, so the statement is not prepared again; src/store/sql.ts TEXT_PARAM). */
+  opaqueParam<T extends string | number>(value: T, type: "text" | "integer"): T | RawBuilder<T>;
+  /** Why this store cannot keep a value's JSON text, or undefined when it can (checked before the transaction: 400, not 500). */
+  unstorableJson(json: string): string | undefined;
+  /** A stored body's JSON text as a pull of the same row reads it (live events, events/changes.ts). */
+  eventJson(body: string): string;
+  /** The current rows of `ids` in one collection. */
+  selectDocStates(db: Kysely<ServerTables>, tenantId: string, collection: string, ids: string[]): Promise<DocStateRow[]>;
+  /** Inserts or replaces document rows (the caller holds the tenant's counter lock). */
+  upsertDocRows(db: Kysely<ServerTables>, tenantId: string, now: number, rows: DocWriteRow[]): Promise<void>;
+  /** Whether every written document is read first; false lets a plain put skip its read (SQLite's upsert needs none). */
+  readonly readsEveryWrite: boolean;
+  /** Whether a push locks and reads in one round trip and writes its documents with its COMMIT (push.ts, the pipelined push). */
+  readonly pipelinedPush: boolean;
+  /** Whether a put's stored text is JSON.stringify of the value sent (docs/PROTOCOL.md "asSent"; jsonb orders keys its own way). */
+  readonly keepsJsonText: boolean;
+  /** Takes gc's lock on a tenant for this transaction; false when another instance holds it (gc then skips the tenant). */
+  gcTryLock(trx: Transaction<ServerTables>, tenantId: string): Promise<boolean>;
+  /** Planner statistics kept current as documents are added, where the database needs that (planner-stats.ts). */
+  plannerStats(db: Kysely<ServerTables>): PlannerStats | undefined;
+}
