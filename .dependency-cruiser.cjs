@@ -8,8 +8,11 @@ const LAYERS = [
   { index: "^src/index\\.ts$", mcp: "^src/mcp/", server: "^src/server/", conformance: "^src/conformance/" },
   { stowage: "^src/stowage\\.ts$" },
   { sync: "^src/sync/" },
+  // The store's collections offer search (store/collection.ts), and search runs on the store's
+  // SQL helpers and document types: those two files are a room of their own, below search.
+  { store: "^src/store/(?!(sql|types)\\.ts$)" },
   { search: "^src/search/" },
-  { store: "^src/store/" },
+  { "store-sql": "^src/store/(sql|types)\\.ts$" },
   { sqlite: "^src/sqlite/", protocol: "^src/protocol/", runtime: "^src/runtime/" },
   { json: "^src/json\\.ts$", names: "^src/names\\.ts$", adapter: "^src/adapter\\.ts$" },
   { errors: "^src/errors\\.ts$", ids: "^src/ids\\.ts$" },

@@ -2,43 +2,19 @@ import { StowageError, describeValue } from "../errors.ts";
 import type { OpResult } from "../protocol/wire.ts";
 import { changedIdsOf, emitChanges, noteChanged, type ChangedIds } from "../store/changes.ts";
 import type { Store } from "../store/store.ts";
-import type { HttpClient } from "./http.ts";
 import { applyParsed, applyParsedIn, CURSOR_KEY, parsePage, type ParsedPage } from "./pull.ts";
 import type { Executor } from "../store/sql.ts";
 import { refreshDocs } from "./refresh.ts";
 import { applyStage, clearStage, stagePage } from "./stage.ts";
-import { isForbiddenWhole, isRefusedWhole, prepareBatch, PUSH_BATCH_OPS, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome, type SyncIssue } from "./push.ts";
-import type { SyncResult, SyncState } from "./types.ts";
+import { isForbiddenWhole, isRefusedWhole, prepareBatch, PUSH_BATCH_OPS, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome } from "./push.ts";
+import type { CycleContext, SyncTransport } from "./transport.ts";
+import type { SyncResult } from "./types.ts";
 
 /** A staged pull names at most this many changed ids in `change` events (README "Live"). */
 const CHANGE_IDS = 50_000;
 
 /** Pull pages larger than this make the next page smaller. */
 const PAGE_BYTES = 8 * 1024 * 1024;
-
-/** The steps of one sync cycle (engine.ts schedules them); what they need from the engine. */
-export interface CycleContext {
-  /** The local store. */
-  store: Store;
-  /** Protocol v1 client. */
-  http: HttpClient;
-  /** Largest pull page, in changes. */
-  pullLimit: number;
-  /** Step trace for tests (`push:500`, `pull:0`, `reset`). */
-  trace: (line: string) => void;
-  /** Reports the engine state (pushing, pulling). */
-  setState: (state: SyncState) => void;
-  /** Records reachability after an exchange (null error: it answered). */
-  markOnline: (error: unknown) => void;
-  /** Renews the sync lease before each request; throws when another process took it. */
-  renewLease: () => Promise<void>;
-  /** Emits a conflict or rejection to the application. */
-  emitIssue: (issue: SyncIssue) => void;
-  /** A full cycle: a push that empties the outbox asks for the pull page in the same request. */
-  pullWithPush?: boolean;
-  /** Set by pushAll when that page was applied: the cycle's pull has nothing left to fetch. */
-  pulledWithPush?: boolean;
-}
 
 /**
  * The pull page a push asks for (pullWithPush) holds at most this many changes: a small sync
@@ -284,3 +260,6 @@ async function answer(ctx: CycleContext, inflight: { outcome: Promise<PageOutcom
   if (!outcome.ok) throw outcome.error;
   return outcome.text;
 }
+
+/** Protocol v1 against the Stowage server. */
+export const PROTOCOL_V1: SyncTransport = { push: pushAll, pull: pullAll };

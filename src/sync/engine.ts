@@ -38,7 +38,8 @@ import { backoffDelay, systemClock, type BackoffOptions, type Clock } from "./cl
 import type { HttpClient } from "./http.ts";
 import { SyncLease, type ProcessIdentity } from "./lease.ts";
 import { CURSOR_KEY } from "./pull.ts";
-import { pullAll, pushAll, type CycleContext } from "./cycle.ts";
+import { PROTOCOL_V1 } from "./cycle.ts";
+import type { CycleContext, SyncTransport } from "./transport.ts";
 import { cursorSeq, LiveStream } from "./live/stream.ts";
 import { applyLiveChanges, type LiveChanges } from "./live/apply.ts";
 import type { LiveStatus, StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
@@ -74,17 +75,6 @@ export interface SyncEngineOptions {
 }
 
 const LIVE_OFF: LiveStatus = { enabled: false, connected: false, since: null, lastEventAt: null, lastEventId: null };
-
-/** The push and pull steps of a cycle; the engine only decides when they run. */
-export interface SyncTransport {
-  /** Drains the outbox; throws on failure (the engine backs off). */
-  push(ctx: CycleContext, result: SyncResult): Promise<void>;
-  /** Applies the server's changes; throws on failure. */
-  pull(ctx: CycleContext, result: SyncResult): Promise<void>;
-}
-
-/** Protocol v1 against the Stowage server. */
-export const PROTOCOL_V1: SyncTransport = { push: pushAll, pull: pullAll };
 
 export class SyncEngine {
   readonly events = new Emitter<SyncEvents>();

@@ -1,6 +1,6 @@
 import { StowageError } from "../errors.ts";
 import { all, placeholders, run, type Executor } from "../store/sql.ts";
-import type { CycleContext } from "./cycle.ts";
+import type { CycleContext } from "./transport.ts";
 import { CURSOR_KEY, cursorSeq } from "./pull.ts";
 import { rebaseDocs, type ServerDoc } from "./rebase.ts";
 import type { SyncResult } from "./types.ts";

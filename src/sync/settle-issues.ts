@@ -1,6 +1,6 @@
 import { first, type Executor } from "../store/sql.ts";
 import { CURSOR_KEY, cursorSeq } from "./pull.ts";
-import type { SyncIssue } from "./push.ts";
+import type { SyncIssue } from "./types.ts";
 import { rebaseDocs, type ServerDoc } from "./rebase.ts";
 import { markForRefresh } from "./refresh.ts";
 

@@ -7,7 +7,7 @@ import { tempDir } from "../helpers/tmp.ts";
 import { openRest } from "./helpers.ts";
 import { resolveRestConfig } from "../../src/sync/rest/config.ts";
 import { restTransport } from "../../src/sync/rest/transport.ts";
-import type { CycleContext } from "../../src/sync/cycle.ts";
+import type { CycleContext } from "../../src/sync/transport.ts";
 import { startReferenceServer, type ReferenceServer } from "./reference-server.ts";
 
 /** The seed's "Verification" section, all four steps, against a server shaped like its API. */

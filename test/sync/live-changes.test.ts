@@ -10,7 +10,7 @@ import { serve } from "../../src/runtime/serve.ts";
 import { createKey, createServerHandler, openServerStore, type ServerStore } from "../../src/server/index.ts";
 import { EVENT_MAX_CHANGES } from "../../src/server/events/changes.ts";
 import { openStowage, type Stowage, type StowageOptions } from "../../src/stowage.ts";
-import type { CycleContext } from "../../src/sync/cycle.ts";
+import type { CycleContext } from "../../src/sync/transport.ts";
 import { applyLiveChanges, liveChangesOf } from "../../src/sync/live/apply.ts";
 import { CURSOR_KEY } from "../../src/sync/pull.ts";
 import { countingAdapter, type SqlEvent } from "../helpers/counting-sqlite.ts";

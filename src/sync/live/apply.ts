@@ -21,7 +21,7 @@ import type { Store } from "../../store/store.ts";
 import type { ParsedPage } from "../pull.ts";
 import { applyParsed, CURSOR_KEY, pageOf, writeChanges } from "../pull.ts";
 import { OWN_TOP_KEY, ownTopAllows } from "../own-top.ts";
-import type { CycleContext } from "../cycle.ts";
+import type { CycleContext } from "../transport.ts";
 import type { SyncResult } from "../types.ts";
 
 /** A change event with its commit's changes: the page takes a client from `v1.<prev>` to `v1.<seq>`. */

@@ -1,7 +1,7 @@
 import type { JsonObject } from "../../json.ts";
 import { run, type Executor } from "../../store/sql.ts";
 import type { Store } from "../../store/store.ts";
-import type { CycleContext } from "../cycle.ts";
+import type { CycleContext } from "../transport.ts";
 import { resourceOf } from "./config.ts";
 import type { RestClient } from "./client.ts";
 

@@ -1,4 +1,4 @@
-import type { SyncTransport } from "../engine.ts";
+import type { SyncTransport } from "../transport.ts";
 import type { FetchFn } from "../http.ts";
 import { RestClient } from "./client.ts";
 import type { ResolvedRestConfig } from "./config.ts";
