@@ -2,7 +2,7 @@
  * The read rules of the checker (check.ts lists every rule): ryw, monotonic, atomic, missed,
  * cursor and lease, judged over each process's reads with the facts check() learnt.
  */
-import type { CheckOptions, Facts, Line } from "./check.ts";
+import type { CheckOptions, Facts, Line } from "./check-types.ts";
 
 export function checkReads(facts: Facts, add: (rule: string, message: string) => void, options: CheckOptions): void {
   const { histories, all, ops, byToken, applied, refused, verOf, groups, tokenWriterFile, fileClient, k, ownDeletesOf, refusedToken, laterDelete } = facts;

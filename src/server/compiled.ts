@@ -1,8 +1,7 @@
 import type { Compilable, Kysely } from "kysely";
 import { REUSABLE_PLAN, type PipelineStatement } from "../adapter.ts";
 import { all, run, type Executor } from "../store/sql.ts";
-import type { SqlFamily } from "./dialect-sql.ts";
-import type { ServerTables } from "./schema.ts";
+import type { ServerTables, SqlFamily } from "./tables.ts";
 
 /**
  * Builder queries of the per-request path, compiled once per SQL family and then run as

@@ -1,13 +1,14 @@
 import { sql, type Kysely, type RawBuilder, type Transaction } from "kysely";
 import type { Migration } from "kysely/migration";
-import type { ServerTables } from "./schema.ts";
+import type { ServerTables, SqlFamily } from "./tables.ts";
 import { compiledOnce } from "./compiled.ts";
+import { CHANGES_CHANNEL, KEYS_CHANNEL } from "../adapter.ts";
 
 /**
  * The only place server SQL differs between SQLite and PostgreSQL. Everything else is
  * Kysely builder code both accept.
  */
-export type SqlFamily = "sqlite" | "postgres";
+export type { SqlFamily };
 
 /**
  * Reads the tenant's counters and, on PostgreSQL, locks its row until commit, which is what
@@ -84,11 +85,8 @@ export async function migrationTableSchema(db: Kysely<any>, family: SqlFamily): 
   return rows[0]?.schema ?? undefined;
 }
 
-/** The channel every committed change of a tenant is announced on, payload `<tenantId>:<seq>`. */
-export const CHANGES_CHANNEL = "stowage_changes";
-
-/** The channel every update or delete of an API key row is announced on, payload the key's id. */
-export const KEYS_CHANNEL = "stowage_keys";
+// The notification channels' names belong to the adapter contract (src/adapter.ts).
+export { CHANGES_CHANNEL, KEYS_CHANNEL };
 
 const POSTGRES_MIGRATIONS: Record<string, Migration> = {
   "0001_server_postgres": {

@@ -13,14 +13,9 @@ import type { ServerStore } from "./store.ts";
 import { writeTransaction, type WriteTx } from "./tx.ts";
 import type { StowageErrorIssue } from "../errors.ts";
 import type { RuleRunner } from "./rules.ts";
+import type { PushLimits } from "./push-limits.ts";
 
-/** Push limits the server enforces beyond the zod schema. */
-export interface PushLimits {
-  /** Largest JSON text of one value, in characters. */
-  maxValueChars: number;
-  /** Deepest nesting of a value. */
-  maxValueDepth: number;
-}
+export type { PushLimits };
 
 /**
  * The checks zod cannot express: op ids strictly increasing, `tx` groups contiguous, values
