@@ -11,7 +11,7 @@ import { typedQuery, type CollectionDeclarations, type ReadOnlyKysely, type View
 import type { BackoffOptions, Clock } from "./sync/clock.ts";
 import { SyncEngine } from "./sync/engine.ts";
 import { Credentials, type GetToken } from "./sync/credentials.ts";
-import { HttpClient, type FetchFn } from "./sync/http.ts";
+import { HttpClient, type FetchFn } from "./sync/v1/http.ts";
 import type { SyncIssue } from "./sync/types.ts";
 import { RemoteCollection, RemoteFirstCollection, type DocCollection } from "./sync/remote-collection.ts";
 import type { StowageMode, SyncEvents, SyncResult, SyncStatus } from "./sync/types.ts";

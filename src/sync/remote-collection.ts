@@ -7,7 +7,7 @@ import type { Collection, Input } from "../store/collection.ts";
 import type { SearchOptions, SearchResult } from "../search/types.ts";
 import type { CollectionOptions, Doc, ListOptions, ListPage } from "../store/types.ts";
 import { validateDoc } from "../store/validate.ts";
-import type { HttpClient } from "./http.ts";
+import type { HttpClient } from "./v1/http.ts";
 
 /** What every collection handle offers, whether it reads SQLite, the server, or both. */
 export interface DocCollection<T extends object = JsonObject> {

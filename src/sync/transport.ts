@@ -1,18 +1,15 @@
 /**
  * The engine's transport seam: what a transport's push and pull steps get from the engine
- * (CycleContext) and what the engine calls (SyncTransport). Protocol v1 is cycle.ts's
- * PROTOCOL_V1; a REST API Stowage does not own is rest/transport.ts.
+ * (CycleContext) and what the engine calls (SyncTransport). Protocol v1 is v1/cycle.ts's
+ * protocolV1(http); a REST API Stowage does not own is rest/transport.ts.
  */
 import type { Store } from "../store/store.ts";
-import type { HttpClient } from "./http.ts";
 import type { SyncIssue, SyncResult, SyncState } from "./types.ts";
 
 /** The steps of one sync cycle (engine.ts schedules them); what they need from the engine. */
 export interface CycleContext {
   /** The local store. */
   store: Store;
-  /** Protocol v1 client. */
-  http: HttpClient;
   /** Largest pull page, in changes. */
   pullLimit: number;
   /** Step trace for tests (`push:500`, `pull:0`, `reset`). */

@@ -33,7 +33,7 @@ const idMap = (s: Stowage) => all<{ collection: string; local_id: string; server
 
 /** What a cycle step needs, without the engine (for running one step alone). */
 function stepsFor(s: Stowage): CycleContext {
-  return { store: s.store!, http: null as never, pullLimit: 1000, trace: () => {}, setState: () => {}, markOnline: () => {}, renewLease: async () => {}, emitIssue: () => {} };
+  return { store: s.store!, pullLimit: 1000, trace: () => {}, setState: () => {}, markOnline: () => {}, renewLease: async () => {}, emitIssue: () => {} };
 }
 
 beforeAll(async () => {

@@ -11,8 +11,8 @@ import { createKey, createServerHandler, openServerStore, type ServerStore } fro
 import { EVENT_MAX_CHANGES } from "../../src/server/events/changes.ts";
 import { openStowage, type Stowage, type StowageOptions } from "../../src/stowage.ts";
 import type { CycleContext } from "../../src/sync/transport.ts";
-import { applyLiveChanges, liveChangesOf } from "../../src/sync/live/apply.ts";
-import { CURSOR_KEY } from "../../src/sync/pull.ts";
+import { applyLiveChanges, liveChangesOf } from "../../src/sync/v1/live/apply.ts";
+import { CURSOR_KEY } from "../../src/sync/v1/pull.ts";
 import { countingAdapter, type SqlEvent } from "../helpers/counting-sqlite.ts";
 import { openEvents, seqOf, type SseItem } from "../helpers/sse.ts";
 import { tempDir } from "../helpers/tmp.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { HttpClient } from "../../src/sync/http.ts";
-import { LiveStream, cursorSeq } from "../../src/sync/live/stream.ts";
-import { SseParser, type SseMessage } from "../../src/sync/live/sse.ts";
+import { HttpClient } from "../../src/sync/v1/http.ts";
+import { LiveStream, cursorSeq } from "../../src/sync/v1/live/stream.ts";
+import { SseParser, type SseMessage } from "../../src/sync/v1/live/sse.ts";
 import { FakeClock } from "./fake-server.ts";
 
 describe("SSE parser", () => {

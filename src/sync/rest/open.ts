@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import type { CollectionOptions } from "../../store/types.ts";
-import { HttpClient, type FetchFn } from "../http.ts";
+import { HttpClient, type FetchFn } from "../v1/http.ts";
 import type { DocCollection } from "../remote-collection.ts";
 import type { SyncTransport } from "../transport.ts";
 import type { StowageMode } from "../types.ts";

@@ -1,15 +1,15 @@
-import { StowageError } from "../errors.ts";
-import type { JsonObject } from "../json.ts";
-import { WIRE_LIMITS, type OpResult } from "../protocol/wire.ts";
-import { all, INTEGER_PARAM, placeholders, run, type Executor } from "../store/sql.ts";
-import type { Store } from "../store/store.ts";
+import { StowageError } from "../../errors.ts";
+import type { JsonObject } from "../../json.ts";
+import { WIRE_LIMITS, type OpResult } from "../../protocol/wire.ts";
+import { all, INTEGER_PARAM, placeholders, run, type Executor } from "../../store/sql.ts";
+import type { Store } from "../../store/store.ts";
 import type { HttpClient } from "./http.ts";
-import type { ServerDoc } from "./rebase.ts";
+import type { ServerDoc } from "../rebase.ts";
 import { noteOwnTop } from "./own-top.ts";
 import { markForRefresh } from "./refresh.ts";
 import { settleIssues } from "./settle-issues.ts";
 import { CURSOR_KEY, pageOf, type ParsedPage } from "./pull.ts";
-import type { SyncIssue } from "./types.ts";
+import type { SyncIssue } from "../types.ts";
 
 /**
  * Ops per push request: the protocol's most (a local transaction holds no more, so a group

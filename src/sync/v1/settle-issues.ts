@@ -1,7 +1,7 @@
-import { first, type Executor } from "../store/sql.ts";
+import { first, type Executor } from "../../store/sql.ts";
 import { CURSOR_KEY, cursorSeq } from "./pull.ts";
-import type { SyncIssue } from "./types.ts";
-import { rebaseDocs, type ServerDoc } from "./rebase.ts";
+import type { SyncIssue } from "../types.ts";
+import { rebaseDocs, type ServerDoc } from "../rebase.ts";
 import { markForRefresh } from "./refresh.ts";
 
 /**
