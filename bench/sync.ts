@@ -1,6 +1,6 @@
 import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
 import { openStowage, type Stowage, type StowageOptions } from "../src/stowage.ts";
-import { PUSH_BATCH_OPS } from "../src/sync/push.ts";
+import { PUSH_BATCH_OPS } from "../src/sync/v1/push.ts";
 import { spawnServer, type SpawnedServer } from "../test/helpers/server.ts";
 import { tempDir } from "../test/helpers/tmp.ts";
 import { makeDocs } from "./local.ts";

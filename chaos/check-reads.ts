@@ -2,7 +2,7 @@
  * The read rules of the checker (check.ts lists every rule): ryw, monotonic, atomic, missed,
  * cursor and lease, judged over each process's reads with the facts check() learnt.
  */
-import type { CheckOptions, Facts, Line } from "./check.ts";
+import type { CheckOptions, Facts, Line } from "./check-types.ts";
 import { cursorSeq } from "../src/protocol/cursor.ts";
 
 export function checkReads(facts: Facts, add: (rule: string, message: string) => void, options: CheckOptions): void {

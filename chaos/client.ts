@@ -14,8 +14,8 @@ import { appendFileSync, readFileSync } from "node:fs";
 import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
 import { openStowage } from "../src/stowage.ts";
 import { systemClock } from "../src/sync/clock.ts";
-import type { FetchFn } from "../src/sync/http.ts";
-import { SseParser } from "../src/sync/live/sse.ts";
+import type { FetchFn } from "../src/sync/v1/http.ts";
+import { SseParser } from "../src/sync/v1/live/sse.ts";
 import { Rng } from "./prng.ts";
 
 export interface ClientConfig {

@@ -75,3 +75,24 @@ export function sqlitePragmas(options: SqliteFileOptions): string {
     "pragma foreign_keys = on;",
   ].join(" ");
 }
+
+// PostgreSQL notifications: the server's triggers (src/server/dialect-sql.ts) send on these
+// channels and the postgres adapter (adapters/postgres/notify.ts) listens, so both sides
+// import the names from here rather than the adapter importing the server.
+
+/** The channel every committed change of a tenant is announced on, payload `<tenantId>:<seq>`. */
+export const CHANGES_CHANNEL = "stowage_changes";
+
+/** The channel every update or delete of an API key row is announced on, payload the key's id. */
+export const KEYS_CHANNEL = "stowage_keys";
+
+/**
+ * A source of key-row change notifications (the postgres adapter's LISTEN); the server's key
+ * cache (src/server/auth/key-cache.ts) trusts cached rows only while it is live.
+ */
+export interface KeyInvalidations {
+  /** True while every change to a key row reaches `onChange` (LISTEN is in place). */
+  readonly live: boolean;
+  /** `fn(id)`: key `id` changed or was deleted; `fn(undefined)`: changes may have been missed. */
+  onChange(fn: (keyId: string | undefined) => void): () => void;
+}

@@ -12,9 +12,9 @@ export type { SearchEngine, SearchHit, SearchMatch, SearchOptions, SearchResult 
 export { openStowage, resolveConfig, Stowage, type ResolvedConfig, type StowageOptions, type SyncIssueRecord } from "./stowage.ts";
 export { SyncEngine, type SyncEngineOptions } from "./sync/engine.ts";
 export type { DocCollection } from "./sync/remote-collection.ts";
-export type { SyncIssue } from "./sync/push.ts";
+export type { SyncIssue } from "./sync/types.ts";
 export type { RestConfig } from "./sync/rest/config.ts";
 export type { CreateMapping, FeedMapping, GetMapping, ItemMapping, OperationMapping } from "./sync/rest/mapping.ts";
 export { checkRest, formatCheckTable, type CheckOptions, type CheckReport, type CheckRow } from "./sync/rest/check.ts";
-export type { SyncTransport } from "./sync/engine.ts";
+export type { SyncTransport } from "./sync/transport.ts";
 export type * from "./sync/types.ts";

@@ -11,8 +11,8 @@ import { typedQuery, type CollectionDeclarations, type ReadOnlyKysely, type View
 import type { BackoffOptions, Clock } from "./sync/clock.ts";
 import { SyncEngine } from "./sync/engine.ts";
 import { Credentials, type GetToken } from "./sync/credentials.ts";
-import { HttpClient, type FetchFn } from "./sync/http.ts";
-import type { SyncIssue } from "./sync/push.ts";
+import { HttpClient, type FetchFn } from "./sync/v1/http.ts";
+import type { SyncIssue } from "./sync/types.ts";
 import { RemoteCollection, RemoteFirstCollection, type DocCollection } from "./sync/remote-collection.ts";
 import type { StowageMode, SyncEvents, SyncResult, SyncStatus } from "./sync/types.ts";
 import type { RestConfig } from "./sync/rest/config.ts";
@@ -125,7 +125,8 @@ type HandleEvents = SyncEvents & Pick<StoreEvents, "write" | "pulled" | "change"
 /** Opens Stowage in the mode options and environment ask for. */
 export async function openStowage(options: StowageOptions = {}): Promise<Stowage> {
   // REST: the key decides the mode (the URL is the config's); protocol v1 clients stay unused.
-  const rest = options.rest ? restSetup(options.rest, options, options.syncDisabled ?? truthy((options.env ?? readEnv()).STOWAGE_SYNC_DISABLE)) : null;
+  const env = options.env ?? readEnv();
+  const rest = options.rest ? restSetup(options.rest, { apiKey: options.apiKey, env, fetch: options.fetch }, options.syncDisabled ?? truthy(env.STOWAGE_SYNC_DISABLE)) : null;
   const config = rest ? { ...resolveConfig({ ...options, url: "" }), mode: rest.mode } : resolveConfig(options);
   const credentials = options.getToken ? Credentials.provider(options.getToken, options.clock ? () => options.clock!.now() : undefined) : Credentials.fixed(config.apiKey ?? "");
   const http = rest ? null : config.url ? new HttpClient({ url: config.url, credentials, fetch: options.fetch }) : null;

@@ -1,6 +1,5 @@
 import pg from "pg";
-import type { KeyInvalidations } from "../../src/server/auth/key-cache.ts";
-import { CHANGES_CHANNEL, KEYS_CHANNEL } from "../../src/server/dialect-sql.ts";
+import { CHANGES_CHANNEL, KEYS_CHANNEL, type KeyInvalidations } from "../../src/adapter.ts";
 import { postgresConnectionSettings } from "./connection.ts";
 
 /**

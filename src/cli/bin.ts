@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 // The `stowage` entry: runtime glue only. Everything else is in main.ts and commands/.
 import pkg from "../../package.json" with { type: "json" };
-import { createProcessIo } from "../runtime/cli-io.ts";
+import { createProcessIo } from "./process-io.ts";
 import { runCli } from "./main.ts";
 
 const argv = process.argv.slice(2);

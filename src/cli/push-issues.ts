@@ -1,4 +1,4 @@
-import type { SyncIssue } from "../sync/push.ts";
+import type { SyncIssue } from "../sync/types.ts";
 import { EXIT, type CliContext } from "./context.ts";
 import { CliFailure } from "./output.ts";
 

@@ -1,6 +1,17 @@
 import { hostname } from "node:os";
 import { randomToken } from "../ids.ts";
-import type { ProcessIdentity } from "../sync/lease.ts";
+
+/** The process holding a lease, as this runtime glue describes it for src/sync/lease.ts. */
+export interface ProcessIdentity {
+  /** Operating-system process id. */
+  pid: number;
+  /** Host name: a pid means nothing on another machine (a database file on a shared volume). */
+  host: string;
+  /** Random per process: tells this process from an earlier one that had the same pid. */
+  incarnation: string;
+  /** Whether a process with this pid exists on this host (`kill(pid, 0)`: ESRCH means no). */
+  isAlive(pid: number): boolean;
+}
 
 /** Distinguishes this process from an earlier one that had the same pid (pids are reused). */
 const INCARNATION = randomToken(8);

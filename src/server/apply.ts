@@ -1,57 +1,11 @@
 import type { Kysely } from "kysely";
-import type { ErrorInfo } from "../protocol/wire.ts";
 import { mergePatch, type JsonObject } from "../json.ts";
 import type { ServerDialect } from "./sql/dialect.ts";
 import type { DocWriteRow } from "./docs-sql.ts";
-import type { RuleRunner } from "./rules.ts";
-import { num, type ServerTables } from "./schema.ts";
+import type { DocState, RuleRunner, WriteOp, WriteOutcome } from "./write-op.ts";
+import { num, type ServerTables } from "./tables.ts";
 
-/** One write to apply: a pushed op, or a direct PUT/PATCH/DELETE. */
-export interface WriteOp {
-  /** The pushed op's id, for messages (absent for direct writes). */
-  opId?: number;
-  /** Ops sharing a defined `tx` and adjacent in the list are applied all-or-nothing. */
-  tx?: number;
-  /** A valid collection name. */
-  collection: string;
-  /** A valid document id. */
-  id: string;
-  /** Create or replace, merge patch, or delete. */
-  op: "put" | "patch" | "delete";
-  /** The document (put) or merge patch (patch). */
-  value?: JsonObject;
-  /** Strict check: the version the writer last saw; null means "no live document". */
-  baseVersion?: number | null;
-  /** This op's writer when it differs from `ApplyContext.writer` (group commit applies several clients' pushes in one call). */
-  writer?: string | null;
-  /** This op's rules when they differ from `ApplyContext.rules` (each push of a group has its own principal). */
-  rules?: RuleRunner;
-}
-
-/** What happened to one WriteOp. */
-export interface WriteOutcome {
-  /** Applied, refused for a stale base version, or refused for good. */
-  status: "applied" | "conflict" | "rejected";
-  /** The change's sequence number (applied), or the current version (conflict). */
-  version?: number;
-  /** The current value on conflict (null when absent or deleted); the new value when applied. */
-  value?: JsonObject | null;
-  /** Why a conflict or rejection happened. */
-  error?: ErrorInfo;
-}
-
-export interface DocState {
-  /** Version: the sequence number of the latest change. */
-  seq: number;
-  /** A tombstone. */
-  deleted: boolean;
-  /** clientId of the latest change, null for direct writes. */
-  writer: string | null;
-  /** JSON text of the value, null for a tombstone. */
-  body: string | null;
-  /** Parsed `body`, filled on first need. */
-  value?: JsonObject;
-}
+export type { DocState, WriteOp, WriteOutcome };
 
 /**
  * A document row this transaction wrote, in its final state: exactly the rows whose seq is

@@ -2,7 +2,7 @@ import type { Compilable, Kysely } from "kysely";
 import { REUSABLE_PLAN, type PipelineStatement } from "../adapter.ts";
 import { all, run, type Executor } from "../store/sql.ts";
 import type { ServerDialect } from "./sql/dialect.ts";
-import type { ServerTables } from "./schema.ts";
+import type { ServerTables } from "./tables.ts";
 
 /**
  * Builder queries of the per-request path, compiled once per SQL dialect and then run as

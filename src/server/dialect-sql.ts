@@ -1,7 +1,8 @@
 import type { Kysely, RawBuilder, Transaction } from "kysely";
-import type { ServerTables } from "./schema.ts";
+import type { ServerTables } from "./tables.ts";
 import { compiledOnce } from "./compiled.ts";
 import type { ServerDialect } from "./sql/dialect.ts";
+import { CHANGES_CHANNEL, KEYS_CHANNEL } from "../adapter.ts";
 
 /**
  * Server SQL helpers every store shares; what differs between stores is in sql/ (ServerDialect).
@@ -66,11 +67,8 @@ export function opaqueParam<T extends string | number>(dialect: ServerDialect, v
 /** Rows per multi-row statement: PostgreSQL allows 65,535 parameters, SQLite 32,766. */
 export const MAX_ROWS_PER_STATEMENT = 500;
 
-/** The channel every committed change of a tenant is announced on, payload `<tenantId>:<seq>`. */
-export const CHANGES_CHANNEL = "stowage_changes";
-
-/** The channel every update or delete of an API key row is announced on, payload the key's id. */
-export const KEYS_CHANNEL = "stowage_keys";
+// The notification channels' names belong to the adapter contract (src/adapter.ts).
+export { CHANGES_CHANNEL, KEYS_CHANNEL };
 
 /**
  * A stored body's JSON text with object keys in the order a jsonb column gives them back

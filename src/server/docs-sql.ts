@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
 import { all, run } from "../store/sql.ts";
-import type { ServerTables } from "./schema.ts";
+import type { ServerTables } from "./tables.ts";
 
 /**
  * The two statements of every push, in raw SQL: the query builder spent more time building

@@ -3,7 +3,7 @@ import type { JsonObject } from "../json.ts";
 import { compareValues, compileWhere, field, getField } from "./filter.ts";
 import { opaqueParam } from "./dialect-sql.ts";
 import { HttpError } from "./http.ts";
-import { num } from "./schema.ts";
+import { num } from "./tables.ts";
 import type { ServerStore } from "./store.ts";
 
 /** Most live documents a filtered or ordered listing scans in memory. */

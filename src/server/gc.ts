@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import { lockTenant } from "./dialect-sql.ts";
-import { num } from "./schema.ts";
+import { num } from "./tables.ts";
 import type { ServerStore } from "./store.ts";
 
 export interface GcOptions {

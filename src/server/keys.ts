@@ -4,7 +4,7 @@ import { keyCacheOf, type KeyRow } from "./auth/key-cache.ts";
 import type { Scope } from "./auth/principal.ts";
 import { compiledOnce } from "./compiled.ts";
 import { opaqueParam } from "./dialect-sql.ts";
-import { num } from "./schema.ts";
+import { num } from "./tables.ts";
 import type { ServerStore } from "./store.ts";
 
 /** A tenant: one isolated data space; every key belongs to exactly one. */

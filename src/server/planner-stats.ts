@@ -1,5 +1,5 @@
 import { sql, type Kysely } from "kysely";
-import type { ServerTables } from "./schema.ts";
+import type { ServerTables } from "./tables.ts";
 
 /** Rows a table holds before its first ANALYZE: a scan of fewer costs less than the ANALYZE. */
 const MIN_ROWS = 1000;

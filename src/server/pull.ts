@@ -1,6 +1,6 @@
 import { StowageError, describeValue } from "../errors.ts";
 import type { Kysely } from "kysely";
-import { num, type ServerTables } from "./schema.ts";
+import { num, type ServerTables } from "./tables.ts";
 import type { ServerStore } from "./store.ts";
 import { compiledOnce } from "./compiled.ts";
 import { ReplicaBehind } from "./replica.ts";

@@ -1,6 +1,6 @@
 import type { PushRequest, PushResponse } from "../protocol/wire.ts";
 import type { CommitChanges } from "./events/changes.ts";
-import type { PushLimits } from "./push.ts";
+import type { PushLimits } from "./push-limits.ts";
 import type { RuleRunner } from "./rules.ts";
 import type { ServerStore } from "./store.ts";
 

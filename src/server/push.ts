@@ -7,7 +7,7 @@ import { lockedTenant, lockTenant, MAX_ROWS_PER_STATEMENT, TENANT_LOCK } from ".
 import { PG_WRITE_DOCS_CTES, pgSelectStates, pgWriteDocsParams } from "./docs-sql.ts";
 import type { ServerDialect } from "./sql/dialect.ts";
 import { SQLITE } from "./sql/sqlite.ts";
-import { num, type ServerTables } from "./schema.ts";
+import { num, type ServerTables } from "./tables.ts";
 import { all, run } from "../store/sql.ts";
 import { REUSABLE_PLAN } from "../adapter.ts";
 import { compiledOnce } from "./compiled.ts";
@@ -16,14 +16,9 @@ import type { ServerStore } from "./store.ts";
 import { writeTransaction, type WriteTx } from "./tx.ts";
 import type { StowageErrorIssue } from "../errors.ts";
 import type { RuleRunner } from "./rules.ts";
+import type { PushLimits } from "./push-limits.ts";
 
-/** Push limits the server enforces beyond the zod schema. */
-export interface PushLimits {
-  /** Largest JSON text of one value, in characters. */
-  maxValueChars: number;
-  /** Deepest nesting of a value. */
-  maxValueDepth: number;
-}
+export type { PushLimits };
 
 /**
  * The checks zod cannot express: op ids strictly increasing, `tx` groups contiguous, values

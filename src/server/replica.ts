@@ -1,5 +1,5 @@
 import { HttpError } from "./http.ts";
-import { num } from "./schema.ts";
+import { num } from "./tables.ts";
 import type { ServerStore } from "./store.ts";
 
 /**

@@ -7,8 +7,10 @@
  */
 import type { StowageErrorIssue } from "../errors.ts";
 import { isPlainObject, type JsonObject } from "../json.ts";
-import type { DocState, WriteOp, WriteOutcome } from "./apply.ts";
+import type { DocState, Evaluated, RuleRunner, WriteOp, WriteOutcome } from "./write-op.ts";
 import type { Principal } from "./keys.ts";
+
+export type { Evaluated, RuleRunner };
 
 /** A write as the rules see it. */
 export interface RuleOp {
@@ -63,14 +65,6 @@ export interface RulesOptions {
   schemas?: Record<string, DocSchema>;
   /** Custom conflict resolution for last-writer-wins puts and patches. */
   resolve?: ResolveHook;
-}
-
-/** Base evaluation of one op, as apply.ts computes it without rules. */
-export type Evaluated = { outcome: WriteOutcome; next?: DocState };
-
-/** The rules bound to one request's principal; apply.ts calls it for every fresh op. */
-export interface RuleRunner {
-  evaluate(op: WriteOp, current: () => JsonObject | null, base: () => Evaluated): Promise<Evaluated>;
 }
 
 /** The rules bound to a principal, or undefined when none are installed (apply.ts's fast path). */

@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import { PIPELINE, type PipelineStatement } from "../adapter.ts";
 import { isStowageError } from "../errors.ts";
 import { all, run } from "../store/sql.ts";
-import type { ServerTables } from "./schema.ts";
+import type { ServerTables } from "./tables.ts";
 import type { ServerStore } from "./store.ts";
 
 /**

@@ -1,8 +1,7 @@
 import { SelectQueryNode, type CompiledQuery, type QueryResult } from "kysely";
 import { StowageError } from "../errors.ts";
 import { SingleConnectionDriver, type HeldConnection } from "./single-connection-driver.ts";
-import type { DirectConnection } from "../store/sql.ts";
-import type { SyncSqliteDatabase, SyncSqliteStatement } from "./sync-database.ts";
+import type { DirectConnection, SyncSqliteDatabase, SyncSqliteStatement } from "./sync-database.ts";
 
 const STATEMENT_CACHE_SIZE = 256;
 

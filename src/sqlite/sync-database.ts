@@ -1,3 +1,5 @@
+import type { QueryResult } from "kysely";
+
 /**
  * The few calls Stowage needs from a synchronous SQLite driver (bun:sqlite, node:sqlite).
  * Adapters wrap their driver in this shape; nothing driver-specific leaks into the core.
@@ -18,4 +20,9 @@ export interface SyncSqliteStatement {
   all(parameters: readonly unknown[]): unknown[];
   /** Runs a writer. */
   run(parameters: readonly unknown[]): { changes: number | bigint; lastInsertRowid: number | bigint };
+}
+
+/** A connection that runs a statement synchronously (the bun:sqlite and node:sqlite drivers' one). */
+export interface DirectConnection {
+  executeSync<R>(sql: string, parameters: readonly unknown[]): QueryResult<R>;
 }

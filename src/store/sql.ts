@@ -1,12 +1,8 @@
-import { RawNode, createQueryId, type CompiledQuery, type Kysely, type QueryResult } from "kysely";
+import { RawNode, createQueryId, type CompiledQuery, type Kysely } from "kysely";
+import type { DirectConnection } from "../sqlite/sync-database.ts";
 
 /** Anything that runs a compiled query: the Kysely instance or an open transaction. */
 export type Executor = Pick<Kysely<any>, "executeQuery">;
-
-/** A connection that runs a statement synchronously (the bun:sqlite and node:sqlite drivers' one). */
-export interface DirectConnection {
-  executeSync<R>(sql: string, parameters: readonly unknown[]): QueryResult<R>;
-}
 
 /**
  * Inside a transaction on a synchronous SQLite driver, raw statements run on the connection

@@ -27,7 +27,7 @@
  * One cycle runs at a time; requests made meanwhile coalesce into the next one. Background
  * cycles never reject: failures go to status, the `error` event and the backoff timer. Only
  * the process holding the lease (see lease.ts) talks to the server. The steps of a cycle
- * (push drain, pull pages, reset) are in cycle.ts; this file decides when they run.
+ * (push drain, pull pages, reset) are in v1/cycle.ts; this file decides when they run.
  */
 import { StowageError } from "../errors.ts";
 import { randomToken } from "../ids.ts";
@@ -35,13 +35,14 @@ import { Emitter } from "../store/events.ts";
 import { all } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
 import { backoffDelay, systemClock, type BackoffOptions, type Clock } from "./clock.ts";
-import type { HttpClient } from "./http.ts";
+import type { HttpClient } from "./v1/http.ts";
 import { SyncLease, type ProcessIdentity } from "./lease.ts";
-import { CURSOR_KEY } from "./pull.ts";
-import { pullAll, pushAll, type CycleContext } from "./cycle.ts";
-import { LiveStream } from "./live/stream.ts";
+import { CURSOR_KEY } from "./v1/pull.ts";
+import { protocolV1 } from "./v1/cycle.ts";
+import type { CycleContext, SyncTransport } from "./transport.ts";
+import { LiveStream } from "./v1/live/stream.ts";
 import { cursorSeq } from "../protocol/cursor.ts";
-import { applyLiveChanges, type LiveChanges } from "./live/apply.ts";
+import { applyLiveChanges, type LiveChanges } from "./v1/live/apply.ts";
 import type { LiveStatus, StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
 
 export interface SyncEngineOptions {
@@ -70,22 +71,11 @@ export interface SyncEngineOptions {
   liveHeartbeatTimeoutMs?: number;
   /** Live stream reconnect schedule (default 1 s doubling to 30 s, jittered). */
   liveBackoff?: BackoffOptions;
-  /** How a cycle pushes and pulls (default: protocol v1, cycle.ts); src/sync/rest/ has a REST one. */
+  /** How a cycle pushes and pulls (default: protocol v1, v1/cycle.ts); src/sync/rest/ has a REST one. */
   transport?: SyncTransport;
 }
 
 const LIVE_OFF: LiveStatus = { enabled: false, connected: false, since: null, lastEventAt: null, lastEventId: null };
-
-/** The push and pull steps of a cycle; the engine only decides when they run. */
-export interface SyncTransport {
-  /** Drains the outbox; throws on failure (the engine backs off). */
-  push(ctx: CycleContext, result: SyncResult): Promise<void>;
-  /** Applies the server's changes; throws on failure. */
-  pull(ctx: CycleContext, result: SyncResult): Promise<void>;
-}
-
-/** Protocol v1 against the Stowage server. */
-export const PROTOCOL_V1: SyncTransport = { push: pushAll, pull: pullAll };
 
 export class SyncEngine {
   readonly events = new Emitter<SyncEvents>();
@@ -100,6 +90,8 @@ export class SyncEngine {
   readonly #trace: (line: string) => void;
   readonly #mode: StowageMode;
   readonly #transport: SyncTransport;
+  /** The protocol v1 transport over `http` (the default one). */
+  readonly #v1: SyncTransport;
   #state: SyncState = "stopped";
   /** The one queued request: "pull" (a live poke) and "push" together make a full cycle. */
   #want: "push" | "pull" | "full" | null = null;
@@ -144,7 +136,8 @@ export class SyncEngine {
       onPoke: (seq, changes) => void this.#onPoke(seq, changes),
       onConnected: (up) => this.#onLive(up),
     });
-    this.#transport = options.transport ?? PROTOCOL_V1;
+    this.#v1 = protocolV1(this.#http);
+    this.#transport = options.transport ?? this.#v1;
   }
 
   get state(): SyncState {
@@ -248,7 +241,7 @@ export class SyncEngine {
    * waits for it, and its apply checks the cursor it left, pulling on anything but `v1.<prev>`.
    */
   #canRide(changes: LiveChanges | null): boolean {
-    return changes !== null && this.#transport === PROTOCOL_V1 && this.#want === null;
+    return changes !== null && this.#transport === this.#v1 && this.#want === null;
   }
 
   /**
@@ -287,7 +280,7 @@ export class SyncEngine {
         for (const w of waiters) w.resolve(result);
         if (kind !== "push") this.events.emit("sync", result);
         // A refusal's document goes back to the server's state at once, not at the next
-        // interval: a pull-only cycle fetches it (refresh.ts).
+        // interval: a pull-only cycle fetches it (v1/refresh.ts).
         else if (result.issues.length > 0 && this.#started) this.#request("pull");
       } catch (e) {
         for (const w of waiters) w.reject(e);
@@ -319,11 +312,10 @@ export class SyncEngine {
     return result;
   }
 
-  /** What the cycle steps (cycle.ts) need from the engine. */
+  /** What the cycle steps (v1/cycle.ts, rest/) need from the engine. */
   #steps(): CycleContext {
     return {
       store: this.#store,
-      http: this.#http,
       pullLimit: this.#pullLimit,
       trace: this.#trace,
       setState: (state) => this.#setState(state),

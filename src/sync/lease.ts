@@ -1,19 +1,11 @@
 import { first, run } from "../store/sql.ts";
 import type { Store } from "../store/store.ts";
+import type { ProcessIdentity } from "../runtime/process.ts";
+
+export type { ProcessIdentity };
 
 const LEASE_KEY = "sync_lease";
 
-/** The process holding a lease, as runtime glue (src/runtime/process.ts) describes it. */
-export interface ProcessIdentity {
-  /** Operating-system process id. */
-  pid: number;
-  /** Host name: a pid means nothing on another machine (a database file on a shared volume). */
-  host: string;
-  /** Random per process: tells this process from an earlier one that had the same pid. */
-  incarnation: string;
-  /** Whether a process with this pid exists on this host (`kill(pid, 0)`: ESRCH means no). */
-  isAlive(pid: number): boolean;
-}
 /** While another process holds the lease, look again at most this often (writes come in bursts). */
 const BUSY_RECHECK_MS = 1000;
 

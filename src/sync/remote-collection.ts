@@ -7,7 +7,7 @@ import type { Collection, Input } from "../store/collection.ts";
 import type { SearchOptions, SearchResult } from "../search/types.ts";
 import type { CollectionOptions, Doc, ListOptions, ListPage } from "../store/types.ts";
 import { validateDoc } from "../store/validate.ts";
-import type { HttpClient } from "./http.ts";
+import type { HttpClient } from "./v1/http.ts";
 
 /** What every collection handle offers, whether it reads SQLite, the server, or both. */
 export interface DocCollection<T extends object = JsonObject> {
@@ -33,6 +33,19 @@ export interface DocCollection<T extends object = JsonObject> {
   watch(query: ListOptions, callback: (items: Doc<T>[]) => void): () => void;
 }
 
+/**
+ * putMany without a local store (http-only, over protocol v1 or a REST API): one put per
+ * document, in order; there is no transaction to make several atomic, so that is refused.
+ */
+export async function putEach<T extends object>(collection: DocCollection<T>, values: Input<T>[], options: { atomic?: boolean }): Promise<Doc<T>[]> {
+  if (options.atomic && values.length > 1) {
+    throw new StowageError("config", `putMany({ atomic: true }) on ${collection.name} needs a local store; http-only mode writes each document on its own`);
+  }
+  const out: Doc<T>[] = [];
+  for (const v of values) out.push(await collection.put(v));
+  return out;
+}
+
 /** http-only mode: every read and write is one call on `/v1/docs`; nothing is stored locally. */
 export class RemoteCollection<T extends object = JsonObject> implements DocCollection<T> {
   readonly name: string;
@@ -55,13 +68,8 @@ export class RemoteCollection<T extends object = JsonObject> implements DocColle
   }
 
   /** One request per document: direct access has no batch endpoint, and no atomicity. */
-  async putMany(values: Input<T>[], options: { atomic?: boolean } = {}): Promise<Doc<T>[]> {
-    if (options.atomic && values.length > 1) {
-      throw new StowageError("config", `putMany({ atomic: true }) on ${this.name} needs a local store; http-only mode writes each document on its own`);
-    }
-    const out: Doc<T>[] = [];
-    for (const v of values) out.push(await this.put(v));
-    return out;
+  putMany(values: Input<T>[], options: { atomic?: boolean } = {}): Promise<Doc<T>[]> {
+    return putEach(this, values, options);
   }
 
   async patch(id: string, patch: Partial<T> | JsonObject): Promise<Doc<T>> {

@@ -1,6 +1,6 @@
 import type { StowageError } from "../errors.ts";
 import type { AuthStatus } from "./credentials.ts";
-import type { SyncIssue } from "./push.ts";
+import type { JsonObject } from "../json.ts";
 
 /** What the engine is doing right now. */
 export type SyncState = "stopped" | "idle" | "pushing" | "pulling" | "backoff";
@@ -86,4 +86,26 @@ export interface SyncEvents extends Record<string, unknown> {
   online: boolean;
   /** The live event stream went up (true) or down (false). */
   live: boolean;
+}
+
+/** A conflict or rejection, as stored in `_stowage_conflicts` and emitted to the application. */
+export interface SyncIssue {
+  /** `conflict` (stale strict write; the server value was kept) or `rejected` (can never apply). */
+  kind: "conflict" | "rejected";
+  /** The refused op's id in the outbox. */
+  opId: number;
+  /** Collection of the document. */
+  collection: string;
+  /** Document id. */
+  id: string;
+  /** `put`, `patch` or `delete`. */
+  op: string;
+  /** The local value or patch that was refused (null for delete). */
+  value: JsonObject | null;
+  /** Server state on conflict (null when deleted or absent, or unknown for a rejection). */
+  serverValue: JsonObject | null;
+  /** Server version on conflict. */
+  serverVersion: number | null;
+  /** The server's reason, e.g. `not_found: document todos/x does not exist`. */
+  message: string;
 }

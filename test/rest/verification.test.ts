@@ -7,7 +7,7 @@ import { tempDir } from "../helpers/tmp.ts";
 import { openRest } from "./helpers.ts";
 import { resolveRestConfig } from "../../src/sync/rest/config.ts";
 import { restTransport } from "../../src/sync/rest/transport.ts";
-import type { CycleContext } from "../../src/sync/cycle.ts";
+import type { CycleContext } from "../../src/sync/transport.ts";
 import { startReferenceServer, type ReferenceServer } from "./reference-server.ts";
 
 /** The seed's "Verification" section, all four steps, against a server shaped like its API. */
@@ -33,7 +33,7 @@ const idMap = (s: Stowage) => all<{ collection: string; local_id: string; server
 
 /** What a cycle step needs, without the engine (for running one step alone). */
 function stepsFor(s: Stowage): CycleContext {
-  return { store: s.store!, http: null as never, pullLimit: 1000, trace: () => {}, setState: () => {}, markOnline: () => {}, renewLease: async () => {}, emitIssue: () => {} };
+  return { store: s.store!, pullLimit: 1000, trace: () => {}, setState: () => {}, markOnline: () => {}, renewLease: async () => {}, emitIssue: () => {} };
 }
 
 beforeAll(async () => {

@@ -175,8 +175,8 @@ describe("a conflict answer replayed from the server's record", () => {
     await sb.put({ id: "n", by: "b", v: 2 }); // version 3
     await b.sync();
     // A pull while the refused put is still pending: version 3 is held behind it.
-    const { applyPage } = await import("../../src/sync/pull.ts");
-    const { HttpClient } = await import("../../src/sync/http.ts");
+    const { applyPage } = await import("../../src/sync/v1/pull.ts");
+    const { HttpClient } = await import("../../src/sync/v1/http.ts");
     const http = new HttpClient({ url: s.url, apiKey: s.key });
     await applyPage(a.store!, await http.pull((await a.store!.getMeta("sync_cursor")) ?? null, 100));
     // The resend is answered from the record: conflict, with version 2's value.

@@ -85,8 +85,8 @@ describe("clients over the real server", () => {
     await a.collection("tasks").patch("t", { title: "final" });
     await a.sync();
     // B pulls first (engine internals: push would also work; pull only shows the rebase).
-    const { applyPage } = await import("../../src/sync/pull.ts");
-    const { HttpClient } = await import("../../src/sync/http.ts");
+    const { applyPage } = await import("../../src/sync/v1/pull.ts");
+    const { HttpClient } = await import("../../src/sync/v1/http.ts");
     const http = new HttpClient({ url: server.url, apiKey: server.key });
     const text = await http.pull((await b.store!.getMeta("sync_cursor")) ?? null, 100);
     await applyPage(b.store!, text);

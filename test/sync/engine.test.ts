@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { Store } from "../../src/store/store.ts";
 import { SyncEngine } from "../../src/sync/engine.ts";
-import { HttpClient } from "../../src/sync/http.ts";
+import { HttpClient } from "../../src/sync/v1/http.ts";
 import type { SyncState } from "../../src/sync/types.ts";
 import { tempDir } from "../helpers/tmp.ts";
 import { FakeClock, FakeServer } from "./fake-server.ts";
@@ -271,7 +271,7 @@ describe("sync engine (injected clock and fetch)", () => {
     server.write("todos", "k", { v: 2 }); // another client recreates k after the delete
     // A pull (a live poke's) while the delete is still pending: the pending delete wins locally.
     const http = new HttpClient({ url: "http://fake", apiKey: "k", fetch: server.fetch as any });
-    const { applyPage } = await import("../../src/sync/pull.ts");
+    const { applyPage } = await import("../../src/sync/v1/pull.ts");
     await applyPage(store, await http.pull((await store.getMeta("sync_cursor")) ?? null, 100));
     expect(await todos.get("k")).toBeUndefined();
     // The resend answers duplicate: the delete came before v2, so v2 is the document now.
@@ -292,7 +292,7 @@ describe("sync engine (injected clock and fetch)", () => {
     // Pull only (server down for push is not needed: pull happens after push, so block push by dropping it)
     server.dropAfterCommit = 0;
     const http = new HttpClient({ url: "http://fake", apiKey: "k", fetch: server.fetch as any });
-    const { applyPage } = await import("../../src/sync/pull.ts");
+    const { applyPage } = await import("../../src/sync/v1/pull.ts");
     await applyPage(store, await http.pull(await store.getMeta("sync_cursor") ?? null, 100));
     expect(await todos.get("d")).toEqual({ id: "d", title: "new", done: true });
     await engine.sync();
@@ -329,7 +329,7 @@ describe("sync engine (injected clock and fetch)", () => {
     await notes.patch("n", { mine: 1 }); // based on v1: stale
     // A pull while the patch is pending: theirs, with the patch on top, at v2.
     const http = new HttpClient({ url: "http://fake", apiKey: "k", fetch: server.fetch as any });
-    const { applyPage } = await import("../../src/sync/pull.ts");
+    const { applyPage } = await import("../../src/sync/v1/pull.ts");
     await applyPage(store, await http.pull((await store.getMeta("sync_cursor")) ?? null, 100));
     await notes.put({ id: "n", body: "final" }); // based on v2: current
     const r = await engine.push();
@@ -349,7 +349,7 @@ describe("sync engine (injected clock and fetch)", () => {
     server.write("todos", "k", { w: "theirs" }); // v2, not pulled yet
     await todos.patch("k", { w: "mine" });
     await engine.push(); // applied at v3 and settled
-    const { applyParsed } = await import("../../src/sync/pull.ts");
+    const { applyParsed } = await import("../../src/sync/v1/pull.ts");
     // The event for the commit (1, 2], arriving only now.
     const event = { changes: [{ collection: "todos", id: "k", version: 2, value: { id: "k", w: "theirs" }, deleted: false }], cursor: "v1.2" };
     expect(await applyParsed(store, event, "v1.1")).toBe(false);
@@ -415,7 +415,7 @@ describe("sync engine (injected clock and fetch)", () => {
     // Ops still pending at the reset survive it and are rebased on the resynced values.
     await todos.patch("keep", { again: 1 });
     await todos.put({ id: "offline-only" });
-    const { applyPage, resetSyncedState } = await import("../../src/sync/pull.ts");
+    const { applyPage, resetSyncedState } = await import("../../src/sync/v1/pull.ts");
     await resetSyncedState(store.db);
     expect(await todos.get("offline-only")).toEqual({ id: "offline-only" });
     const http = new HttpClient({ url: "http://fake", apiKey: "k", fetch: server.fetch as any });

@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from "bun:test";
 import { isStowageError } from "../../src/errors.ts";
-import { HttpClient } from "../../src/sync/http.ts";
+import { HttpClient } from "../../src/sync/v1/http.ts";
 
 // The request timeout covers the whole exchange, the answer's body included: a server (or a
 // proxy) that sends the headers and then nothing must not hold a sync, and its lease, forever.

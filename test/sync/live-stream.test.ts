@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { HttpClient } from "../../src/sync/http.ts";
-import { LiveStream } from "../../src/sync/live/stream.ts";
+import { HttpClient } from "../../src/sync/v1/http.ts";
+import { LiveStream } from "../../src/sync/v1/live/stream.ts";
 import { cursorSeq } from "../../src/protocol/cursor.ts";
-import { SseParser, type SseMessage } from "../../src/sync/live/sse.ts";
+import { SseParser, type SseMessage } from "../../src/sync/v1/live/sse.ts";
 import { FakeClock } from "./fake-server.ts";
 
 describe("SSE parser", () => {

@@ -181,8 +181,8 @@ describe("strict collections and resets against the real server", () => {
       // B, behind the purge horizon, has offline edits queued.
       await b.collection("t").patch("edited", { byB: true });
       await b.collection("t").put({ id: "new-on-b" });
-      const { HttpClient } = await import("../../src/sync/http.ts");
-      const { applyPage, resetSyncedState } = await import("../../src/sync/pull.ts");
+      const { HttpClient } = await import("../../src/sync/v1/http.ts");
+      const { applyPage, resetSyncedState } = await import("../../src/sync/v1/pull.ts");
       const http = new HttpClient({ url: own.url, apiKey: own.key });
       const answer = await http.pull((await b.store!.getMeta("sync_cursor")) ?? null, 100);
       expect((await applyPage(b.store!, answer)).reset).toBe(true);

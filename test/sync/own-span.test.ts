@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { Stowage, StowageOptions } from "../../src/stowage.ts";
-import { ownSpan } from "../../src/sync/push.ts";
+import { ownSpan } from "../../src/sync/v1/push.ts";
 import type { TestServer } from "../helpers/server.ts";
 import { testScope } from "../helpers/scope.ts";
 import { loggedClient, serverHash, stateHash } from "./clients.ts";

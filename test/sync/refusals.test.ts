@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { createKey, revokeKey } from "../../src/server/index.ts";
 import { openStowage, type Stowage } from "../../src/stowage.ts";
-import type { FetchFn } from "../../src/sync/http.ts";
+import type { FetchFn } from "../../src/sync/v1/http.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/tmp.ts";
 

@@ -1,3 +1,4 @@
+import type { KeyInvalidations } from "../../adapter.ts";
 import type { ServerStore } from "../store.ts";
 
 /**
@@ -23,12 +24,7 @@ import type { ServerStore } from "../store.ts";
  *   died silently (no error, no notifications): revocation then takes at most that long.
  * Only rows of keys that authenticated are kept (a stream of wrong keys cannot fill it).
  */
-export interface KeyInvalidations {
-  /** True while every change to a key row reaches `onChange` (LISTEN is in place). */
-  readonly live: boolean;
-  /** `fn(id)`: key `id` changed or was deleted; `fn(undefined)`: changes may have been missed. */
-  onChange(fn: (keyId: string | undefined) => void): () => void;
-}
+export type { KeyInvalidations };
 
 /** A key's row as authentication reads it (keys.ts, KEY_ROW). */
 export interface KeyRow {

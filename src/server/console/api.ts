@@ -12,7 +12,7 @@ import { HttpError, json, readJson } from "../http.ts";
 import { createKey, createTenant, findTenant, listKeys, listTenants, revokeKey, type Tenant } from "../keys.ts";
 import { listClients } from "../ops/clients.ts";
 import { num } from "../schema.ts";
-import type { ConsoleOptions } from "./index.ts";
+import type { ConsoleOptions } from "./options.ts";
 import type { ChangeStreams } from "./changes.ts";
 import { summarize } from "./summary.ts";
 import { callHook } from "../ops/hooks.ts";

@@ -9,31 +9,14 @@
  * for the key again. The pages carry a strict CSP (no inline script, no eval, same origin
  * only), nosniff and frame-ancestors 'none'.
  */
-import type { ChangeFeed } from "../events/feed.ts";
 import { errorResponse, HttpError, json } from "../http.ts";
 import { constantTimeEqual } from "../keys.ts";
-import type { ServerHooks } from "../ops/hooks.ts";
-import type { Metrics } from "../ops/metrics.ts";
-import type { ServerStore } from "../store.ts";
 import { consoleApi } from "./api.ts";
+import type { ConsoleOptions } from "./options.ts";
 import { CONSOLE_ASSETS } from "./assets.ts";
 import { ChangeStreams } from "./changes.ts";
 
-export interface ConsoleOptions {
-  store: ServerStore;
-  /** The admin key (≥ 16 characters); the only credential the console accepts. */
-  adminKey: string;
-  /** The server's change feed: console edits publish to it and the live page subscribes. */
-  feed?: ChangeFeed;
-  /** The metrics registry the charts sample. */
-  metrics?: Metrics;
-  limits?: { maxValueChars?: number; maxValueDepth?: number };
-  /** The server's clock in ms (the time a console edit is written with); default Date.now. */
-  now?: () => number;
-  /** The server's observers: console edits are counted like `/v1/docs` writes (hooks.wrote). */
-  hooks?: ServerHooks;
-  onError?: (e: unknown) => void;
-}
+export type { ConsoleOptions };
 
 export const CONSOLE_PATH = "/console";
 

@@ -2,7 +2,7 @@ import type { Kysely, RawBuilder, SelectQueryBuilder, Transaction } from "kysely
 import type { Migration } from "kysely/migration";
 import type { DocStateRow, DocWriteRow } from "../docs-sql.ts";
 import type { PlannerStats } from "../planner-stats.ts";
-import type { ServerTables } from "../schema.ts";
+import type { ServerTables } from "../tables.ts";
 
 /**
  * Everything the server's SQL does differently on one database, as one object (after Kysely's

@@ -1,6 +1,6 @@
 import { StowageError, describeValue } from "../../errors.ts";
 import type { JsonObject } from "../../json.ts";
-import type { FetchFn } from "../http.ts";
+import type { FetchFn } from "../v1/http.ts";
 import { RestClient, serverIdOf } from "./client.ts";
 import { resolveRestConfig, type RestConfig } from "./config.ts";
 import { readFeed, type FeedRead } from "./feed.ts";

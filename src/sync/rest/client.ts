@@ -1,6 +1,6 @@
 import { StowageError } from "../../errors.ts";
 import type { JsonValue } from "../../json.ts";
-import type { FetchFn } from "../http.ts";
+import type { FetchFn } from "../v1/http.ts";
 import type { ResolvedRestConfig } from "./config.ts";
 import { resolvePointer } from "./pointer.ts";
 

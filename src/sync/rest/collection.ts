@@ -6,7 +6,7 @@ import type { Input } from "../../store/collection.ts";
 import type { SearchResult } from "../../search/types.ts";
 import type { CollectionOptions, Doc, FieldFilter, ListOptions, ListPage } from "../../store/types.ts";
 import { validateDoc } from "../../store/validate.ts";
-import type { DocCollection } from "../remote-collection.ts";
+import { putEach, type DocCollection } from "../remote-collection.ts";
 import { compareServerIds, serverIdOf, type RestClient } from "./client.ts";
 import { resourceOf } from "./config.ts";
 import { readFeed } from "./feed.ts";
@@ -55,13 +55,8 @@ export class RestCollection<T extends object = JsonObject> implements DocCollect
     return { ...doc, id } as Doc<T>;
   }
 
-  async putMany(values: Input<T>[], options: { atomic?: boolean } = {}): Promise<Doc<T>[]> {
-    if (options.atomic && values.length > 1) {
-      throw new StowageError("config", `putMany({ atomic: true }) on ${this.name} needs a local store; http-only mode writes each document on its own`);
-    }
-    const out: Doc<T>[] = [];
-    for (const v of values) out.push(await this.put(v));
-    return out;
+  putMany(values: Input<T>[], options: { atomic?: boolean } = {}): Promise<Doc<T>[]> {
+    return putEach(this, values, options);
   }
 
   async patch(id: string, patch: Partial<T> | JsonObject): Promise<Doc<T>> {

@@ -1,5 +1,5 @@
 import type { Store } from "../../store/store.ts";
-import type { CycleContext } from "../cycle.ts";
+import type { CycleContext } from "../transport.ts";
 import type { RestClient } from "./client.ts";
 import type { ResolvedRestConfig } from "./config.ts";
 import { readFeed } from "./feed.ts";

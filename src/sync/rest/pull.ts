@@ -1,4 +1,4 @@
-import type { CycleContext } from "../cycle.ts";
+import type { CycleContext } from "../transport.ts";
 import { rebaseDocs, type ServerDoc } from "../rebase.ts";
 import type { SyncResult } from "../types.ts";
 import { isDocId } from "../../names.ts";

@@ -1,8 +1,8 @@
 import { StowageError, describeValue } from "../../errors.ts";
 import type { JsonObject } from "../../json.ts";
 import { first, run } from "../../store/sql.ts";
-import type { CycleContext } from "../cycle.ts";
-import type { OutboxRow } from "../push.ts";
+import type { CycleContext } from "../transport.ts";
+import type { OutboxRow } from "../v1/push.ts";
 import type { SyncResult } from "../types.ts";
 import { RestClient, compareServerIds, serverIdOf } from "./client.ts";
 import { readFeed } from "./feed.ts";

@@ -1,7 +1,8 @@
 import type { JsonObject } from "../../json.ts";
 import { all, first, run } from "../../store/sql.ts";
-import type { CycleContext } from "../cycle.ts";
-import type { OutboxRow, SyncIssue } from "../push.ts";
+import type { CycleContext } from "../transport.ts";
+import type { OutboxRow } from "../v1/push.ts";
+import type { SyncIssue } from "../types.ts";
 import { rebaseDocs } from "../rebase.ts";
 import type { SyncResult } from "../types.ts";
 import { forget } from "./id-map.ts";

@@ -1,7 +1,7 @@
-import type { JsonObject } from "../../json.ts";
 import { run, type Executor } from "../../store/sql.ts";
 import type { Store } from "../../store/store.ts";
-import type { CycleContext } from "../cycle.ts";
+import type { CycleContext } from "../transport.ts";
+import type { SyncIssue } from "../types.ts";
 import { resourceOf } from "./config.ts";
 import type { RestClient } from "./client.ts";
 
@@ -76,16 +76,11 @@ export async function flushRepairs(ctx: CycleContext, client: RestClient): Promi
 }
 
 /** An entry in the issues list (`Stowage.issues()`); REST adds kinds `repaired` and `gone`. */
-export interface RestIssue {
-  kind: "conflict" | "rejected" | "repaired" | "gone";
-  opId: number;
-  collection: string;
-  id: string;
-  op: string;
-  value: JsonObject | null;
-  serverValue: JsonObject | null;
-  message: string;
-}
+/**
+ * A SyncIssue (sync/types.ts) as a REST API produces it: an API has no versions, and two more
+ * kinds: `repaired` (a duplicate create deleted) and `gone` (an update answered 404).
+ */
+export type RestIssue = Omit<SyncIssue, "kind" | "serverVersion"> & { kind: SyncIssue["kind"] | "repaired" | "gone" };
 
 export async function recordIssue(db: Executor, now: number, issue: RestIssue): Promise<void> {
   await run(

@@ -1,5 +1,5 @@
-import type { SyncTransport } from "../engine.ts";
-import type { FetchFn } from "../http.ts";
+import type { SyncTransport } from "../transport.ts";
+import type { FetchFn } from "../v1/http.ts";
 import { RestClient } from "./client.ts";
 import type { ResolvedRestConfig } from "./config.ts";
 import { restPull } from "./pull.ts";

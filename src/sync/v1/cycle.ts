@@ -1,45 +1,23 @@
-import { StowageError, describeValue } from "../errors.ts";
-import type { OpResult } from "../protocol/wire.ts";
-import { plainCursorSeq } from "../protocol/cursor.ts";
-import { changedIdsOf, emitChanges, noteChanged, type ChangedIds } from "../store/changes.ts";
-import type { Store } from "../store/store.ts";
-import type { HttpClient } from "./http.ts";
+import { StowageError, describeValue } from "../../errors.ts";
+import type { OpResult } from "../../protocol/wire.ts";
+import { changedIdsOf, emitChanges, noteChanged, type ChangedIds } from "../../store/changes.ts";
+import type { Store } from "../../store/store.ts";
+import { plainCursorSeq } from "../../protocol/cursor.ts";
 import { applyParsed, applyParsedIn, CURSOR_KEY, parsePage, type ParsedPage } from "./pull.ts";
-import type { Executor } from "../store/sql.ts";
+import type { Executor } from "../../store/sql.ts";
 import { refreshDocs } from "./refresh.ts";
 import { applyStage, clearStage, stagePage } from "./stage.ts";
-import { isForbiddenWhole, isRefusedWhole, prepareBatch, PUSH_BATCH_OPS, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome, type SyncIssue } from "./push.ts";
-import type { SyncResult, SyncState } from "./types.ts";
+import { isForbiddenWhole, isRefusedWhole, prepareBatch, PUSH_BATCH_OPS, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome } from "./push.ts";
+import type { CycleContext, SyncTransport } from "../transport.ts";
+import type { V1Context } from "./context.ts";
+import type { HttpClient } from "./http.ts";
+import type { SyncResult } from "../types.ts";
 
 /** A staged pull names at most this many changed ids in `change` events (README "Live"). */
 const CHANGE_IDS = 50_000;
 
 /** Pull pages larger than this make the next page smaller. */
 const PAGE_BYTES = 8 * 1024 * 1024;
-
-/** The steps of one sync cycle (engine.ts schedules them); what they need from the engine. */
-export interface CycleContext {
-  /** The local store. */
-  store: Store;
-  /** Protocol v1 client. */
-  http: HttpClient;
-  /** Largest pull page, in changes. */
-  pullLimit: number;
-  /** Step trace for tests (`push:500`, `pull:0`, `reset`). */
-  trace: (line: string) => void;
-  /** Reports the engine state (pushing, pulling). */
-  setState: (state: SyncState) => void;
-  /** Records reachability after an exchange (null error: it answered). */
-  markOnline: (error: unknown) => void;
-  /** Renews the sync lease before each request; throws when another process took it. */
-  renewLease: () => Promise<void>;
-  /** Emits a conflict or rejection to the application. */
-  emitIssue: (issue: SyncIssue) => void;
-  /** A full cycle: a push that empties the outbox asks for the pull page in the same request. */
-  pullWithPush?: boolean;
-  /** Set by pushAll when that page was applied: the cycle's pull has nothing left to fetch. */
-  pulledWithPush?: boolean;
-}
 
 /**
  * The pull page a push asks for (pullWithPush) holds at most this many changes: a small sync
@@ -54,7 +32,7 @@ const PULL_WITH_PUSH_LIMIT = 100;
  * are sent strictly in op id order, one request at a time, reading batch N+1 only reads
  * entries after N's last op id, and settling batch N touches only entries ≤ N's last op id.
  */
-export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<void> {
+export async function pushAll(ctx: V1Context, result: SyncResult): Promise<void> {
   let isolate = false;
   let batch = await prepareBatch(ctx.store, 0, isolate);
   if (!batch) return;
@@ -121,7 +99,7 @@ export async function pushAll(ctx: CycleContext, result: SyncResult): Promise<vo
  * observed at once so a failure (e.g. the store closing) never goes unhandled; awaiting it
  * later still throws that failure.
  */
-function readAhead(ctx: CycleContext, batch: PreparedBatch): Promise<PreparedBatch | null> {
+function readAhead(ctx: V1Context, batch: PreparedBatch): Promise<PreparedBatch | null> {
   const read = prepareBatch(ctx.store, batch.lastOpId, false);
   read.catch(() => {});
   return read;
@@ -137,7 +115,7 @@ function readAhead(ctx: CycleContext, batch: PreparedBatch): Promise<PreparedBat
  * batch before, the read of the one after): a 50,000-op push spent 12.5 ms per 1,000-op batch
  * where the server needed 6.5.
  */
-async function send(ctx: CycleContext, batch: PreparedBatch, unsettled: PreparedBatch = batch, pull?: { cursor: string; limit: number }): Promise<{ outcome: Promise<PushOutcome> }> {
+async function send(ctx: V1Context, batch: PreparedBatch, unsettled: PreparedBatch = batch, pull?: { cursor: string; limit: number }): Promise<{ outcome: Promise<PushOutcome> }> {
   await ctx.renewLease();
   return { outcome: sendBatch(ctx.http, batch, unsettled.rows[0].op_id - 1, pull) };
 }
@@ -147,14 +125,14 @@ async function send(ctx: CycleContext, batch: PreparedBatch, unsettled: Prepared
  * (docs/PROTOCOL.md, "Pull with the push"). Not without a cursor (a first pull is applied as
  * a reset, staged) nor from any other cursor form than `v1.<seq>`: the cycle's own pull does those.
  */
-async function pullWithPush(ctx: CycleContext): Promise<{ cursor: string; limit: number } | undefined> {
+async function pullWithPush(ctx: V1Context): Promise<{ cursor: string; limit: number } | undefined> {
   if (!ctx.pullWithPush) return undefined;
   const cursor = await ctx.store.getMeta(CURSOR_KEY);
   return cursor && plainCursorSeq(cursor) !== null ? { cursor, limit: Math.min(ctx.pullLimit, PULL_WITH_PUSH_LIMIT) } : undefined;
 }
 
 /** Reports a whole-pull page applied (`more: false`, with its cursor). */
-function pageDone(ctx: CycleContext, page: Extract<ParsedPage, { reset: false }>, result: SyncResult): void {
+function pageDone(ctx: V1Context, page: Extract<ParsedPage, { reset: false }>, result: SyncResult): void {
   const n = page.changes.length;
   ctx.trace(`pull:${n}`);
   result.pulled += n;
@@ -170,12 +148,12 @@ function pageDone(ctx: CycleContext, page: Extract<ParsedPage, { reset: false }>
  * current one is written locally, so server, network and local writes overlap, with at most
  * two pages in memory. Then documents waiting for their server value are refreshed.
  */
-export async function pullAll(ctx: CycleContext, result: SyncResult): Promise<void> {
+export async function pullAll(ctx: V1Context, result: SyncResult): Promise<void> {
   if (!ctx.pulledWithPush) await pullPages(ctx, result);
   await refreshDocs(ctx, result);
 }
 
-async function pullPages(ctx: CycleContext, result: SyncResult): Promise<void> {
+async function pullPages(ctx: V1Context, result: SyncResult): Promise<void> {
   ctx.setState("pulling");
   let limit = ctx.pullLimit;
   /** The server asked for a full resync: stage it from the start, apply it with the reset. */
@@ -258,7 +236,7 @@ const TAIL = /"cursor":"([^"\\]*)","more":(true|false)\}\s*$/;
  * Pages are bounded in documents, not bytes: with large documents, ask for fewer per page so
  * memory stays flat (and grow back once they are small again).
  */
-function nextLimit(ctx: CycleContext, limit: number, bytes: number): number {
+function nextLimit(ctx: V1Context, limit: number, bytes: number): number {
   return bytes > PAGE_BYTES ? Math.max(10, Math.floor(limit / 4)) : Math.min(ctx.pullLimit, limit * 2);
 }
 
@@ -269,7 +247,7 @@ type PageOutcome = { ok: true; text: string } | { ok: false; error: unknown };
  * function returning a promise would adopt it, and awaiting the lease would then wait for
  * the answer too. It never rejects (it may be left in flight when a local write fails).
  */
-async function fetchPage(ctx: CycleContext, cursor: string | null, limit: number): Promise<{ outcome: Promise<PageOutcome> }> {
+async function fetchPage(ctx: V1Context, cursor: string | null, limit: number): Promise<{ outcome: Promise<PageOutcome> }> {
   await ctx.renewLease();
   return {
     outcome: ctx.http.pull(cursor, limit, ctx.store.clientId).then(
@@ -279,9 +257,17 @@ async function fetchPage(ctx: CycleContext, cursor: string | null, limit: number
   };
 }
 
-async function answer(ctx: CycleContext, inflight: { outcome: Promise<PageOutcome> }): Promise<string> {
+async function answer(ctx: V1Context, inflight: { outcome: Promise<PageOutcome> }): Promise<string> {
   const outcome = await inflight.outcome;
   ctx.markOnline(outcome.ok ? null : outcome.error);
   if (!outcome.ok) throw outcome.error;
   return outcome.text;
+}
+
+/** Protocol v1 against the Stowage server, over `http`. */
+export function protocolV1(http: HttpClient): SyncTransport {
+  // The same context object goes to a cycle's push and then its pull (pushAll sets
+  // pulledWithPush for pullAll to read), so the client is added to it, not to a copy.
+  const v1 = (ctx: CycleContext): V1Context => Object.assign(ctx, { http });
+  return { push: (ctx, result) => pushAll(v1(ctx), result), pull: (ctx, result) => pullAll(v1(ctx), result) };
 }

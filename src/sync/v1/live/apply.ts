@@ -14,16 +14,16 @@
  * statements it needs (one read of cursor, own-top mark and outbox; the upsert; the cursor):
  * with pending local edits it hands the page to applyParsed instead, which rebases them.
  */
-import type { Change } from "../../protocol/wire.ts";
-import { formatCursor, plainCursorSeq } from "../../protocol/cursor.ts";
-import { changedIdsOf, emitChanges } from "../../store/changes.ts";
-import { first } from "../../store/sql.ts";
-import type { Store } from "../../store/store.ts";
+import type { Change } from "../../../protocol/wire.ts";
+import { changedIdsOf, emitChanges } from "../../../store/changes.ts";
+import { first } from "../../../store/sql.ts";
+import type { Store } from "../../../store/store.ts";
+import { formatCursor, plainCursorSeq } from "../../../protocol/cursor.ts";
 import type { ParsedPage } from "../pull.ts";
 import { applyParsed, CURSOR_KEY, pageOf, writeChanges } from "../pull.ts";
 import { OWN_TOP_KEY, ownTopAllows } from "../own-top.ts";
-import type { CycleContext } from "../cycle.ts";
-import type { SyncResult } from "../types.ts";
+import type { CycleContext } from "../../transport.ts";
+import type { SyncResult } from "../../types.ts";
 
 /** A change event with its commit's changes: the page takes a client from `v1.<prev>` to `v1.<seq>`. */
 export interface LiveChanges {

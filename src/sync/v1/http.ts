@@ -1,7 +1,7 @@
-import { StowageError } from "../errors.ts";
-import type { JsonObject } from "../json.ts";
-import { Credentials } from "./credentials.ts";
-import type { DocListResponse, DocResponse, PushResponse } from "../protocol/wire.ts";
+import { StowageError } from "../../errors.ts";
+import type { JsonObject } from "../../json.ts";
+import { Credentials } from "../credentials.ts";
+import type { DocListResponse, DocResponse, PushResponse } from "../../protocol/wire.ts";
 
 /** The `fetch` the client calls; injected in tests, globalThis.fetch otherwise. */
 export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;

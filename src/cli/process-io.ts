@@ -2,10 +2,10 @@ import { createReadStream, createWriteStream, readFileSync, statSync } from "nod
 import type { Readable, Writable } from "node:stream";
 import type { StowageAdapter } from "../adapter.ts";
 import { StowageError, describeValue } from "../errors.ts";
-import type { CliIo, Writer } from "../cli/context.ts";
-import { CliFailure } from "../cli/output.ts";
-import { runtimeName } from "./runtime.ts";
-import { defaultDbPath, defaultServerDbPath, ensureParentDir, makeTempDir } from "./paths.ts";
+import type { CliIo, Writer } from "./context.ts";
+import { CliFailure } from "./output.ts";
+import { runtimeName } from "../runtime/runtime.ts";
+import { defaultDbPath, defaultServerDbPath, ensureParentDir, makeTempDir } from "../runtime/paths.ts";
 
 /** The CLI's window on the process: stdio, files, the SQLite driver of this runtime. */
 export function createProcessIo(version: string, self: string): CliIo {

@@ -1,13 +1,13 @@
-import { StowageError, describeValue } from "../errors.ts";
-import type { JsonObject } from "../json.ts";
-import { isCollectionName, isDocId } from "../names.ts";
-import type { Change } from "../protocol/wire.ts";
-import { cursorSeq } from "../protocol/cursor.ts";
-import { changedIdsOf, emitChanges } from "../store/changes.ts";
-import { all, placeholders, run, type Executor } from "../store/sql.ts";
-import type { Store } from "../store/store.ts";
+import { StowageError, describeValue } from "../../errors.ts";
+import type { JsonObject } from "../../json.ts";
+import { isCollectionName, isDocId } from "../../names.ts";
+import type { Change } from "../../protocol/wire.ts";
+import { changedIdsOf, emitChanges } from "../../store/changes.ts";
+import { all, placeholders, run, type Executor } from "../../store/sql.ts";
+import type { Store } from "../../store/store.ts";
+import { cursorSeq } from "../../protocol/cursor.ts";
 import { ownWritesAtOrBelow } from "./own-top.ts";
-import { rebaseDocs } from "./rebase.ts";
+import { rebaseDocs } from "../rebase.ts";
 
 /** Meta key holding the opaque pull cursor. */
 export const CURSOR_KEY = "sync_cursor";

@@ -1,15 +1,16 @@
-import { StowageError } from "../errors.ts";
-import type { JsonObject } from "../json.ts";
-import { WIRE_LIMITS, type OpResult } from "../protocol/wire.ts";
-import { formatCursor } from "../protocol/cursor.ts";
-import { all, INTEGER_PARAM, placeholders, run, type Executor } from "../store/sql.ts";
-import type { Store } from "../store/store.ts";
+import { StowageError } from "../../errors.ts";
+import type { JsonObject } from "../../json.ts";
+import { WIRE_LIMITS, type OpResult } from "../../protocol/wire.ts";
+import { all, INTEGER_PARAM, placeholders, run, type Executor } from "../../store/sql.ts";
+import type { Store } from "../../store/store.ts";
+import { formatCursor } from "../../protocol/cursor.ts";
 import type { HttpClient } from "./http.ts";
-import type { ServerDoc } from "./rebase.ts";
+import type { ServerDoc } from "../rebase.ts";
 import { noteOwnTop } from "./own-top.ts";
 import { markForRefresh } from "./refresh.ts";
 import { settleIssues } from "./settle-issues.ts";
 import { CURSOR_KEY, pageOf, type ParsedPage } from "./pull.ts";
+import type { SyncIssue } from "../types.ts";
 
 /**
  * Ops per push request: the protocol's most (a local transaction holds no more, so a group
@@ -29,28 +30,6 @@ export interface OutboxRow {
   op: string;
   body: string | null;
   base_version: number | null;
-}
-
-/** A conflict or rejection, as stored in `_stowage_conflicts` and emitted to the application. */
-export interface SyncIssue {
-  /** `conflict` (stale strict write; the server value was kept) or `rejected` (can never apply). */
-  kind: "conflict" | "rejected";
-  /** The refused op's id in the outbox. */
-  opId: number;
-  /** Collection of the document. */
-  collection: string;
-  /** Document id. */
-  id: string;
-  /** `put`, `patch` or `delete`. */
-  op: string;
-  /** The local value or patch that was refused (null for delete). */
-  value: JsonObject | null;
-  /** Server state on conflict (null when deleted or absent, or unknown for a rejection). */
-  serverValue: JsonObject | null;
-  /** Server version on conflict. */
-  serverVersion: number | null;
-  /** The server's reason, e.g. `not_found: document todos/x does not exist`. */
-  message: string;
 }
 
 /** What one push batch did. */

@@ -1,8 +1,8 @@
-import { first, type Executor } from "../store/sql.ts";
+import { first, type Executor } from "../../store/sql.ts";
 import { CURSOR_KEY } from "./pull.ts";
-import { cursorSeq } from "../protocol/cursor.ts";
-import type { SyncIssue } from "./push.ts";
-import { rebaseDocs, type ServerDoc } from "./rebase.ts";
+import type { SyncIssue } from "../types.ts";
+import { rebaseDocs, type ServerDoc } from "../rebase.ts";
+import { cursorSeq } from "../../protocol/cursor.ts";
 import { markForRefresh } from "./refresh.ts";
 
 /**

@@ -14,9 +14,9 @@
  * carry its commit's changes (live/apply.ts): the engine applies them only when they continue
  * its cursor exactly, and pulls otherwise.
  */
-import { backoffDelay, type BackoffOptions, type Clock } from "../clock.ts";
+import { backoffDelay, type BackoffOptions, type Clock } from "../../clock.ts";
 import type { HttpClient } from "../http.ts";
-import type { LiveStatus } from "../types.ts";
+import type { LiveStatus } from "../../types.ts";
 import { liveChangesOf, type LiveChanges } from "./apply.ts";
 import { SseParser } from "./sse.ts";
 

@@ -1,10 +1,10 @@
-import { StowageError } from "../errors.ts";
-import { all, placeholders, run, type Executor } from "../store/sql.ts";
-import type { CycleContext } from "./cycle.ts";
+import { StowageError } from "../../errors.ts";
+import { all, placeholders, run, type Executor } from "../../store/sql.ts";
+import type { V1Context } from "./context.ts";
 import { CURSOR_KEY } from "./pull.ts";
-import { cursorSeq } from "../protocol/cursor.ts";
-import { rebaseDocs, type ServerDoc } from "./rebase.ts";
-import type { SyncResult } from "./types.ts";
+import { rebaseDocs, type ServerDoc } from "../rebase.ts";
+import type { SyncResult } from "../types.ts";
+import { cursorSeq } from "../../protocol/cursor.ts";
 
 /**
  * Documents that need the server's value. A rejected op (e.g. `put q` aborted with its group)
@@ -41,7 +41,7 @@ const LISTED = 100;
  * push or pull anyway). What is still recorded afterwards is reported in `result.unresolved`:
  * those documents may still show a refused value, and a sync reporting none shows none.
  */
-export async function refreshDocs(ctx: CycleContext, result?: SyncResult): Promise<void> {
+export async function refreshDocs(ctx: V1Context, result?: SyncResult): Promise<void> {
   await refreshRecorded(ctx);
   if (!result) return;
   const left = await unresolvedDocs(ctx.store.db, LISTED);
@@ -54,7 +54,7 @@ export function unresolvedDocs(db: Executor, limit: number): Promise<{ collectio
   return all<{ collection: string; id: string }>(db, `select collection, id from _stowage_refresh order by collection, id limit ${Math.max(0, Math.floor(limit))}`);
 }
 
-async function refreshRecorded(ctx: CycleContext): Promise<void> {
+async function refreshRecorded(ctx: V1Context): Promise<void> {
   const rows = await all<{ collection: string; id: string }>(ctx.store.db, `select collection, id from _stowage_refresh limit ${PER_CYCLE}`);
   for (const row of rows) {
     let doc: ServerDoc;
