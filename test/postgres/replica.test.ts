@@ -92,7 +92,8 @@ describe.skipIf(!PRIMARY || !REPLICA)(suite, () => {
     };
     const pausing = async () => {
       if (!pauseReplay) return;
-      await Bun.sleep(500);
+      // Paused from the start, so writes are sure to land while the standby stands still (a
+      // pause begun later found nothing left to replay when the writers finished first).
       await replica.query("select pg_wal_replay_pause()");
       await Bun.sleep(1500);
       await replica.query("select pg_wal_replay_resume()");
