@@ -1,4 +1,5 @@
 import { Database } from "bun:sqlite";
+import { readObjectBody } from "./request-body.ts";
 
 /**
  * A REST API shaped exactly like the seed's (local-first-sqlite-sync-pattern.md), for tests:
@@ -98,18 +99,9 @@ export function startReferenceServer(options: ReferenceServerOptions = {}): Refe
       stats.requests++;
       if (req.headers.get("authorization") !== `Bearer ${key}`) return Response.json({ error: { code: "unauthorized", message: "bad key" } }, { status: 401 });
       const url = new URL(req.url);
-      let body: Record<string, unknown> | null = null;
-      if (req.method !== "GET" && req.method !== "DELETE") {
-        const text = await req.text();
-        // A validation refusal to test with: bodies over 64 KiB.
-        if (text.length > 65_536) return Response.json({ error: { code: "too_large", message: "body too large" } }, { status: 413 });
-        try {
-          const parsed = JSON.parse(text);
-          if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) body = parsed;
-        } catch {
-          body = null;
-        }
-      }
+      const read = await readObjectBody(req);
+      if ("refused" in read) return read.refused;
+      const body = read.body;
       const idemKey = options.idempotency && req.method !== "GET" ? req.headers.get("idempotency-key") : null;
       let out: { status: number; body: string };
       if (idemKey) {

@@ -1,4 +1,5 @@
 import { Database } from "bun:sqlite";
+import { readObjectBody } from "../request-body.ts";
 
 /**
  * What the four reference API shapes share: one SQLite table of items (a user document as
@@ -130,17 +131,9 @@ export function startShape(router: ShapeRouter, ids: IdStyle, options: ShapeOpti
         stats.requests++;
         if (!router.authorized(req, key)) return Response.json({ error: { code: "unauthorized", message: "bad or missing credentials" } }, { status: 401 });
         const url = new URL(req.url);
-        let body: Record<string, unknown> | null = null;
-        if (req.method !== "GET" && req.method !== "DELETE") {
-          const text = await req.text();
-          if (text.length > 65_536) return Response.json({ error: { code: "too_large", message: "body too large" } }, { status: 413 });
-          try {
-            const parsed = JSON.parse(text);
-            if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) body = parsed;
-          } catch {
-            body = null;
-          }
-        }
+        const read = await readObjectBody(req);
+        if ("refused" in read) return read.refused;
+        const body = read.body;
         const idemKey = options.idempotency && req.method !== "GET" ? req.headers.get("idempotency-key") : null;
         const out = sdb.db.transaction((): Answer => {
           if (idemKey) {
