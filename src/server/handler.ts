@@ -4,6 +4,7 @@ import { isPlainObject, type JsonObject } from "../json.ts";
 import { isStowageError, type StowageErrorIssue } from "../errors.ts";
 import { isCollectionName, isDocId } from "../names.ts";
 import { openApiText } from "../protocol/openapi.ts";
+import { isPushRequest } from "../protocol/push-shape.ts";
 import { absentSince, getDoc, listDocs } from "./docs.ts";
 import { errorResponse, HttpError, json, jsonText, readJson } from "./http.ts";
 import { readFromReplica } from "./replica.ts";
@@ -126,7 +127,8 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       let body: z.infer<typeof pushRequestSchema>;
       try {
         alsoPull = pullWithPush(url);
-        body = parse(pushRequestSchema, await readJson(req, limits.maxBodyBytes));
+        const raw = await readJson(req, limits.maxBodyBytes);
+        body = isPushRequest(raw) ? raw : parse(pushRequestSchema, raw);
       } catch (e) {
         throw writer ? e : refusal();
       }
