@@ -2,6 +2,11 @@
 export interface Reporter {
   /** Records a figure; `ratio` is against the baseline measured in the same run. */
   figure(section: string, name: string, value: number, unit: string, extra?: { ratio?: number; note?: string }): void;
+  /**
+   * Records a row of the issue's table (issue 35): a figure beside its anchor measured in the
+   * same run, their ratio, and the aim the ratio is held to. Printed together at the end.
+   */
+  aim(row: AimRow): void;
   /** Prints a line of progress to stderr (figures go to stdout). */
   log(message: string): void;
 }
@@ -15,20 +20,47 @@ export interface Row {
   note?: string;
 }
 
-export function createReporter(): Reporter & { rows: Row[]; print(json: boolean): void } {
+/** One row of the issue's table: figure, anchor and ratio side by side, and the aim. */
+export interface AimRow {
+  /** What is measured, as the issue names it. */
+  row: string;
+  figure: number;
+  unit: string;
+  /** The anchor, named, and its figure in the same unit. */
+  anchor: { name: string; value: number };
+  /** figure / anchor for times, figure / anchor for rates too (then the aim is "at least"). */
+  ratio: number;
+  /** `most`: ratio ≤ target (times); `least`: ratio ≥ target (rates). */
+  aim: { at: "most" | "least"; target: number };
+  note?: string;
+}
+
+/** An aim row as printed and in `--json`: with whether the aim was met in this run. */
+export type AimResult = AimRow & { met: boolean };
+
+export function createReporter(): Reporter & { rows: Row[]; aims: AimResult[]; print(json: boolean): void } {
   const rows: Row[] = [];
+  const aims: AimResult[] = [];
   return {
     rows,
+    aims,
     figure(section, name, value, unit, extra = {}) {
       rows.push({ section, name, value, unit, ...extra });
       process.stderr.write(`  ${section} · ${name}: ${format(value)} ${unit}${extra.ratio !== undefined ? ` (${(extra.ratio * 100).toFixed(0)}% of raw)` : ""}\n`);
+    },
+    aim(row) {
+      const met = row.aim.at === "most" ? row.ratio <= row.aim.target : row.ratio >= row.aim.target;
+      aims.push({ ...row, met });
+      process.stderr.write(`  aim · ${row.row}: ${format(row.figure)} ${row.unit}, ${ratioText(row)} ${row.anchor.name} (${format(row.anchor.value)} ${row.unit}); aim ${aimText(row)}${met ? "" : " NOT MET"}\n`);
     },
     log(message) {
       process.stderr.write(`${message}\n`);
     },
     print(json) {
       if (json) {
-        console.log(JSON.stringify(rows, null, 2));
+        // One array as before; the issue's rows follow the figures, with their anchor and aim.
+        const table = aims.map(({ row, figure, ...a }) => ({ section: AIM_SECTION, name: row, value: figure, ...a }));
+        console.log(JSON.stringify([...rows, ...table], null, 2));
         return;
       }
       let section = "";
@@ -40,8 +72,34 @@ export function createReporter(): Reporter & { rows: Row[]; print(json: boolean)
         const ratio = r.ratio === undefined ? "" : `  ${(r.ratio * 100).toFixed(0).padStart(4)}% of raw`;
         console.log(`  ${r.name.padEnd(58)} ${format(r.value).padStart(12)} ${r.unit.padEnd(8)}${ratio}${r.note ? `  ${r.note}` : ""}`);
       }
+      if (aims.length) printAims(aims);
     },
   };
+}
+
+/**
+ * The issue's table: every row with its figure, its anchor's figure from the same run, the
+ * ratio and the aim side by side, and whether this run met it.
+ */
+function printAims(aims: AimResult[]): void {
+  const cells = aims.map((a) => [a.row, `${format(a.figure)} ${a.unit}`, `${a.anchor.name}: ${format(a.anchor.value)} ${a.unit}`, ratioText(a), aimText(a), a.met ? "met" : "NOT MET"]);
+  const head = ["row", "figure", "anchor (same run)", "ratio", "aim", ""];
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => `  ${c.map((x, i) => (i === 1 || i === 3 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join("  ")}`.trimEnd();
+  console.log(`\n${AIM_SECTION}`);
+  console.log(line(head));
+  for (const c of cells) console.log(line(c));
+  for (const a of aims) if (a.note) console.log(`  · ${a.row}: ${a.note}`);
+}
+
+const AIM_SECTION = "issue 35 table: each figure against its anchor measured in the same run";
+
+function ratioText(a: AimRow): string {
+  return a.aim.at === "least" ? `${(a.ratio * 100).toFixed(0)}%` : `${a.ratio.toFixed(2)}x`;
+}
+
+function aimText(a: AimRow): string {
+  return a.aim.at === "least" ? `≥ ${(a.aim.target * 100).toFixed(0)}%` : `≤ ${a.aim.target}x`;
 }
 
 function format(v: number): string {
