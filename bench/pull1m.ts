@@ -1,17 +1,28 @@
 import { Database } from "bun:sqlite";
 import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
+import { createPostgresAdapter } from "../adapters/postgres/index.ts";
+import { createKey, openServerStore } from "../src/server/index.ts";
 import { openStowage, type Stowage } from "../src/stowage.ts";
+import { PG_URL, dropSchema, newSchemaName, pgAvailable, pgQuery } from "../test/helpers/pg.ts";
 import { spawnServer } from "../test/helpers/server.ts";
 import { tempDir } from "../test/helpers/tmp.ts";
+import { spawnPgServer } from "../test/postgres/spawn.ts";
+import { bareCopy, spawnBareServer } from "./bare/copy.ts";
 import { percentile, type Reporter } from "./report.ts";
 
 /**
  * `bun run bench pull1m` (opt-in, slow): a client pulls 1,000,000 documents (STOWAGE_BENCH_1M
- * to change it) from a server in its own process, with its peak RSS growth; then the small
- * sync (put one, sync) is timed on that client and on one holding 10,000, against the same
- * server, so "flat from 10,000 to 1,000,000 stored" is one ratio. The server's file is seeded
- * in SQL (a recursive CTE), not through a million pushes.
+ * to change it) from a server in its own process, with its peak RSS; beside it, in the same
+ * run, the anchor of issue 35: a bare copy of the same rows from the server's store into a
+ * new SQLite file over loopback HTTP (bench/bare/: `select` → JSON pages → `insert`). The
+ * same again with the server on PostgreSQL (skipped when it is unreachable). Then the small
+ * sync (put one, sync) is timed on the SQLite client and on one holding 10,000, against the
+ * same server, so "flat from 10,000 to 1,000,000 stored" is one ratio. The servers' stores
+ * are seeded in SQL (a recursive CTE, generate_series), not through a million pushes.
  */
+/** Issue 35's aims for the initial pull at scale. */
+const AIM_RATIO = 1.5;
+const AIM_RSS_MIB = 200;
 const N = Number(process.env.STOWAGE_BENCH_1M ?? 1_000_000);
 const SECTION = "1M-document client (rough: shared machine)";
 
@@ -29,16 +40,8 @@ export default async function pull1mBench(r: Reporter): Promise<void> {
       return c;
     };
     const big = await client("big");
-    let peak = 0;
-    big.on("pulled", () => (peak = Math.max(peak, process.memoryUsage().rss)));
-    Bun.gc(true);
-    const before = process.memoryUsage().rss;
-    const t = performance.now();
-    const res = await big.sync();
-    const s = (performance.now() - t) / 1000;
-    if (res.pulled !== N) throw new Error(`bench: pulled ${res.pulled} of ${N}`);
-    r.figure(SECTION, `initial pull of ${N.toLocaleString("en-US")} documents`, s, "s", { note: `${Math.round(N / s).toLocaleString("en-US")} docs/s; aim ≤ 3 s` });
-    r.figure(SECTION, "initial pull: peak RSS growth", (peak - before) / 2 ** 20, "MiB");
+    await pullAtScale(r, "SQLite", big, ["sqlite", dir.file("server.db")], dir.file("bare-sqlite.db"));
+    await pgPull(r, dir);
 
     // The small sync (put one, full sync) on this client, and on one holding 10,000 from a
     // second server seeded alike.
@@ -64,6 +67,79 @@ export default async function pull1mBench(r: Reporter): Promise<void> {
     await server.kill("SIGTERM");
     await other.kill("SIGTERM");
     dir.cleanup();
+  }
+}
+
+/**
+ * Times `c`'s first sync (an initial pull of N) with its process's peak RSS, and the bare copy
+ * of the same rows (`bareArgs`: bench/bare/server.ts's) before it, in the same run.
+ */
+async function pullAtScale(r: Reporter, store: string, c: Stowage, bareArgs: string[], barePath: string): Promise<void> {
+  const bareServer = await spawnBareServer(bareArgs);
+  let bare: Awaited<ReturnType<typeof bareCopy>>;
+  try {
+    Bun.gc(true);
+    bare = await bareCopy(bareServer.url, barePath);
+  } finally {
+    await bareServer.stop();
+  }
+  if (bare.rows !== N) throw new Error(`bench: the bare copy copied ${bare.rows} of ${N}`);
+  let peak = 0;
+  const off = c.on("pulled", () => (peak = Math.max(peak, process.memoryUsage().rss)));
+  const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  Bun.gc(true);
+  const before = process.memoryUsage().rss;
+  const t = performance.now();
+  const res = await c.sync();
+  const s = (performance.now() - t) / 1000;
+  clearInterval(sample);
+  off();
+  peak = Math.max(peak, process.memoryUsage().rss);
+  if (res.pulled !== N) throw new Error(`bench: pulled ${res.pulled} of ${N}`);
+  const count = N.toLocaleString("en-US");
+  const bareS = bare.ms / 1000;
+  const mib = peak / 2 ** 20;
+  r.figure(SECTION, `initial pull of ${count} documents, ${store} server`, s, "s", { note: `${Math.round(N / s).toLocaleString("en-US")} docs/s; bare copy ${bareS.toFixed(2)} s (${(s / bareS).toFixed(2)}x)` });
+  r.figure(SECTION, `initial pull, ${store} server: peak RSS`, mib, "MiB", { note: `+${((peak - before) / 2 ** 20).toFixed(0)} MiB over the start; the bare copy peaked at ${(bare.peakRss / 2 ** 20).toFixed(0)} MiB` });
+  r.aim({ row: `initial pull ${count}, ${store} server`, figure: s, unit: "s", anchor: { name: "bare copy, select → JSON pages → insert", value: bareS }, ratio: s / bareS, aim: { at: "most", target: AIM_RATIO } });
+  r.aim({ row: `initial pull ${count}, ${store} server: peak RSS`, figure: mib, unit: "MiB", anchor: { name: "budget", value: AIM_RSS_MIB }, ratio: mib / AIM_RSS_MIB, aim: { at: "most", target: 1 } });
+}
+
+/** The same pull from a server on PostgreSQL: a schema of its own, seeded with generate_series. */
+async function pgPull(r: Reporter, dir: ReturnType<typeof tempDir>): Promise<void> {
+  if (!(await pgAvailable("bench pull1m").catch(() => false))) {
+    r.log("bench pull1m: PostgreSQL unreachable, no PostgreSQL figures");
+    return;
+  }
+  const schema = newSchemaName();
+  try {
+    const store = await openServerStore({ adapter: createPostgresAdapter({ url: PG_URL, schema, pool: { max: 2 } }) });
+    let key: string;
+    try {
+      key = (await createKey(store, "test", { createIfMissing: true })).key;
+    } finally {
+      await store.close();
+    }
+    const [{ id: tenant }] = await pgQuery<{ id: string }>("select id from stowage_tenants where name = 'test'", [], schema);
+    await pgQuery(
+      `insert into stowage_docs (tenant_id, collection, id, seq, deleted, writer, body, updated_at)
+       select $1, 'docs', 'd' || g, g, 0, 'seeder', jsonb_build_object('id', 'd' || g, 'title', 'document ' || g, 'n', g, 'done', g % 2 = 0), 0
+       from generate_series(1, $2::bigint) as g`,
+      [tenant, N],
+      schema,
+    );
+    await pgQuery("update stowage_tenants set seq = $2 where id = $1", [tenant, N], schema);
+    await pgQuery("vacuum analyze stowage_docs", [], schema);
+    const server = await spawnPgServer(PG_URL, schema);
+    const c = await openStowage({ adapter: createBunSqliteAdapter({ path: dir.file("pg-client.db") }), url: server.url, apiKey: key, env: {}, autoSync: false });
+    try {
+      await pullAtScale(r, "PostgreSQL", c, ["postgres", PG_URL, schema], dir.file("bare-pg.db"));
+    } finally {
+      await c.close();
+      await server.kill("SIGTERM");
+    }
+  } finally {
+    await dropSchema(schema);
   }
 }
 

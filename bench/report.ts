@@ -103,7 +103,7 @@ function aimText(a: AimRow): string {
 }
 
 function format(v: number): string {
-  return v >= 100 ? Math.round(v).toLocaleString("en-US") : v.toFixed(2);
+  return v >= 100 ? Math.round(v).toLocaleString("en-US") : v >= 1 || v === 0 ? v.toFixed(2) : v.toPrecision(3);
 }
 
 /** Runs `fn` and answers the elapsed milliseconds. */
