@@ -4,7 +4,7 @@
  * `GET /page?after=<seq>&limit=<n>`: the next rows of `stowage_docs` in seq order as
  * `{"rows":[[collection,id,body],…],"last":<seq>}`, each body as a JSON string holding its text
  * (the client stores text: a string is parsed faster than an object, and is not written again).
- * Nothing else: no key, no cursor format, no tenant lookup, no tombstones.
+ * Nothing else: no key, no cursor format, no tombstones; the one tenant (`test`) is read once.
  */
 import { Database } from "bun:sqlite";
 
@@ -13,14 +13,17 @@ type Row = { collection: string; id: string; seq: number | string; body: string 
 let read: (after: number, limit: number) => Promise<Row[]>;
 if (kind === "sqlite") {
   const db = new Database(where, { readonly: true });
-  const page = db.prepare("select collection, id, seq, body from stowage_docs where seq > ? order by seq limit ?");
-  read = async (after, limit) => page.all(after, limit) as Row[];
+  const { id: tenant } = db.query("select id from stowage_tenants where name = 'test'").get() as { id: string };
+  // Through the (tenant_id, seq) index, as the server's pull reads.
+  const page = db.prepare("select collection, id, seq, body from stowage_docs where tenant_id = ? and seq > ? order by seq limit ?");
+  read = async (after, limit) => page.all(tenant, after, limit) as Row[];
 } else if (kind === "postgres") {
   const pg = (await import("pg")).default;
   const client = new pg.Client({ connectionString: where, options: `-c search_path=${schema}` });
   await client.connect();
+  const tenant = (await client.query("select id from stowage_tenants where name = 'test'")).rows[0].id as string;
   // body::text: the JSON text as stored, not parsed into objects and written again.
-  read = async (after, limit) => (await client.query({ name: "page", text: "select collection, id, seq, body::text as body from stowage_docs where seq > $1 order by seq limit $2", values: [after, limit] })).rows as Row[];
+  read = async (after, limit) => (await client.query({ name: "page", text: "select collection, id, seq, body::text as body from stowage_docs where tenant_id = $1 and seq > $2 order by seq limit $3", values: [tenant, after, limit] })).rows as Row[];
 } else {
   console.error("usage: bench/bare/server.ts sqlite <file> | postgres <url> <schema>");
   process.exit(2);
