@@ -42,9 +42,11 @@ const LISTED = 100;
  * those documents may still show a refused value, and a sync reporting none shows none.
  */
 export async function refreshDocs(ctx: V1Context, result?: SyncResult): Promise<void> {
-  await refreshRecorded(ctx);
+  const recorded = await refreshRecorded(ctx);
   if (!result) return;
-  const left = await unresolvedDocs(ctx.store.db, LISTED);
+  // Nothing was recorded (the usual cycle): nothing is left, and only a push's settle records
+  // one, which cannot run while this cycle holds the sync (a statement less per sync).
+  const left = recorded ? await unresolvedDocs(ctx.store.db, LISTED) : [];
   if (left.length) result.unresolved = left;
   else delete result.unresolved;
 }
@@ -54,7 +56,8 @@ export function unresolvedDocs(db: Executor, limit: number): Promise<{ collectio
   return all<{ collection: string; id: string }>(db, `select collection, id from _stowage_refresh order by collection, id limit ${Math.max(0, Math.floor(limit))}`);
 }
 
-async function refreshRecorded(ctx: V1Context): Promise<void> {
+/** Resolves what it can of the recorded documents; answers whether any were recorded. */
+async function refreshRecorded(ctx: V1Context): Promise<boolean> {
   const rows = await all<{ collection: string; id: string }>(ctx.store.db, `select collection, id from _stowage_refresh limit ${PER_CYCLE}`);
   for (const row of rows) {
     let doc: ServerDoc;
@@ -65,7 +68,7 @@ async function refreshRecorded(ctx: V1Context): Promise<void> {
     } catch (e) {
       if (e instanceof StowageError && e.code === "storage") throw e; // the lease moved on
       ctx.trace("refresh:failed");
-      return;
+      return true;
     }
     await ctx.store.db.transaction().execute(async (trx) => {
       const seq = cursorSeq(await ctx.store.getMeta(CURSOR_KEY, trx)) ?? 0;
@@ -79,4 +82,5 @@ async function refreshRecorded(ctx: V1Context): Promise<void> {
       await run(trx, "delete from _stowage_refresh where collection = ? and id = ?", [row.collection, row.id]);
     });
   }
+  return rows.length > 0;
 }
