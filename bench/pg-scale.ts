@@ -1,6 +1,6 @@
 import { createPostgresAdapter } from "../adapters/postgres/index.ts";
 import { createTenant, openServerStore, type ServerStore } from "../src/server/index.ts";
-import { PG_INSERT_DOCS, PG_SELECT_STATES, PG_UPSERT_DOCS } from "../src/server/docs-sql.ts";
+import { PG_INSERT_DOCS, PG_SELECT_STATES, PG_UPSERT_DOCS } from "../src/server/sql/postgres-docs.ts";
 import { pullPage } from "../src/server/pull.ts";
 import { push } from "../src/server/push.ts";
 import { PG_URL, dropSchema, newSchemaName, pgAvailable, pgQuery } from "../test/helpers/pg.ts";

@@ -33,9 +33,9 @@ export interface ApplyContext {
   rules?: RuleRunner;
   /** The store's SQL dialect (sql/). */
   dialect: ServerDialect;
-  /** Answer the document rows (`rows`) instead of writing them: the caller writes them with its own statements (push.ts on PostgreSQL). */
+  /** Answer the document rows (`rows`) instead of writing them: the caller writes them with its own statements (push.ts: the dialect's commitPush). */
   deferWrites?: boolean;
-  /** The stored rows of (at least) every document the ops touch, read by the caller under the lock (push.ts on PostgreSQL); else they are read here. */
+  /** The stored rows of (at least) every document the ops touch, read by the caller under the lock (push.ts, where the dialect's lockAndRead reads them); else they are read here. */
   states?: Map<string, DocState>;
 }
 

@@ -22,7 +22,7 @@ const ANALYZE = "analyze stowage_docs (tenant_id, collection, id, seq, deleted)"
  * current size, and reads the index's real bounds for a cursor past the histogram (checked:
  * statistics from 1,000 rows, then 1,000,000 rows over two tenants, every pull page an index
  * scan of (tenant_id, seq)). A push's document read does not depend on statistics at all
- * (docs-sql.ts PG_SELECT_STATES).
+ * (sql/postgres-docs.ts PG_SELECT_STATES).
  *
  * Only once, and in the background: each ANALYZE costs the database a sample of the table
  * and drops the connections' cached plans, and analyzing at every doubling, as a first

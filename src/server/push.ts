@@ -1,19 +1,16 @@
-import { sql, type ExpressionBuilder, type OnConflictDatabase, type Kysely, type OnConflictTables } from "kysely";
+import type { Kysely } from "kysely";
 import type { ErrorInfo, OpResult, PushRequest, PushResponse } from "../protocol/wire.ts";
-import { applyOps, docStates, noteValueJson, type WriteOp, type WrittenDoc } from "./apply.ts";
+import { applyOps, noteValueJson, type WriteOp, type WrittenDoc } from "./apply.ts";
 import { commitChanges } from "./events/changes.ts";
 import { enqueuePush, type PushAnswer, type QueuedPush } from "./push-group.ts";
-import { lockedTenant, lockTenant, MAX_ROWS_PER_STATEMENT, TENANT_LOCK } from "./dialect-sql.ts";
-import { PG_WRITE_DOCS_CTES, pgSelectStates, pgWriteDocsParams } from "./docs-sql.ts";
+import { MAX_ROWS_PER_STATEMENT } from "./dialect-sql.ts";
 import type { ServerDialect } from "./sql/dialect.ts";
 import { SQLITE } from "./sql/sqlite.ts";
 import { num, type ServerTables } from "./tables.ts";
-import { all, run } from "../store/sql.ts";
-import { REUSABLE_PLAN } from "../adapter.ts";
 import { compiledOnce } from "./compiled.ts";
 import { HttpError } from "./http.ts";
 import type { ServerStore } from "./store.ts";
-import { writeTransaction, type WriteTx } from "./tx.ts";
+import { writeTransaction } from "./tx.ts";
 import type { StowageErrorIssue } from "../errors.ts";
 import type { RuleRunner } from "./rules.ts";
 import type { PushLimits } from "./push-limits.ts";
@@ -104,8 +101,8 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
   let added = 0;
   const answered = await writeTransaction(store, async (tx) => {
     const trx = tx.db;
-    // PostgreSQL locks and reads the marks and every document the group touches in one round trip.
-    const { tenant, read } = store.dialect.pipelinedPush ? await pgLockAndRead(tx, store.dialect, tenantId, group) : { tenant: await lockTenant(trx, store.dialect, tenantId), read: undefined };
+    // The tenant's lock; PostgreSQL also reads the marks and every document the group touches, in one round trip.
+    const { tenant, read } = await store.dialect.lockAndRead(tx, tenantId, group);
     // Deleted (console) after the request was authenticated, e.g. through a token's cached
     // tenant (auth/principal.ts): a retry finds the tenant as it is now.
     if (!tenant) throw new HttpError(503, "tenant_gone", `tenant ${tenantId} was deleted; retry`, { headers: { "retry-after": "1" } });
@@ -146,10 +143,9 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
       }
     }
     const limits = group[0].limits;
-    // PostgreSQL writes the documents in the same statement as the marks and the counter, below.
-    const deferWrites = store.dialect.pipelinedPush;
+    // The documents are written with the marks and the counter, below (the dialect's commitPush).
     const { outcomes, seq, written, rows } = writes.length
-      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, dialect: store.dialect, deferWrites, states: read?.states }, writes)
+      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, dialect: store.dialect, deferWrites: true, states: read?.states }, writes)
       : { outcomes: [], seq: tenant.seq, written: [], rows: [] };
     const refusals: { tenant_id: string; client_id: string; op_id: number; result: string; created_at: number }[] = [];
     const moved: { tenant_id: string; client_id: string; last_op_id: number; settled_op_id: number | null }[] = [];
@@ -189,36 +185,10 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
         .onConflict((oc) => oc.columns(["tenant_id", "client_id", "op_id"]).doNothing())
         .execute();
     }
-    if (store.dialect.pipelinedPush) {
-      // One round trip for the documents, the marks and the counter while the tenant's lock is
-      // held (rows are only written by fresh ops, so `moved` is not empty when there are rows).
-      if (moved.length > 0) {
-        const marks = [moved.map((m) => m.client_id), moved.map((m) => m.last_op_id), moved.map((m) => m.settled_op_id), seq];
-        const docs = pgWriteDocsParams(tenantId, now, rows ?? []);
-        // The transaction's last statement: sent with its COMMIT (tx.ts).
-        if (docs) {
-          await tx.close({ text: PG_COMMIT_PUSHES, values: [...docs, ...marks] });
-        } else {
-          await store.dialect.upsertDocRows(trx, tenantId, now, rows ?? []);
-          await tx.close({ text: PG_MARKS_AND_SEQ, values: [tenantId, ...marks] });
-        }
-      }
-      for (const r of rows ?? []) if (!r.stored) added++;
-      return answers(responses, tenant.seq, seq, written, store.dialect);
-    }
-    if (moved.length === 1) {
-      const m = moved[0];
-      await MARK_ONE.run(trx, store.dialect, tenantId, m.client_id, m.last_op_id, m.settled_op_id);
-    } else {
-      for (let i = 0; i < moved.length; i += MAX_ROWS_PER_STATEMENT) {
-        await trx
-          .insertInto("stowage_clients")
-          .values(moved.slice(i, i + MAX_ROWS_PER_STATEMENT))
-          .onConflict((oc) => oc.columns(["tenant_id", "client_id"]).doUpdateSet(markUpdate))
-          .execute();
-      }
-    }
-    if (seq !== tenant.seq) await SET_SEQ.run(trx, store.dialect, seq, tenantId);
+    // The dialect writes the documents, the client marks and the counter (PostgreSQL: in one
+    // statement sent with the COMMIT; SQLite: one statement each).
+    await store.dialect.commitPush(tx, { tenantId, now, tenantSeq: tenant.seq, seq, moved, rows: rows ?? [] });
+    for (const r of rows ?? []) if (!r.stored) added++;
     return answers(responses, tenant.seq, seq, written, store.dialect);
   });
   if (added > 0) store.added?.(added);
@@ -235,54 +205,10 @@ function answers(responses: PushResponse[], before: number, after: number, writt
   return responses.map((response) => (changes ? { response, seq: after, changes } : { response, seq: after }));
 }
 
-/**
- * PostgreSQL: the group's client marks (`$2` ids, `$3` op marks, `$4` settled marks) and the
- * tenant's counter (`$5`) in one statement; the counter row is written only when it moved, so
- * the NOTIFY trigger and the row version follow real changes only. `greatest` skips nulls.
- */
-const PG_MARKS_AND_SEQ = pgMarksAndSeq(2);
-
-/** The marks and the counter with the client arrays at `$<p>`… and the new seq after them. */
-function pgMarksAndSeq(p: number, ctes = ""): string {
-  // Inserts of parameter rows (conflicts found through primary keys) and the counter row by
-  // its key: a plan that does not depend on what is stored, so it may be reused.
-  return `${REUSABLE_PLAN}with marks as (
-    insert into stowage_clients (tenant_id, client_id, last_op_id, settled_op_id)
-    select $1, c, o, s from unnest($${p}::text[], $${p + 1}::bigint[], $${p + 2}::bigint[]) as u(c, o, s)
-    on conflict (tenant_id, client_id) do update set last_op_id = excluded.last_op_id,
-      settled_op_id = greatest(stowage_clients.settled_op_id, excluded.settled_op_id)
-  )${ctes}
-  update stowage_tenants set seq = $${p + 3} where id = $1 and seq <> $${p + 3}`;
-}
-
-/**
- * PostgreSQL: a group's whole write in one statement, its document rows (new ones inserted,
- * stored ones upserted: docs-sql.ts) as CTEs of PG_MARKS_AND_SEQ. The CTEs touch disjoint
- * rows, and all of them run to completion whatever the outer statement reads. (PostgreSQL
- * runs such CTEs last first: the documents are written before the marks, as when they were
- * separate statements: crash.test.ts holds a mark's row lock to stop a push right there.)
- */
-export const PG_COMMIT_PUSHES = pgMarksAndSeq(15, `,\n  ${PG_WRITE_DOCS_CTES}`);
-
-/** A client's marks on conflict (SQLite): the op mark as pushed, the settled mark only ever up (a late copy of an older request carries an older one). */
-function markUpdate(eb: ExpressionBuilder<OnConflictDatabase<ServerTables, "stowage_clients">, OnConflictTables<"stowage_clients">>) {
-  return {
-    last_op_id: eb.ref("excluded.last_op_id"),
-    settled_op_id: sql<number>`max(coalesce(stowage_clients.settled_op_id, 0), coalesce(excluded.settled_op_id, 0))`,
-  };
-}
-
-/** A lone push's statements (the usual case), compiled once (compiled.ts says why). */
+/** A lone push's mark read (the usual case), compiled once (compiled.ts says why). */
 const MARK_OF = compiledOnce(2, (db, _dialect, tenantId: string, clientId: string) =>
   db.selectFrom("stowage_clients").select("last_op_id").where("tenant_id", "=", tenantId).where("client_id", "=", clientId),
 );
-const MARK_ONE = compiledOnce(4, (db, _dialect, tenantId: string, clientId: string, lastOpId: number, settled: number | null) =>
-  db
-    .insertInto("stowage_clients")
-    .values({ tenant_id: tenantId, client_id: clientId, last_op_id: lastOpId, settled_op_id: settled })
-    .onConflict((oc) => oc.columns(["tenant_id", "client_id"]).doUpdateSet(markUpdate)),
-);
-const SET_SEQ = compiledOnce(2, (db, _dialect, seq: number, tenantId: string) => db.updateTable("stowage_tenants").set({ seq }).where("id", "=", tenantId));
 
 /**
  * The op marks of every client in the group, in one statement. Read after the tenant's lock
@@ -308,67 +234,6 @@ async function loadMarks(trx: Kysely<ServerTables>, dialect: ServerDialect, tena
   }
   return marks;
 }
-
-/**
- * PostgreSQL: the tenant's lock, then the op marks of every client in the group and the stored
- * rows of every document its ops name (the ops a mark answers included: a few rows more, never
- * one less) in one statement: one branch per collection, each the document read of docs-sql.ts
- * (PG_SELECT_STATES, whose plan plans.test.ts checks). Both go with the transaction's BEGIN
- * (tx.ts). The read is a statement of its own after the lock, as loadMarks is, so it sees every
- * commit made before the lock was granted.
- */
-async function pgLockAndRead(
-  tx: WriteTx,
-  dialect: ServerDialect,
-  tenantId: string,
-  group: QueuedPush[],
-): Promise<{ tenant: { seq: number; purged_seq: number } | undefined; read: { marks: Map<string, number>; states: ReturnType<typeof docStates> } }> {
-  const byCollection = new Map<string, Set<string>>();
-  for (const { req } of group) {
-    for (const op of req.ops) {
-      let ids = byCollection.get(op.collection);
-      if (!ids) byCollection.set(op.collection, (ids = new Set()));
-      ids.add(op.id);
-    }
-  }
-  // JSON arrays, not text[]: docs-sql.ts PG_SELECT_STATES says why (the plan is kept, not remade).
-  const params: unknown[] = [tenantId, JSON.stringify([...new Set(group.map((p) => p.req.clientId))])];
-  for (const [collection, ids] of byCollection) params.push(collection, JSON.stringify([...ids]));
-  const read = { text: pgMarksAndStatesSql(byCollection.size), values: params };
-  const lock = TENANT_LOCK.statement(tx.db, dialect, tenantId)!;
-  // A read of more collections than pgMarksAndStatesSql keeps has a text of its own: not one
-  // to prepare on every connection, so it follows in a round trip of its own.
-  const [locked, rows] = byCollection.size < MARKS_AND_STATES_KEPT ? await tx.open([lock, read]) : [(await tx.open([lock]))[0], await all(tx.db, read.text, read.values)];
-  const marks = new Map<string, number>();
-  const docs: { collection: string; id: string; seq: number | string; deleted: number; writer: string | null; body: string | null }[] = [];
-  for (const r of rows as { collection: string | null; id: string; seq: number | string; deleted: number; writer: string | null; body: string | null }[]) {
-    if (r.collection === null) marks.set(r.id, num(r.seq));
-    else docs.push(r as (typeof docs)[number]);
-  }
-  return { tenant: lockedTenant(locked), read: { marks, states: docStates(docs) } };
-}
-
-/**
- * pgMarksAndStates' statement for `collections` collections: `$1` tenant, `$2` client ids,
- * then a collection and its ids per branch. Marks come back as rows with a null collection
- * (a document always has one). Every branch is one primary-key probe per id, a plan that does
- * not depend on what is stored (docs-sql.ts PG_SELECT_STATES says why; plans.test.ts checks
- * it, generic and on a new empty table too), so it is marked reusable: named, it is parsed
- * once per connection, and since its arrays are JSON (docs-sql.ts says why) planned once too,
- * not once per push (measured by pg_prepared_statements: 0.30 -> 0.085 ms a run).
- */
-export function pgMarksAndStatesSql(collections: number): string {
-  let text = MARKS_AND_STATES[collections];
-  if (text !== undefined) return text;
-  text = `${REUSABLE_PLAN}select null::text as collection, m.client_id as id, m.last_op_id as seq, null::int as deleted, null::text as writer, null::jsonb as body
-  from jsonb_array_elements_text($2::jsonb) as c(id)
-  cross join lateral (select client_id, last_op_id from stowage_clients where tenant_id = $1 and client_id = c.id limit 1) as m`;
-  for (let k = 0; k < collections; k++) text += `\n  union all ${pgSelectStates(3 + 2 * k, 4 + 2 * k)}`;
-  if (collections < MARKS_AND_STATES_KEPT) MARKS_AND_STATES[collections] = text;
-  return text;
-}
-const MARKS_AND_STATES: string[] = [];
-const MARKS_AND_STATES_KEPT = 16;
 
 async function recordedResults(trx: Kysely<ServerTables>, tenantId: string, clientId: string, opIds: number[]): Promise<Map<number, OpResult>> {
   const out = new Map<number, OpResult>();

@@ -4,6 +4,7 @@ import { isStowageError } from "../errors.ts";
 import { all, run } from "../store/sql.ts";
 import type { ServerTables } from "./tables.ts";
 import type { ServerStore } from "./store.ts";
+import type { WriteTx } from "./sql/dialect.ts";
 
 /**
  * A write transaction whose first and last statements may share their round trips with BEGIN
@@ -15,14 +16,7 @@ import type { ServerStore } from "./store.ts";
  * both ways: a one-op push 1.02–1.23 -> 0.88–1.12 ms p50, 2.06–2.41 -> 1.56–1.85 ms p95).
  * Elsewhere the same calls run one statement at a time in an ordinary Kysely transaction.
  */
-export interface WriteTx {
-  /** Runs statements inside the transaction. */
-  readonly db: Kysely<ServerTables>;
-  /** The transaction's first statements, before any other: answers each one's rows. */
-  open(statements: PipelineStatement[]): Promise<unknown[][]>;
-  /** The transaction's last statement, committed with it: nothing may follow. */
-  close(statement: PipelineStatement): Promise<void>;
-}
+export type { WriteTx };
 
 /**
  * Runs `body` in a write transaction (committed when it returns, rolled back when it throws).

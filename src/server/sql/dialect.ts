@@ -1,8 +1,57 @@
 import type { Kysely, RawBuilder, SelectQueryBuilder, Transaction } from "kysely";
 import type { Migration } from "kysely/migration";
+import type { PipelineStatement } from "../../adapter.ts";
 import type { DocStateRow, DocWriteRow } from "../docs-sql.ts";
 import type { PlannerStats } from "../planner-stats.ts";
 import type { ServerTables } from "../tables.ts";
+import type { DocState } from "../write-op.ts";
+
+/**
+ * A write transaction whose first and last statements may share their round trips with BEGIN
+ * and COMMIT (tx.ts runs it; defined here because a dialect's push works in one).
+ */
+export interface WriteTx {
+  /** Runs statements inside the transaction. */
+  readonly db: Kysely<ServerTables>;
+  /** The transaction's first statements, before any other: answers each one's rows. */
+  open(statements: PipelineStatement[]): Promise<unknown[][]>;
+  /** The transaction's last statement, committed with it: nothing may follow. */
+  close(statement: PipelineStatement): Promise<void>;
+}
+
+/** What a push group's lock-and-read needs of each push: its client and the documents its ops name. */
+export interface PushGroupOps {
+  req: { clientId: string; ops: readonly { collection: string; id: string }[] };
+}
+
+/**
+ * The tenant's counters, read under its lock (undefined: the tenant is gone), and where the
+ * dialect reads them in the same round trip, the group's client marks and the stored rows of
+ * every document its ops name (push.ts reads what is missing itself).
+ */
+export interface PushRead {
+  tenant: { seq: number; purged_seq: number } | undefined;
+  read?: { marks: Map<string, number>; states: Map<string, DocState> };
+}
+
+/** A client's marks as a push group moves them. */
+export interface ClientMark {
+  tenant_id: string;
+  client_id: string;
+  last_op_id: number;
+  settled_op_id: number | null;
+}
+
+/** What a push group writes last: its document rows, the clients' marks and the tenant's counter. */
+export interface PushCommit {
+  tenantId: string;
+  now: number;
+  /** The counter as locked, and as the group leaves it. */
+  tenantSeq: number;
+  seq: number;
+  moved: ClientMark[];
+  rows: DocWriteRow[];
+}
 
 /**
  * Everything the server's SQL does differently on one database, as one object (after Kysely's
@@ -31,8 +80,10 @@ export interface ServerDialect {
   upsertDocRows(db: Kysely<ServerTables>, tenantId: string, now: number, rows: DocWriteRow[]): Promise<void>;
   /** Whether every written document is read first; false lets a plain put skip its read (SQLite's upsert needs none). */
   readonly readsEveryWrite: boolean;
-  /** Whether a push locks and reads in one round trip and writes its documents with its COMMIT (push.ts, the pipelined push). */
-  readonly pipelinedPush: boolean;
+  /** A push group's first step: the tenant's lock (and what the dialect reads with it, PushRead). */
+  lockAndRead(tx: WriteTx, tenantId: string, group: readonly PushGroupOps[]): Promise<PushRead>;
+  /** A push group's last step, in its transaction: the documents, the clients' marks and the counter (when it moved). */
+  commitPush(tx: WriteTx, commit: PushCommit): Promise<void>;
   /** Whether a put's stored text is JSON.stringify of the value sent (docs/PROTOCOL.md "asSent"; jsonb orders keys its own way). */
   readonly keepsJsonText: boolean;
   /** Takes gc's lock on a tenant for this transaction; false when another instance holds it (gc then skips the tenant). */

@@ -1,9 +1,10 @@
 import { sql, type Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
 import { CHANGES_CHANNEL, jsonbKeyOrder, KEYS_CHANNEL } from "../dialect-sql.ts";
-import { pgSelectDocStates, pgUpsertDocRows } from "../docs-sql.ts";
+import { pgSelectDocStates, pgUpsertDocRows } from "./postgres-docs.ts";
 import { PlannerStats } from "../planner-stats.ts";
 import type { ServerDialect } from "./dialect.ts";
+import { pgCommitPush, pgLockAndRead } from "./postgres-push.ts";
 
 /**
  * Where the migrator keeps its bookkeeping tables. On PostgreSQL it must be named: Kysely
@@ -86,9 +87,12 @@ export const POSTGRES: ServerDialect = {
   eventJson: jsonbKeyOrder,
   selectDocStates: pgSelectDocStates,
   upsertDocRows: pgUpsertDocRows,
-  // It inserts the documents that read absent without `on conflict` (docs-sql.ts).
+  // It inserts the documents that read absent without `on conflict` (postgres-docs.ts).
   readsEveryWrite: true,
-  pipelinedPush: true,
+  // The lock, the marks and every document the group touches in one round trip with BEGIN;
+  // the writes in one statement with COMMIT (postgres-push.ts).
+  lockAndRead: (tx, tenantId, group) => pgLockAndRead(tx, POSTGRES, tenantId, group),
+  commitPush: (tx, commit) => pgCommitPush(tx, POSTGRES, commit),
   keepsJsonText: false,
   // Several instances on one database each run scheduled gc. The tenant row lock would only
   // queue the second behind the first (and then find nothing to do, while holding up that

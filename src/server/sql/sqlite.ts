@@ -1,6 +1,8 @@
 import { sql } from "kysely";
-import { sqliteSelectDocStates, sqliteUpsertDocRows } from "../docs-sql.ts";
+import { sqliteSelectDocStates, sqliteUpsertDocRows } from "./sqlite-docs.ts";
+import { lockTenant } from "../dialect-sql.ts";
 import type { ServerDialect } from "./dialect.ts";
+import { sqliteCommitPush } from "./sqlite-push.ts";
 
 /**
  * SQLite: one writer at a time (`BEGIN IMMEDIATE` holds the write lock, so a plain read of
@@ -20,7 +22,9 @@ export const SQLITE: ServerDialect = {
   selectDocStates: sqliteSelectDocStates,
   upsertDocRows: sqliteUpsertDocRows,
   readsEveryWrite: false,
-  pipelinedPush: false,
+  // BEGIN IMMEDIATE already holds the write lock; marks and documents are read by push.ts and apply.ts.
+  lockAndRead: async (tx, tenantId) => ({ tenant: await lockTenant(tx.db, SQLITE, tenantId) }),
+  commitPush: (tx, commit) => sqliteCommitPush(tx, SQLITE, commit),
   keepsJsonText: true,
   // One writer at a time: a second gc waits for the write lock and then finds nothing to do.
   gcTryLock: async () => true,
