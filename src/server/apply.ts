@@ -49,18 +49,27 @@ const key = (collection: string, id: string) => `${collection}\u0000${id}`;
  */
 const valueJson = new WeakMap<object, string>();
 
-/** Remembers the JSON text of a value about to be pushed (checkValue). */
+/** Remembers the JSON text of a value about to be written (checkValue). */
 export function noteValueJson(value: Record<string, unknown>, json: string): void {
-  if (!("id" in value)) {
-    // `{ id, ...value }` orders integer-like keys before `id`: then the text is written anew.
-    for (const k in value) if (k.charCodeAt(0) <= 57) return;
-  }
-  valueJson.set(value, json);
+  const usable = storableJson(value, json);
+  if (usable !== undefined) valueJson.set(value, usable);
 }
 
-/** The JSON text of `{ id, ...value }` from the remembered text of `value`, if any. */
-function storedJson(value: JsonObject, id: string): string | undefined {
-  const json = valueJson.get(value);
+/**
+ * `json`, the text of `value`, when a put may store it (prefixed with its id when it lacks
+ * one): WriteOp.json, or remembered by noteValueJson.
+ */
+export function storableJson(value: Record<string, unknown>, json: string): string | undefined {
+  if (!("id" in value)) {
+    // `{ id, ...value }` orders integer-like keys before `id`: then the text is written anew.
+    for (const k in value) if (k.charCodeAt(0) <= 57) return undefined;
+  }
+  return json;
+}
+
+/** The JSON text of `{ id, ...value }` from the known text of `value` (WriteOp.json, else the remembered one), if any. */
+function storedJson(value: JsonObject, id: string, known: string | undefined): string | undefined {
+  const json = known ?? valueJson.get(value);
   if (json === undefined || value.id === id) return json;
   return json === "{}" ? `{"id":${JSON.stringify(id)}}` : `{"id":${JSON.stringify(id)},${json.slice(1)}`;
 }
@@ -162,7 +171,7 @@ function evaluate(op: WriteOp, current: DocState | undefined, ctx: ApplyContext)
     value = mergePatch(valueOf(current!), op.value ?? {}) as JsonObject;
   } else {
     value = op.value ?? {};
-    if ((op.rules ?? ctx.rules) === undefined) body = storedJson(value, op.id);
+    if ((op.rules ?? ctx.rules) === undefined) body = storedJson(value, op.id, op.json);
   }
   if (value.id !== op.id) value = { id: op.id, ...value };
   body ??= JSON.stringify(value);

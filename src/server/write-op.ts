@@ -19,6 +19,11 @@ export interface WriteOp {
   op: "put" | "patch" | "delete";
   /** The document (put) or merge patch (patch). */
   value?: JsonObject;
+  /**
+   * The value's JSON text as the push's checks wrote it (checkPush), when a put may store it
+   * (apply.ts storableJson): then the transaction does not write it again.
+   */
+  json?: string;
   /** Strict check: the version the writer last saw; null means "no live document". */
   baseVersion?: number | null;
   /** This op's writer when it differs from `ApplyContext.writer` (group commit applies several clients' pushes in one call). */

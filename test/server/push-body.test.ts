@@ -42,4 +42,29 @@ describe("a put's stored text", () => {
       await store.close();
     }
   });
+
+  test("of a resent push is each fresh op's own text, after the ops the server already has", async () => {
+    const store = await openServerStore({ adapter: createBunSqliteAdapter({ path: dir.file("resend.db") }) });
+    try {
+      const tenant = (await createTenant(store, "resend")).id;
+      const op = (opId: number, id: string, value: JsonObject) => ({ opId, collection: "docs", id, op: "put" as const, value });
+      const first = { clientId: "resend-client", ops: [op(1, "a", { n: 1 }), op(2, "b", { n: 2 })] };
+      expect(checkPush(first, LIMITS)).toEqual([]);
+      await push(store, tenant, first, LIMITS, Date.now());
+      // The answer was lost: the client sends 1 and 2 again, with 3 and 4 after them.
+      const again = { clientId: "resend-client", ops: [op(1, "a", { n: 1 }), op(2, "b", { n: 2 }), op(3, "c", { n: 3, id: "c" }), op(4, "d", { m: "four" })] };
+      expect(checkPush(again, LIMITS)).toEqual([]);
+      const res = await push(store, tenant, again, LIMITS, Date.now());
+      expect(res.results.map((r) => r.status)).toEqual(["duplicate", "duplicate", "applied", "applied"]);
+      const page = JSON.parse(await pullPage(store, tenant, 0, 100)) as { changes: { id: string; value: JsonObject }[] };
+      expect(page.changes.map((c) => [c.id, c.value])).toEqual([
+        ["a", { id: "a", n: 1 }],
+        ["b", { id: "b", n: 2 }],
+        ["c", { n: 3, id: "c" }],
+        ["d", { id: "d", m: "four" }],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
 });
