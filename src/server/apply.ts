@@ -94,13 +94,15 @@ export async function applyOps(
     let end = start + 1;
     const tx = ops[start].tx;
     if (tx !== undefined) while (end < ops.length && ops[end].tx === tx) end++;
-    const overlay = new Map<string, { collection: string; id: string; state: DocState }>();
+    // A group's writes wait in an overlay until the whole group is applied; a lone op's go
+    // straight in (refused, it wrote nothing): no map per op of a bulk push.
+    const overlay = end - start > 1 ? new Map<string, { collection: string; id: string; state: DocState }>() : undefined;
     let tentative = seq;
     let refused = -1;
     for (let i = start; i < end; i++) {
       const op = ops[i];
       const k = key(op.collection, op.id);
-      const current = overlay.get(k)?.state ?? states.get(k);
+      const current = overlay?.get(k)?.state ?? states.get(k);
       const rules = op.rules ?? ctx.rules;
       const { outcome, next } = rules
         ? await rules.evaluate(op, () => (current && !current.deleted ? valueOf(current) : null), () => evaluate(op, current, ctx))
@@ -113,14 +115,21 @@ export async function applyOps(
       if (next) {
         next.seq = ++tentative;
         outcome.version = next.seq;
-        overlay.set(k, { collection: op.collection, id: op.id, state: next });
+        const doc = { collection: op.collection, id: op.id, state: next };
+        if (overlay) overlay.set(k, doc);
+        else {
+          states.set(k, next);
+          dirty.set(k, doc);
+        }
       }
     }
     if (refused < 0) {
       seq = tentative;
-      for (const [k, doc] of overlay) {
-        states.set(k, doc.state);
-        dirty.set(k, doc);
+      if (overlay) {
+        for (const [k, doc] of overlay) {
+          states.set(k, doc.state);
+          dirty.set(k, doc);
+        }
       }
     } else if (end - start > 1) {
       const which = ops[refused].opId ?? refused - start + 1;
@@ -210,7 +219,8 @@ async function loadStates(trx: Kysely<ServerTables>, ctx: ApplyContext, ops: Wri
     if (ctx.dialect.readsEveryWrite || op.op !== "put" || op.baseVersion !== undefined || op.rules || ctx.rules) needed.add(key(op.collection, op.id));
   }
   const byCollection = new Map<string, Set<string>>();
-  for (const op of ops) {
+  // A bulk push of plain puts reads nothing: no second pass over its keys either.
+  if (needed.size > 0) for (const op of ops) {
     if (!needed.has(key(op.collection, op.id))) continue;
     let ids = byCollection.get(op.collection);
     if (!ids) byCollection.set(op.collection, (ids = new Set()));
