@@ -10,6 +10,7 @@
 import { plantedRoot, PLANTED } from "./planted.ts";
 import { describeSchedule } from "./schedule.ts";
 import { runSeed } from "./run.ts";
+import { CHAOS_STORES, isStore } from "./stores.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -32,9 +33,9 @@ if (again) {
   console.log(`${violations.length} violation(s)`);
   process.exit(violations.length ? 1 : 0);
 }
-const store = (value("store") ?? "sqlite") as "sqlite" | "postgres";
-if (store !== "sqlite" && store !== "postgres") {
-  console.error(`--store must be sqlite or postgres, got ${JSON.stringify(store)}`);
+const store = value("store") ?? "sqlite";
+if (!isStore(store)) {
+  console.error(`--store must be one of ${Object.keys(CHAOS_STORES).join(", ")}, got ${JSON.stringify(store)}`);
   process.exit(2);
 }
 const one = value("seed");

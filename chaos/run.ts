@@ -8,7 +8,6 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
-import { createPostgresAdapter } from "../adapters/postgres/index.ts";
 import { SignJWT } from "jose";
 import { createKey, openServerStore, revokeKey, type ServerStore } from "../src/server/index.ts";
 import { gc } from "../src/server/gc.ts";
@@ -18,9 +17,10 @@ import { Rng, mulberry32 } from "./prng.ts";
 import { spawnChild, type Child } from "./procs.ts";
 import { HEALTHY, startChaosProxy, type ChaosProxy } from "./proxy.ts";
 import { makeSchedule, type Focus, type Schedule, type Store } from "./schedule.ts";
+import { CHAOS_STORES, PG_URL } from "./stores.ts";
 
 export const REPO_ROOT = join(import.meta.dir, "..");
-export const PG_URL = process.env.STOWAGE_TEST_PG_URL || "postgres://postgres@127.0.0.1:5432/test";
+export { PG_URL };
 /**
  * libfaketime, preloaded directly: the `faketime` command forks and waits for its child, so a
  * SIGKILL to it would orphan the real process. Without the library, client skew goes through
@@ -79,10 +79,9 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), `stowage-chaos-${options.seed}-`));
   const bun = process.execPath;
   const stats = { ops: 0, reads: 0, kills: 0, serverKills: 0, gcs: 0, resets: 0, dropped: 0, duplicated: 0, streams: 0, events: 0, conflicts: 0, authFaults: 0, rejected: 0 };
-  const pgSchema = options.store === "postgres" ? `stowage_t_chaos${options.seed}x${Math.random().toString(36).slice(2, 8)}` : "";
-  const serverDb = join(dir, "server.db");
-  const adminAdapter = options.store === "postgres" ? createPostgresAdapter({ url: PG_URL, schema: pgSchema, pool: { max: 1 } }) : createBunSqliteAdapter({ path: serverDb });
-  const admin: ServerStore = await openServerStore({ adapter: adminAdapter });
+  // Where this run keeps its server data (chaos/stores.ts: the one place that knows each store).
+  const target = CHAOS_STORES[options.store].prepare(options.seed, dir, { pgServerUrl: options.pgServerUrl, pgReadUrl: options.pgReadUrl });
+  const admin: ServerStore = await openServerStore({ adapter: await target.admin() });
   const first = await createKey(admin, "chaos", { createIfMissing: true });
   const { key, tenant } = first;
   const creds = await authCredentials(schedule, admin, dir, first);
@@ -94,7 +93,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
   const serverUrls: (string | null)[] = new Array(schedule.servers).fill(null);
   const refreshTargets = () => targets.splice(0, targets.length, ...serverUrls.filter((u): u is string => u !== null));
   async function startServer(s: number, skewMs: number): Promise<void> {
-    const cmd = options.store === "postgres" ? [bun, join(root, "chaos/server.ts"), "postgres", options.pgServerUrl ?? PG_URL, pgSchema, ...(options.pgReadUrl ? [options.pgReadUrl] : [])] : [bun, join(root, "chaos/server.ts"), "sqlite", serverDb];
+    const cmd = [bun, join(root, "chaos/server.ts"), options.store, ...target.serverArgs];
     const child = spawnChild(cmd, { verbose: options.verbose, env: { ...skewEnv(skewMs), ...creds.serverEnv } });
     servers[s] = child;
     const line = await child.waitLine((l) => l.startsWith("{"), 20_000);
@@ -261,7 +260,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
       await p.stop();
     }
     await admin.close().catch(() => {});
-    if (options.store === "postgres") await dropPgSchema(pgSchema).catch(() => {});
+    await target.cleanup().catch(() => {});
     if (!options.keep && violations.length === 0) rmSync(dir, { recursive: true, force: true });
   }
   return { seed: options.seed, store: options.store, schedule, violations, ms: Math.round(performance.now() - started), dir, stats, skew: FAKETIME ? "faketime" : "injected" };
@@ -381,16 +380,4 @@ export function readHistories(dir: string): Map<string, Line[]> {
     out.set(name.slice(2, -6), lines);
   }
   return out;
-}
-
-async function dropPgSchema(schema: string): Promise<void> {
-  const pg = (await import("pg")).default;
-  const client = new pg.Client({ connectionString: PG_URL });
-  client.on("error", () => {});
-  await client.connect();
-  try {
-    await client.query(`drop schema if exists ${schema} cascade`);
-  } finally {
-    await client.end().catch(() => {});
-  }
 }

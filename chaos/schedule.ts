@@ -1,7 +1,8 @@
 import type { ProxyFaults } from "./proxy.ts";
 import { Rng } from "./prng.ts";
+import { CHAOS_STORES, type Store } from "./stores.ts";
 
-export type Store = "sqlite" | "postgres";
+export type { Store };
 
 export interface ClientSpec {
   /** SQLite file index; two specs may share one. */
@@ -120,10 +121,11 @@ export function makeSchedule(seed: number, store: Store, options: ScheduleOption
   // With skew in focus, pulls must carry many changes each for a wrong page order to show:
   // a live client pulls after every commit, one change at a time.
   for (const c of clients) c.live = c.autoSync && later.chance(0.8) && options.focus !== "skew";
-  // PostgreSQL: two instances over one schema. SQLite: sometimes two processes on one file
-  // (BEGIN IMMEDIATE serializes their writes); always two, with clocks apart, when skew is the focus.
+  // PostgreSQL: two instances over one schema (alwaysTwoServers). SQLite: sometimes two
+  // processes on one file (BEGIN IMMEDIATE serializes their writes); always two, with clocks
+  // apart, when skew is the focus. The draw is made for every store, so seeds stay as they were.
   const twoSqlite = rng.chance(0.3);
-  const servers = store === "postgres" || twoSqlite || options.focus === "skew" ? 2 : 1;
+  const servers = CHAOS_STORES[store].alwaysTwoServers || twoSqlite || options.focus === "skew" ? 2 : 1;
   const serverSkewMs = Array.from({ length: servers }, (_, i) =>
     options.focus === "skew" ? (i === 0 ? -1 : 1) * rng.int(30, 300) * 1000 : rng.chance(0.3) ? rng.pick([-1, 1]) * rng.int(1, 120) * 1000 : 0,
   );

@@ -1,5 +1,12 @@
 import type { Dialect } from "kysely";
 
+/**
+ * The SQL a local store is written in (src/store/): an adapter for it declares `sql: LOCAL_SQL`.
+ * The store checks that its adapter speaks it (a capability, like `savepoints`), and asks no
+ * more about the database than that.
+ */
+export const LOCAL_SQL = "sqlite";
+
 /** What an adapter's driver can do; the conformance suite skips cases by these. */
 export interface AdapterCapabilities {
   /** SQL the dialect speaks, by name: "sqlite" for a local store; a server store needs a dialect of that name in src/server/sql/. */

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import pg from "pg";
 import { StowageError, describeValue } from "../../src/errors.ts";
+import { isPostgresUrl } from "./url.ts";
 
-const URL_RE = /^postgres(ql)?:\/\//i;
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** The connection settings a PostgreSQL URL carries beyond what node-postgres reads itself. */
@@ -35,7 +35,7 @@ const TLS_MODES = ["require", "verify-ca", "verify-full"];
  * The answered URL no longer carries them.
  */
 export function postgresTarget(options: { url: string; schema?: string }): PostgresTarget {
-  if (typeof options.url !== "string" || !URL_RE.test(options.url)) {
+  if (typeof options.url !== "string" || !isPostgresUrl(options.url)) {
     throw new StowageError("config", `invalid PostgreSQL URL ${describeValue(redactPostgresUrl(String(options.url)))}: expected postgres://user@host:port/database`);
   }
   let url = options.url;

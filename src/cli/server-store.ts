@@ -1,3 +1,4 @@
+import { isPostgresUrl } from "../../adapters/postgres/url.ts";
 import type { StowageAdapter } from "../adapter.ts";
 import { StowageError } from "../errors.ts";
 import { openServerStore, type ServerStore } from "../server/store.ts";
@@ -12,6 +13,8 @@ import type { CliContext } from "./context.ts";
 export interface ServerStoreKind {
   /** The kind's name, the key of its change feed in server-feed.ts. */
   readonly name: string;
+  /** Why `stowage backup` cannot copy this kind (it copies a SQLite file), or undefined when it can. */
+  readonly backupRefusal?: string;
   /** Whether `location` names a database of this kind. */
   matches(location: string): boolean;
   /** The adapter for the database at `location`. */
@@ -20,12 +23,12 @@ export interface ServerStoreKind {
   readers(location: string, urls: string[]): Promise<StowageAdapter[]>;
 }
 
-const POSTGRES_URL = /^postgres(ql)?:\/\//i;
 
 /** PostgreSQL, for a postgres:// URL: adapters/postgres, with streaming standbys as read replicas. */
 const POSTGRES_STORE: ServerStoreKind = {
   name: "postgres",
-  matches: (location) => POSTGRES_URL.test(location),
+  backupRefusal: "backup copies a SQLite server database; for PostgreSQL use pg_dump (see the README, Operating the server)",
+  matches: (location) => isPostgresUrl(location),
   async adapter(_ctx, location) {
     const { createPostgresAdapter } = await import("../../adapters/postgres/index.ts");
     return createPostgresAdapter({ url: location });
@@ -35,7 +38,7 @@ const POSTGRES_STORE: ServerStoreKind = {
     const { createPostgresAdapter, postgresTarget } = await import("../../adapters/postgres/index.ts");
     const { schema } = postgresTarget({ url: location });
     return urls.map((url) => {
-      if (!POSTGRES_URL.test(url)) throw new StowageError("input", "--read-url must be a postgres:// URL");
+      if (!isPostgresUrl(url)) throw new StowageError("input", "--read-url must be a postgres:// URL");
       return createPostgresAdapter({ url, ...(schema ? { schema } : {}) });
     });
   },

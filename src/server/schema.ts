@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import { Migrator, type Migration } from "kysely/migration";
 import { StowageError } from "../errors.ts";
-import { serverDialect, SQLITE, type ServerDialect } from "./sql/index.ts";
+import { serverDialect, serverDialectNames, SQLITE, type ServerDialect } from "./sql/index.ts";
 import type { ServerTables } from "./tables.ts";
 
 export type { ServerTables };
@@ -85,6 +85,11 @@ const migrations: Record<string, Migration> = {
 /** The newest server migration's name for a store dialect: where this build leaves its schema. */
 export function serverSchemaVersion(store: string): string {
   return Object.keys({ ...migrations, ...serverDialect(store).migrations }).sort().at(-1)!;
+}
+
+/** serverSchemaVersion of every server dialect, by name. */
+export function serverSchemaVersions(): Record<string, string> {
+  return Object.fromEntries(serverDialectNames().map((name) => [name, serverSchemaVersion(name)]));
 }
 
 /** Brings the server schema up to date; safe to run on every start. */

@@ -1,6 +1,6 @@
 import { Kysely, type Transaction } from "kysely";
 import type { z } from "zod";
-import type { StowageAdapter } from "../adapter.ts";
+import { LOCAL_SQL, type StowageAdapter } from "../adapter.ts";
 import { StowageError } from "../errors.ts";
 import { randomToken } from "../ids.ts";
 import { assertCollectionName } from "../names.ts";
@@ -42,7 +42,7 @@ export class Store {
   }
 
   static async open(options: OpenStoreOptions): Promise<Store> {
-    if (options.adapter.capabilities.sql !== "sqlite") {
+    if (options.adapter.capabilities.sql !== LOCAL_SQL) {
       throw new StowageError(
         "config",
         `the local store needs a SQLite adapter; ${options.adapter.name} (${options.adapter.capabilities.sql}) can only hold a sync server's data`,

@@ -3,7 +3,7 @@ import { StowageError, describeValue } from "../../errors.ts";
 import { UsageError, expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
 import { printJson } from "../output.ts";
-import { DATA_FLAG, serverDataLocation } from "../server-store.ts";
+import { DATA_FLAG, serverDataLocation, serverStoreKind } from "../server-store.ts";
 
 const USAGE = "backup --out FILE [--data PATH]";
 
@@ -26,9 +26,8 @@ const backupCommand: Command = {
     const out = args.flags.out as string | undefined;
     if (!out) throw new UsageError(`backup needs --out FILE: usage: ${USAGE}`);
     const data = serverDataLocation(ctx, args.flags);
-    if (/^postgres(ql)?:\/\//i.test(data)) {
-      throw new StowageError("input", "backup copies a SQLite server database; for PostgreSQL use pg_dump (see the README, Operating the server)");
-    }
+    const refusal = serverStoreKind(data).backupRefusal;
+    if (refusal) throw new StowageError("input", refusal);
     if (ctx.io.fileSize(data) === undefined) throw new StowageError("input", `no server database at ${describeValue(data)}`);
     if (ctx.io.fileSize(out) !== undefined) throw new StowageError("input", `${describeValue(out)} already exists; backup never overwrites, choose a new file`);
     const adapter = await ctx.io.sqliteAdapter(data);

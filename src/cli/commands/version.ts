@@ -1,7 +1,7 @@
 import { PROTOCOL_VERSION } from "../../protocol/wire.ts";
 import { buildInfo } from "../../runtime/build-info.ts";
 import { runtimeVersion } from "../../runtime/runtime.ts";
-import { serverSchemaVersion } from "../../server/schema.ts";
+import { serverSchemaVersions } from "../../server/schema.ts";
 import { localSchemaVersion } from "../../store/migrations.ts";
 import { expectPositionals } from "../args.ts";
 import { EXIT, type Command } from "../context.ts";
@@ -30,7 +30,7 @@ const version: Command = {
       protocols: [PROTOCOL_VERSION],
       schema: {
         local: localSchemaVersion(),
-        server: { sqlite: serverSchemaVersion("sqlite"), postgres: serverSchemaVersion("postgres") },
+        server: serverSchemaVersions(),
       },
       libsql: build ? (build.libsql ? "embedded" : "absent") : "node_modules",
     };
