@@ -47,11 +47,12 @@ export async function bareCopy(url: string, path: string, pageRows = 1000): Prom
 }
 
 /** Starts the bare copy's server (server.ts) in its own process. */
-export async function spawnBareServer(args: string[]): Promise<{ url: string; stop(): Promise<void> }> {
+export async function spawnBareServer(args: string[]): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const proc = Bun.spawn([process.execPath, join(import.meta.dir, "server.ts"), ...args], { stdout: "pipe", stderr: "inherit" });
   const url = await readUrl(proc);
   return {
     url,
+    pid: proc.pid,
     stop: async () => {
       proc.kill("SIGTERM");
       await proc.exited;
