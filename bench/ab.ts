@@ -55,6 +55,25 @@ try {
   const dirty = git("status", "--porcelain", "--untracked-files=no") !== "";
   process.stderr.write(`A/B: old ${oldRev.slice(0, 10)}, new ${newRev.slice(0, 10)}${dirty ? " (+ uncommitted changes)" : ""}; sections ${SECTIONS.join(", ")}; ${rounds} rounds\n`);
 
+  /**
+   * One run of one build's sections. A failed run is run again once (on a shared machine a run
+   * can fail for reasons of its own: another process dropped its PostgreSQL schema), so one
+   * hiccup does not throw away the rounds before it.
+   */
+  const benchRun = (build: "old" | "new"): Row[] => {
+    for (let attempt = 1; ; attempt++) {
+      const r = spawnSync(process.execPath, ["run", "bench/index.ts", "--json", ...SECTIONS], {
+        cwd: build === "old" ? oldDir : ROOT,
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      if (r.status === 0) return JSON.parse(r.stdout) as Row[];
+      const why = `${build} build's bench failed (exit ${r.status}):\n${r.stderr.slice(-2000)}`;
+      if (attempt >= 2) throw new Error(why);
+      process.stderr.write(`  ${why.split("\n")[0]}; running it again\n`);
+    }
+  };
+
   const values = { old: new Map<string, number[]>(), new: new Map<string, number[]>() };
   const units = new Map<string, string>();
   const order: string[] = [];
@@ -62,13 +81,7 @@ try {
     const builds: ("old" | "new")[] = round % 2 === 0 ? ["old", "new"] : ["new", "old"];
     for (const build of builds) {
       const started = performance.now();
-      const r = spawnSync(process.execPath, ["run", "bench/index.ts", "--json", ...SECTIONS], {
-        cwd: build === "old" ? oldDir : ROOT,
-        encoding: "utf8",
-        maxBuffer: 64 * 1024 * 1024,
-      });
-      if (r.status !== 0) throw new Error(`${build} build's bench failed (exit ${r.status}):\n${r.stderr.slice(-4000)}`);
-      const rows = JSON.parse(r.stdout) as Row[];
+      const rows = benchRun(build);
       for (const row of rows) {
         const key = `${row.section} · ${row.name}`;
         if (!units.has(key)) {
