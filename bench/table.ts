@@ -167,7 +167,7 @@ export default async function tableBench(r: Reporter): Promise<void> {
       anchor: { name: NAIVE, value: median(ntotals) / 1000 },
       ratio: two / (median(ntotals) / 1000),
       aim: { at: "most", target: 0.6 },
-      note: `Stowage missed 0; the naive pattern missed ${missed} of ${RUNS * ROUNDS * 2} for good`,
+      note: `the naive pattern missed ${missed} of ${RUNS * ROUNDS * 2} writes for good`,
     });
 
     // 3. Bulk push of offline writes, one full sync; anchors: raw SQLite multi-row inserts, naive per-op POSTs.
