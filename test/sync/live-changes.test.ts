@@ -151,6 +151,8 @@ describe("live events with changes", () => {
       await until(`A's cursor at ${i}`, async () => (await a.status()).cursor === `v1.${i}`);
     }
     await until("A idle", async () => (await a.status()).state === "idle");
+    // The event of the last write travels its own stream and may land after the cycle ended.
+    await until("A heard its five events", () => trace.filter((l) => l === "live:covered" || l.startsWith("live:apply:")).length >= 5);
     expect(s.pulls(aId)).toBe(pullsBefore);
     // Each push answer's version is the next seq (docs/PROTOCOL.md, "Not pulling back your own
     // writes"): the settle moved the cursor over it, so the event has nothing left to apply.
