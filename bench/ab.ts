@@ -70,7 +70,7 @@ try {
       if (r.status === 0) return JSON.parse(r.stdout) as Row[];
       const why = `${build} build's bench failed (exit ${r.status}):\n${r.stderr.slice(-2000)}`;
       if (attempt >= 2) throw new Error(why);
-      process.stderr.write(`  ${why.split("\n")[0]}; running it again\n`);
+      process.stderr.write(`  ${why}\n  (running it again)\n`);
     }
   };
 
@@ -119,7 +119,9 @@ try {
     const ratio = median(paired);
     const better = (r: number) => (higherIsBetter(unit) ? r : 1 / r);
     const allWorse = paired.length > 0 && paired.every((r) => better(r) < 1);
-    const verdict = Number.isNaN(ratio) ? "only in one build" : better(ratio) < 0.9 ? (allWorse ? "worse >10%, every round" : "worse >10%") : better(ratio) > 1.1 ? "better >10%" : "";
+    // A figure that can be zero or negative (memory growth after GC) has no meaningful ratio.
+    const comparable = olds.length > 0 && news.length > 0 && olds.every((v) => v > 0) && news.every((v) => v > 0);
+    const verdict = Number.isNaN(ratio) ? "only in one build" : !comparable ? "not a ratio (values ≤ 0)" : better(ratio) < 0.9 ? (allWorse ? "worse >10%, every round" : "worse >10%") : better(ratio) > 1.1 ? "better >10%" : "";
     const range = paired.length ? `${Math.min(...paired).toFixed(2)}–${Math.max(...paired).toFixed(2)}` : "—";
     console.log(`| ${key} | ${unit} | ${fmt(o)} | ${fmt(n)} | ${Number.isNaN(ratio) ? "—" : ratio.toFixed(3)} | ${range} | ${verdict} |`);
   }
