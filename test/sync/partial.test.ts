@@ -5,6 +5,7 @@
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
+import { gc } from "../../src/server/gc.ts";
 import { openStowage, type Stowage, type StowageOptions } from "../../src/stowage.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/tmp.ts";
@@ -237,6 +238,26 @@ describe("partial sync (client)", () => {
     expect(await all.subscriptions()).toBeNull();
     await all.sync();
     expect((await held(all)).length).toBe(13);
+  });
+
+  test("a reset from the server re-pulls the view only, with subs=", async () => {
+    const s = await server();
+    const w = await seed(s);
+    const c = counting();
+    const db = await client(s, { fetch: c.fetch, subscriptions: [{ collection: "todos", where: { owner: "ann" } }] });
+    await db.sync();
+    // A tombstone purged past the reader's cursor: its next pull is answered { reset: true }.
+    await w.collection("notes").delete("x1");
+    await w.collection("todos").put({ id: "t9", owner: "ann", n: 9 });
+    await w.sync();
+    expect((await gc(s.store, { olderThanMs: 0, now: Date.now() + 1000 })).tombstones).toBe(1);
+    c.pulls.length = 0;
+    const r = await db.sync();
+    expect(r.reset).toBe(true);
+    expect(await held(db)).toEqual([...ANN, "todos/t9"].sort());
+    expect(c.pulls.length).toBeGreaterThanOrEqual(2);
+    for (const p of c.pulls) expect(p.subs).toEqual([{ collection: "todos", where: { owner: "ann" } }]);
+    expect(c.pulls.at(-1)!.cursor).toBeNull();
   });
 
   test("subscriptions are checked: a bad where is an input error naming it", async () => {
