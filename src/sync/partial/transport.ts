@@ -17,8 +17,10 @@
  *   dropped and the tenant pulled from the start, applied as a first pull (pending writes kept).
  *
  * A document a push sends out of the view stays until the push is answered (its pending op
- * keeps it), then goes: after a push, held documents outside the view are removed. Documents
- * fetched again after a refusal (v1/refresh.ts) likewise.
+ * keeps it), then goes: after a push, and at the end of every pull step, held documents outside
+ * the view without pending writes are removed. Documents fetched again after a refusal or a
+ * duplicate answer (v1/refresh.ts) likewise (found by the fault tester: a resend answered
+ * `duplicate` refreshed a document outside the view, which nothing removed).
  */
 import { StowageError } from "../../errors.ts";
 import { emitChanges, noteChanged, type ChangedIds } from "../../store/changes.ts";
@@ -115,8 +117,10 @@ async function pullView(ctx: V1Context, result: SyncResult, view: PartialView, i
     emitChanges(store.events, backfilled);
     store.events.emit("pulled", { collections: [...backfilled.keys()], changes: count(backfilled) });
   }
-  // Refused writes come back with their server value (v1/refresh.ts), in the view or not.
-  if (result.issues.length > 0) await pruneHeld(ctx, view, false);
+  // Documents whose pending writes were settled (by this cycle's push or an earlier one) may
+  // have come back with their server value (v1/refresh.ts: refusals, duplicates), in the view
+  // or not: held documents outside it go now. One statement over the held documents (the view).
+  await pruneHeld(ctx, view, false);
 }
 
 /**
