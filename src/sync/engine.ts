@@ -138,9 +138,9 @@ export class SyncEngine {
       heartbeatTimeoutMs: options.liveHeartbeatTimeoutMs,
       backoff: options.liveBackoff,
       trace: this.#trace,
-      subs: () => this.view.streamParam() || null,
+      subs: () => this.view.streamParam(),
       // Changes heard on a stream opened for another view, or while a backfill waits, are a plain poke.
-      onPoke: (seq, changes, subs) => void this.#onPoke(seq, changes && subs === (this.view.streamParam() || null) && !this.view.pending ? changes : null),
+      onPoke: (seq, changes, subs) => void this.#onPoke(seq, changes && subs === this.view.streamParam() && !this.view.pending ? changes : null),
       onConnected: (up) => this.#onLive(up),
     });
     this.#v1 = withSubscriptions(protocolV1(this.#http), this.#http, this.view);

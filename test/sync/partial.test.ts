@@ -185,6 +185,22 @@ describe("partial sync (client)", () => {
     expect(JSON.parse(c.events[1].searchParams.get("subs")!)).toEqual([{ collection: "notes" }, { collection: "todos", where: { owner: "bob" } }]);
   });
 
+  test("with no subscriptions the stream stays closed; a subscribe opens it", async () => {
+    const s = await server();
+    await seed(s);
+    const c = counting();
+    const trace: string[] = [];
+    const db = await client(s, { fetch: c.fetch, autoSync: true, onTrace: (l) => trace.push(l), subscriptions: [] });
+    await until("stream idle", () => trace.includes("live:idle") && trace.includes("idle"));
+    expect(c.events.length).toBe(0);
+    expect(c.pulls.length).toBe(0);
+    expect(await held(db)).toEqual([]);
+    await db.subscribe("notes");
+    await until("backfilled", async () => (await held(db)).length === 3);
+    await until("stream open", () => s.handler.openStreams() === 1);
+    expect(c.events.map((u) => u.searchParams.get("subs"))).toEqual([JSON.stringify([{ collection: "notes" }])]);
+  });
+
   test("pending writes outside the view stay until pushed, then go", async () => {
     const s = await server();
     const w = await seed(s);
