@@ -32,7 +32,8 @@
 import { StowageError } from "../errors.ts";
 import { randomToken } from "../ids.ts";
 import { Emitter } from "../store/events.ts";
-import { all } from "../store/sql.ts";
+import { conflictCounts } from "../store/conflicts.ts";
+import { countRefresh } from "../store/refresh-records.ts";
 import type { Store } from "../store/store.ts";
 import { backoffDelay, systemClock, type BackoffOptions, type Clock } from "./clock.ts";
 import type { HttpClient } from "./v1/http.ts";
@@ -213,7 +214,7 @@ export class SyncEngine {
 
   async status(): Promise<SyncStatus> {
     const base = await this.#store.status();
-    const kinds = await all<{ kind: string; n: number }>(this.#store.db, "select kind, count(*) as n from _stowage_conflicts group by kind");
+    const kinds = await conflictCounts(this.#store.db);
     const count = (k: string) => Number(kinds.find((r) => r.kind === k)?.n ?? 0);
     return {
       mode: this.#mode,
@@ -226,7 +227,7 @@ export class SyncEngine {
       cursor: (await this.#store.getMeta(CURSOR_KEY)) ?? null,
       conflicts: count("conflict"),
       rejections: count("rejected"),
-      unresolved: Number((await all<{ n: number }>(this.#store.db, "select count(*) as n from _stowage_refresh"))[0]?.n ?? 0),
+      unresolved: await countRefresh(this.#store.db),
       live: this.#live?.status() ?? LIVE_OFF,
       subscriptions: await listSubscriptions(this.#store),
       auth: this.#http.credentials.status(),

@@ -6,7 +6,7 @@ import { plainCursorSeq } from "../../protocol/cursor.ts";
 import { applyParsed, applyParsedIn, CURSOR_KEY, parsePage, type ParsedPage } from "./pull.ts";
 import type { Executor } from "../../store/sql.ts";
 import { refreshDocs } from "./refresh.ts";
-import { applyStage, clearStage, stagePage } from "./stage.ts";
+import { applyStage, clearStage, stagePage } from "../../store/pull-stage.ts";
 import { isForbiddenWhole, isRefusedWhole, prepareBatch, PUSH_BATCH_OPS, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome } from "./push.ts";
 import type { CycleContext, SyncTransport } from "../transport.ts";
 import type { V1Context } from "./context.ts";
@@ -144,7 +144,7 @@ function pageDone(ctx: V1Context, page: Extract<ParsedPage, { reset: false }>, r
  * Pulls everything after the stored cursor (guarantee 9: no reader ever holds part of a
  * group). A pull that is one page (`more: false` at once) is applied as it comes, with its
  * cursor: that page is the server's state at one instant. A longer pull is staged on disk
- * page by page and applied whole with the final cursor (stage.ts says why that is sound);
+ * page by page and applied whole with the final cursor (store/pull-stage.ts says why that is sound);
  * `pulled` fires only after that apply. Pipelined: the next page is requested before the
  * current one is written locally, so server, network and local writes overlap, with at most
  * two pages in memory. Then documents waiting for their server value are refreshed.
