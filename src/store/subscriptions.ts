@@ -18,6 +18,7 @@ import { assertCollectionName } from "../names.ts";
 import { noteChanged, type ChangedIds } from "./changes.ts";
 import { filterSql } from "./query.ts";
 import { all, placeholders, run, type Executor } from "./sql.ts";
+import { CURSOR_KEY } from "./sync-meta.ts";
 import type { FieldFilter } from "./types.ts";
 
 /** One subscription: a whole collection, or the documents of it `where` matches (as in `list`). */
@@ -158,12 +159,12 @@ function sortKeys(value: unknown): unknown {
 
 /**
  * Back to the whole tenant after a partial view: the covered subscriptions and the pull
- * cursor (its key given by the sync engine) go, so the next pull reads the tenant from the
+ * cursor go, so the next pull reads the tenant from the
  * start and is applied as a first pull is (held documents it does not list go; pending
  * writes stay). Inside the caller's transaction.
  */
-export async function forgetPartialCursor(trx: Executor, cursorKey: string): Promise<void> {
-  await run(trx, "delete from _stowage_meta where key in (?, ?)", [SUBSCRIPTIONS_SYNCED_KEY, cursorKey]);
+export async function forgetPartialCursor(trx: Executor): Promise<void> {
+  await run(trx, "delete from _stowage_meta where key in (?, ?)", [SUBSCRIPTIONS_SYNCED_KEY, CURSOR_KEY]);
 }
 
 /** Both lists in one read (every pull step asks): what is asked for, and what is covered. */

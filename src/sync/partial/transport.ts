@@ -40,7 +40,7 @@ import type { SyncResult } from "../types.ts";
 import type { PartialPull, V1Context } from "../v1/context.ts";
 import type { HttpClient } from "../v1/http.ts";
 import { CURSOR_KEY, parsePage } from "../v1/pull.ts";
-import { clearStage, stagePage } from "../v1/stage.ts";
+import { clearStage, stagePage } from "../../store/pull-stage.ts";
 import { subsParam, type PartialView } from "./view.ts";
 
 /** Protocol v1's steps (`inner`, v1/cycle.ts protocolV1) with the store's subscriptions. */
@@ -78,7 +78,7 @@ async function pullView(ctx: V1Context, result: SyncResult, view: PartialView, i
     return inner.pull(ctx, result);
   }
   if (desired === null) {
-    await store.db.transaction().execute((trx) => forgetPartialCursor(trx, CURSOR_KEY));
+    await store.db.transaction().execute((trx) => forgetPartialCursor(trx));
     view.set(null, null);
     ctx.trace("subs:all");
     ctx.partial = {};
