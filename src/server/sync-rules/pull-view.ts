@@ -160,19 +160,21 @@ async function run(store: ServerStore, query: RawBuilder<Row>): Promise<Row[]> {
 
 /** One anchor's rows in (from, top], oldest first. */
 function anchorRows(store: ServerStore, tenantId: string, a: Anchor, from: number, top: number, limit: number): Promise<Row[]> {
+  return run(store, anchorQuery(store, tenantId, a, from, top, limit));
+}
+
+/** One anchor's read: an index range in seq order (test/sync-rules/plans.test.ts checks the plans). */
+export function anchorQuery(store: ServerStore, tenantId: string, a: Anchor, from: number, top: number, limit: number): RawBuilder<Row> {
   if (a.kind === "field") {
     const field = sql.raw(store.dialect.fieldSql(a.path));
-    return run(
-      store,
-      sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection} and ${field} = ${store.dialect.fieldParam(a.value)}
-        and seq > ${from} and seq <= ${top} order by seq limit ${limit}`,
-    );
+    return sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection} and ${field} = ${store.dialect.fieldParam(a.value)}
+        and seq > ${from} and seq <= ${top} order by seq limit ${limit}`;
   }
   if (a.kind === "collection") {
-    return run(store, sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection} and seq > ${from} and seq <= ${top} order by seq limit ${limit}`);
+    return sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection} and seq > ${from} and seq <= ${top} order by seq limit ${limit}`;
   }
   const exclude = a.exclude.length ? sql` and collection not in (${sql.join(a.exclude)})` : sql``;
-  return run(store, sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and seq > ${from} and seq <= ${top}${exclude} order by seq limit ${limit}`);
+  return sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and seq > ${from} and seq <= ${top}${exclude} order by seq limit ${limit}`;
 }
 
 /** The tenant's rows in (from, top], oldest first. */
