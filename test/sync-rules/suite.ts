@@ -160,6 +160,8 @@ export function syncRulesSuite(store: string, adapter: () => { adapter: StowageA
       const data = JSON.parse(event.data);
       expect(data.changes).toEqual([{ collection: "todos", id: "a2", version: data.seq, value: null, deleted: true, left: true }]);
       expect(data.cursor).toMatch(/\.f[0-9a-z]+$/);
+      // ann's private commit came between, outside bob's view: the event still continues bob's cursor.
+      expect(`v1.${data.prev}`).toBe(before.json.cursor.replace(/\.f.*$/, ""));
       expect(s.handler.streamWakes() - wakes).toBe(1);
       const after = await call(s.url, bob, "GET", `/v1/pull?cursor=${before.json.cursor}`);
       expect(after.json.changes).toEqual([{ collection: "todos", id: "a2", version: data.seq, value: null, deleted: true, left: true }]);
@@ -213,6 +215,33 @@ export function syncRulesSuite(store: string, adapter: () => { adapter: StowageA
       expect((await call(s.url, bob, "PATCH", "/v1/docs/todos/b1", { project: "w" })).status).toBe(200);
       const moved = await call(s.url, bob, "GET", `/v1/pull?cursor=${start}&subs=${enc([{ collection: "todos", where: { project: "x" } }])}`);
       expect(moved.json.changes.map((c: { id: string; left?: boolean }) => [c.id, c.left])).toEqual([["b1", true]]);
+    });
+
+    test("fan-out: a write wakes only the streams whose view holds the document before or after", async () => {
+      // Streams of earlier tests (bob's reads notes too) are closed first.
+      for (const r of readers.splice(0)) r.close();
+      for (let i = 0; i < 200 && s.handler.openStreams() > 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(s.handler.openStreams()).toBe(0);
+      const n = 30;
+      const subs = Array.from({ length: n }, (_, i) => `u${i}`);
+      const tokens = await Promise.all(subs.map((u) => token(u, org)));
+      const streams = await Promise.all(tokens.map((t) => openEvents(s.url, t, {}, `?changes=1&subs=${enc([{ collection: "todos" }])}`)));
+      readers.push(...streams);
+      for (const r of streams) {
+        await r.next();
+        await r.next();
+      }
+      const before = s.handler.streamWakes();
+      expect((await put(tokens[7], "/v1/docs/todos/w7", { owner: "u7" })).status).toBe(200);
+      const e = await streams[7].next();
+      expect(e.kind === "event" && JSON.parse(e.data).changes.map((c: { id: string }) => c.id)).toEqual(["w7"]);
+      expect(s.handler.streamWakes() - before).toBe(1);
+      expect((await put(tokens[3], "/v1/docs/notes/z", { text: "notes are everyone's" })).status).toBe(200);
+      const all = s.handler.streamWakes() - before;
+      // A notes commit is outside every todos subscription: nobody else woke.
+      expect(all).toBe(1);
+      for (const [i, r] of streams.entries()) if (i !== 7) expect(r.items.filter((x) => x.kind === "event")).toHaveLength(1);
+      for (const r of streams) r.close();
     });
 
     test("gc prunes moves with the tombstones and moves the horizon over them", async () => {
