@@ -11,18 +11,36 @@ import type { DocState } from "../write-op.ts";
 import { EVENT_MAX_BYTES, type CommitChanges } from "../events/changes.ts";
 import type { View } from "./view.ts";
 
-/** A stream's filter: the event to send (`undefined`: a plain poke), or null: this commit is not the stream's business. */
-export type StreamFilter = (seq: number, changes: CommitChanges | undefined) => CommitChanges | undefined | null;
+/**
+ * A stream's filter: the event to send (`undefined`: a plain poke), or null: this commit is not
+ * the stream's business. `sent` is the highest seq the stream has carried (its head at first).
+ */
+export type StreamFilter = (seq: number, changes: CommitChanges | undefined, sent: number) => CommitChanges | undefined | null;
 
 function valueOf(state: DocState | undefined): JsonObject | null {
   if (!state || state.deleted || state.body === null) return null;
   return (state.value ??= JSON.parse(state.body) as JsonObject);
 }
 
+/**
+ * Each stream's filter keeps two numbers: `anchor`, where a reader that followed the stream
+ * stands (its last event's seq, or its head), and `known`, up to where every commit since the
+ * anchor was seen with its rows and held nothing of the view. An event then says `prev: anchor`:
+ * a one-page view pull from the anchor answers exactly its changes, so a reader whose cursor is
+ * there applies it though commits outside its view came between. A commit seen without its rows
+ * (another process, a large one) breaks that chain: a plain poke, and the chain restarts there.
+ */
 export function streamFilter(view: View): StreamFilter {
   const cursorOf = (seq: number) => formatCursor(seq, undefined, { fingerprint: view.fingerprint });
-  return (_seq, c) => {
-    if (!c) return undefined;
+  let anchor: number | undefined;
+  let known: number | undefined;
+  return (seq, c, sent) => {
+    if (anchor === undefined || known === undefined) anchor = known = sent;
+    if (!c) {
+      anchor = known = seq;
+      return undefined;
+    }
+    const chained = c.prev === known;
     const rows = [...c.rows].sort((a, b) => a.state.seq - b.state.seq);
     const parts: string[] = [];
     for (const { collection, id, state, before } of rows) {
@@ -35,9 +53,19 @@ export function streamFilter(view: View): StreamFilter {
       const was = view.bound ? view.has(collection, valueOf(before)) : state.deleted;
       if (was) parts.push(`${head},"value":null,"deleted":true${state.deleted ? "" : ',"left":true'}}`);
     }
-    if (parts.length === 0) return null;
+    if (parts.length === 0) {
+      if (chained) {
+        known = c.seq;
+        return null;
+      }
+      // Unseen commits lie between: this reader must pull to know.
+      anchor = known = c.seq;
+      return undefined;
+    }
+    const prev = chained ? anchor : c.prev;
+    anchor = known = c.seq;
     const json = `[${parts.join(",")}]`;
     if (json.length > EVENT_MAX_BYTES) return undefined;
-    return { prev: c.prev, seq: c.seq, rows: c.rows, dialect: c.dialect, json, cursor: cursorOf(c.seq) };
+    return { prev, seq: c.seq, rows: c.rows, dialect: c.dialect, json, cursor: cursorOf(c.seq) };
   };
 }
