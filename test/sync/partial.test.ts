@@ -27,13 +27,15 @@ interface PullSeen {
 }
 
 /** The real fetch, recording every `/v1/pull` and `/v1/events` request. */
-function counting(): { fetch: NonNullable<StowageOptions["fetch"]>; pulls: PullSeen[]; events: URL[] } {
+function counting(): { fetch: NonNullable<StowageOptions["fetch"]>; pulls: PullSeen[]; events: URL[]; pushes: URL[] } {
   const pulls: PullSeen[] = [];
   const events: URL[] = [];
+  const pushes: URL[] = [];
   const fetch = async (input: string, init?: RequestInit): Promise<Response> => {
     const url = new URL(input);
     const res = await globalThis.fetch(input, init);
     if (url.pathname === "/v1/events") events.push(url);
+    if (url.pathname === "/v1/push") pushes.push(url);
     if (url.pathname !== "/v1/pull" || !res.ok) return res;
     const text = await res.text();
     const body = JSON.parse(text);
@@ -41,7 +43,7 @@ function counting(): { fetch: NonNullable<StowageOptions["fetch"]>; pulls: PullS
     pulls.push({ subs: q("subs"), have: q("have"), cursor: url.searchParams.get("cursor"), changes: body.changes ?? [] });
     return new Response(text, { status: res.status, headers: res.headers });
   };
-  return { fetch, pulls, events };
+  return { fetch, pulls, events, pushes };
 }
 
 /** The fields the tests' subscriptions filter on are indexed; everyone reads and writes everything. */
@@ -92,6 +94,23 @@ describe("partial sync (client)", () => {
     const subs = await db.subscriptions();
     expect(subs!.map((x) => ({ collection: x.collection, where: x.where }))).toEqual([{ collection: "todos", where: { owner: "ann" } }]);
     expect((await db.status()).subscriptions!.length).toBe(1);
+  });
+
+  test("a small sync of a settled view is one request: the push asks for the view's page (subs=)", async () => {
+    const s = await server();
+    const w = await seed(s);
+    const c = counting();
+    const db = await client(s, { fetch: c.fetch, subscriptions: [{ collection: "todos", where: { owner: "ann" } }] });
+    await db.sync();
+    await w.collection("todos").patch("t3", { owner: "bob" });
+    await w.sync();
+    c.pulls.length = 0;
+    await db.collection("todos").put({ id: "t9", owner: "ann", n: 9 });
+    const r = await db.sync();
+    expect(r.pushed).toBe(1);
+    expect(c.pulls).toEqual([]);
+    expect(c.pushes.at(-1)!.searchParams.get("subs")).toBe(JSON.stringify([{ collection: "todos", where: { owner: "ann" } }]));
+    expect(await held(db)).toEqual(["todos/t1", "todos/t5", "todos/t7", "todos/t9"]);
   });
 
   test("unsubscribe removes what no remaining subscription matches, at once and locally only", async () => {

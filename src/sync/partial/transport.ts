@@ -50,11 +50,13 @@ export function withSubscriptions(inner: SyncTransport, http: HttpClient, view: 
       // What this process knows (set at open, by subscribe/unsubscribe and by every pull): no
       // read here, so a push of the whole tenant costs what it did before subscriptions.
       const v1 = Object.assign(ctx, { http }) as V1Context;
-      // Any partial state (even the way back to the whole tenant) asks its pull itself.
-      if (view.active) v1.partial = {};
+      // A settled view's page may ride on the push (`subs=`); any other partial state (a backfill
+      // waiting, the way back to the whole tenant) leaves the pull to the pull step.
+      const desired = view.desired;
+      if (view.active) v1.partial = desired && desired.length > 0 && !view.pending ? { subs: subsParam(desired) } : {};
       const before = result.pushed;
       await inner.push(ctx, result);
-      if (view.desired !== null && result.pushed > before) await pruneHeld(ctx, view);
+      if (desired !== null && result.pushed > before) await pruneHeld(ctx, view);
     },
     async pull(ctx, result) {
       const release = await view.lock.lock();

@@ -115,7 +115,7 @@ function readAhead(ctx: V1Context, batch: PreparedBatch): Promise<PreparedBatch 
  * batch before, the read of the one after): a 50,000-op push spent 12.5 ms per 1,000-op batch
  * where the server needed 6.5.
  */
-async function send(ctx: V1Context, batch: PreparedBatch, unsettled: PreparedBatch = batch, pull?: { cursor: string; limit: number }): Promise<{ outcome: Promise<PushOutcome> }> {
+async function send(ctx: V1Context, batch: PreparedBatch, unsettled: PreparedBatch = batch, pull?: { cursor: string; limit: number; subs?: string }): Promise<{ outcome: Promise<PushOutcome> }> {
   await ctx.renewLease();
   return { outcome: sendBatch(ctx.http, batch, unsettled.rows[0].op_id - 1, pull) };
 }
@@ -125,11 +125,11 @@ async function send(ctx: V1Context, batch: PreparedBatch, unsettled: PreparedBat
  * (docs/PROTOCOL.md, "Pull with the push"). Not without a cursor (a first pull is applied as
  * a reset, staged) nor from any other cursor form than `v1.<seq>`: the cycle's own pull does those.
  */
-async function pullWithPush(ctx: V1Context): Promise<{ cursor: string; limit: number } | undefined> {
-  // With subscriptions the page must be the view's: the cycle's own pull asks with `subs=`.
-  if (!ctx.pullWithPush || ctx.partial) return undefined;
+async function pullWithPush(ctx: V1Context): Promise<{ cursor: string; limit: number; subs?: string } | undefined> {
+  // With subscriptions the page is the view's (`subs=`); not while they change (partial/transport.ts).
+  if (!ctx.pullWithPush || (ctx.partial && !ctx.partial.subs)) return undefined;
   const cursor = await ctx.store.getMeta(CURSOR_KEY);
-  return cursor && plainCursorSeq(cursor) !== null ? { cursor, limit: Math.min(ctx.pullLimit, PULL_WITH_PUSH_LIMIT) } : undefined;
+  return cursor && plainCursorSeq(cursor) !== null ? { cursor, limit: Math.min(ctx.pullLimit, PULL_WITH_PUSH_LIMIT), subs: ctx.partial?.subs } : undefined;
 }
 
 /** Reports a whole-pull page applied (`more: false`, with its cursor). */
