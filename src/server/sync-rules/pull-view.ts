@@ -10,7 +10,9 @@
  * The origin is the cursor the catch-up began at, carried in the cursor while `more` is true: a
  * document's move may lie before this page while its current row (rows are read by their latest
  * seq) lies after it, so every page of one catch-up asks about moves since the same origin.
- * The first page from the start sends no leaves or tombstones: its reader holds nothing yet.
+ * A scan from the start has as origin the tenant's seq its first page read: its reader holds
+ * nothing older, so only documents it sent and that moved since can leave; its first page sends
+ * no leaves or tombstones at all.
  *
  * Where the rows come from: under rules, the view's anchors (anchors.ts), each an index range
  * in seq order, merged, plus the rows of documents with moves after the origin; so a pull
@@ -87,8 +89,10 @@ export async function pullViewPage(
   if ((at.seq > 0 || at.horizon !== undefined) && at.fingerprint !== view.fingerprint) return reset();
   await indexesReady(store);
   const after = at.seq;
-  const origin = Math.min(at.origin ?? after, after);
   const { seq: top, purged } = await counters(store, tenantId);
+  // A scan from the start holds nothing from before its first page: a document it sent can
+  // only have moved after that page's read, so its moves count from the seq read then.
+  const origin = at.origin ?? (after === 0 && at.horizon === undefined ? top : after);
   const started = after === 0 && at.horizon === undefined ? purged : at.horizon;
   const scanning = started !== undefined && started === purged;
   // A read replica that has not replayed up to the cursor yet: the primary answers (replica.ts).
