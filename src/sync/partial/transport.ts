@@ -148,10 +148,14 @@ async function backfill(ctx: V1Context, result: SyncResult, added: Subscription[
     }
     const page = parsePage(text);
     if (page.reset) throw new StowageError("protocol", "backfill: the server asked for a reset of a pull from the start");
-    await stagePage(ctx.store, page.changes);
-    for (const c of page.changes) noteChanged(changed, c.collection, c.id);
-    ctx.trace(`backfill:${page.changes.length}`);
-    result.pulled += page.changes.length;
+    // Only documents: a backfill's leave (the server may send one for a document that moved
+    // out after its first page read it) says nothing the catch-up pull does not say at its
+    // true version, and staged it could remove a document the kept subscriptions still hold.
+    const docs = page.changes.filter((c) => !c.deleted);
+    await stagePage(ctx.store, docs);
+    for (const c of docs) noteChanged(changed, c.collection, c.id);
+    ctx.trace(`backfill:${docs.length}`);
+    result.pulled += docs.length;
     if (!page.more) return changed;
     cursor = page.cursor;
   }
