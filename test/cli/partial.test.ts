@@ -68,6 +68,9 @@ describe("stowage --only", () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(JSON.stringify(bad));
     }
+    const local = await cli(["status", "--db", tmp.file("l.db"), "--only", "todos"]);
+    expect(local.code).toBe(2);
+    expect(local.stderr).toContain("--only (STOWAGE_ONLY) needs a Stowage server");
     const env = await run("c.db", ["status"], { STOWAGE_ONLY: "todos:" });
     expect(env.code).toBe(2);
     expect(env.stderr).toContain("STOWAGE_ONLY");

@@ -337,5 +337,12 @@ describe("partial sync (client)", () => {
     await expect(db.subscribe("todos", { where: { n: { near: 2 } } as any })).rejects.toThrow(/unknown filter operator "near"/);
     await expect(db.subscribe("Bad Name")).rejects.toThrow(/collection/);
     expect(await db.subscriptions()).toBeNull();
+    // A local-only store has no server to hold a view of: refused, nothing removed.
+    const local = await openStowage({ adapter: createBunSqliteAdapter({ path: dir.file(`local-${++n}.db`) }), env: {} });
+    cleanups.push(() => local.close());
+    await local.collection("todos").put({ id: "k" });
+    await expect(local.subscribe("notes")).rejects.toThrow(/need a server/);
+    expect(await held(local)).toEqual(["todos/k"]);
+    await expect(openStowage({ adapter: createBunSqliteAdapter({ path: dir.file(`local-${n}.db`) }), env: {}, subscriptions: [{ collection: "notes" }] })).rejects.toThrow(/need a server/);
   });
 });
