@@ -141,7 +141,7 @@ export class SyncEngine {
       trace: this.#trace,
       subs: () => this.view.streamParam(),
       // Changes heard on a stream opened for another view, or while a backfill waits, are a plain poke.
-      onPoke: (seq, changes, subs) => void this.#onPoke(seq, changes && subs === this.view.streamParam() && !this.view.pending ? changes : null),
+      onPoke: (seq, changes, subs) => void this.#onPoke(seq, changes && subs === this.view.streamParam() && !this.view.pending ? { ...changes, subs } : null),
       onConnected: (up) => this.#onLive(up),
     });
     this.#v1 = withSubscriptions(protocolV1(this.#http), this.#http, this.view);
@@ -330,10 +330,26 @@ export class SyncEngine {
     }
     const steps = this.#steps();
     steps.pullWithPush = kind === "full";
-    if (live.length > 0 && (await applyLiveChanges(steps, live, result))) return result;
+    if (live.length > 0 && (await this.#applyLive(steps, live, result))) return result;
     if (kind !== "pull") await this.#transport.push(steps, result);
     if (kind !== "push") await this.#transport.pull(steps, result);
     return result;
+  }
+
+  /**
+   * Applies live events' changes, under the view's lock and only if the subscriptions are still
+   * those their stream was opened for: an unsubscribe between the event and this apply must not
+   * see the documents it removed come back (partial/manage.ts). Otherwise the cycle pulls.
+   */
+  async #applyLive(steps: CycleContext, live: readonly LiveChanges[], result: SyncResult): Promise<boolean> {
+    const release = await this.view.lock.lock();
+    try {
+      const current = this.view.streamParam();
+      if (this.view.pending || live.some((e) => (e.subs ?? null) !== current)) return false;
+      return await applyLiveChanges(steps, live, result);
+    } finally {
+      release();
+    }
   }
 
   /** What the cycle steps (v1/cycle.ts, rest/) need from the engine. */

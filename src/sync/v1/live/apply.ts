@@ -32,6 +32,8 @@ export interface LiveChanges {
   page: Extract<ParsedPage, { reset: false }>;
   /** The stored cursor the event continues: `v1.<prev>`, with the event cursor's rules fingerprint if any (issue 34). */
   after: string;
+  /** The `subs=` of the stream that carried it (partial sync; the engine checks it is still the view). */
+  subs?: string | null;
 }
 
 /**
