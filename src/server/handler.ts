@@ -24,7 +24,7 @@ import { bindRules, type RulesOptions } from "./rules.ts";
 import type { ServerStore } from "./store.ts";
 import { writeDoc, type DocWriter } from "./write.ts";
 import { rulesOption, type SyncRules } from "./sync-rules/index.ts";
-import { registerRules } from "./sync-rules/moves.ts";
+import { indexesReady, registerRules } from "./sync-rules/moves.ts";
 import { parseSubscriptions, viewOf, type View } from "./sync-rules/view.ts";
 import { pullViewPage } from "./sync-rules/pull-view.ts";
 import { writeRulesRunner } from "./sync-rules/enforce.ts";
@@ -78,6 +78,8 @@ export type ServerHandler = ((req: Request) => Promise<Response>) & {
   openStreams(): number;
   /** Stream wakes since start: one per stream per commit it was told of (a view's stream sleeps through the others). */
   streamWakes(): number;
+  /** Resolves once the sync rules' indexes exist (at once without rules); views are served before, only slower. */
+  ready(): Promise<void>;
   /** True for requests whose response stays open (the listener exempts them from idle timeouts). */
   isStream(req: Request): boolean;
 };
@@ -269,6 +271,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
     close: async () => streams.close(),
     openStreams: () => streams.size,
     streamWakes: () => streams.wakes,
+    ready: () => indexesReady(store),
     // The substring test keeps the URL parse off every other request's path.
     isStream: (req: Request) => req.method === "GET" && req.url.includes(EVENTS_PATH) && stripBasePath(basePath, new URL(req.url).pathname) === EVENTS_PATH,
   });
