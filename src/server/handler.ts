@@ -173,7 +173,9 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       // A client that was caught up gets the commit's own rows (events/changes.ts commitPage).
       const text = view
         ? await pullViewPage(store, principal.tenantId, alsoPull.after, alsoPull.limit, view, page)
-        : ((changes && commitPage(changes, alsoPull.after, alsoPull.limit, page)) ?? (await pullPage(store, principal.tenantId, alsoPull.after, alsoPull.limit, page)));
+        : staleCursor(alsoPull.after, page) ??
+          (changes && commitPage(changes, alsoPull.after, alsoPull.limit, page)) ??
+          (await pullPage(store, principal.tenantId, alsoPull.after, alsoPull.limit, page));
       callHook(options.hooks?.pulled, req, principal.tenantId, body.clientId, page);
       // The page is JSON text already (pull.ts): spliced in, not parsed and re-serialized.
       return jsonText(`${JSON.stringify(response).slice(0, -1)},"pull":${text}}`);
@@ -190,12 +192,9 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       const page = { changes: 0, cursor: after.seq, reset: false };
       const view = viewFor(principal, q.subs, q.have);
       const limit = q.limit ?? WIRE_LIMITS.defaultPullLimit;
-      // A cursor made under sync rules that are gone: the reader's copy was cut by them.
-      const stale = !view && after.fingerprint !== undefined && after.seq > 0;
-      const text = stale
-        ? '{"reset":true}'
-        : await readFromReplica(store, principal.tenantId, (s) => (view ? pullViewPage(s, principal.tenantId, after, limit, view, page) : pullPage(s, principal.tenantId, after, limit, page)));
-      if (stale) page.reset = true;
+      const text =
+        (view ? undefined : staleCursor(after, page)) ??
+        (await readFromReplica(store, principal.tenantId, (s) => (view ? pullViewPage(s, principal.tenantId, after, limit, view, page) : pullPage(s, principal.tenantId, after, limit, page))));
       callHook(options.hooks?.pulled, req, principal.tenantId, q.clientId, page);
       return jsonText(text);
     }
@@ -275,6 +274,13 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
     // The substring test keeps the URL parse off every other request's path.
     isStream: (req: Request) => req.method === "GET" && req.url.includes(EVENTS_PATH) && stripBasePath(basePath, new URL(req.url).pathname) === EVENTS_PATH,
   });
+}
+
+/** A cursor made under sync rules this server no longer has: the reader's copy was cut by them, so it starts again. */
+function staleCursor(after: PullPosition, page: { reset: boolean }): string | undefined {
+  if (after.fingerprint === undefined || after.seq === 0) return undefined;
+  page.reset = true;
+  return '{"reset":true}';
 }
 
 function matchRoute(pathname: string): Route {
