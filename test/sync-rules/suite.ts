@@ -244,6 +244,22 @@ export function syncRulesSuite(store: string, adapter: () => { adapter: StowageA
       expect(rest).toEqual([[`${tag}q2`, true], [`${tag}q3`, true]]);
     });
 
+    test("a push that moves documents out of a view records the moves (group commit, pipelined on PostgreSQL)", async () => {
+      expect((await put(bob, "/v1/docs/todos/g1", { owner: "bob", shared: true })).status).toBe(200);
+      expect((await put(bob, "/v1/docs/todos/g2", { owner: "bob", shared: true })).status).toBe(200);
+      const start = (await call(s.url, ann, "GET", "/v1/pull")).json.cursor;
+      const pushes = await Promise.all([
+        call(s.url, bob, "POST", "/v1/push", { clientId: "bob-client-g1", ops: [{ opId: 1, collection: "todos", id: "g1", op: "patch", value: { shared: false } }] }),
+        call(s.url, bob, "POST", "/v1/push", { clientId: "bob-client-g2", ops: [{ opId: 1, collection: "todos", id: "g2", op: "delete" }] }),
+      ]);
+      expect(pushes.map((p) => p.json.results[0].status)).toEqual(["applied", "applied"]);
+      const after = await call(s.url, ann, "GET", `/v1/pull?cursor=${start}`);
+      expect(after.json.changes.map((c: { id: string; deleted: boolean; left?: boolean; value: unknown }) => [c.id, c.deleted, c.left ?? false, c.value]).sort()).toEqual([
+        ["g1", true, true, null],
+        ["g2", true, false, null],
+      ]);
+    });
+
     test("fan-out: a write wakes only the streams whose view holds the document before or after", async () => {
       // Streams of earlier tests (bob's reads notes too) are closed first.
       for (const r of readers.splice(0)) r.close();
