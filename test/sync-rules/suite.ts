@@ -99,6 +99,19 @@ export function syncRulesSuite(store: string, adapter: () => { adapter: StowageA
       expect(JSON.stringify(hidden.json)).not.toContain("ann");
       const list = await call(s.url, bob, "GET", "/v1/docs/todos");
       expect(list.json.items.map((d: { id: string }) => d.id)).toEqual(["a2", "b1", "b2"]);
+      // Paged one at a time, in both orders: the same documents, nothing of ann's private a1.
+      for (const orderBy of ["", "&orderBy=-id"]) {
+        const seen: string[] = [];
+        let cursor = "";
+        for (let i = 0; i < 10; i++) {
+          const p = await call(s.url, bob, "GET", `/v1/docs/todos?limit=1${orderBy}${cursor ? `&cursor=${cursor}` : ""}`);
+          seen.push(...p.json.items.map((d: { id: string }) => d.id));
+          expect(p.json.versions).toHaveLength(p.json.items.length);
+          if (!p.json.next) break;
+          cursor = p.json.next;
+        }
+        expect(seen).toEqual(orderBy ? ["b2", "b1", "a2"] : ["a2", "b1", "b2"]);
+      }
       const filtered = await call(s.url, ann, "GET", `/v1/docs/todos?where=${enc({ project: "x" })}`);
       expect(filtered.json.items.map((d: { id: string }) => d.id)).toEqual(["a1", "b2"]);
     });
