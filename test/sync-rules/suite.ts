@@ -99,6 +99,19 @@ export function syncRulesSuite(store: string, adapter: () => { adapter: StowageA
       expect(JSON.stringify(hidden.json)).not.toContain("ann");
       const list = await call(s.url, bob, "GET", "/v1/docs/todos");
       expect(list.json.items.map((d: { id: string }) => d.id)).toEqual(["a2", "b1", "b2"]);
+      // Paged one at a time, in both orders: the same documents, nothing of ann's private a1.
+      for (const orderBy of ["", "&orderBy=-id"]) {
+        const seen: string[] = [];
+        let cursor = "";
+        for (let i = 0; i < 10; i++) {
+          const p = await call(s.url, bob, "GET", `/v1/docs/todos?limit=1${orderBy}${cursor ? `&cursor=${cursor}` : ""}`);
+          seen.push(...p.json.items.map((d: { id: string }) => d.id));
+          expect(p.json.versions).toHaveLength(p.json.items.length);
+          if (!p.json.next) break;
+          cursor = p.json.next;
+        }
+        expect(seen).toEqual(orderBy ? ["b2", "b1", "a2"] : ["a2", "b1", "b2"]);
+      }
       const filtered = await call(s.url, ann, "GET", `/v1/docs/todos?where=${enc({ project: "x" })}`);
       expect(filtered.json.items.map((d: { id: string }) => d.id)).toEqual(["a1", "b2"]);
     });
@@ -242,6 +255,22 @@ export function syncRulesSuite(store: string, adapter: () => { adapter: StowageA
       // q1 left before the scan began: no leave. q2 was sent, so it leaves. q3 was not sent but moved
       // after the first page read it: the server cannot tell, and a leave of nothing held is harmless.
       expect(rest).toEqual([[`${tag}q2`, true], [`${tag}q3`, true]]);
+    });
+
+    test("a push that moves documents out of a view records the moves (group commit, pipelined on PostgreSQL)", async () => {
+      expect((await put(bob, "/v1/docs/todos/g1", { owner: "bob", shared: true })).status).toBe(200);
+      expect((await put(bob, "/v1/docs/todos/g2", { owner: "bob", shared: true })).status).toBe(200);
+      const start = (await call(s.url, ann, "GET", "/v1/pull")).json.cursor;
+      const pushes = await Promise.all([
+        call(s.url, bob, "POST", "/v1/push", { clientId: "bob-client-g1", ops: [{ opId: 1, collection: "todos", id: "g1", op: "patch", value: { shared: false } }] }),
+        call(s.url, bob, "POST", "/v1/push", { clientId: "bob-client-g2", ops: [{ opId: 1, collection: "todos", id: "g2", op: "delete" }] }),
+      ]);
+      expect(pushes.map((p) => p.json.results[0].status)).toEqual(["applied", "applied"]);
+      const after = await call(s.url, ann, "GET", `/v1/pull?cursor=${start}`);
+      expect(after.json.changes.map((c: { id: string; deleted: boolean; left?: boolean; value: unknown }) => [c.id, c.deleted, c.left ?? false, c.value]).sort()).toEqual([
+        ["g1", true, true, null],
+        ["g2", true, false, null],
+      ]);
     });
 
     test("fan-out: a write wakes only the streams whose view holds the document before or after", async () => {

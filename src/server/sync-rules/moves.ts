@@ -35,8 +35,8 @@ const installed = new WeakMap<object, { rules: SyncRules; tracker: MoveTracker; 
 
 /**
  * Installs rules on a store: its writers record moves from now on, and the rules' indexes are
- * made (indexes.ts; pulls through a view wait for them, a failure is reported and they go on
- * without).
+ * made in the background (indexes.ts; views are served meanwhile, only slower; a failure is
+ * reported to `onError`). `indexesReady` resolves when they are done.
  */
 export function registerRules(store: ServerStore, rules: SyncRules, onError: (e: unknown) => void = () => {}): void {
   const fields = new Map<string, string[]>();

@@ -29,7 +29,6 @@ import { ReplicaBehind } from "../replica.ts";
 import type { ServerStore } from "../store.ts";
 import { num } from "../tables.ts";
 import type { Anchor } from "./anchors.ts";
-import { indexesReady } from "./moves.ts";
 import type { View } from "./view.ts";
 
 /** Rows one page reads at most when it filters the tenant's changes (no rules). */
@@ -87,7 +86,6 @@ export async function pullViewPage(
   };
   // A cursor made under other rules or other claims: the reader's copy may hold what it may no longer see.
   if ((at.seq > 0 || at.horizon !== undefined) && at.fingerprint !== view.fingerprint) return reset();
-  await indexesReady(store);
   const after = at.seq;
   const { seq: top, purged } = await counters(store, tenantId);
   // A scan from the start holds nothing from before its first page: a document it sent can
