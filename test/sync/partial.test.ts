@@ -139,7 +139,10 @@ describe("partial sync (client)", () => {
     await db.sync();
     c.pulls.length = 0;
     const id = await db.subscribe("todos", { where: { n: { gte: 5 } } });
+    const changed: string[] = [];
+    db.on("change", (e) => changed.push(...e.ids.map((x) => `${e.collection}/${x}`)));
     await db.sync();
+    expect(changed.sort()).toEqual(["todos/t6", "todos/t8"]); // live queries hear of the backfill
     expect(await held(db)).toEqual([...ANN, "todos/t6", "todos/t8"].sort());
     const received = c.pulls.flatMap((p) => p.changes.map((x) => `${x.collection}/${x.id}`)).sort();
     // Only the two documents the new subscription adds came over the wire: t5 and t7 are held.
