@@ -29,6 +29,7 @@ import {
   pruneOutside,
   readSubscriptions,
   readSubscriptionState,
+  sameSubscriptions,
   subscriptionsMissing,
   SUBSCRIPTIONS_KEY,
   SUBSCRIPTIONS_SYNCED_KEY,
@@ -54,7 +55,14 @@ export function withSubscriptions(inner: SyncTransport, http: HttpClient, view: 
       // A settled view's page may ride on the push (`subs=`); any other partial state (a backfill
       // waiting, the way back to the whole tenant) leaves the pull to the pull step.
       const desired = view.desired;
-      if (view.active) v1.partial = desired && desired.length > 0 && !view.pending ? { subs: subsParam(desired) } : {};
+      if (view.active) {
+        // The page is applied in the settle only if no subscribe/unsubscribe came in between.
+        const subs = desired && desired.length > 0 && !view.pending ? subsParam(desired) : undefined;
+        v1.partial = subs === undefined ? {} : { subs, stillCurrent: async (trx) => {
+          const now = await readSubscriptionState(trx);
+          return now.desired !== null && sameSubscriptions(now.desired, now.synced) && subsParam(now.desired) === subs;
+        } };
+      }
       const before = result.pushed;
       await inner.push(ctx, result);
       if (desired !== null && result.pushed > before) await pruneHeld(ctx, view);

@@ -73,7 +73,10 @@ export async function pushAll(ctx: V1Context, result: SyncResult): Promise<void>
     // was sent after it, so the cycle still ends with a pull taken after its last push.
     const page = outcome.ok && outcome.page && !next && !outcome.page.reset && !outcome.page.more ? outcome.page : null;
     let pageApplied = false;
-    const applyPage = page ? async (trx: Executor) => void (pageApplied = await applyParsedIn(trx, ctx.store, page, outcome.ok ? outcome.pulledFrom : undefined)) : undefined;
+    // With subscriptions, only if they are still those the page was asked for (partial/transport.ts).
+    const applyPage = page
+      ? async (trx: Executor) => void (pageApplied = (await (ctx.partial?.stillCurrent?.(trx) ?? true)) && (await applyParsedIn(trx, ctx.store, page, outcome.ok ? outcome.pulledFrom : undefined)))
+      : undefined;
     const settled = await settleBatch(ctx.store, batch, results, applyPage, outcome.ok && outcome.asSent === true);
     ctx.trace(`push:${batch.rows.length}`);
     result.pushed += settled.applied + settled.duplicate;
