@@ -113,6 +113,33 @@ describe("partial sync (client)", () => {
     expect(await held(db)).toEqual(["todos/t1", "todos/t5", "todos/t7", "todos/t9"]);
   });
 
+  test("an unsubscribe while a push's pull page is in flight: the page of the old view is not applied", async () => {
+    const s = await server();
+    const w = await seed(s);
+    let db: Stowage | null = null;
+    let armed = false;
+    const fetch = async (input: string, init?: RequestInit): Promise<Response> => {
+      const url = new URL(input);
+      if (armed && url.pathname === "/v1/push" && url.searchParams.has("pull")) {
+        armed = false;
+        expect(await db!.unsubscribe("notes")).toBe(1);
+      }
+      return globalThis.fetch(input, init);
+    };
+    db = await client(s, { fetch, subscriptions: [{ collection: "todos", where: { owner: "ann" } }, { collection: "notes" }] });
+    await db.sync();
+    await w.collection("notes").put({ id: "x4", text: "new" });
+    await w.sync();
+    await db.collection("todos").put({ id: "t9", owner: "ann", n: 9 });
+    const snapshots: Promise<string[]>[] = [];
+    db.on("pulled", () => snapshots.push(held(db!)));
+    armed = true;
+    await db.sync();
+    expect(armed).toBe(false);
+    for (const snap of await Promise.all(snapshots)) expect(snap.filter((d) => d.startsWith("notes/"))).toEqual([]);
+    expect(await held(db)).toEqual([...ANN, "todos/t9"].sort());
+  });
+
   test("unsubscribe removes what no remaining subscription matches, at once and locally only", async () => {
     const s = await server();
     const w = await seed(s);
