@@ -140,6 +140,24 @@ describe("partial sync (client)", () => {
     expect(await held(db)).toEqual([...ANN, "todos/t9"].sort());
   });
 
+  test("unsubscribing one never backfilled still removes what only it kept", async () => {
+    const s = await server();
+    await seed(s);
+    const db = await client(s, { subscriptions: [{ collection: "todos", where: { owner: "bob" } }] });
+    await db.sync();
+    expect(await held(db)).toEqual(["todos/t2", "todos/t4", "todos/t6", "todos/t8"]);
+    // No sync in between: n ≥ 6 is asked for but not backfilled; dropping owner=bob keeps t6 and t8 (n ≥ 6).
+    await db.subscribe("todos", { where: { n: { gte: 6 } } });
+    await db.unsubscribe(JSON.stringify({ collection: "todos", where: { owner: "bob" } }));
+    expect(await held(db)).toEqual(["todos/t6", "todos/t8"]);
+    // Then n ≥ 6 goes too, before any backfill: nothing may stay.
+    await db.subscribe("notes");
+    await db.unsubscribe("todos");
+    expect(await held(db)).toEqual([]);
+    await db.sync();
+    expect(await held(db)).toEqual(["notes/x1", "notes/x2", "notes/x3"]);
+  });
+
   test("unsubscribe removes what no remaining subscription matches, at once and locally only", async () => {
     const s = await server();
     const w = await seed(s);
