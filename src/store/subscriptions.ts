@@ -181,3 +181,35 @@ export async function readSubscriptionState(db: Executor): Promise<{ desired: Su
   };
   return { desired: parse(SUBSCRIPTIONS_KEY), synced: parse(SUBSCRIPTIONS_SYNCED_KEY) };
 }
+
+/**
+ * pruneOutside for just these documents (those whose pending writes were just settled, or whose
+ * server value was just fetched again), inside the caller's transaction, so no reader ever sees
+ * them held outside the view. Noted in `changed` for the caller's `change` events.
+ */
+export async function pruneDocsOutside(trx: Executor, subs: readonly Subscription[], docs: readonly { collection: string; id: string }[], changed: ChangedIds): Promise<void> {
+  if (docs.length === 0) return;
+  const view = viewCondition(subs);
+  const keys = new Map<string, { collection: string; id: string }>();
+  for (const d of docs) keys.set(`${d.collection}\u0000${d.id}`, { collection: d.collection, id: d.id });
+  const list = [...keys.values()];
+  for (let i = 0; i < list.length; i += ROWS) {
+    const chunk = list.slice(i, i + ROWS);
+    const params: unknown[] = [];
+    for (const d of chunk) params.push(d.collection, d.id);
+    const rows = await all<{ collection: string; id: string }>(
+      trx,
+      `select collection, id from _stowage_docs
+       where (collection, id) in (values ${placeholders(chunk.length, 2)}) and not (${view.sql})
+         and (collection, id) not in (select collection, id from _stowage_outbox)`,
+      [...params, ...view.params],
+    );
+    if (rows.length === 0) continue;
+    const del: string[] = [];
+    for (const r of rows) {
+      del.push(r.collection, r.id);
+      noteChanged(changed, r.collection, r.id);
+    }
+    await run(trx, `delete from _stowage_docs where (collection, id) in (values ${placeholders(rows.length, 2)})`, del);
+  }
+}

@@ -102,3 +102,23 @@ test("a change of the rules (a new cursor fingerprint) makes the client re-pull 
   expect(await held(after)).toEqual(["b1"]);
   expect(pulls.at(-1)).toBe(`- ${JSON.stringify([{ collection: "todos" }])}`);
 });
+
+test("a write the rules refuse, outside the view: recorded, and its server value is not kept", async () => {
+  const s = await startServer({ rules: ["index todos: shared", "todos read: true", "todos write: owner == auth.sub"].join("\n") });
+  cleanups.push(() => s.stop());
+  const bob = await createKey(s.store, s.tenant);
+  const b = await open(s.url, bob.key);
+  await b.collection("todos").put({ id: "b1", owner: bob.id, shared: false });
+  await b.sync();
+  const ann = await open(s.url, s.key, { subscriptions: [{ collection: "todos", where: { shared: true } }] });
+  await ann.sync();
+  expect(await held(ann)).toEqual([]);
+  await ann.collection("todos").put({ id: "b1", owner: bob.id, shared: false, title: "not yours" }); // pending: held until answered
+  expect(await held(ann)).toEqual(["b1"]);
+  const r = await ann.sync();
+  expect(r.issues.map((i) => [i.kind, i.id])).toEqual([["rejected", "b1"]]);
+  expect(r.unresolved).toBeUndefined();
+  // Its server value (readable, but outside the subscription) was fetched and not kept.
+  expect(await held(ann)).toEqual([]);
+  expect((await ann.issues()).map((i) => i.message)).toEqual([expect.stringContaining("forbidden")]);
+});

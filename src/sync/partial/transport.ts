@@ -17,8 +17,8 @@
  *   dropped and the tenant pulled from the start, applied as a first pull (pending writes kept).
  *
  * A document a push sends out of the view stays until the push is answered (its pending op
- * keeps it), then goes: after a push, and at the end of a pull step that followed a push or
- * found documents to refresh, held documents outside the view without pending writes are removed. Documents fetched again after a refusal or a
+ * keeps it), then goes in the transaction that settles the push; a server value fetched again
+ * (v1/refresh.ts) likewise in the transaction that applies it. Documents fetched again after a refusal or a
  * duplicate answer (v1/refresh.ts) likewise (found by the fault tester: a resend answered
  * `duplicate` refreshed a document outside the view, which nothing removed).
  */
@@ -26,6 +26,7 @@ import { StowageError } from "../../errors.ts";
 import { emitChanges, noteChanged, type ChangedIds } from "../../store/changes.ts";
 import {
   forgetPartialCursor,
+  pruneDocsOutside,
   pruneOutside,
   readSubscriptions,
   readSubscriptionState,
@@ -42,7 +43,6 @@ import type { PartialPull, V1Context } from "../v1/context.ts";
 import type { HttpClient } from "../v1/http.ts";
 import { CURSOR_KEY, parsePage } from "../v1/pull.ts";
 import { clearStage, stagePage } from "../../store/pull-stage.ts";
-import { refreshRecords } from "../../store/refresh-records.ts";
 import { subsParam, type PartialView } from "./view.ts";
 
 /** Protocol v1's steps (`inner`, v1/cycle.ts protocolV1) with the store's subscriptions. */
@@ -55,6 +55,7 @@ export function withSubscriptions(inner: SyncTransport, http: HttpClient, view: 
       // A settled view's page may ride on the push (`subs=`); any other partial state (a backfill
       // waiting, the way back to the whole tenant) leaves the pull to the pull step.
       const desired = view.desired;
+      const changed: ChangedIds = new Map();
       if (view.active) {
         // The page is applied in the settle only if no subscribe/unsubscribe came in between.
         const subs = desired && desired.length > 0 && !view.pending ? subsParam(desired) : undefined;
@@ -62,10 +63,13 @@ export function withSubscriptions(inner: SyncTransport, http: HttpClient, view: 
           const now = await readSubscriptionState(trx);
           return now.desired !== null && sameSubscriptions(now.desired, now.synced) && subsParam(now.desired) === subs;
         } };
+        if (desired !== null) v1.partial.settled = pruneSettled(changed);
       }
-      const before = result.pushed;
-      await inner.push(ctx, result);
-      if (desired !== null && result.pushed > before) await pruneHeld(ctx, view);
+      try {
+        await inner.push(ctx, result);
+      } finally {
+        noteRemoved(ctx, changed);
+      }
     },
     async pull(ctx, result) {
       const release = await view.lock.lock();
@@ -121,21 +125,39 @@ async function pullView(ctx: V1Context, result: SyncResult, view: PartialView, i
       partial.prestaged = true;
     }
   }
+  // A server value fetched again (v1/refresh.ts: refusals, duplicates) may be outside the view.
+  const refreshed: ChangedIds = new Map();
+  partial.settled = pruneSettled(refreshed);
   ctx.partial = partial;
-  // What can bring a document outside the view into the store: a settled pending write (this
-  // cycle's push), or a server value fetched again (v1/refresh.ts; records may be left by an
-  // earlier cycle or another process). Pulled pages hold the view only.
-  const mayLeave = result.pushed > 0 || result.issues.length > 0 || (await refreshRecords(store.db, 1)).length > 0;
-  await inner.pull(ctx, result);
+  try {
+    await inner.pull(ctx, result);
+  } finally {
+    noteRemoved(ctx, refreshed);
+  }
   if (added.length > 0) view.set(desired, desired);
   if (backfilled && backfilled.size > 0) {
     emitChanges(store.events, backfilled);
     store.events.emit("pulled", { collections: [...backfilled.keys()], changes: count(backfilled) });
   }
-  // Documents whose pending writes were settled may have come back with their server value
-  // (v1/refresh.ts: refusals, duplicates), in the view or not: held documents outside it go
-  // now. One scan of the held documents (8 ms at 10,000, 47 ms at 100,000), so only then.
-  if (mayLeave) await pruneHeld(ctx, view, false);
+}
+
+/**
+ * Removes documents just settled (push) or refreshed that are outside the view, in the
+ * transaction that settled them, so no reader sees them held (the fault tester read such a
+ * state between a settle and a later prune). The subscriptions are read in that transaction.
+ */
+function pruneSettled(changed: ChangedIds): NonNullable<PartialPull["settled"]> {
+  return async (trx, docs) => {
+    const desired = await readSubscriptions(trx, SUBSCRIPTIONS_KEY);
+    if (desired !== null) await pruneDocsOutside(trx, desired, docs, changed);
+  };
+}
+
+/** `change` events for documents pruneSettled removed (after their transactions committed). */
+function noteRemoved(ctx: CycleContext, changed: ChangedIds): void {
+  if (changed.size === 0) return;
+  emitChanges(ctx.store.events, changed);
+  ctx.trace(`subs:prune:${count(changed)}`);
 }
 
 /**
@@ -171,21 +193,6 @@ async function backfill(ctx: V1Context, result: SyncResult, added: Subscription[
     result.pulled += docs.length;
     if (!page.more) return changed;
     cursor = page.cursor;
-  }
-}
-
-/** Removes held documents outside the view once no pending write keeps them (after a push or a refusal). */
-async function pruneHeld(ctx: CycleContext, view: PartialView, lock = true): Promise<void> {
-  const release = lock ? await view.lock.lock() : null;
-  try {
-    const desired = await readSubscriptions(ctx.store.db, SUBSCRIPTIONS_KEY);
-    if (desired === null) return;
-    const changed = await ctx.store.db.transaction().execute((trx) => pruneOutside(trx, desired));
-    if (changed.size === 0) return;
-    emitChanges(ctx.store.events, changed);
-    ctx.trace(`subs:prune:${count(changed)}`);
-  } finally {
-    release?.();
   }
 }
 

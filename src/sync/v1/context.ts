@@ -23,4 +23,9 @@ export interface PartialPull {
    * unsubscribe's removals must not come back); the cycle's own pull fetches the new view.
    */
   stillCurrent?: (trx: Executor) => Promise<boolean>;
+  /**
+   * Inside the transaction that settles pushed ops or applies a refreshed server value: removes
+   * those documents if they are now outside the view and nothing pending keeps them.
+   */
+  settled?: (trx: Executor, docs: readonly { collection: string; id: string }[]) => Promise<void>;
 }

@@ -77,7 +77,11 @@ export async function pushAll(ctx: V1Context, result: SyncResult): Promise<void>
     const applyPage = page
       ? async (trx: Executor) => void (pageApplied = (await (ctx.partial?.stillCurrent?.(trx) ?? true)) && (await applyParsedIn(trx, ctx.store, page, outcome.ok ? outcome.pulledFrom : undefined)))
       : undefined;
-    const settled = await settleBatch(ctx.store, batch, results, applyPage, outcome.ok && outcome.asSent === true);
+    // With subscriptions, documents whose ops just settled leave in the same transaction when outside the view.
+    const prune = ctx.partial?.settled;
+    const rows = batch.rows;
+    const then = prune ? async (trx: Executor) => { await applyPage?.(trx); await prune(trx, rows); } : applyPage;
+    const settled = await settleBatch(ctx.store, batch, results, then, outcome.ok && outcome.asSent === true);
     ctx.trace(`push:${batch.rows.length}`);
     result.pushed += settled.applied + settled.duplicate;
     result.issues.push(...settled.issues);

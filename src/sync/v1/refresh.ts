@@ -65,6 +65,7 @@ async function refreshRecorded(ctx: V1Context): Promise<void> {
       if (!apply) return;
       await rebaseDocs(trx, [doc]);
       await clearRefresh(trx, row.collection, row.id);
+      await ctx.partial?.settled?.(trx, [doc]); // partial sync: not kept outside the view
     });
   }
 }
