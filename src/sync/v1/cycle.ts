@@ -136,7 +136,8 @@ async function pullWithPush(ctx: V1Context): Promise<{ cursor: string; limit: nu
   // With subscriptions the page is the view's (`subs=`); not while they change (partial/transport.ts).
   if (!ctx.pullWithPush || (ctx.partial && !ctx.partial.subs)) return undefined;
   const cursor = await ctx.store.getMeta(CURSOR_KEY);
-  return cursor && plainCursorSeq(cursor) !== null ? { cursor, limit: Math.min(ctx.pullLimit, PULL_WITH_PUSH_LIMIT), subs: ctx.partial?.subs } : undefined;
+  const seq = plainCursorSeq(cursor);
+  return cursor && seq !== null && !(ctx.partial && seq === 0) ? { cursor, limit: Math.min(ctx.pullLimit, PULL_WITH_PUSH_LIMIT), subs: ctx.partial?.subs } : undefined;
 }
 
 /** Reports a whole-pull page applied (`more: false`, with its cursor). */
@@ -178,7 +179,10 @@ async function pullPages(ctx: V1Context, result: SyncResult): Promise<void> {
   // documents it does not list are dropped; pending ops stay). The store may already hold this
   // client's own pushed writes, and a document deleted since, its tombstone purged, is simply
   // not listed (chaos found such a write kept for good).
-  const fromStart = start === null;
+  // Through a view (partial sync) a `v1.0` cursor is a start too: the server sends no leaves
+  // from seq 0 (its reader "holds nothing yet"), but this store may hold its own settled writes
+  // (found by the partial fault tester, seed 3).
+  const fromStart = start === null || (ctx.partial?.subs !== undefined && plainCursorSeq(start) === 0);
   let inflight = await fetchPage(ctx, start, limit);
   for (;;) {
     const text = await answer(ctx, inflight);
