@@ -296,6 +296,15 @@ export function syncRulesSuite(store: string, adapter: () => { adapter: StowageA
       const all = s.handler.streamWakes() - before;
       // A notes commit is outside every todos subscription: nobody else woke.
       expect(all).toBe(1);
+      // A commit too large for an event (101 documents) still wakes only its view's stream, with a plain poke.
+      const big = await call(s.url, tokens[7], "POST", "/v1/push", {
+        clientId: "u7-client-bulk",
+        ops: Array.from({ length: 101 }, (_, i) => ({ opId: i + 1, collection: "todos", id: `bulk${i}`, op: "put", value: { owner: "u7" } })),
+      });
+      expect(big.json.results.filter((r: { status: string }) => r.status === "applied")).toHaveLength(101);
+      const poke = await streams[7].next();
+      expect(poke.kind === "event" && JSON.parse(poke.data)).toEqual({ seq: big.json.results[100].version });
+      expect(s.handler.streamWakes() - before).toBe(2);
       for (const [i, r] of streams.entries()) if (i !== 7) expect(r.items.filter((x) => x.kind === "event")).toHaveLength(1);
       for (const r of streams) r.close();
     });
