@@ -172,6 +172,14 @@ export function anchorQuery(store: ServerStore, tenantId: string, a: Anchor, fro
     return sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection} and ${field} = ${store.dialect.fieldParam(a.value)}
         and seq > ${from} and seq <= ${top} order by seq limit ${limit}`;
   }
+  if (a.kind === "range") {
+    // Bounds compare in the store's own order, which may let other types through: rows are tested exactly after.
+    const field = sql.raw(store.dialect.fieldSql(a.path));
+    const lo = a.range.lo ? sql` and ${field} ${sql.raw(a.range.lo[0])} ${store.dialect.fieldParam(a.range.lo[1])}` : sql``;
+    const hi = a.range.hi ? sql` and ${field} ${sql.raw(a.range.hi[0])} ${store.dialect.fieldParam(a.range.hi[1])}` : sql``;
+    return sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection}${lo}${hi}
+        and seq > ${from} and seq <= ${top} order by seq limit ${limit}`;
+  }
   if (a.kind === "collection") {
     return sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection} and seq > ${from} and seq <= ${top} order by seq limit ${limit}`;
   }
