@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SignJWT } from "jose";
 import type { StowageAdapter } from "../../src/adapter.ts";
 import { compileWhere } from "../../src/server/filter.ts";
+import { parseCursor } from "../../src/protocol/cursor.ts";
+import { openEvents, type SseReader } from "../helpers/sse.ts";
 import { call, startEmbedded, type EmbeddedServer } from "../server/embed-helpers.ts";
 
 const SECRET = "leaves-model-secret-long-enough-for-hs256";
@@ -42,8 +44,8 @@ export function leavesModel(store: string, adapter: () => { adapter: StowageAdap
       await drop?.();
     });
 
-    for (const seed of [1, 2, 3, 4, 5, 6]) {
-      test(`seed ${seed}`, async () => {
+    for (const [seed, live] of [[1, false], [2, false], [3, false], [4, false], [5, false], [6, false], [7, true], [8, true], [9, true], [10, true]] as const) {
+      test(`seed ${seed}${live ? " (live events applied when they continue the cursor)" : ""}`, async () => {
         const r = rng(seed);
         const org = `model-${seed}-${Math.random().toString(36).slice(2, 6)}`;
         const sign = (sub: string) => new SignJWT({ sub, org }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("10m").sign(new TextEncoder().encode(SECRET));
@@ -92,15 +94,49 @@ export function leavesModel(store: string, adapter: () => { adapter: StowageAdap
             server.set(id, { ...server.get(id)!, ...patch });
           }
         };
+        let stream: SseReader | undefined;
+        let applied = 0;
+        if (live) {
+          stream = await openEvents(s.url, ann, {}, `?changes=1${q}`);
+          await stream.next(); // retry
+          await stream.next(); // head
+          await catchUp();
+        }
+        /** Live: a marker write in the view, then every event up to its seq, applied when it continues the cursor, else a pull. */
+        const followEvents = async () => {
+          const marker = { owner: "ann", shared: true, tag: "a", n: 9 };
+          const put = await call(s.url, ann, "PUT", "/v1/docs/docs/marker", marker);
+          server.set("marker", { id: "marker", ...marker });
+          const target = put.json.version as number;
+          for (;;) {
+            const e = await stream!.next(10_000);
+            if (e.kind !== "event") continue;
+            const data = JSON.parse(e.data);
+            if (data.changes && data.prev === parseCursor(cursor)?.seq && parseCursor(cursor)?.origin === undefined) {
+              for (const c of data.changes) {
+                if (c.deleted) held.delete(c.id);
+                else held.set(c.id, c.value);
+              }
+              cursor = data.cursor;
+              // Single-document commits: a prev below seq - 1 continued the cursor across commits outside the view.
+              if (data.prev < data.seq - 1) applied++;
+            } else await catchUp();
+            if (data.seq >= target) break;
+          }
+        };
         for (let round = 0; round < 25; round++) {
           const n = Math.floor(r() * 6);
           for (let i = 0; i < n; i++) await write();
-          await catchUp();
+          if (live) await followEvents();
+          else await catchUp();
           // Nothing landed since the last page (no write after the final one): the copy is the view.
           const expected = new Map([...server].filter(([, d]) => inView(d)));
           expect([round, [...held.keys()].sort()]).toEqual([round, [...expected.keys()].sort()]);
           for (const [id, v] of expected) expect(held.get(id)).toEqual(v);
         }
+        stream?.close();
+        // Some events continued the cursor across commits outside the view (prev = the stream's anchor).
+        if (live) expect(applied).toBeGreaterThan(0);
       }, 60_000);
     }
   });
