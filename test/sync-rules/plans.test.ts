@@ -70,6 +70,17 @@ describe("a numeric range anchor", () => {
     expect(anchorsOf(RULES, undefined, [{ collection: "notes", where: { n: { gte: 2 }, project: "p" } }])).toEqual([{ kind: "field", collection: "notes", path: "project", value: "p" }]);
     expect(anchorsOf(RULES, undefined, [{ collection: "notes", where: { project: { gte: "p" } } }])).toEqual([{ kind: "collection", collection: "notes" }]);
   });
+
+  test("past 64 anchors a view reads collections whole, past 64 collections the tenant", async () => {
+    const { anchorsOf } = await import("../../src/server/sync-rules/anchors.ts");
+    const many = Array.from({ length: 20 }, (_, i) => ({ collection: i % 2 ? "notes" : "todos", where: { project: { in: Array.from({ length: 16 }, (_, j) => `p${i}-${j}`) } } }));
+    expect(anchorsOf(RULES, undefined, many)).toEqual([
+      { kind: "collection", collection: "todos" },
+      { kind: "collection", collection: "notes" },
+    ]);
+    const wide = loadRules(Array.from({ length: 70 }, (_, i) => `c${i} read: true\n`).join(""));
+    expect(anchorsOf(wide, undefined, undefined)).toBeUndefined();
+  });
 });
 
 const runPg = await pgAvailable("sync rules plan test (PostgreSQL)");

@@ -122,8 +122,19 @@ function whereAlts(where: Record<string, unknown> | undefined): Alt[] {
   return out;
 }
 
-/** The anchors of a view; see the file's comment. */
-export function anchorsOf(rules: SyncRules | undefined, bound: BoundRules | undefined, subs: Subscription[] | undefined): Anchor[] {
+/** Most anchors one pull reads (each is a query per page): past it, collections are read whole, then the tenant. */
+const MAX_ANCHORS = 64;
+
+/** The anchors of a view (see the file's comment), or undefined: read the tenant's changes. */
+export function anchorsOf(rules: SyncRules | undefined, bound: BoundRules | undefined, subs: Subscription[] | undefined): Anchor[] | undefined {
+  const out = planAnchors(rules, bound, subs);
+  if (out.length <= MAX_ANCHORS) return out;
+  const whole = new Map<string, Anchor>();
+  for (const a of out) whole.set(a.kind === "others" ? "\u0000others" : a.collection, a.kind === "others" ? a : { kind: "collection", collection: a.collection });
+  return whole.size <= MAX_ANCHORS ? [...whole.values()] : undefined;
+}
+
+function planAnchors(rules: SyncRules | undefined, bound: BoundRules | undefined, subs: Subscription[] | undefined): Anchor[] {
   const read = (collection: string): Alt[] => {
     if (!rules || !bound) return ["all"];
     const expr = rules.collections.get(collection)?.read ?? rules.collections.get("*")?.read;
