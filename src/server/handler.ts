@@ -30,6 +30,7 @@ import { pullViewPage } from "./sync-rules/pull-view.ts";
 import { writeRulesRunner } from "./sync-rules/enforce.ts";
 import { bindPrincipal } from "./sync-rules/match.ts";
 import { streamFilter } from "./sync-rules/fanout.ts";
+import { viewFeed } from "./sync-rules/view-feed.ts";
 import type { RuleRunner } from "./write-op.ts";
 
 /** What the server refuses past; every member has the protocol's default. */
@@ -111,10 +112,12 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
   const onError = options.onError ?? ((e: unknown) => console.error("stowage server: internal error:", e));
   const limiter = limits.rate ? new RateLimiter(limits.rate) : undefined;
   const feed = options.changes ?? new ChangeFeed({ readSeq: (t) => readTenantSeq(store, t) });
-  const streams = new EventStreams(feed, options.events, { revoked: (ids) => revokedKeys(store, ids) }); // token expiry by the real clock, as jose checks it
+  const syncRules = rulesOption(options.rules);
+  // Under rules every stream has a view: it listens to the commits with their rows, other processes' too (sync-rules/view-feed.ts).
+  const streamFeed = syncRules ? viewFeed(store, feed, (t) => readTenantSeq(store, t)) : feed;
+  const streams = new EventStreams(streamFeed, options.events, { revoked: (ids) => revokedKeys(store, ids) }); // token expiry by the real clock, as jose checks it
   const authenticate = requestAuthenticator(store, options);
   const basePath = normalizeBasePath(options.basePath);
-  const syncRules = rulesOption(options.rules);
   if (syncRules) registerRules(store, syncRules, onError);
   /** A request's view: its subscriptions within its rules (undefined: the whole tenant, as without either). */
   const viewFor = (p: Principal, subs?: string | null, have?: string | null): View | undefined =>
@@ -267,7 +270,10 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
     }
   };
   return Object.assign(handler, {
-    close: async () => streams.close(),
+    close: async () => {
+      streams.close();
+      if (streamFeed !== feed) await streamFeed.close();
+    },
     openStreams: () => streams.size,
     streamWakes: () => streams.wakes,
     ready: () => indexesReady(store),

@@ -96,6 +96,11 @@ describe("a good rules file", () => {
     expect(noTeam.read("notes")({ id: "n", team: null })).toBe(false);
   });
 
+  test("a byte order mark and CRLF line ends are fine", () => {
+    const crlf = loadRules(`\uFEFF${GOOD.replace(/\n/g, "\r\n")}`, "crlf.rules");
+    expect([...crlf.collections.keys()].sort()).toEqual(["*", "notes", "todos"]);
+  });
+
   test("indexed fields: those the rules name and the index lines", () => {
     expect([...rules.collections.get("todos")!.indexed].sort()).toEqual(["done", "owner", "project", "shared"]);
   });

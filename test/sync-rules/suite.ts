@@ -13,7 +13,7 @@ import { call, startEmbedded, type EmbeddedServer } from "../server/embed-helper
 
 export const SECRET = "sync-rules-suite-secret-long-enough-for-hs256";
 export const RULES = `claims: sub
-index todos: project
+index todos: project, n
 todos read: owner == auth.sub or shared == true
 todos write: owner == auth.sub
 drop read: owner == auth.sub
@@ -273,6 +273,19 @@ export function syncRulesSuite(store: string, adapter: () => { adapter: StowageA
       ]);
     });
 
+    test("a numeric range subscription: like with like, through the field's index", async () => {
+      for (const [id, n] of [["r1", 1], ["r2", 2], ["r3", "3"], ["r4", 7], ["r5", true]] as const) {
+        expect((await put(bob, `/v1/docs/todos/${id}`, { owner: "bob", n })).status).toBe(200);
+      }
+      const r = await call(s.url, bob, "GET", `/v1/pull?subs=${enc([{ collection: "todos", where: { n: { gte: 2, lt: 7 } } }])}`);
+      expect(ids(r.json.changes)).toEqual(["r2"]);
+      const start = r.json.cursor;
+      expect((await call(s.url, bob, "PATCH", "/v1/docs/todos/r2", { n: 9 })).status).toBe(200);
+      expect((await call(s.url, bob, "PATCH", "/v1/docs/todos/r1", { n: 3 })).status).toBe(200);
+      const next = await call(s.url, bob, "GET", `/v1/pull?cursor=${start}&subs=${enc([{ collection: "todos", where: { n: { gte: 2, lt: 7 } } }])}`);
+      expect(next.json.changes.map((c: { id: string; left?: boolean }) => [c.id, c.left ?? false])).toEqual([["r2", true], ["r1", false]]);
+    });
+
     test("fan-out: a write wakes only the streams whose view holds the document before or after", async () => {
       // Streams of earlier tests (bob's reads notes too) are closed first.
       for (const r of readers.splice(0)) r.close();
@@ -296,6 +309,15 @@ export function syncRulesSuite(store: string, adapter: () => { adapter: StowageA
       const all = s.handler.streamWakes() - before;
       // A notes commit is outside every todos subscription: nobody else woke.
       expect(all).toBe(1);
+      // A commit too large for an event (101 documents) still wakes only its view's stream, with a plain poke.
+      const big = await call(s.url, tokens[7], "POST", "/v1/push", {
+        clientId: "u7-client-bulk",
+        ops: Array.from({ length: 101 }, (_, i) => ({ opId: i + 1, collection: "todos", id: `bulk${i}`, op: "put", value: { owner: "u7" } })),
+      });
+      expect(big.json.results.filter((r: { status: string }) => r.status === "applied")).toHaveLength(101);
+      const poke = await streams[7].next();
+      expect(poke.kind === "event" && JSON.parse(poke.data)).toEqual({ seq: big.json.results[100].version });
+      expect(s.handler.streamWakes() - before).toBe(2);
       for (const [i, r] of streams.entries()) if (i !== 7) expect(r.items.filter((x) => x.kind === "event")).toHaveLength(1);
       for (const r of streams) r.close();
     });

@@ -17,7 +17,8 @@
  * Where the rows come from: under rules, the view's anchors (anchors.ts), each an index range
  * in seq order, merged, plus the rows of documents with moves after the origin; so a pull
  * costs what the view changed, not what the tenant changed. Without rules (whole-collection
- * subscriptions only) the tenant's changes are read and filtered, at most SCAN_ROWS a page.
+ * subscriptions only), or for a view of more anchors than a page should query (anchors.ts), the
+ * tenant's changes are read and filtered, at most SCAN_ROWS a page.
  * Every read is bounded by the tenant's seq read first: every commit at or below it is
  * visible to every later statement, so separate reads cannot straddle a commit, and a caught-up
  * reader's cursor moves to it even when the view had nothing new.
@@ -104,13 +105,13 @@ export async function pullViewPage(
   const outside = new Set<string>();
   if (view.anchors) {
     for (const a of view.anchors) streams.push(new RowStream(after, batch, (from, n) => anchorRows(store, tenantId, a, from, top, n)));
-    if (leavesToo && view.bound) {
-      const rows = await leftRows(store, tenantId, view, origin, after, top);
-      for (const r of rows) outside.add(key(r.collection, r.id));
-      streams.push(new RowStream(after, Number.MAX_SAFE_INTEGER, async () => rows));
-    }
   } else {
     streams.push(new RowStream(after, 1000, (from, n) => tenantRows(store, tenantId, from, top, n)));
+  }
+  if (leavesToo && view.bound) {
+    const rows = await leftRows(store, tenantId, view, origin, after, top);
+    for (const r of rows) outside.add(key(r.collection, r.id));
+    streams.push(new RowStream(after, Number.MAX_SAFE_INTEGER, async () => rows));
   }
 
   const parts: string[] = [];
@@ -170,6 +171,14 @@ export function anchorQuery(store: ServerStore, tenantId: string, a: Anchor, fro
   if (a.kind === "field") {
     const field = sql.raw(store.dialect.fieldSql(a.path));
     return sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection} and ${field} = ${store.dialect.fieldParam(a.value)}
+        and seq > ${from} and seq <= ${top} order by seq limit ${limit}`;
+  }
+  if (a.kind === "range") {
+    // Bounds compare in the store's own order, which may let other types through: rows are tested exactly after.
+    const field = sql.raw(store.dialect.fieldSql(a.path));
+    const lo = a.range.lo ? sql` and ${field} ${sql.raw(a.range.lo[0])} ${store.dialect.fieldParam(a.range.lo[1])}` : sql``;
+    const hi = a.range.hi ? sql` and ${field} ${sql.raw(a.range.hi[0])} ${store.dialect.fieldParam(a.range.hi[1])}` : sql``;
+    return sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection}${lo}${hi}
         and seq > ${from} and seq <= ${top} order by seq limit ${limit}`;
   }
   if (a.kind === "collection") {
