@@ -85,9 +85,16 @@ export function withSubscriptions(inner: SyncTransport, http: HttpClient, view: 
 
 async function pullView(ctx: V1Context, result: SyncResult, view: PartialView, inner: SyncTransport): Promise<void> {
   const store = ctx.store;
+  const known = view.desired;
   const { desired, synced: before } = await readSubscriptionState(store.db);
   let synced = before;
   view.set(desired, synced);
+  if (desired !== null && !sameSubscriptions(known, desired)) {
+    // Another process on this file changed the subscriptions (and pruned): this process may
+    // have applied live events of the old view since. Held documents outside the view go.
+    const changed = await store.db.transaction().execute((trx) => pruneOutside(trx, desired));
+    noteRemoved(ctx, changed);
+  }
   if (desired === null && synced === null) {
     delete ctx.partial;
     return inner.pull(ctx, result);
