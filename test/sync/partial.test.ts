@@ -174,6 +174,33 @@ describe("partial sync (client)", () => {
     expect(await held(db)).toEqual([]);
   });
 
+  test("subscribing on a v1.0 cursor: no backfill (the from-start pull is the view), so a document deleted meanwhile does not stay", async () => {
+    const s = await server();
+    const c = counting();
+    const w = await client(s);
+    let deleted = false;
+    const fetch = async (input: string, init?: RequestInit): Promise<Response> => {
+      const res = await c.fetch(input, init);
+      // Right after the first pull that asks for notes: x1 is deleted on the server.
+      if (!deleted && new URL(input).searchParams.get("subs")?.includes("notes")) {
+        deleted = true;
+        await w.collection("notes").delete("x1");
+        await w.sync();
+      }
+      return res;
+    };
+    const db = await client(s, { fetch, subscriptions: [{ collection: "todos", where: { owner: "ann" } }] });
+    await db.sync(); // an empty tenant: cursor v1.0
+    await w.collection("notes").put({ id: "x1", text: "soon gone" });
+    await w.sync();
+    await db.subscribe("notes");
+    await db.sync();
+    await db.sync();
+    expect(deleted).toBe(true);
+    expect(c.pulls.filter((p) => p.have !== undefined)).toEqual([]);
+    expect(await held(db)).toEqual([]);
+  });
+
   test("unsubscribe removes what no remaining subscription matches, at once and locally only", async () => {
     const s = await server();
     const w = await seed(s);
