@@ -198,30 +198,23 @@ function tenantRows(store: ServerStore, tenantId: string, from: number, top: num
  * value is in the view: the candidates for a leave or a tombstone, oldest first.
  */
 async function leftRows(store: ServerStore, tenantId: string, view: View, origin: number, after: number, top: number): Promise<Row[]> {
-  const moves = await run(
-    store,
-    sql<Row>`select collection, id, seq, 0 as deleted, body from stowage_doc_moves where tenant_id = ${tenantId} and seq > ${origin} and seq <= ${top}`,
-  );
-  const byCollection = new Map<string, Set<string>>();
-  for (const m of moves) {
-    if (!view.covers(m.collection) || !view.has(m.collection, JSON.parse(m.body!) as JsonObject)) continue;
-    let ids = byCollection.get(m.collection);
-    if (!ids) byCollection.set(m.collection, (ids = new Set()));
-    ids.add(m.id);
+  // One statement: the moves in the range (a range of their key) whose document this catch-up
+  // has not read yet (a probe of its primary key each), with that document's row.
+  const found = await run(store, leftQuery(tenantId, origin, after, top));
+  const out = new Map<number, Row>();
+  for (const r of found as (Row & { moved: string })[]) {
+    const seq = num(r.seq);
+    if (out.has(seq) || !view.covers(r.collection) || !view.has(r.collection, JSON.parse(r.moved) as JsonObject)) continue;
+    out.set(seq, { collection: r.collection, id: r.id, seq, deleted: r.deleted, body: r.body });
   }
-  const out: Row[] = [];
-  for (const [collection, idSet] of byCollection) {
-    const ids = [...idSet];
-    for (let i = 0; i < ids.length; i += 500) {
-      const chunk = ids.slice(i, i + 500);
-      const rows = await run(
-        store,
-        sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${collection} and id in (${sql.join(chunk)}) and seq > ${after} and seq <= ${top}`,
-      );
-      for (const r of rows) out.push(r);
-    }
-  }
-  return out.sort((a, b) => num(a.seq) - num(b.seq));
+  return [...out.values()].sort((a, b) => num(a.seq) - num(b.seq));
+}
+
+/** leftRows' statement (test/sync-rules/plans.test.ts checks it probes the documents' primary key). */
+export function leftQuery(tenantId: string, origin: number, after: number, top: number): RawBuilder<Row & { moved: string }> {
+  return sql<Row & { moved: string }>`select d.collection, d.id, d.seq, d.deleted, d.body, m.body as moved
+      from stowage_doc_moves m join stowage_docs d on d.tenant_id = m.tenant_id and d.collection = m.collection and d.id = m.id
+      where m.tenant_id = ${tenantId} and m.seq > ${origin} and m.seq <= ${top} and d.seq > ${after} and d.seq <= ${top}`;
 }
 
 async function counters(store: ServerStore, tenantId: string): Promise<{ seq: number; purged: number }> {
