@@ -47,24 +47,38 @@ class RowStream {
   #after: number;
   readonly #fetch: (after: number, limit: number) => Promise<Row[]>;
   readonly #batch: number;
+  /** Every live row it finds is in the view (View.exact). */
+  readonly exact: boolean;
 
-  constructor(after: number, batch: number, fetch: (after: number, limit: number) => Promise<Row[]>) {
+  constructor(after: number, batch: number, fetch: (after: number, limit: number) => Promise<Row[]>, exact = false) {
     this.#after = after;
     this.#batch = batch;
     this.#fetch = fetch;
+    this.exact = exact;
   }
 
-  /** The next row's seq without taking it; undefined when there is none. */
+  /** The next row's seq without taking it, undefined when there is none, or null: call fill() first. */
+  peek(): number | undefined | null {
+    if (this.#at < this.#rows.length) return num(this.#rows[this.#at].seq);
+    return this.#done ? undefined : null;
+  }
+
+  /** Reads the next batch (after peek() answered null). */
+  async fill(): Promise<void> {
+    this.#rows = await this.#fetch(this.#after, this.#batch);
+    this.#at = 0;
+    if (this.#rows.length < this.#batch) this.#done = true;
+    if (this.#rows.length > 0) this.#after = num(this.#rows[this.#rows.length - 1].seq);
+  }
+
+  /** peek(), reading a batch when needed. */
   async head(): Promise<number | undefined> {
-    if (this.#at >= this.#rows.length) {
-      if (this.#done) return undefined;
-      this.#rows = await this.#fetch(this.#after, this.#batch);
-      this.#at = 0;
-      if (this.#rows.length < this.#batch) this.#done = true;
-      if (this.#rows.length === 0) return undefined;
-      this.#after = num(this.#rows[this.#rows.length - 1].seq);
+    let h = this.peek();
+    if (h === null) {
+      await this.fill();
+      h = this.peek();
     }
-    return num(this.#rows[this.#at].seq);
+    return h ?? undefined;
   }
 
   take(): Row {
@@ -104,7 +118,7 @@ export async function pullViewPage(
   const streams: RowStream[] = [];
   const outside = new Set<string>();
   if (view.anchors) {
-    for (const a of view.anchors) streams.push(new RowStream(after, batch, (from, n) => anchorRows(store, tenantId, a, from, top, n)));
+    for (const a of view.anchors) streams.push(new RowStream(after, batch, (from, n) => anchorRows(store, tenantId, a, from, top, n), view.exact?.(a) ?? false));
   } else {
     streams.push(new RowStream(after, 1000, (from, n) => tenantRows(store, tenantId, from, top, n)));
   }
@@ -121,7 +135,9 @@ export async function pullViewPage(
   for (;;) {
     let min: number | undefined;
     for (const s of streams) {
-      const h = await s.head();
+      // Awaited only at a batch's end: a row costs no promise.
+      const p = s.peek();
+      const h = p === null ? await s.head() : p;
       if (h !== undefined && (min === undefined || h < min)) min = h;
     }
     if (min === undefined) break;
@@ -130,13 +146,18 @@ export async function pullViewPage(
       break;
     }
     let row: Row | undefined;
-    for (const s of streams) if ((await s.head()) === min) row = s.take();
+    let known = false;
+    for (const s of streams) {
+      if (s.peek() !== min) continue;
+      row = s.take();
+      known ||= s.exact;
+    }
     last = min;
     read++;
     const r = row!;
     const deleted = Number(r.deleted) === 1 || r.body === null;
     if (!view.covers(r.collection)) continue;
-    if (!deleted && view.has(r.collection, JSON.parse(r.body!) as JsonObject)) {
+    if (!deleted && (known || view.has(r.collection, JSON.parse(r.body!) as JsonObject))) {
       parts.push(`{"collection":${JSON.stringify(r.collection)},"id":${JSON.stringify(r.id)},"version":${min},"value":${r.body},"deleted":false}`);
       continue;
     }
