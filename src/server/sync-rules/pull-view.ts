@@ -122,7 +122,7 @@ export async function pullViewPage(
   } else {
     streams.push(new RowStream(after, 1000, (from, n) => tenantRows(store, tenantId, from, top, n)));
   }
-  if (leavesToo && view.bound) {
+  if (leavesToo && view.bound && origin < top) {
     const rows = await leftRows(store, tenantId, view, origin, after, top);
     for (const r of rows) outside.add(key(r.collection, r.id));
     streams.push(new RowStream(after, Number.MAX_SAFE_INTEGER, async () => rows));
