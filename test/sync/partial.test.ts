@@ -456,5 +456,11 @@ describe("partial sync (client)", () => {
     await expect(local.subscribe("notes")).rejects.toThrow(/need a server/);
     expect(await held(local)).toEqual(["todos/k"]);
     await expect(openStowage({ adapter: createBunSqliteAdapter({ path: dir.file(`local-${n}.db`) }), env: {}, subscriptions: [{ collection: "notes" }] })).rejects.toThrow(/need a server/);
+    // A REST API sync (not protocol v1) refuses them with a clear message, at open and at run time.
+    const rest = { baseUrl: "http://127.0.0.1:9", apiKey: "k", resources: { todos: "/api/todos" } };
+    await expect(openStowage({ adapter: createBunSqliteAdapter({ path: dir.file(`rest-${n}.db`) }), env: {}, rest, subscriptions: [{ collection: "todos" }] })).rejects.toThrow(/need a Stowage server; a REST API sync/);
+    const viaRest = await openStowage({ adapter: createBunSqliteAdapter({ path: dir.file(`rest-${n}.db`) }), env: {}, rest, autoSync: false });
+    cleanups.push(() => viaRest.close());
+    await expect(viaRest.subscribe("todos")).rejects.toThrow(/need a Stowage server; a REST API sync/);
   });
 });
