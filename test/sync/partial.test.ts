@@ -443,6 +443,36 @@ describe("partial sync (client)", () => {
     expect(c.pulls.at(-1)!.cursor).toBeNull();
   });
 
+  test("a reset keeps pending writes, inside the view or not, until pushed", async () => {
+    const s = await server();
+    const w = await seed(s);
+    let db: Stowage | null = null;
+    let wrote = false;
+    const fetch = async (input: string, init?: RequestInit): Promise<Response> => {
+      const res = await globalThis.fetch(input, init);
+      const text = await res.text();
+      // Writes made while the server answers { reset: true }: pending during the re-pull.
+      if (!wrote && text === '{"reset":true}') {
+        wrote = true;
+        await db!.collection("todos").put({ id: "p1", owner: "ann", n: 10 });
+        await db!.collection("todos").put({ id: "p2", owner: "bob", n: 11 });
+      }
+      return new Response(text, { status: res.status, headers: res.headers });
+    };
+    db = await client(s, { fetch, subscriptions: [{ collection: "todos", where: { owner: "ann" } }] });
+    await db.sync();
+    await w.collection("notes").delete("x1");
+    await w.sync();
+    expect((await gc(s.store, { olderThanMs: 0, now: Date.now() + 1000 })).tombstones).toBe(1);
+    const r = await db.sync();
+    expect(wrote).toBe(true);
+    expect(r.reset).toBe(true);
+    expect(await held(db)).toEqual([...ANN, "todos/p1", "todos/p2"].sort());
+    expect((await db.status()).outbox.size).toBe(2);
+    await db.sync();
+    expect(await held(db)).toEqual([...ANN, "todos/p1"].sort());
+  });
+
   test("subscriptions are checked: a bad where is an input error naming it", async () => {
     const s = await server();
     const db = await client(s);
