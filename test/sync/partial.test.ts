@@ -273,6 +273,31 @@ describe("partial sync (client)", () => {
     expect((await db.collection("todos").get("t7"))?.n).toBe(1);
   });
 
+  test("a purge while a backfill pages: the backfill starts again and the view is whole", async () => {
+    const s = await server();
+    const w = await seed(s);
+    let purged = false;
+    const trace: string[] = [];
+    const fetch = async (input: string, init?: RequestInit): Promise<Response> => {
+      const res = await globalThis.fetch(input, init);
+      if (!purged && new URL(input).searchParams.has("have")) {
+        purged = true;
+        await w.collection("todos").put({ id: "gone", owner: "bob", n: 50 });
+        await w.collection("todos").delete("gone");
+        await w.sync();
+        expect((await gc(s.store, { olderThanMs: 0, now: Date.now() + 1000 })).tombstones).toBe(1);
+      }
+      return res;
+    };
+    const db = await client(s, { fetch, pullLimit: 1, onTrace: (l) => trace.push(l), subscriptions: [{ collection: "todos", where: { owner: "ann" } }] });
+    await db.sync();
+    await db.subscribe("todos", { where: { n: { gte: 5 } } });
+    await db.sync();
+    expect(purged).toBe(true);
+    expect(trace).toContain("backfill:reset");
+    expect(await held(db)).toEqual([...ANN, "todos/t6", "todos/t8"].sort());
+  });
+
   test("a document moving out of the filter leaves the store after a sync; into it, it arrives", async () => {
     const s = await server();
     const w = await seed(s);
