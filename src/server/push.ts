@@ -14,6 +14,7 @@ import { writeTransaction } from "./tx.ts";
 import type { StowageErrorIssue } from "../errors.ts";
 import type { RuleRunner } from "./rules.ts";
 import type { PushLimits } from "./push-limits.ts";
+import { movesOf } from "./sync-rules/moves.ts";
 
 export type { PushLimits };
 
@@ -165,7 +166,7 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
     const limits = group[0].limits;
     // The documents are written with the marks and the counter, below (the dialect's commitPush).
     const { outcomes, seq, written, rows } = writes.length
-      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, dialect: store.dialect, deferWrites: true, states: read?.states }, writes)
+      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, dialect: store.dialect, deferWrites: true, states: read?.states, moves: movesOf(store) }, writes)
       : { outcomes: [], seq: tenant.seq, written: [], rows: [] };
     const refusals: { tenant_id: string; client_id: string; op_id: number; result: string; created_at: number }[] = [];
     const moved: { tenant_id: string; client_id: string; last_op_id: number; settled_op_id: number | null }[] = [];

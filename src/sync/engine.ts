@@ -44,6 +44,9 @@ import type { CycleContext, SyncTransport } from "./transport.ts";
 import { LiveStream } from "./v1/live/stream.ts";
 import { cursorSeq } from "../protocol/cursor.ts";
 import { applyLiveChanges, type LiveChanges } from "./v1/live/apply.ts";
+import { PartialView } from "./partial/view.ts";
+import { withSubscriptions } from "./partial/transport.ts";
+import { listSubscriptions } from "./partial/manage.ts";
 import type { LiveStatus, StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
 
 export interface SyncEngineOptions {
@@ -80,6 +83,8 @@ const LIVE_OFF: LiveStatus = { enabled: false, connected: false, since: null, la
 
 export class SyncEngine {
   readonly events = new Emitter<SyncEvents>();
+  /** The store's subscriptions as the live stream and live apply need them (partial/view.ts). */
+  readonly view = new PartialView();
   readonly #store: Store;
   readonly #http: HttpClient;
   readonly #clock: Clock;
@@ -134,10 +139,15 @@ export class SyncEngine {
       heartbeatTimeoutMs: options.liveHeartbeatTimeoutMs,
       backoff: options.liveBackoff,
       trace: this.#trace,
-      onPoke: (seq, changes) => void this.#onPoke(seq, changes),
+      subs: () => this.view.streamParam(),
+      // Changes heard on a stream opened for another view, or while a backfill waits, are a plain poke.
+      onPoke: (seq, changes, subs) => void this.#onPoke(seq, changes && subs === this.view.streamParam() && !this.view.pending ? { ...changes, subs } : null),
       onConnected: (up) => this.#onLive(up),
     });
-    this.#v1 = protocolV1(this.#http);
+    this.#v1 = withSubscriptions(protocolV1(this.#http), this.#http, this.view);
+    // Subscriptions changed (here, or seen in the store after another process changed them): the
+    // stream must carry the new view.
+    this.view.onDesiredChange = () => this.#live?.restart();
     this.#transport = options.transport ?? this.#v1;
   }
 
@@ -156,6 +166,19 @@ export class SyncEngine {
     });
     this.#request("full");
     this.#live?.start();
+  }
+
+  /** Whether this engine syncs subscriptions (protocol v1; a REST API has no such thing). */
+  get partialSupported(): boolean {
+    return this.#transport === this.#v1;
+  }
+
+  /**
+   * The subscriptions changed (partial/manage.ts): a pull backfills what was added (the live
+   * stream already reopened on the new view: onDesiredChange).
+   */
+  viewChanged(): void {
+    if (this.#started) this.#request("pull");
   }
 
   /** Runs one complete cycle (push everything, pull everything) and answers what it did. */
@@ -207,6 +230,7 @@ export class SyncEngine {
       rejections: count("rejected"),
       unresolved: await countRefresh(this.#store.db),
       live: this.#live?.status() ?? LIVE_OFF,
+      subscriptions: await listSubscriptions(this.#store),
       auth: this.#http.credentials.status(),
     };
   }
@@ -307,10 +331,26 @@ export class SyncEngine {
     }
     const steps = this.#steps();
     steps.pullWithPush = kind === "full";
-    if (live.length > 0 && (await applyLiveChanges(steps, live, result))) return result;
+    if (live.length > 0 && (await this.#applyLive(steps, live, result))) return result;
     if (kind !== "pull") await this.#transport.push(steps, result);
     if (kind !== "push") await this.#transport.pull(steps, result);
     return result;
+  }
+
+  /**
+   * Applies live events' changes, under the view's lock and only if the subscriptions are still
+   * those their stream was opened for: an unsubscribe between the event and this apply must not
+   * see the documents it removed come back (partial/manage.ts). Otherwise the cycle pulls.
+   */
+  async #applyLive(steps: CycleContext, live: readonly LiveChanges[], result: SyncResult): Promise<boolean> {
+    const release = await this.view.lock.lock();
+    try {
+      const current = this.view.streamParam();
+      if (this.view.pending || live.some((e) => (e.subs ?? null) !== current)) return false;
+      return await applyLiveChanges(steps, live, result);
+    } finally {
+      release();
+    }
   }
 
   /** What the cycle steps (v1/cycle.ts, rest/) need from the engine. */

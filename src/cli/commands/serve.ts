@@ -13,7 +13,7 @@ import { openServerFeed } from "../server-feed.ts";
 import { EMBED_FLAGS } from "../serve-embed.ts";
 import { CONSOLE_FLAGS, consoleIsStream, withConsole } from "../serve-console.ts";
 
-const USAGE = "serve [--port N] [--host ADDR] [--data PATH|postgres://…] [operating flags] [--jwt-secret S] [--jwt-jwks FILE|URL] [--schema FILE] [--console]";
+const USAGE = "serve [--port N] [--host ADDR] [--data PATH|postgres://…] [operating flags] [--jwt-secret S] [--jwt-jwks FILE|URL] [--schema FILE] [--rules FILE] [--console]";
 
 const serveCommand: Command = {
   usage: USAGE,
@@ -68,6 +68,8 @@ const serveCommand: Command = {
     try {
       const handler = createServerHandler({ ...embed, store, changes, limits: opsConfig.limits, hooks: ops.ops.hooks, onError: ops.ops.onError });
       ops.metrics.registry.gauge("stowage_live_streams", "Open GET /v1/events streams.", () => handler.openStreams());
+      // Sync rules' indexes exist before the first request (built once; a restart finds them).
+      await handler.ready();
       // Streams end after running requests drained, before the listener stops (ops.shutdown).
       ops.beforeClose.unshift(() => handler.close());
       // The wrapper keeps `isStream` so the listener exempts event streams from idle timeouts.

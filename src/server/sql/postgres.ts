@@ -55,6 +55,13 @@ const PG_MIGRATIONS: Record<string, Migration> = {
         for each row execute function stowage_notify_key()`.execute(db);
     },
   },
+  // The moves record (shared 0006) joins stowage_docs on collection and id: the same byte-wise
+  // collation as there, or the join could not probe the documents' primary key.
+  "0006_doc_moves_postgres": {
+    async up(db) {
+      await sql`alter table stowage_doc_moves alter column collection type text collate "C", alter column id type text collate "C"`.execute(db);
+    },
+  },
 };
 
 // JSON.stringify writes U+0000 and unpaired surrogates as \u escapes; jsonb refuses both.
@@ -103,4 +110,9 @@ export const POSTGRES: ServerDialect = {
     return rows[0]?.ok === true;
   },
   plannerStats: (db) => new PlannerStats(db),
+  // jsonb's own equality: typed, so `= 'true'` finds only true.
+  // Not in a transaction (sync-rules/indexes.ts runs it alone), so writers go on meanwhile.
+  createIndexLive: "create index concurrently",
+  fieldSql: (path) => `(body #> '{${path.split(".").join(",")}}'::text[])`,
+  fieldParam: (value) => sql`cast(${JSON.stringify(value)} as jsonb)`,
 };

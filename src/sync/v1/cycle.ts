@@ -73,8 +73,15 @@ export async function pushAll(ctx: V1Context, result: SyncResult): Promise<void>
     // was sent after it, so the cycle still ends with a pull taken after its last push.
     const page = outcome.ok && outcome.page && !next && !outcome.page.reset && !outcome.page.more ? outcome.page : null;
     let pageApplied = false;
-    const applyPage = page ? async (trx: Executor) => void (pageApplied = await applyParsedIn(trx, ctx.store, page, outcome.ok ? outcome.pulledFrom : undefined)) : undefined;
-    const settled = await settleBatch(ctx.store, batch, results, applyPage, outcome.ok && outcome.asSent === true);
+    // With subscriptions, only if they are still those the page was asked for (partial/transport.ts).
+    const applyPage = page
+      ? async (trx: Executor) => void (pageApplied = (await (ctx.partial?.stillCurrent?.(trx) ?? true)) && (await applyParsedIn(trx, ctx.store, page, outcome.ok ? outcome.pulledFrom : undefined)))
+      : undefined;
+    // With subscriptions, documents whose ops just settled leave in the same transaction when outside the view.
+    const prune = ctx.partial?.settled;
+    const rows = batch.rows;
+    const then = prune ? async (trx: Executor) => { await applyPage?.(trx); await prune(trx, rows); } : applyPage;
+    const settled = await settleBatch(ctx.store, batch, results, then, outcome.ok && outcome.asSent === true);
     ctx.trace(`push:${batch.rows.length}`);
     result.pushed += settled.applied + settled.duplicate;
     result.issues.push(...settled.issues);
@@ -115,7 +122,7 @@ function readAhead(ctx: V1Context, batch: PreparedBatch): Promise<PreparedBatch 
  * batch before, the read of the one after): a 50,000-op push spent 12.5 ms per 1,000-op batch
  * where the server needed 6.5.
  */
-async function send(ctx: V1Context, batch: PreparedBatch, unsettled: PreparedBatch = batch, pull?: { cursor: string; limit: number }): Promise<{ outcome: Promise<PushOutcome> }> {
+async function send(ctx: V1Context, batch: PreparedBatch, unsettled: PreparedBatch = batch, pull?: { cursor: string; limit: number; subs?: string }): Promise<{ outcome: Promise<PushOutcome> }> {
   await ctx.renewLease();
   return { outcome: sendBatch(ctx.http, batch, unsettled.rows[0].op_id - 1, pull) };
 }
@@ -125,10 +132,12 @@ async function send(ctx: V1Context, batch: PreparedBatch, unsettled: PreparedBat
  * (docs/PROTOCOL.md, "Pull with the push"). Not without a cursor (a first pull is applied as
  * a reset, staged) nor from any other cursor form than `v1.<seq>`: the cycle's own pull does those.
  */
-async function pullWithPush(ctx: V1Context): Promise<{ cursor: string; limit: number } | undefined> {
-  if (!ctx.pullWithPush) return undefined;
+async function pullWithPush(ctx: V1Context): Promise<{ cursor: string; limit: number; subs?: string } | undefined> {
+  // With subscriptions the page is the view's (`subs=`); not while they change (partial/transport.ts).
+  if (!ctx.pullWithPush || (ctx.partial && !ctx.partial.subs)) return undefined;
   const cursor = await ctx.store.getMeta(CURSOR_KEY);
-  return cursor && plainCursorSeq(cursor) !== null ? { cursor, limit: Math.min(ctx.pullLimit, PULL_WITH_PUSH_LIMIT) } : undefined;
+  const seq = plainCursorSeq(cursor);
+  return cursor && seq !== null && !(ctx.partial && seq === 0) ? { cursor, limit: Math.min(ctx.pullLimit, PULL_WITH_PUSH_LIMIT), subs: ctx.partial?.subs } : undefined;
 }
 
 /** Reports a whole-pull page applied (`more: false`, with its cursor). */
@@ -158,8 +167,9 @@ async function pullPages(ctx: V1Context, result: SyncResult): Promise<void> {
   let limit = ctx.pullLimit;
   /** The server asked for a full resync: stage it from the start, apply it with the reset. */
   let reset = false;
-  let staging = false;
-  let tombstones = false;
+  // A backfill already staged (partial/pull.ts): this catch-up pull is staged onto it.
+  let staging = ctx.partial?.prestaged === true;
+  let tombstones = staging;
   let changes = 0;
   const collections = new Set<string>();
   /** Ids for the `change` events after a staged apply; past CHANGE_IDS only `pulled` fires (memory stays flat). */
@@ -169,7 +179,10 @@ async function pullPages(ctx: V1Context, result: SyncResult): Promise<void> {
   // documents it does not list are dropped; pending ops stay). The store may already hold this
   // client's own pushed writes, and a document deleted since, its tombstone purged, is simply
   // not listed (chaos found such a write kept for good).
-  const fromStart = start === null;
+  // Through a view (partial sync) a `v1.0` cursor is a start too: the server sends no leaves
+  // from seq 0 (its reader "holds nothing yet"), but this store may hold its own settled writes
+  // (found by the partial fault tester, seed 3).
+  const fromStart = start === null || (ctx.partial?.subs !== undefined && plainCursorSeq(start) === 0);
   let inflight = await fetchPage(ctx, start, limit);
   for (;;) {
     const text = await answer(ctx, inflight);
@@ -221,7 +234,7 @@ async function pullPages(ctx: V1Context, result: SyncResult): Promise<void> {
     if (!tombstones) for (const c of page.changes) if (c.deleted) tombstones = true;
     if (!page.more) {
       await ctx.renewLease();
-      await applyStage(ctx.store, page.cursor, reset || fromStart, tombstones);
+      await applyStage(ctx.store, page.cursor, reset || fromStart, tombstones, ctx.partial?.onApply);
       if (changes > 0) ctx.store.events.emit("pulled", { collections: [...collections], changes });
       if (changed) emitChanges(ctx.store.events, changed);
       return;
@@ -250,7 +263,7 @@ type PageOutcome = { ok: true; text: string } | { ok: false; error: unknown };
 async function fetchPage(ctx: V1Context, cursor: string | null, limit: number): Promise<{ outcome: Promise<PageOutcome> }> {
   await ctx.renewLease();
   return {
-    outcome: ctx.http.pull(cursor, limit, ctx.store.clientId).then(
+    outcome: ctx.http.pull(cursor, limit, ctx.store.clientId, ctx.partial?.subs ? { subs: ctx.partial.subs } : undefined).then(
       (text): PageOutcome => ({ ok: true, text }),
       (error): PageOutcome => ({ ok: false, error }),
     ),

@@ -74,7 +74,7 @@ export async function prepareBatch(store: Store, afterOpId: number, isolate: boo
  * `settled`: every op id at or below it has its answer recorded locally (it left the outbox),
  * so the server may forget those ops' recorded refusals (gc.ts); ops above it may still be resent.
  */
-export function sendBatch(http: HttpClient, batch: PreparedBatch, settled: number, pull?: { cursor: string; limit: number }): Promise<PushOutcome> {
+export function sendBatch(http: HttpClient, batch: PreparedBatch, settled: number, pull?: { cursor: string; limit: number; subs?: string }): Promise<PushOutcome> {
   const body = `{"clientId":${batch.client},"settled":${Math.max(0, settled)},"ops":${batch.ops}}`;
   return http.push(body, pull).then(
     (response): PushOutcome => {

@@ -68,6 +68,7 @@ async function refreshRecorded(ctx: V1Context): Promise<boolean> {
       if (!apply) return;
       await rebaseDocs(trx, [doc]);
       await clearRefresh(trx, row.collection, row.id);
+      await ctx.partial?.settled?.(trx, [doc]); // partial sync: not kept outside the view
     });
   }
   return rows.length > 0;
