@@ -122,8 +122,12 @@ export async function applyOps(
         const doc = { collection: op.collection, id: op.id, state: next };
         if (overlay) overlay.set(k, doc);
         else {
+          // Sync rules' moves need the state before this push's first write of the document.
+          if (ctx.moves) {
+            const earlier = dirty.get(k);
+            dirty.set(k, { ...doc, before: earlier ? earlier.before : states.get(k) });
+          } else dirty.set(k, doc);
           states.set(k, next);
-          dirty.set(k, doc);
         }
       }
     }
