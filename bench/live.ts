@@ -270,21 +270,27 @@ async function makeKeys(store: Awaited<ReturnType<typeof openServerStore>>, n: n
 }
 
 /** `stowage serve --data DATA` on a free port, in a child process; answers once it listens. */
-async function serveChild(data: string): Promise<{ proc: ReturnType<typeof Bun.spawn>; url: string }> {
+async function serveChild(data: string, extra: ServeExtra = {}): Promise<{ proc: ReturnType<typeof Bun.spawn>; url: string }> {
   // BENCH_LIVE_SERVER_FLAGS: runtime flags for the server child (`--cpu-prof-md --cpu-prof-dir=/tmp/p` profiles it).
-  const flags = (process.env.BENCH_LIVE_SERVER_FLAGS ?? "").split(" ").filter(Boolean);
-  const proc = Bun.spawn([process.execPath, ...flags, BIN, "serve", "--port", "0", "--json", "--data", data], { stdout: "pipe", stderr: "inherit" });
+  const flags = [...(process.env.BENCH_LIVE_SERVER_FLAGS ?? "").split(" ").filter(Boolean), ...(extra.flags ?? [])];
+  const proc = Bun.spawn([process.execPath, ...flags, BIN, "serve", "--port", "0", "--json", "--data", data], { stdout: "pipe", stderr: "inherit", env: { ...process.env, ...extra.env } });
   return { proc, url: await readUrl(proc) };
 }
 
+/** Runtime flags and environment for a server child (the live profile preloads its probe). */
+export interface ServeExtra {
+  flags?: string[];
+  env?: Record<string, string>;
+}
+
 /** `stowage serve` over a fresh SQLite file (default limits), as a child process. */
-export async function sqliteTarget(clients: number): Promise<Target> {
+export async function sqliteTarget(clients: number, extra: ServeExtra = {}): Promise<Target> {
   const tmp = tempDir("stowage-bench-live-srv-");
   const data = tmp.file("server.db");
   const store = await openServerStore({ adapter: createBunSqliteAdapter({ path: data }) });
   const keys = await makeKeys(store, clients);
   await store.close();
-  const { proc, url } = await serveChild(data);
+  const { proc, url } = await serveChild(data, extra);
   return {
     url,
     keys,
