@@ -5,7 +5,9 @@
  * + now(), comparable across processes on one machine, as live-subscribers.ts uses them):
  * `in` (the handler got a POST /v1/push), `begin` and `commit` (its write transaction's
  * statements returned), `enq` (a change event was queued on an event stream), `out` (the
- * handler answered). Written as JSON to BENCH_LIVE_PROBE_OUT when the process exits.
+ * handler answered). Preloaded into the writer child too (live-writer.ts), it records that
+ * process's `send`/`resp` of each push, its commits, and the `put`/`putDone` marks the writer
+ * makes. Written as JSON to BENCH_LIVE_PROBE_OUT when the process exits.
  */
 import { Database } from "bun:sqlite";
 import { writeFileSync } from "node:fs";
@@ -51,6 +53,17 @@ ReadableStreamDefaultController.prototype.enqueue = function (this: ReadableStre
   if (chunk instanceof Uint8Array && chunk[0] === 0x69 && chunk[1] === 0x64) marks.push(["enq", now()]);
   return r;
 };
+
+// In the writer child (live-writer.ts): its push requests, and its puts through __benchMark.
+const fetch0 = globalThis.fetch;
+globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+  const push = String(input).includes("/v1/push");
+  if (push) marks.push(["send", now()]);
+  const res = await fetch0(input, init);
+  if (push) marks.push(["resp", now()]);
+  return res;
+}) as typeof fetch;
+(globalThis as { __benchMark?: (kind: string) => void }).__benchMark = (kind) => marks.push([kind, now()]);
 
 process.on("exit", () => {
   if (out) writeFileSync(out, JSON.stringify(marks));

@@ -6,12 +6,14 @@ import { tempDir } from "../test/helpers/tmp.ts";
 import { sqliteTarget } from "./live.ts";
 import { percentile, type Reporter } from "./report.ts";
 
+const WRITER = join(import.meta.dir, "live-writer.ts");
+
 /**
  * Where one live change's time goes, stage by stage: A's put → B's watch callback with one
- * subscriber, as live.ts measures it, with a timestamp at every hand-over. The clients' side
- * is timed here (their SQLite handles log each statement, their fetch is wrapped, their trace
- * lines are stamped); the server's by a probe preloaded into its `stowage serve` process
- * (live-probe.ts), so the server still runs as a user runs it. Times are absolute
+ * subscriber, as live.ts measures it, with a timestamp at every hand-over. B is timed here
+ * (its SQLite handle logs each statement, its fetch is wrapped, its trace lines are stamped);
+ * A (live-writer.ts, its own process) and the server (`stowage serve`, as a user runs it) by a
+ * probe preloaded into their processes (live-probe.ts). Times are absolute
  * (performance.timeOrigin + now()), comparable across processes on one machine. Each change's
  * marks are matched by time (changes go one at a time); the rows are each stage's p50 and p99
  * over the changes, and the stages' p50s add up to about the end-to-end p50.
@@ -37,22 +39,23 @@ const ORDER: Stage[] = [...STAGES.map((s) => s[0]), "cb"];
 export async function liveProfile(r: Reporter, section: string, changes: number): Promise<void> {
   const dir = tempDir("stowage-bench-live-profile-");
   const probeOut = dir.file("probe.json");
-  const target = await sqliteTarget(2, { flags: ["--preload", join(import.meta.dir, "live-probe.ts")], env: { BENCH_LIVE_PROBE_OUT: probeOut } });
+  const target = await sqliteTarget(2, { flags: ["--preload", join(import.meta.dir, "live-probe.ts")], env: { BENCH_LIVE_PROBE_OUT: probeOut, ...(process.env.H35ENV ? JSON.parse(process.env.H35ENV) : {}) } });
   const abs = () => performance.timeOrigin + performance.now();
-  const logA: SqlEvent[] = [];
+  const writerOut = dir.file("writer-probe.json");
   const logB: SqlEvent[] = [];
-  const marks: Record<string, number[]> = { putDone: [], aSend: [], aResp: [], bBytes: [], bPoke: [], bChange: [], cb: [] };
+  const marks: Record<string, number[]> = { bBytes: [], bPoke: [], bChange: [], cb: [] };
   const open: Stowage[] = [];
-  let starts: number[] = [];
+  const probe = ["--preload", join(import.meta.dir, "live-probe.ts")];
+  const writer = Bun.spawn([process.execPath, ...probe, WRITER, target.url, target.keys[0], dir.file("a.db")], {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "inherit",
+    env: { ...process.env, BENCH_LIVE_PROBE_OUT: writerOut },
+  });
   let stopped = false;
+  let from = Infinity;
+  const warmup = 20;
   try {
-    const fetchA: typeof fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
-      const push = String(input).includes("/v1/push");
-      if (push) marks.aSend.push(abs());
-      const res = await fetch(input, init);
-      if (push) marks.aResp.push(abs());
-      return res;
-    }) as typeof fetch;
     const fetchB: typeof fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
       const res = await fetch(input, init);
       if (!String(input).includes("/v1/events") || !res.body) return res;
@@ -61,7 +64,7 @@ export async function liveProfile(r: Reporter, section: string, changes: number)
       (body as { getReader: unknown }).getReader = () => {
         const reader = getReader();
         const read = reader.read.bind(reader);
-        reader.read = async () => {
+        (reader as { read: unknown }).read = async () => {
           const chunk = await read();
           marks.bBytes.push(abs());
           return chunk;
@@ -70,8 +73,6 @@ export async function liveProfile(r: Reporter, section: string, changes: number)
       };
       return res;
     }) as typeof fetch;
-    const a = await openStowage({ adapter: countingAdapter(dir.file("a.db"), "client", logA), url: target.url, apiKey: target.keys[0], env: {}, fetch: fetchA });
-    open.push(a);
     const b = await openStowage({
       adapter: countingAdapter(dir.file("b.db"), "client", logB),
       url: target.url,
@@ -94,33 +95,41 @@ export async function liveProfile(r: Reporter, section: string, changes: number)
     });
     const end = Date.now() + 30_000;
     while (Date.now() < end && !(await b.status()).live.connected) await Bun.sleep(20);
-    const lat = a.collection("lat");
-    const warmup = 20;
+    const reader = (writer.stdout as ReadableStream<Uint8Array>).getReader();
+    const { value } = await reader.read();
+    if (!new TextDecoder().decode(value).startsWith("ready")) throw new Error("bench live profile: the writer did not start");
+    const stdin = writer.stdin as { write(s: string): void; flush(): void; end(): void };
     for (let i = 0; i < changes + warmup; i++) {
-      if (i === warmup) starts = [];
+      if (i === warmup) from = abs();
       const all = new Promise<void>((resolve) => (done = resolve));
       expect = i;
-      starts.push(abs());
-      await lat.put({ id: `d${i % 50}`, n: i });
-      marks.putDone.push(abs());
+      stdin.write(`${i}\n`);
+      stdin.flush();
       const timeout = setTimeout(() => done(), 10_000);
       await all;
       clearTimeout(timeout);
     }
+    (writer.stdin as { end(): void }).end();
+    await Promise.race([writer.exited, Bun.sleep(10_000)]);
   } finally {
+    writer.kill();
     for (const db of open) await db.close().catch(() => {});
     await target.stop();
     stopped = true;
   }
-  const server = stopped ? (JSON.parse(readFileSync(probeOut, "utf8")) as [string, number][]) : [];
+  const read = (file: string) => (stopped ? (JSON.parse(readFileSync(file, "utf8")) as [string, number][]) : []);
+  const server = read(probeOut);
+  const w = read(writerOut);
   dir.cleanup();
+  const kind = (ms: [string, number][], k: string) => ms.filter((m) => m[0] === k && m[1] >= from).map((m) => m[1]);
+  const starts = kind(w, "put");
   const sqlMarks = (log: SqlEvent[], kind: RegExp) => log.filter((e) => kind.test(e.sql)).map((e) => performance.timeOrigin + e.at + e.us / 1000);
   const all: Record<Stage | "aResp" | "sOut", number[]> = {
     put: starts,
-    aCommit: sqlMarks(logA, /^commit/i),
-    putDone: marks.putDone,
-    aSend: marks.aSend,
-    aResp: marks.aResp,
+    aCommit: kind(w, "commit"),
+    putDone: kind(w, "putDone"),
+    aSend: kind(w, "send"),
+    aResp: kind(w, "resp"),
     sIn: server.filter((m) => m[0] === "in").map((m) => m[1]),
     sBegin: server.filter((m) => m[0] === "begin").map((m) => m[1]),
     sCommit: server.filter((m) => m[0] === "commit").map((m) => m[1]),
