@@ -61,7 +61,7 @@ export interface Target {
  * BENCH_LIVE_CHANGES (default 1000) and BENCH_LIVE_SUBSCRIBERS (default 1,10,100) shorten runs.
  */
 export default async function liveBench(r: Reporter): Promise<void> {
-  const pg = await pgAvailable("bench live").catch(() => false);
+  const pg = process.env.BENCH_LIVE_PG !== "0" && (await pgAvailable("bench live").catch(() => false));
   const dir = tempDir("stowage-bench-live-relay-");
   try {
     const bare = percentiles(await relayLatencies(CHANGES));
