@@ -338,7 +338,10 @@ async function makeKeys(store: Awaited<ReturnType<typeof openServerStore>>, n: n
 async function serveChild(data: string, extra: ServeExtra = {}): Promise<{ proc: ReturnType<typeof Bun.spawn>; url: string }> {
   // BENCH_LIVE_SERVER_FLAGS: runtime flags for the server child (`--cpu-prof-md --cpu-prof-dir=/tmp/p` profiles it).
   const flags = [...(process.env.BENCH_LIVE_SERVER_FLAGS ?? "").split(" ").filter(Boolean), ...(extra.flags ?? [])];
-  const proc = Bun.spawn([process.execPath, ...flags, BIN, "serve", "--port", "0", "--json", "--data", data], { stdout: "pipe", stderr: "inherit", env: { ...process.env, ...extra.env } });
+  const cmd = [process.execPath, ...flags, BIN, "serve", "--port", "0", "--json", "--data", data];
+  // `ulimit -n` can only be raised for a process from inside it, so through a shell that execs the server.
+  const raised = extra.ulimit ? ["sh", "-c", `ulimit -n ${extra.ulimit} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`, "sh", ...cmd] : cmd;
+  const proc = Bun.spawn(raised, { stdout: "pipe", stderr: "inherit", env: { ...process.env, ...extra.env } });
   return { proc, url: await readUrl(proc) };
 }
 
@@ -346,6 +349,8 @@ async function serveChild(data: string, extra: ServeExtra = {}): Promise<{ proc:
 export interface ServeExtra {
   flags?: string[];
   env?: Record<string, string>;
+  /** Open files the server may hold (`ulimit -n`; the hard limit where this is above it). */
+  ulimit?: number;
 }
 
 /** `stowage serve` over a fresh SQLite file (default limits), as a child process. */
