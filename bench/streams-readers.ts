@@ -2,15 +2,25 @@
  * A child process of `bun run bench streams10k` holding some of the open event streams:
  * `bun bench/streams-readers.ts <events url> <key>…` opens one stream (`GET <events url>`,
  * e.g. `…/v1/events?changes=1`, or the bare relay's `…/events` as the memory anchor) per
- * key argument (a key may repeat: the server caps streams per key, not per client) and notes
- * when each stream receives the event of a document with `"n":<n>`. Prints `ready <opened>` once
- * every stream answered; on each stdin line `dump` prints `dump <json>` (`{n: [times…]}`,
- * absolute times: performance.timeOrigin + now()) and forgets them; ends when stdin closes.
+ * key argument (a key may repeat: the server caps streams per key, not per client) and prints
+ * `<n> <time>` when a stream receives the event of a document with `"n":<n>` (absolute time:
+ * performance.timeOrigin + now(); lines batched per tick, as live-subscribers.ts does).
+ * Prints `ready <opened>` once every stream answered; ends when stdin closes.
  */
 export {};
 
 const [events, ...keys] = process.argv.slice(2);
-const arrivals = new Map<number, number[]>();
+const lines: string[] = [];
+let flushing = false;
+const emit = (line: string) => {
+  lines.push(line);
+  if (flushing) return;
+  flushing = true;
+  setTimeout(() => {
+    flushing = false;
+    process.stdout.write(`${lines.splice(0).join("\n")}\n`);
+  }, 0);
+};
 const controllers: AbortController[] = [];
 const decoder = new TextDecoder();
 const VALUE = /"n":(\d+)[,}]/g;
@@ -29,12 +39,7 @@ for (let i = 0; i < keys.length; i += 100) {
           for await (const chunk of res.body as ReadableStream<Uint8Array>) {
             const at = performance.timeOrigin + performance.now();
             const text = decoder.decode(chunk);
-            for (const m of text.matchAll(VALUE)) {
-              const n = Number(m[1]);
-              const list = arrivals.get(n);
-              if (list) list.push(at);
-              else arrivals.set(n, [at]);
-            }
+            for (const m of text.matchAll(VALUE)) emit(`${m[1]} ${at}`);
           }
         } catch {
           // aborted at the end
@@ -44,17 +49,8 @@ for (let i = 0; i < keys.length; i += 100) {
   );
 }
 process.stdout.write(`ready ${opened}\n`);
-let buf = "";
-for await (const chunk of process.stdin) {
-  buf += decoder.decode(chunk as Uint8Array);
-  let nl: number;
-  while ((nl = buf.indexOf("\n")) >= 0) {
-    const line = buf.slice(0, nl);
-    buf = buf.slice(nl + 1);
-    if (line !== "dump") continue;
-    process.stdout.write(`dump ${JSON.stringify(Object.fromEntries(arrivals))}\n`);
-    arrivals.clear();
-  }
+for await (const _ of process.stdin) {
+  // runs until the parent closes stdin
 }
 for (const ac of controllers) ac.abort();
 process.exit(0);

@@ -48,9 +48,7 @@ export default async function streams10k(r: Reporter): Promise<void> {
       const streamKeys = (from: number, n: number) => Array.from({ length: n }, (_, i) => target.keys[1 + Math.floor((from + i) / PER_KEY)]);
       let n = 0;
       const put = async (i: number) => void (await writer.collection("lat").put({ id: `d${i % 50}`, n: i }));
-      // Warm: statement caches, JIT, the first stream's setup.
-      readers.push(await openReaders(events, streamKeys(0, 1), 1));
-      n = 1;
+      // Warm: statement caches, JIT.
       for (let i = 0; i < 5; i++) await put(i);
       await Bun.sleep(500);
       const rss0 = rssKiB(target.pid!);
@@ -95,7 +93,10 @@ export default async function streams10k(r: Reporter): Promise<void> {
 }
 
 interface Readers {
-  dump(): Promise<Record<string, number[]>>;
+  /** What arrived since the last take: n → absolute times. */
+  take(): Map<number, number[]>;
+  /** The same, kept. */
+  peek(): Map<number, number[]>;
   end(): void;
   exited: Promise<unknown>;
 }
@@ -103,7 +104,10 @@ interface Readers {
 /** `keys.length` streams (one per entry) over up to `procs` streams-readers.ts children, all answered. */
 async function openReaders(events: string, keys: string[], procs: number): Promise<Readers> {
   const per = Math.ceil(keys.length / procs);
-  const children: { child: ReturnType<typeof Bun.spawn>; lines: string[]; wake: () => void }[] = [];
+  const children: ReturnType<typeof Bun.spawn>[] = [];
+  let arrivals = new Map<number, number[]>();
+  let ready = 0;
+  let opened = 0;
   for (let p = 0; p * per < keys.length; p++) {
     const mine = keys.slice(p * per, (p + 1) * per);
     const child = Bun.spawn([process.execPath, READERS, events, ...mine], {
@@ -113,55 +117,56 @@ async function openReaders(events: string, keys: string[], procs: number): Promi
       // Bun's fetch holds at most 256 requests at once unless told otherwise.
       env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: String(Math.min(65_000, mine.length + 64)) },
     });
-    const entry = { child, lines: [] as string[], wake: () => {} };
-    children.push(entry);
+    children.push(child);
     void readLines(child.stdout as ReadableStream<Uint8Array>, (line) => {
-      entry.lines.push(line);
-      entry.wake();
+      if (line.startsWith("ready ")) {
+        ready++;
+        opened += Number(line.slice(6));
+        return;
+      }
+      const space = line.indexOf(" ");
+      const n = Number(line.slice(0, space));
+      const at = Number(line.slice(space + 1));
+      const list = arrivals.get(n);
+      if (list) list.push(at);
+      else arrivals.set(n, [at]);
     });
   }
-  const until = async (pred: () => boolean, ms: number) => {
-    const end = Date.now() + ms;
-    while (!pred() && Date.now() < end) await new Promise<void>((res) => ((children.forEach((c) => (c.wake = res))), setTimeout(res, 100)));
-    return pred();
-  };
-  if (!(await until(() => children.every((c) => c.lines.some((l) => l.startsWith("ready"))), 120_000))) throw new Error("bench streams10k: the readers did not all connect within 120 s");
-  const opened = children.reduce((sum, c) => sum + Number(c.lines.find((l) => l.startsWith("ready"))!.slice(6)), 0);
+  const end = Date.now() + 120_000;
+  while (ready < children.length && Date.now() < end) await Bun.sleep(100);
+  if (ready < children.length) throw new Error("bench streams10k: the readers did not all connect within 120 s");
   if (opened !== keys.length) throw new Error(`bench streams10k: ${opened} of ${keys.length} streams opened`);
   return {
-    async dump() {
-      for (const c of children) {
-        c.lines.length = 0;
-        (c.child.stdin as { write(s: string): void; flush(): void }).write("dump\n");
-        (c.child.stdin as { flush(): void }).flush();
-      }
-      if (!(await until(() => children.every((c) => c.lines.some((l) => l.startsWith("dump "))), 60_000))) throw new Error("bench streams10k: the readers did not report");
-      const all: Record<string, number[]> = {};
-      for (const c of children) for (const [n, times] of Object.entries(JSON.parse(c.lines.find((l) => l.startsWith("dump "))!.slice(5)) as Record<string, number[]>)) (all[n] ??= []).push(...times);
-      return all;
+    peek: () => arrivals,
+    take() {
+      const got = arrivals;
+      arrivals = new Map();
+      return got;
     },
     end() {
-      for (const c of children) (c.child.stdin as { end(): void }).end();
+      for (const c of children) (c.stdin as { end(): void }).end();
     },
-    exited: Promise.all(children.map((c) => Promise.race([c.child.exited, Bun.sleep(10_000).then(() => c.child.kill())]))),
+    exited: Promise.all(children.map((c) => Promise.race([c.exited, Bun.sleep(10_000).then(() => c.kill())]))),
   };
 }
 
 /** `writes` puts, `gapMs` apart; latency from each put's start to each stream's read of it. */
 async function deliveries(readers: Readers[], put: (i: number) => Promise<void>, base: number, writes: number, streams: number, gapMs: number): Promise<{ p50: number; p99: number; last: number; note: string }> {
-  for (const x of readers) await x.dump(); // forget what arrived before
+  for (const x of readers) x.take(); // forget what arrived before
   const starts = new Map<number, number>();
   for (let i = 0; i < writes; i++) {
     starts.set(base + i, performance.timeOrigin + performance.now());
     await put(base + i);
     await Bun.sleep(gapMs);
   }
-  await Bun.sleep(gapMs);
+  // Until every stream has every write, or 30 s.
+  const count = () => readers.reduce((sum, x) => sum + [...x.peek().entries()].filter(([n]) => starts.has(n)).reduce((s2, [, t]) => s2 + t.length, 0), 0);
+  const until = Date.now() + 30_000;
+  while (count() < writes * streams && Date.now() < until) await Bun.sleep(100);
   const samples: number[] = [];
   const last = new Map<number, number>();
   for (const x of readers) {
-    for (const [key, times] of Object.entries(await x.dump())) {
-      const n = Number(key);
+    for (const [n, times] of x.take()) {
       const start = starts.get(n);
       if (start === undefined) continue;
       for (const t of times) {
