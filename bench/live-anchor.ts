@@ -176,17 +176,13 @@ export function openDocs(path: string): { db: Database; upsert: ReturnType<Datab
   return { db, upsert: db.prepare("insert into docs (id, body) values (?, ?) on conflict (id) do update set body = excluded.body") };
 }
 
-/** Calls `fn` with each line of a child's stdout. */
+/** Calls `fn` with each line of a child's stdout (one split per chunk: a chunk may hold thousands). */
 export async function readLines(stream: ReadableStream<Uint8Array>, fn: (line: string) => void): Promise<void> {
   const decoder = new TextDecoder();
-  let buf = "";
+  let rest = "";
   for await (const chunk of stream) {
-    buf += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      fn(line);
-    }
+    const parts = (rest + decoder.decode(chunk, { stream: true })).split("\n");
+    rest = parts.pop()!;
+    for (const line of parts) fn(line);
   }
 }

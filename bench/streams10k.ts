@@ -35,7 +35,7 @@ const ULIMIT = STREAMS + 4096;
 
 export default async function streams10k(r: Reporter): Promise<void> {
   const small = Math.min(1_000, STREAMS);
-  const relay = await relayMemory([small, STREAMS]);
+  const { perStream: relay, delivery: relayDelivery } = await relayMemory([small, STREAMS]);
   const keys = Math.ceil(STREAMS / PER_KEY) + 1;
   const target = await sqliteTarget(keys, { ulimit: ULIMIT });
   const dir = tempDir("stowage-bench-streams-");
@@ -81,12 +81,16 @@ export default async function streams10k(r: Reporter): Promise<void> {
       r.figure(SECTION, `${label(STREAMS)}: p50`, dAll.p50, "ms", { anchor: { name: `${hundred} streams' p50`, value: d100.p50 }, note: dAll.note });
       r.figure(SECTION, `${label(STREAMS)}: p99`, dAll.p99, "ms", { anchor: { name: `${hundred} streams' p99`, value: d100.p99 }, note: "aim ≤ 10×" });
       r.figure(SECTION, `${label(STREAMS)}: the last stream, p50 over writes`, dAll.last, "ms", { anchor: { name: `${hundred} streams' last`, value: d100.last } });
+      const relayLabel = `(reference) the bare relay: one POST → all ${STREAMS.toLocaleString("en-US")} streams`;
+      r.figure(SECTION, `${relayLabel}: p50`, relayDelivery.p50, "ms", { note: relayDelivery.note });
+      r.figure(SECTION, `${relayLabel}: p99`, relayDelivery.p99, "ms");
+      r.figure(SECTION, `${label(STREAMS)}: p99, against the bare relay's`, dAll.p99, "ms", { anchor: { name: "the bare relay's p99", value: relayDelivery.p99 } });
     } finally {
       await writer.close().catch(() => {});
     }
   } finally {
     for (const x of readers) x.end();
-    await Promise.all(readers.map((x) => x.exited));
+    await Promise.all(readers.map((x) => x.exited()));
     await target.stop();
     dir.cleanup();
   }
@@ -98,13 +102,15 @@ interface Readers {
   /** The same, kept. */
   peek(): Map<number, number[]>;
   end(): void;
-  exited: Promise<unknown>;
+  /** Waits for the children to end (after end()), killing any left after 10 s. */
+  exited(): Promise<unknown>;
 }
 
 /** `keys.length` streams (one per entry) over up to `procs` streams-readers.ts children, all answered. */
 async function openReaders(events: string, keys: string[], procs: number): Promise<Readers> {
   const per = Math.ceil(keys.length / procs);
   const children: ReturnType<typeof Bun.spawn>[] = [];
+  const sinks: { end(): void }[] = [];
   let arrivals = new Map<number, number[]>();
   let ready = 0;
   let opened = 0;
@@ -118,6 +124,8 @@ async function openReaders(events: string, keys: string[], procs: number): Promi
       env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: String(Math.min(65_000, mine.length + 64)) },
     });
     children.push(child);
+    // Held from the start: the child ends when its stdin closes.
+    sinks.push(child.stdin as { end(): void });
     void readLines(child.stdout as ReadableStream<Uint8Array>, (line) => {
       if (line.startsWith("ready ")) {
         ready++;
@@ -144,9 +152,9 @@ async function openReaders(events: string, keys: string[], procs: number): Promi
       return got;
     },
     end() {
-      for (const c of children) (c.stdin as { end(): void }).end();
+      for (const s of sinks) s.end();
     },
-    exited: Promise.all(children.map((c) => Promise.race([c.exited, Bun.sleep(10_000).then(() => c.kill())]))),
+    exited: () => Promise.all(children.map((c) => Promise.race([c.exited, Bun.sleep(10_000).then(() => c.kill())]))),
   };
 }
 
@@ -188,8 +196,11 @@ function rssKiB(pid: number): number {
   return Number(m[1]);
 }
 
-/** The bare relay's RSS per open stream (KiB) at each count, measured as the server's is. */
-async function relayMemory(counts: number[]): Promise<number[]> {
+/**
+ * The bare relay's RSS per open stream (KiB) at each count, measured as the server's is, and
+ * the delivery of one POST to all streams at the last count (the runtime's own fan-out floor).
+ */
+async function relayMemory(counts: number[]): Promise<{ perStream: number[]; delivery: Awaited<ReturnType<typeof deliveries>> }> {
   const proc = Bun.spawn(["sh", "-c", `ulimit -n ${ULIMIT} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`, "sh", process.execPath, RELAY], { stdout: "pipe", stderr: "inherit" });
   const readers: Readers[] = [];
   try {
@@ -206,10 +217,12 @@ async function relayMemory(counts: number[]): Promise<number[]> {
       await Bun.sleep(count > 1_000 ? 2_000 : 1_000);
       out.push((rssKiB(proc.pid) - rss0) / count);
     }
-    return out;
+    const post = async (i: number) => void (await (await fetch(`${url}/write`, { method: "POST", body: JSON.stringify({ id: `d${i % 50}`, n: i }) })).text());
+    const delivery = await deliveries(readers, post, 1_000_000, WRITES, n, Math.max(200, n / 10));
+    return { perStream: out, delivery };
   } finally {
     for (const x of readers) x.end();
-    await Promise.all(readers.map((x) => x.exited));
+    await Promise.all(readers.map((x) => x.exited()));
     proc.kill("SIGTERM");
     await proc.exited;
   }
