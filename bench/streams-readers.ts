@@ -31,8 +31,7 @@ for (let i = 0; i < keys.length; i += 100) {
     keys.slice(i, i + 100).map(async (key) => {
       const ac = new AbortController();
       controllers.push(ac);
-      // timeout: false: Bun ends a response body that stays quiet for a while otherwise (these wait through whole phases).
-      const res = await fetch(events, { headers: { authorization: `Bearer ${key}`, accept: "text/event-stream" }, signal: ac.signal, timeout: false } as RequestInit);
+      const res = await fetch(events, { headers: { authorization: `Bearer ${key}`, accept: "text/event-stream" }, signal: ac.signal });
       if (res.status !== 200) throw new Error(`streams-readers: the stream answered ${res.status}: ${await res.text()}`);
       opened++;
       void (async () => {
