@@ -39,7 +39,7 @@ const ORDER: Stage[] = [...STAGES.map((s) => s[0]), "cb"];
 export async function liveProfile(r: Reporter, section: string, changes: number): Promise<void> {
   const dir = tempDir("stowage-bench-live-profile-");
   const probeOut = dir.file("probe.json");
-  const target = await sqliteTarget(2, { flags: ["--preload", join(import.meta.dir, "live-probe.ts")], env: { BENCH_LIVE_PROBE_OUT: probeOut, ...(process.env.H35ENV ? JSON.parse(process.env.H35ENV) : {}) } });
+  const target = await sqliteTarget(2, { flags: ["--preload", join(import.meta.dir, "live-probe.ts")], env: { BENCH_LIVE_PROBE_OUT: probeOut } });
   const abs = () => performance.timeOrigin + performance.now();
   const writerOut = dir.file("writer-probe.json");
   const logB: SqlEvent[] = [];
