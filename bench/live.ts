@@ -6,7 +6,8 @@ import { openStowage, type Stowage } from "../src/stowage.ts";
 import { PG_URL, dropSchema, newSchemaName, pgAvailable } from "../test/helpers/pg.ts";
 import { readUrl } from "../test/helpers/server.ts";
 import { tempDir } from "../test/helpers/tmp.ts";
-import { relayLatencies } from "./live-anchor.ts";
+import { readLines, relayLatencies, relaySpreadLatencies } from "./live-anchor.ts";
+import { liveProfile } from "./live-profile.ts";
 import { pgPushAnchors } from "./live-pg-anchor.ts";
 import { percentile, type Reporter } from "./report.ts";
 
@@ -15,11 +16,17 @@ const CHANGES = Number(process.env.BENCH_LIVE_CHANGES ?? 1000);
 const SUBSCRIBERS = (process.env.BENCH_LIVE_SUBSCRIBERS ?? "1,10,100").split(",").map(Number);
 const BIN = join(import.meta.dir, "../src/cli/bin.ts");
 /**
- * BENCH_LIVE_PROCS=k (default 0: off) also measures each subscriber count of at least k with
- * the subscribers spread over k child processes (live-subscribers.ts), next to the
+ * BENCH_LIVE_PROCS=k (default 10; 0 or 1: off) also measures each subscriber count of at least
+ * k with the subscribers spread over k child processes (live-subscribers.ts), next to the
  * in-process layout: closer to separate devices, since one event loop no longer serves all.
+ * The durable relay is measured the same way for those counts, as their anchor.
  */
-const PROCS = Number(process.env.BENCH_LIVE_PROCS ?? 0);
+const PROCS = Number(process.env.BENCH_LIVE_PROCS ?? 10);
+/** BENCH_LIVE_FANOUT=1 adds the rows with one measured client and the other subscribers as bare streams. */
+const FANOUT = process.env.BENCH_LIVE_FANOUT === "1";
+/** Changes of the per-stage profile (live-profile.ts) after the rows; 0 skips it. */
+const PROFILE_CHANGES = Number(process.env.BENCH_LIVE_PROFILE ?? 300);
+const WRITER_SCRIPT = join(import.meta.dir, "live-writer.ts");
 const SUBSCRIBER_SCRIPT = join(import.meta.dir, "live-subscribers.ts");
 const READERS_SCRIPT = join(import.meta.dir, "live-readers.ts");
 
@@ -33,30 +40,55 @@ export interface Target {
 }
 
 /**
- * Propagation latency of one change to N live subscribers: A puts a document (clock starts
- * before the call), every subscriber's live query (`watch`, default options: live stream on,
- * 60 s interval) fires with it (clock stops in the callback). Changes go one at a time (the
+ * Propagation latency of one change to N live subscribers: A, in its own process
+ * (live-writer.ts, library defaults), puts a document (clock starts before the call), every
+ * subscriber's live query (`watch`, default options: live stream on, 60 s interval) fires with
+ * it (clock stops in the callback; both clocks are performance.timeOrigin + now(), one machine). Changes go one at a time (the
  * next once every subscriber has the previous), so each figure is an unloaded latency; the
  * percentiles are over every delivery (changes × subscribers). All subscribers live in this
  * one process, so with 100 of them a delivery also waits for the others' pulls and queries on
  * this event loop: the 100-subscriber figures are an upper bound for 100 separate devices
  * (BENCH_LIVE_PROCS=k adds rows with them spread over k child processes; on a machine with
  * fewer cores than that, they still share the CPU).
- * The anchor, measured first in the same run: a bare SSE relay in its own process (one POST,
- * one event to one subscriber, nothing stored; live-anchor.ts), the floor of any live sync over
- * HTTP on this machine; each figure is also given as a multiple of it. With PostgreSQL, more
+ * The anchor, measured first in the same run: the durable relay in its own process
+ * (live-anchor.ts, naive/relay.ts: A's SQLite insert, one POST, the relay's insert, one event,
+ * B's insert), the floor of a live sync over HTTP that stores what it sends on this machine;
+ * each row prints it and the ratio beside it. The bare relay (nothing stored) is printed for
+ * reference. After the rows, a per-stage profile of one subscriber (live-profile.ts;
+ * BENCH_LIVE_PROFILE=n changes, 0 skips it). With PostgreSQL, more
  * anchors: a one-op push's transaction from bare node-postgres and the server's push() in
  * process (pipelined and not), each back to back and 2 ms apart (live-pg-anchor.ts).
  * BENCH_LIVE_CHANGES (default 1000) and BENCH_LIVE_SUBSCRIBERS (default 1,10,100) shorten runs.
  */
 export default async function liveBench(r: Reporter): Promise<void> {
-  const pg = await pgAvailable("bench live").catch(() => false);
-  const relay = await relayLatencies(CHANGES);
-  floor = { p50: percentile(relay, 50), p95: percentile(relay, 95), p99: percentile(relay, 99) };
-  const relayLabel = "anchor: a bare SSE relay in its own process (one POST, one event; no storage, auth or apply), 1 subscriber";
-  r.figure(SECTION, `${relayLabel}: p50`, floor.p50, "ms", { note: `${CHANGES} changes` });
-  r.figure(SECTION, `${relayLabel}: p95`, floor.p95, "ms");
-  r.figure(SECTION, `${relayLabel}: p99`, floor.p99, "ms");
+  const pg = process.env.BENCH_LIVE_PG !== "0" && (await pgAvailable("bench live").catch(() => false));
+  const dir = tempDir("stowage-bench-live-relay-");
+  try {
+    const bare = percentiles(await relayLatencies(CHANGES));
+    const bareLabel = "(reference) a bare SSE relay in its own process (one POST, one event; no storage), 1 subscriber";
+    r.figure(SECTION, `${bareLabel}: p50`, bare.p50, "ms", { note: `p95 ${bare.p95.toFixed(3)}, p99 ${bare.p99.toFixed(3)} ms; ${CHANGES} changes` });
+    relay1 = { name: "durable relay, 1 subscriber", ...percentiles(await relayLatencies(CHANGES, dir.path)) };
+    const label = "anchor: the durable relay (SQLite insert on A → POST → relay's insert → SSE → insert on B; WAL, synchronous=normal), 1 subscriber";
+    r.figure(SECTION, `${label}: p50`, relay1.p50, "ms", { note: `${CHANGES} changes` });
+    r.figure(SECTION, `${label}: p95`, relay1.p95, "ms");
+    r.figure(SECTION, `${label}: p99`, relay1.p99, "ms");
+    for (const n of SUBSCRIBERS) {
+      if (!(PROCS > 1 && n >= PROCS)) continue;
+      const sub = tempDir("stowage-bench-live-relay-");
+      try {
+        const a = { name: `durable relay, ${n} subscribers over ${PROCS} processes`, ...percentiles(await relaySpreadLatencies(CHANGES, n, PROCS, sub.path)) };
+        relaySpread.set(n, a);
+        const spreadLabel = `anchor: the durable relay, ${n} subscribers over ${PROCS} processes (each inserts every event)`;
+        r.figure(SECTION, `${spreadLabel}: p50`, a.p50, "ms", { note: `${CHANGES} changes × ${n}` });
+        r.figure(SECTION, `${spreadLabel}: p95`, a.p95, "ms");
+        r.figure(SECTION, `${spreadLabel}: p99`, a.p99, "ms");
+      } finally {
+        sub.cleanup();
+      }
+    }
+  } finally {
+    dir.cleanup();
+  }
   if (pg) {
     for (const kind of ["transaction", "push", "push, one statement at a time"] as const) {
       for (const pause of [0, 2]) {
@@ -72,48 +104,82 @@ export default async function liveBench(r: Reporter): Promise<void> {
     if (PROCS > 1 && n >= PROCS) await measureSpread(r, "sqlite (stowage serve)", n, await sqliteTarget(n + 1));
     if (pg) await measure(r, "postgres", n, await pgTarget(n + 1));
     if (pg && PROCS > 1 && n >= PROCS) await measureSpread(r, "postgres", n, await pgTarget(n + 1));
-    if (n > 1) await measure(r, "sqlite (stowage serve)", n, await sqliteTarget(n + 1), true);
-    if (pg && n > 1) await measure(r, "postgres", n, await pgTarget(n + 1), true);
+    if (n > 1 && FANOUT) await measure(r, "sqlite (stowage serve)", n, await sqliteTarget(n + 1), true);
+    if (pg && n > 1 && FANOUT) await measure(r, "postgres", n, await pgTarget(n + 1), true);
   }
   if (!pg) r.log(`bench live: PostgreSQL at ${PG_URL} unreachable: no PostgreSQL rows`);
+  if (PROFILE_CHANGES > 0) await liveProfile(r, SECTION, PROFILE_CHANGES);
 }
 
 /**
- * With `fanout`, one subscriber is a full client in this process, measured, and the other
- * subscribers-1 are bare event streams in a child process (live-readers.ts) that receive every
- * event: the server fans out to every stream as before, but the other devices' apply and
- * query work, which on real devices runs on their own CPUs, is not on this machine's two
- * cores. The rows say so; the rows without it keep every subscriber a full client here.
+ * The writer A in its own process (live-writer.ts), as another device is: `put(n)` asks it
+ * for one put; `starts()` ends it and answers each put's start time (absolute, comparable with
+ * the subscribers' callback times).
+ */
+async function startWriter(url: string, key: string, path: string): Promise<{ put(n: number): void; starts(): Promise<Map<number, number>>; kill(): void }> {
+  const child = Bun.spawn([process.execPath, WRITER_SCRIPT, url, key, path], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  const lines: string[] = [];
+  let wake: () => void = () => {};
+  const reading = readLines(child.stdout as ReadableStream<Uint8Array>, (line) => {
+    lines.push(line);
+    wake();
+  });
+  const end = Date.now() + 60_000;
+  while (!lines.includes("ready") && Date.now() < end) await new Promise<void>((res) => ((wake = res), setTimeout(res, 50)));
+  if (!lines.includes("ready")) throw new Error("bench live: the writer did not start");
+  const stdin = child.stdin as { write(s: string): void; flush(): void; end(): void };
+  return {
+    put(n) {
+      stdin.write(`${n}\n`);
+      stdin.flush();
+    },
+    async starts() {
+      stdin.end();
+      await Promise.race([reading, new Promise((res) => setTimeout(res, 30_000))]);
+      const line = lines.find((l) => l.startsWith("starts "));
+      if (!line) throw new Error("bench live: the writer did not report its start times");
+      return new Map(Object.entries(JSON.parse(line.slice(7)) as Record<string, number>).map(([n, t]) => [Number(n), t]));
+    },
+    kill: () => child.kill(),
+  };
+}
+
+/**
+ * The writer A is its own process (startWriter), as in every row. With `fanout`, one
+ * subscriber is a full client in this process, measured, and the other subscribers-1 are bare
+ * event streams in a child process (live-readers.ts) that receive every event: the server fans
+ * out to every stream as before, but the other devices' apply and query work, which on real
+ * devices runs on their own CPUs, is not on this machine's two cores. The rows say so; the
+ * rows without it keep every subscriber a full client here.
  */
 async function measure(r: Reporter, store: string, subscribers: number, target: Target, fanout = false): Promise<void> {
   const dir = tempDir("stowage-bench-live-");
   const open: Stowage[] = [];
   const offs: (() => void)[] = [];
   let readers: Awaited<ReturnType<typeof startReaders>> | undefined;
+  let writer: Awaited<ReturnType<typeof startWriter>> | undefined;
   const full = fanout ? 1 : subscribers;
   try {
-    const client = async (name: string) => {
-      const apiKey = target.keys[open.length];
-      const db = await openStowage({ adapter: createBunSqliteAdapter({ path: dir.file(`${name}.db`) }), url: target.url, apiKey, env: {} });
-      open.push(db);
-      return db;
-    };
-    const a = await client("writer");
+    writer = await startWriter(target.url, target.keys[0], dir.file("writer.db"));
     let expect = -1;
-    let start = 0;
     let pending = 0;
     let done: () => void = () => {};
-    const samples: number[] = [];
+    /** Callback times (absolute) of the change each subscriber is waiting for. */
+    const got = new Map<number, number[]>();
     if (fanout) readers = await startReaders(target.url, target.keys.slice(2, subscribers + 1));
     for (let i = 0; i < full; i++) {
-      const b = await client(`sub${i}`);
+      const b = await openStowage({ adapter: createBunSqliteAdapter({ path: dir.file(`sub${i}.db`) }), url: target.url, apiKey: target.keys[1 + i], env: {} });
+      open.push(b);
       let seen = -1;
       // The newest document only: the query stays one row however many were written.
       offs.push(
         b.collection("lat").watch({ orderBy: "-n", limit: 1 }, (items) => {
           const n = (items[0]?.n as number | undefined) ?? -1;
           if (n === expect && seen !== n) {
-            samples.push(performance.now() - start);
+            const at = performance.timeOrigin + performance.now();
+            const list = got.get(n);
+            if (list) list.push(at);
+            else got.set(n, [at]);
             if (--pending === 0) done();
           }
           seen = n;
@@ -121,30 +187,31 @@ async function measure(r: Reporter, store: string, subscribers: number, target: 
       );
     }
     await waitConnected(open);
-    const lat = a.collection("lat");
     const warmup = 20;
     for (let i = 0; i < CHANGES + warmup; i++) {
       const all = new Promise<void>((resolve) => (done = resolve));
       pending = full;
       expect = i;
-      start = performance.now();
-      await lat.put({ id: `d${i % 50}`, n: i });
+      writer.put(i);
       const timeout = setTimeout(() => done(), 10_000); // a lost change shows as a missing sample, not a hang
       await all;
       clearTimeout(timeout);
-      if (i === warmup - 1) samples.length = 0; // JIT, statement caches, first pulls
     }
+    const starts = await writer.starts();
+    const samples: number[] = [];
+    for (let i = warmup; i < CHANGES + warmup; i++) for (const at of got.get(i) ?? []) samples.push(at - starts.get(i)!);
     const expected = CHANGES * full;
     samples.sort((x, y) => x - y);
     const label = fanout ? `${store}, ${subscribers} subscribers (1 measured client + ${subscribers - 1} streams in another process)` : `${store}, ${subscribers} subscriber${subscribers === 1 ? "" : "s"}`;
     const note = samples.length === expected ? `${CHANGES} changes × ${full}` : `${samples.length} of ${expected} deliveries within 10 s`;
-    figures(r, label, samples, note);
+    figures(r, label, samples, note, relay1);
     if (readers) {
       const bytes = await readers.bytes();
       if (!(bytes > 0)) throw new Error("bench live: the other streams received nothing");
       r.log(`bench live: the ${subscribers - 1} other streams received ${(bytes / (subscribers - 1) / 1024).toFixed(0)} KiB each`);
     }
   } finally {
+    writer?.kill();
     readers?.kill();
     for (const off of offs) off();
     for (const db of open) await db.close().catch(() => {});
@@ -153,29 +220,36 @@ async function measure(r: Reporter, store: string, subscribers: number, target: 
   }
 }
 
-/** The bare relay's percentiles, measured first (live-anchor.ts): each figure is also given as a multiple of them. */
-let floor: { p50: number; p95: number; p99: number } | undefined;
+interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
 
-function figures(r: Reporter, label: string, samples: number[], note: string): void {
-  const times = (p: number, of: number | undefined) => (of ? `; ${(p / of).toFixed(1)}x the bare relay` : "");
-  const p50 = percentile(samples, 50);
-  const p95 = percentile(samples, 95);
-  const p99 = percentile(samples, 99);
-  r.figure(SECTION, `${label}: p50`, p50, "ms", { note: note + times(p50, floor?.p50) });
-  r.figure(SECTION, `${label}: p95`, p95, "ms", { note: times(p95, floor?.p95).slice(2) || undefined });
-  r.figure(SECTION, `${label}: p99`, p99, "ms", { note: times(p99, floor?.p99).slice(2) || undefined });
+function percentiles(sorted: number[]): Percentiles {
+  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) };
+}
+
+/** The durable relay's percentiles, measured first: the anchor of every row (live-anchor.ts). */
+let relay1: (Percentiles & { name: string }) | undefined;
+/** The durable relay with n subscribers over PROCS processes: the anchor of the spread rows. */
+const relaySpread = new Map<number, Percentiles & { name: string }>();
+
+function figures(r: Reporter, label: string, samples: number[], note: string, anchor?: Percentiles & { name: string }): void {
+  const at = (p: keyof Percentiles) => (anchor ? { anchor: { name: `${anchor.name} ${p}`, value: anchor[p] } } : {});
+  r.figure(SECTION, `${label}: p50`, percentile(samples, 50), "ms", { note, ...at("p50") });
+  r.figure(SECTION, `${label}: p95`, percentile(samples, 95), "ms", at("p95"));
+  r.figure(SECTION, `${label}: p99`, percentile(samples, 99), "ms", at("p99"));
 }
 
 /** measure(), with the subscribers in PROCS child processes; latency from A's put to each child's callback (one machine clock). */
 async function measureSpread(r: Reporter, store: string, subscribers: number, target: Target): Promise<void> {
   const dir = tempDir("stowage-bench-live-");
   const children: ReturnType<typeof Bun.spawn>[] = [];
-  let writer: Stowage | undefined;
+  let writer: Awaited<ReturnType<typeof startWriter>> | undefined;
   try {
-    writer = await openStowage({ adapter: createBunSqliteAdapter({ path: dir.file("writer.db") }), url: target.url, apiKey: target.keys[0], env: {} });
-    const startAt = new Map<number, number>();
-    const got = new Map<number, number>();
-    const samples: number[] = [];
+    writer = await startWriter(target.url, target.keys[0], dir.file("writer.db"));
+    const got = new Map<number, number[]>();
     let ready = 0;
     let wake: () => void = () => {};
     let expect = -1;
@@ -185,25 +259,16 @@ async function measureSpread(r: Reporter, store: string, subscribers: number, ta
       if (keys.length === 0) continue;
       const child = Bun.spawn([process.execPath, SUBSCRIBER_SCRIPT, target.url, dir.path, String(p * per), ...keys], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
       children.push(child);
-      void (async () => {
-        let buf = "";
-        for await (const chunk of child.stdout as ReadableStream<Uint8Array>) {
-          buf += new TextDecoder().decode(chunk);
-          let nl: number;
-          while ((nl = buf.indexOf("\n")) >= 0) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            if (line === "ready") ready++;
-            else {
-              const [n, t] = line.split(" ").map(Number);
-              const start = startAt.get(n);
-              if (start !== undefined) samples.push(t - start);
-              got.set(n, (got.get(n) ?? 0) + 1);
-            }
-            if (line === "ready" || Number(line.split(" ")[0]) === expect) wake();
-          }
+      void readLines(child.stdout as ReadableStream<Uint8Array>, (line) => {
+        if (line === "ready") ready++;
+        else {
+          const [n, t] = line.split(" ").map(Number);
+          const list = got.get(n);
+          if (list) list.push(t);
+          else got.set(n, [t]);
         }
-      })();
+        if (line === "ready" || Number(line.split(" ")[0]) === expect) wake();
+      });
     }
     const until = async (pred: () => boolean, ms: number) => {
       const end = Date.now() + ms;
@@ -211,25 +276,25 @@ async function measureSpread(r: Reporter, store: string, subscribers: number, ta
     };
     await until(() => ready === children.length, 60_000);
     if (ready !== children.length) throw new Error("bench live: subscriber processes did not all connect within 60 s");
-    const lat = writer.collection("lat");
     const warmup = 20;
     for (let i = 0; i < CHANGES + warmup; i++) {
       expect = i;
-      startAt.set(i, performance.timeOrigin + performance.now());
-      await lat.put({ id: `d${i % 50}`, n: i });
-      await until(() => (got.get(i) ?? 0) >= subscribers, 10_000);
-      if (i === warmup - 1) samples.length = 0;
+      writer.put(i);
+      await until(() => (got.get(i)?.length ?? 0) >= subscribers, 10_000);
     }
+    const starts = await writer.starts();
+    const samples: number[] = [];
+    for (let i = warmup; i < CHANGES + warmup; i++) for (const at of got.get(i) ?? []) samples.push(at - starts.get(i)!);
     const expected = CHANGES * subscribers;
     samples.sort((x, y) => x - y);
     const label = `${store}, ${subscribers} subscribers over ${children.length} processes`;
     const note = samples.length === expected ? `${CHANGES} changes × ${subscribers}` : `${samples.length} of ${expected} deliveries within 10 s`;
-    figures(r, label, samples, note);
+    figures(r, label, samples, note, relaySpread.get(subscribers) ?? relay1);
   } finally {
+    writer?.kill();
     for (const c of children) (c.stdin as { end(): void }).end();
     await Promise.all(children.map((c) => Promise.race([c.exited, new Promise((res) => setTimeout(res, 10_000))])));
     for (const c of children) c.kill();
-    await writer?.close().catch(() => {});
     await target.stop();
     dir.cleanup();
   }
@@ -270,21 +335,32 @@ async function makeKeys(store: Awaited<ReturnType<typeof openServerStore>>, n: n
 }
 
 /** `stowage serve --data DATA` on a free port, in a child process; answers once it listens. */
-async function serveChild(data: string): Promise<{ proc: ReturnType<typeof Bun.spawn>; url: string }> {
+async function serveChild(data: string, extra: ServeExtra = {}): Promise<{ proc: ReturnType<typeof Bun.spawn>; url: string }> {
   // BENCH_LIVE_SERVER_FLAGS: runtime flags for the server child (`--cpu-prof-md --cpu-prof-dir=/tmp/p` profiles it).
-  const flags = (process.env.BENCH_LIVE_SERVER_FLAGS ?? "").split(" ").filter(Boolean);
-  const proc = Bun.spawn([process.execPath, ...flags, BIN, "serve", "--port", "0", "--json", "--data", data], { stdout: "pipe", stderr: "inherit" });
+  const flags = [...(process.env.BENCH_LIVE_SERVER_FLAGS ?? "").split(" ").filter(Boolean), ...(extra.flags ?? [])];
+  const cmd = [process.execPath, ...flags, BIN, "serve", "--port", "0", "--json", "--data", data];
+  // `ulimit -n` can only be raised for a process from inside it, so through a shell that execs the server.
+  const raised = extra.ulimit ? ["sh", "-c", `ulimit -n ${extra.ulimit} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`, "sh", ...cmd] : cmd;
+  const proc = Bun.spawn(raised, { stdout: "pipe", stderr: "inherit", env: { ...process.env, ...extra.env } });
   return { proc, url: await readUrl(proc) };
 }
 
+/** Runtime flags and environment for a server child (the live profile preloads its probe). */
+export interface ServeExtra {
+  flags?: string[];
+  env?: Record<string, string>;
+  /** Open files the server may hold (`ulimit -n`; the hard limit where this is above it). */
+  ulimit?: number;
+}
+
 /** `stowage serve` over a fresh SQLite file (default limits), as a child process. */
-export async function sqliteTarget(clients: number): Promise<Target> {
+export async function sqliteTarget(clients: number, extra: ServeExtra = {}): Promise<Target> {
   const tmp = tempDir("stowage-bench-live-srv-");
   const data = tmp.file("server.db");
   const store = await openServerStore({ adapter: createBunSqliteAdapter({ path: data }) });
   const keys = await makeKeys(store, clients);
   await store.close();
-  const { proc, url } = await serveChild(data);
+  const { proc, url } = await serveChild(data, extra);
   return {
     url,
     keys,

@@ -1,11 +1,21 @@
 /**
  * The floor under any live sync over HTTP, as the anchor of `bun run bench live`: a bare
- * Server-Sent Events relay with no storage, no auth and no protocol. `POST /write` sends its
- * body as one event to every open `GET /events` stream. Run as its own process (as `stowage
- * serve` is in the bench): `bun bench/naive/relay.ts` prints `{"url"}` when ready.
+ * Server-Sent Events relay with no auth and no protocol. `POST /write` sends its body as one
+ * event to every open `GET /events` stream. Run as its own process (as `stowage serve` is in
+ * the bench): `bun bench/naive/relay.ts [server.db]` prints `{"url"}` when ready.
+ *
+ * With a file argument it is the durable relay: each write's JSON body is upserted into that
+ * SQLite file (WAL, synchronous=normal: Stowage's default durability, src/adapter.ts) before
+ * the event goes out, so an event never tells of a write the relay could lose in a crash.
  */
+import { Database } from "bun:sqlite";
+
 const streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
 const encoder = new TextEncoder();
+const path = process.argv[2];
+const db = path ? new Database(path) : undefined;
+db?.exec("pragma journal_mode = wal; pragma synchronous = normal; create table if not exists docs (id text primary key, body text not null)");
+const upsert = db?.prepare("insert into docs (id, body) values (?, ?) on conflict (id) do update set body = excluded.body");
 
 const server = Bun.serve({
   hostname: "127.0.0.1",
@@ -28,7 +38,12 @@ const server = Bun.serve({
       return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-store" } });
     }
     if (req.method === "POST" && path === "/write") {
-      const event = encoder.encode(`data: ${await req.text()}\n\n`);
+      const text = await req.text();
+      if (upsert) {
+        const doc = JSON.parse(text) as { id: string };
+        upsert.run(doc.id, text);
+      }
+      const event = encoder.encode(`data: ${text}\n\n`);
       for (const c of streams) c.enqueue(event);
       return new Response("ok");
     }
@@ -38,5 +53,6 @@ const server = Bun.serve({
 process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${server.port}` })}\n`);
 process.on("SIGTERM", () => {
   server.stop(true);
+  db?.close();
   process.exit(0);
 });
