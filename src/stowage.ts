@@ -17,6 +17,9 @@ import { RemoteCollection, RemoteFirstCollection, type DocCollection } from "./s
 import type { StowageMode, SyncEvents, SyncResult, SyncStatus } from "./sync/types.ts";
 import type { RestConfig } from "./sync/rest/config.ts";
 import { restSetup } from "./sync/rest/open.ts";
+import { addSubscription, listSubscriptions, removeSubscriptions, setSubscriptions } from "./sync/partial/manage.ts";
+import { readSubscriptions, SUBSCRIPTIONS_KEY, SUBSCRIPTIONS_SYNCED_KEY, type Subscription } from "./store/subscriptions.ts";
+import type { FieldFilter } from "./store/types.ts";
 
 export interface StowageOptions {
   /** The local SQLite adapter; required in local and hybrid mode. */
@@ -60,6 +63,13 @@ export interface StowageOptions {
   liveBackoff?: BackoffOptions;
   /** Sync with a REST API Stowage does not own instead of a Stowage server (src/sync/rest/config.ts). */
   rest?: RestConfig;
+  /**
+   * Partial sync (issue 34): hold only these subscriptions' documents (plus this client's
+   * pending writes), each `{ collection, where? }` with `where` as in `list`. Kept in the
+   * local store, so a later open without this option keeps them; null goes back to the
+   * whole tenant. Absent: the stored ones, or the whole tenant when none are stored.
+   */
+  subscriptions?: Subscription[] | null;
 }
 
 /** The mode and settings options and environment give, before anything is opened. */
@@ -130,9 +140,19 @@ export async function openStowage(options: StowageOptions = {}): Promise<Stowage
   const config = rest ? { ...resolveConfig({ ...options, url: "" }), mode: rest.mode } : resolveConfig(options);
   const credentials = options.getToken ? Credentials.provider(options.getToken, options.clock ? () => options.clock!.now() : undefined) : Credentials.fixed(config.apiKey ?? "");
   const http = rest ? null : config.url ? new HttpClient({ url: config.url, credentials, fetch: options.fetch }) : null;
+  if (options.subscriptions !== undefined && config.mode === "http-only") throw new StowageError("config", "subscriptions need a local store; http-only mode (STOWAGE_SYNC_DISABLE=1) holds nothing");
+  if (options.subscriptions !== undefined && options.subscriptions !== null && rest) throw new StowageError("config", "subscriptions (partial sync) need a Stowage server; a REST API sync always holds the resources its config names");
   if (config.mode === "http-only") return new Stowage(config.mode, null, null, http, rest?.remote);
   if (!options.adapter) throw new StowageError("config", `${config.mode} mode needs a local SQLite adapter: pass options.adapter`);
   const store = await Store.open({ adapter: options.adapter, now: options.clock ? () => options.clock!.now() : undefined });
+  if (options.subscriptions !== undefined) {
+    try {
+      await setSubscriptions(store, options.subscriptions, null);
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  }
   if (config.mode === "local") return new Stowage(config.mode, store, null, null);
   const engine = new SyncEngine({
     store,
@@ -151,6 +171,7 @@ export async function openStowage(options: StowageOptions = {}): Promise<Stowage
     liveBackoff: options.liveBackoff,
   });
   const handle = new Stowage(config.mode, store, engine, http);
+  engine.view.set(await readSubscriptions(store.db, SUBSCRIPTIONS_KEY), await readSubscriptions(store.db, SUBSCRIPTIONS_SYNCED_KEY));
   if (options.autoSync !== false) engine.start();
   const wait = options.waitForFirstSync;
   if (wait) {
@@ -259,8 +280,41 @@ export class Stowage {
       rejections: 0,
       unresolved: 0,
       live: { enabled: false, connected: false, since: null, lastEventAt: null, lastEventId: null },
+      subscriptions: this.store ? await listSubscriptions(this.store) : null,
       auth: this.#http?.credentials.status() ?? { state: "ok", reason: null, expiresAt: null, renewable: false },
     };
+  }
+
+  /**
+   * Partial sync (issue 34): also hold the documents of `collection` that `where` matches (as
+   * in `list`; none: the whole collection). From the whole tenant, the store then holds just
+   * this subscription. The next pull backfills it without downloading what is held already.
+   * Answers the subscription's id (for `unsubscribe`).
+   */
+  async subscribe(collection: string, options: { where?: Record<string, FieldFilter> } = {}): Promise<string> {
+    this.#assertPartial();
+    const id = await addSubscription(this.store!, options.where === undefined ? { collection } : { collection, where: options.where }, this.engine?.view ?? null);
+    this.engine?.viewChanged();
+    return id;
+  }
+
+  /**
+   * Drops subscriptions: by id (subscribe's answer), by `{ collection, where? }`, or every one
+   * on a collection (its name). Held documents no remaining subscription matches are removed
+   * locally in one transaction (never deleted on the server); those with pending writes stay
+   * until pushed. Answers how many subscriptions went.
+   */
+  async unsubscribe(which: string | Subscription): Promise<number> {
+    this.#assertPartial();
+    const n = await removeSubscriptions(this.store!, which, this.engine?.view ?? null);
+    if (n > 0) this.engine?.viewChanged();
+    return n;
+  }
+
+  /** The subscriptions held, each with its id; null when the store holds the whole tenant. */
+  async subscriptions(): Promise<(Subscription & { id: string })[] | null> {
+    this.#assertOpen();
+    return this.store ? listSubscriptions(this.store) : null;
   }
 
   /** Subscribes to sync and store events; returns the unsubscribe function. */
@@ -308,6 +362,12 @@ export class Stowage {
     this.#closed = true;
     await this.engine?.stop();
     await this.store?.close();
+  }
+
+  #assertPartial(): void {
+    this.#assertOpen();
+    if (!this.store) throw new StowageError("config", "subscriptions need a local store; http-only mode (STOWAGE_SYNC_DISABLE=1) holds nothing");
+    if (this.engine && !this.engine.partialSupported) throw new StowageError("config", "subscriptions (partial sync) need a Stowage server; a REST API sync always holds the resources its config names");
   }
 
   #assertOpen(): void {

@@ -36,31 +36,9 @@ export interface ListQuery {
 
 /** Builds the SELECT for `list`; `knownField` rejects fields a schema does not declare. */
 export function buildList(collection: string, options: ListOptions, knownField: (f: string) => boolean): ListQuery {
-  const params: unknown[] = [collection];
-  const clauses = [`collection = ${TEXT_PARAM}`];
-  for (const [field, filter] of Object.entries(options.where ?? {})) {
-    assertFieldPath(field);
-    if (field !== "id" && !knownField(field)) {
-      throw new StowageError("input", `unknown field ${JSON.stringify(field)} in filter on collection ${collection}`);
-    }
-    const expr = fieldExpr(field);
-    for (const [op, value] of normalizeFilter(field, filter)) {
-      if (op === "in") {
-        const list = value as Scalar[];
-        if (!Array.isArray(list) || list.length === 0 || list.length > 1000) {
-          throw new StowageError("input", `filter ${field}.in needs an array of 1-1000 values, got ${describeValue(value)}`);
-        }
-        clauses.push(`${expr} in (${list.map(() => "?").join(",")})`);
-        for (const v of list) params.push(sqlValue(v, field));
-      } else if (value === null) {
-        if (op !== "=" && op !== "!=") throw new StowageError("input", `filter ${field} cannot compare null with a range`);
-        clauses.push(`${expr} is ${op === "=" ? "" : "not "}null`);
-      } else {
-        clauses.push(`${expr} ${op} ?`);
-        params.push(sqlValue(value, field));
-      }
-    }
-  }
+  const where = filterSql(collection, options.where ?? {}, knownField);
+  const params: unknown[] = [collection, ...where.params];
+  const clauses = [`collection = ${TEXT_PARAM}`, ...where.clauses];
 
   let orderField = options.orderBy ?? "id";
   const descending = orderField.startsWith("-");
@@ -106,6 +84,40 @@ export function buildList(collection: string, options: ListOptions, knownField: 
     orderField,
     descending,
   };
+}
+
+/**
+ * The SQL conditions (all must hold) a `where` puts on `_stowage_docs` rows, with their
+ * parameters: `list` uses them, and so does the partial-sync view (subscriptions.ts), so a
+ * document is held exactly when `list` with the same `where` would show it.
+ */
+export function filterSql(collection: string, where: Record<string, FieldFilter>, knownField: (f: string) => boolean = () => true): { clauses: string[]; params: unknown[] } {
+  const params: unknown[] = [];
+  const clauses: string[] = [];
+  for (const [field, filter] of Object.entries(where)) {
+    assertFieldPath(field);
+    if (field !== "id" && !knownField(field)) {
+      throw new StowageError("input", `unknown field ${JSON.stringify(field)} in filter on collection ${collection}`);
+    }
+    const expr = fieldExpr(field);
+    for (const [op, value] of normalizeFilter(field, filter)) {
+      if (op === "in") {
+        const list = value as Scalar[];
+        if (!Array.isArray(list) || list.length === 0 || list.length > 1000) {
+          throw new StowageError("input", `filter ${field}.in needs an array of 1-1000 values, got ${describeValue(value)}`);
+        }
+        clauses.push(`${expr} in (${list.map(() => "?").join(",")})`);
+        for (const v of list) params.push(sqlValue(v, field));
+      } else if (value === null) {
+        if (op !== "=" && op !== "!=") throw new StowageError("input", `filter ${field} cannot compare null with a range`);
+        clauses.push(`${expr} is ${op === "=" ? "" : "not "}null`);
+      } else {
+        clauses.push(`${expr} ${op} ?`);
+        params.push(sqlValue(value, field));
+      }
+    }
+  }
+  return { clauses, params };
 }
 
 function normalizeFilter(field: string, filter: FieldFilter): [string, unknown][] {

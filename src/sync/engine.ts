@@ -43,6 +43,9 @@ import type { CycleContext, SyncTransport } from "./transport.ts";
 import { LiveStream } from "./v1/live/stream.ts";
 import { cursorSeq } from "../protocol/cursor.ts";
 import { applyLiveChanges, type LiveChanges } from "./v1/live/apply.ts";
+import { PartialView } from "./partial/view.ts";
+import { withSubscriptions } from "./partial/transport.ts";
+import { listSubscriptions } from "./partial/manage.ts";
 import type { LiveStatus, StowageMode, SyncEvents, SyncResult, SyncState, SyncStatus } from "./types.ts";
 
 export interface SyncEngineOptions {
@@ -79,6 +82,8 @@ const LIVE_OFF: LiveStatus = { enabled: false, connected: false, since: null, la
 
 export class SyncEngine {
   readonly events = new Emitter<SyncEvents>();
+  /** The store's subscriptions as the live stream and live apply need them (partial/view.ts). */
+  readonly view = new PartialView();
   readonly #store: Store;
   readonly #http: HttpClient;
   readonly #clock: Clock;
@@ -133,10 +138,12 @@ export class SyncEngine {
       heartbeatTimeoutMs: options.liveHeartbeatTimeoutMs,
       backoff: options.liveBackoff,
       trace: this.#trace,
-      onPoke: (seq, changes) => void this.#onPoke(seq, changes),
+      subs: () => this.view.streamParam() || null,
+      // Changes heard on a stream opened for another view, or while a backfill waits, are a plain poke.
+      onPoke: (seq, changes, subs) => void this.#onPoke(seq, changes && subs === (this.view.streamParam() || null) && !this.view.pending ? changes : null),
       onConnected: (up) => this.#onLive(up),
     });
-    this.#v1 = protocolV1(this.#http);
+    this.#v1 = withSubscriptions(protocolV1(this.#http), this.#http, this.view);
     this.#transport = options.transport ?? this.#v1;
   }
 
@@ -155,6 +162,21 @@ export class SyncEngine {
     });
     this.#request("full");
     this.#live?.start();
+  }
+
+  /** Whether this engine syncs subscriptions (protocol v1; a REST API has no such thing). */
+  get partialSupported(): boolean {
+    return this.#transport === this.#v1;
+  }
+
+  /**
+   * The subscriptions changed (partial/manage.ts): the live stream reopens on the new view,
+   * and a pull backfills what was added.
+   */
+  viewChanged(): void {
+    if (!this.#started) return;
+    this.#live?.restart();
+    this.#request("pull");
   }
 
   /** Runs one complete cycle (push everything, pull everything) and answers what it did. */
@@ -206,6 +228,7 @@ export class SyncEngine {
       rejections: count("rejected"),
       unresolved: Number((await all<{ n: number }>(this.#store.db, "select count(*) as n from _stowage_refresh"))[0]?.n ?? 0),
       live: this.#live?.status() ?? LIVE_OFF,
+      subscriptions: await listSubscriptions(this.#store),
       auth: this.#http.credentials.status(),
     };
   }

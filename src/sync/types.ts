@@ -1,6 +1,7 @@
 import type { StowageError } from "../errors.ts";
 import type { AuthStatus } from "./credentials.ts";
 import type { JsonObject } from "../json.ts";
+import type { Subscription } from "../store/subscriptions.ts";
 
 /** What the engine is doing right now. */
 export type SyncState = "stopped" | "idle" | "pushing" | "pulling" | "backoff";
@@ -53,6 +54,8 @@ export interface SyncStatus {
   unresolved: number;
   /** The live event stream (README "Live"). */
   live: LiveStatus;
+  /** Partial sync: the subscriptions this store holds (with their ids); null: the whole tenant. */
+  subscriptions?: (Subscription & { id: string })[] | null;
   /** The credentials: `ok`, `refreshing`, or `failed` with the reason (a provider error, a 401). */
   auth: AuthStatus;
 }

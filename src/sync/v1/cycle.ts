@@ -126,7 +126,8 @@ async function send(ctx: V1Context, batch: PreparedBatch, unsettled: PreparedBat
  * a reset, staged) nor from any other cursor form than `v1.<seq>`: the cycle's own pull does those.
  */
 async function pullWithPush(ctx: V1Context): Promise<{ cursor: string; limit: number } | undefined> {
-  if (!ctx.pullWithPush) return undefined;
+  // With subscriptions the page must be the view's: the cycle's own pull asks with `subs=`.
+  if (!ctx.pullWithPush || ctx.partial) return undefined;
   const cursor = await ctx.store.getMeta(CURSOR_KEY);
   return cursor && plainCursorSeq(cursor) !== null ? { cursor, limit: Math.min(ctx.pullLimit, PULL_WITH_PUSH_LIMIT) } : undefined;
 }
@@ -158,8 +159,9 @@ async function pullPages(ctx: V1Context, result: SyncResult): Promise<void> {
   let limit = ctx.pullLimit;
   /** The server asked for a full resync: stage it from the start, apply it with the reset. */
   let reset = false;
-  let staging = false;
-  let tombstones = false;
+  // A backfill already staged (partial/pull.ts): this catch-up pull is staged onto it.
+  let staging = ctx.partial?.prestaged === true;
+  let tombstones = staging;
   let changes = 0;
   const collections = new Set<string>();
   /** Ids for the `change` events after a staged apply; past CHANGE_IDS only `pulled` fires (memory stays flat). */
@@ -221,7 +223,7 @@ async function pullPages(ctx: V1Context, result: SyncResult): Promise<void> {
     if (!tombstones) for (const c of page.changes) if (c.deleted) tombstones = true;
     if (!page.more) {
       await ctx.renewLease();
-      await applyStage(ctx.store, page.cursor, reset || fromStart, tombstones);
+      await applyStage(ctx.store, page.cursor, reset || fromStart, tombstones, ctx.partial?.onApply);
       if (changes > 0) ctx.store.events.emit("pulled", { collections: [...collections], changes });
       if (changed) emitChanges(ctx.store.events, changed);
       return;
@@ -250,7 +252,7 @@ type PageOutcome = { ok: true; text: string } | { ok: false; error: unknown };
 async function fetchPage(ctx: V1Context, cursor: string | null, limit: number): Promise<{ outcome: Promise<PageOutcome> }> {
   await ctx.renewLease();
   return {
-    outcome: ctx.http.pull(cursor, limit, ctx.store.clientId).then(
+    outcome: ctx.http.pull(cursor, limit, ctx.store.clientId, ctx.partial?.subs ? { subs: ctx.partial.subs } : undefined).then(
       (text): PageOutcome => ({ ok: true, text }),
       (error): PageOutcome => ({ ok: false, error }),
     ),

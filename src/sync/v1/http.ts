@@ -19,6 +19,14 @@ export interface HttpClientOptions {
   timeoutMs?: number;
 }
 
+/** Partial sync on a pull (issue 34): `subs` and `have` as JSON arrays of subscriptions. */
+export interface PullView {
+  /** The subscriptions whose view the page holds; absent = the whole tenant. */
+  subs?: string;
+  /** A backfill: leave out documents these subscriptions match (the client holds them). */
+  have?: string;
+}
+
 /** A failed exchange: `transport` (retry later) or `rejected` (the server refused; do not resend as is). */
 export interface HttpFailure {
   /** HTTP status, absent when no answer arrived. */
@@ -58,8 +66,10 @@ export class HttpClient {
   }
 
   /** One pull page as raw JSON text; the store applies it with SQLite's JSON functions. */
-  async pull(cursor: string | null, limit: number, clientId?: string): Promise<string> {
-    const qs = `limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}${clientId ? `&clientId=${encodeURIComponent(clientId)}` : ""}`;
+  async pull(cursor: string | null, limit: number, clientId?: string, view?: PullView): Promise<string> {
+    let qs = `limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}${clientId ? `&clientId=${encodeURIComponent(clientId)}` : ""}`;
+    if (view?.subs) qs += `&subs=${encodeURIComponent(view.subs)}`;
+    if (view?.have) qs += `&have=${encodeURIComponent(view.have)}`;
     return (await this.#request("GET", `/v1/pull?${qs}`)).text;
   }
 
@@ -112,14 +122,14 @@ export class HttpClient {
    * the caller's heartbeat watchdog aborts it through `signal`. Non-2xx answers throw like
    * any other request (429 too_many_streams is a transport error: retry later).
    */
-  async events(lastEventId: string | null, signal: AbortSignal): Promise<Response> {
+  async events(lastEventId: string | null, signal: AbortSignal, subs?: string | null): Promise<Response> {
     let token = await this.credentials.token();
-    let res = await this.#openEvents(token, lastEventId, signal);
+    let res = await this.#openEvents(token, lastEventId, signal, subs);
     if (res.status === 401) {
       // Once per 401: a new token, one more try (credentials.ts).
       const text = await res.text().catch(() => "");
       const renewed = await this.credentials.renewAfter401(token, `GET /v1/events answered 401: ${text.slice(0, 200)}`);
-      if (renewed !== null) res = await this.#openEvents((token = renewed), lastEventId, signal);
+      if (renewed !== null) res = await this.#openEvents((token = renewed), lastEventId, signal, subs);
       else res = new Response(text, { status: 401 });
     }
     if (res.ok) {
@@ -132,12 +142,13 @@ export class HttpClient {
     throw new StowageError(res.status >= 500 || res.status === 429 || res.status === 408 ? "transport" : "rejected", what, { status: res.status });
   }
 
-  async #openEvents(token: string, lastEventId: string | null, signal: AbortSignal): Promise<Response> {
+  async #openEvents(token: string, lastEventId: string | null, signal: AbortSignal, subs?: string | null): Promise<Response> {
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: "text/event-stream" };
     if (lastEventId) headers["last-event-id"] = lastEventId;
     try {
       // `changes=1`: small commits arrive with their changes (live/apply.ts); older servers ignore it.
-      return await this.#fetch(`${this.url}/v1/events?changes=1`, { method: "GET", headers, signal });
+      // `subs`: the stream carries, and is woken by, only the subscriptions' view (issue 34).
+      return await this.#fetch(`${this.url}/v1/events?changes=1${subs ? `&subs=${encodeURIComponent(subs)}` : ""}`, { method: "GET", headers, signal });
     } catch (e) {
       throw new StowageError("transport", `GET ${this.url}/v1/events failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
     }

@@ -68,9 +68,12 @@ export async function stagePage(store: Store, changes: Change[]): Promise<void> 
  * `reset`: the server asked for a full resync at the start of this pull; the synced state is
  * dropped in the same transaction, so a reader never sees the emptied store either.
  * Documents with pending ops are rebased (guarantee 4); the rest go in set-based statements.
+ * `also` runs first in the same transaction (partial sync records the subscriptions the
+ * applied state covers).
  */
-export async function applyStage(store: Store, cursor: string, reset: boolean, tombstones = true): Promise<void> {
+export async function applyStage(store: Store, cursor: string, reset: boolean, tombstones = true, also?: (trx: Executor) => Promise<void>): Promise<void> {
   await store.db.transaction().execute(async (trx) => {
+    await also?.(trx);
     if (reset) await resetIn(trx);
     await rebasePending(trx);
     if (!(await adoptStage(trx, tombstones))) {

@@ -27,8 +27,10 @@ export interface LiveStreamOptions {
   heartbeatTimeoutMs?: number;
   /** Reconnect schedule; the server's `retry:` hint replaces the base delay. */
   backoff?: BackoffOptions;
-  /** A `change` event: the tenant's seq after a commit (null when the data carried none), and the commit's changes when it carried them. */
-  onPoke(seq: number | null, changes: LiveChanges | null): void;
+  /** A `change` event: the tenant's seq after a commit (null when the data carried none), the commit's changes when it carried them, and the `subs=` the stream was opened with. */
+  onPoke(seq: number | null, changes: LiveChanges | null, subs: string | null): void;
+  /** The `subs=` to open the stream with (partial sync, issue 34); null or absent: the whole tenant. */
+  subs?: () => string | null;
   /** The stream went up (true) or down (false). */
   onConnected(connected: boolean): void;
   /** Step trace (`live:up`, `live:down`, `live:poke:42`, `live:retry:1500`). */
@@ -71,6 +73,21 @@ export class LiveStream {
     this.#running = true;
     this.#since = this.#o.clock.now();
     this.#loop = this.#run();
+  }
+
+  /**
+   * Reconnects now (the subscriptions changed: the stream must carry the new view). A
+   * backoff wait in progress ends at once; a stopped stream stays stopped.
+   */
+  restart(): void {
+    if (!this.#running) return;
+    if (this.#sleep) {
+      this.#o.clock.clearTimeout(this.#sleep.timer);
+      this.#sleep.wake();
+      return;
+    }
+    this.#reconnectNow = true;
+    this.#controller?.abort();
   }
 
   /** Aborts the open request, cancels every timer and waits for the loop to end. */
@@ -118,7 +135,8 @@ export class LiveStream {
     // The watchdog covers the connect too: a black hole that never answers is also dead.
     this.#arm();
     try {
-      const res = await this.#o.http.events(this.#lastEventId, controller.signal);
+      const subs = this.#o.subs?.() ?? null;
+      const res = await this.#o.http.events(this.#lastEventId, controller.signal, subs);
       if (!res.body) throw new Error("the event stream has no body");
       const reader = res.body.getReader();
       const decoder = new TextDecoder();
@@ -144,7 +162,7 @@ export class LiveStream {
           const data = parseData(m.data);
           const seq = seqOf(data);
           this.#o.trace(`live:poke:${seq}`);
-          this.#o.onPoke(seq, liveChangesOf(data, seq));
+          this.#o.onPoke(seq, liveChangesOf(data, seq), subs);
         },
         onRetry: (ms) => (this.#retryMs = Math.max(100, ms)),
       });
