@@ -118,13 +118,14 @@ const db = await openStowage({
   backoff: { baseMs: 20, maxMs: 250 },
   live: cfg.live,
   fetch: traced,
-  ...(cfg.subs ? { subscriptions: cfg.subs } : {}),
+  ...(cfg.subs ? { subscriptions: cfg.subs as never } : {}),
 });
 const docs = db.collection(COLLECTION);
 
 /** Odd while a subscribe/unsubscribe runs; a snapshot is judged only when it is even and unchanged. */
 let subsEpoch = 0;
-const currentSubs = async (): Promise<(Sub & { id?: string })[]> => (await db.subscriptions()) as (Sub & { id?: string })[];
+/** The subscriptions held; [] is the whole tenant (the library answers null for it). */
+const currentSubs = async (): Promise<(Sub & { id?: string })[]> => ((await db.subscriptions()) ?? []) as (Sub & { id?: string })[];
 log({ t: "start", clientId: (await db.status()).clientId, mode: cfg.mode, principal: cfg.principal, subs: await currentSubs() });
 process.stdout.write("ready\n");
 
@@ -177,7 +178,7 @@ async function op(): Promise<void> {
       log({ t: "invoke", n: k, kind: "subscribe", sub });
       subsEpoch++;
       try {
-        await db.subscribe(sub.collection, sub.where ? { where: sub.where } : {});
+        await db.subscribe(sub.collection, sub.where ? { where: sub.where as never } : {});
       } finally {
         subsEpoch++;
       }
@@ -190,7 +191,7 @@ async function op(): Promise<void> {
       log({ t: "invoke", n: k, kind: "unsubscribe", sub: drop });
       subsEpoch++;
       try {
-        await db.unsubscribe((drop.id ?? drop) as never);
+        await db.unsubscribe(drop.id ?? (drop as never));
       } finally {
         subsEpoch++;
       }
