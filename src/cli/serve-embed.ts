@@ -19,6 +19,7 @@ export const EMBED_FLAGS: FlagSpec[] = [
   { name: "jwt-tenant-claim", type: "string", env: "STOWAGE_JWT_TENANT_CLAIM", value: "CLAIM", help: "the claim naming the tenant (default sub; a new tenant is created on first sight)" },
   { name: "api-keys", type: "boolean", env: "STOWAGE_API_KEYS", help: "accept stowage API keys beside JWTs (default on; --no-api-keys for JWT only)" },
   { name: "schema", type: "string", env: "STOWAGE_SCHEMA", value: "FILE", help: "JSON file mapping collection -> JSON Schema (2020-12); invalid writes are rejected" },
+  { name: "rules", type: "string", env: "STOWAGE_RULES", value: "FILE", help: "sync rules: per collection, which documents each principal may read and write (docs/PROTOCOL.md)" },
   { name: "base-path", type: "string", env: "STOWAGE_BASE_PATH", value: "PATH", help: "serve the routes under PATH, e.g. /sync; clients then use URL/sync (default: the root)" },
 ];
 
@@ -59,6 +60,11 @@ export async function embedOptions(ctx: CliContext, flags: Record<string, FlagVa
     const file = flags.schema as string;
     const { jsonSchemaValidators } = await import("../server/json-schema.ts");
     out.schemas = await jsonSchemaValidators(parseJson(await ctx.io.readText(file), `--schema ${file}`) as Record<string, unknown>);
+  }
+  if (flags.rules !== undefined) {
+    const file = flags.rules as string;
+    const { loadRules } = await import("../server/sync-rules/index.ts");
+    out.rules = loadRules(await ctx.io.readText(file), file);
   }
   if (flags["base-path"] !== undefined) out.basePath = flags["base-path"] as string;
   return out;

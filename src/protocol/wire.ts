@@ -110,12 +110,19 @@ const pullLimit = z
   .pipe(z.number().int().min(1).max(WIRE_LIMITS.maxPullLimit))
   .optional();
 
+/** `subs` / `have`: URL-encoded JSON `[{"collection":"todos","where":{"owner":"ann"}}]` (checked by the server, sync-rules/view.ts). */
+const subscriptionsParam = z.string().max(20_000);
+
 export const pullQuerySchema = z
   .object({
     cursor: z.string().max(200).optional(),
     /** The pulling client's clientId (optional): lets the server show how far behind it is. */
     clientId: clientId.optional(),
     limit: pullLimit,
+    /** Subscriptions (issue 34): a JSON array of 1-64 `{collection, where?}`; absent: the whole tenant within the rules. */
+    subs: subscriptionsParam.optional(),
+    /** A backfill's held subscriptions: documents matching any of them now are left out. */
+    have: subscriptionsParam.optional(),
   })
   .strict();
 export type PullQuery = z.infer<typeof pullQuerySchema>;
@@ -127,9 +134,11 @@ export const changeSchema = z
     version,
     value: jsonObject.nullable(),
     deleted: z.boolean(),
+    /** The document left the reader's view (a field change, or the rules): remove the local copy; it is not a delete on the server. */
+    left: z.literal(true).optional(),
   })
   .strict();
-/** One document's latest state in a pull page; a tombstone has `deleted: true, value: null`. */
+/** One document's latest state in a pull page; a tombstone has `deleted: true, value: null`; a leave also `left: true`. */
 export type Change = z.infer<typeof changeSchema>;
 
 export const pullPageSchema = z.object({ changes: z.array(changeSchema), cursor: z.string(), more: z.boolean() }).strict();
@@ -161,6 +170,8 @@ export const pushQuerySchema = z
   .object({
     pull: z.string().max(200).optional(),
     limit: pullLimit,
+    /** The pull's subscriptions, as on GET /v1/pull. */
+    subs: subscriptionsParam.optional(),
   })
   .strict();
 export type PushQuery = z.infer<typeof pushQuerySchema>;

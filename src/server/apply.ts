@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import { mergePatch, type JsonObject } from "../json.ts";
 import type { ServerDialect } from "./sql/dialect.ts";
 import type { DocWriteRow } from "./docs-sql.ts";
-import type { DocState, RuleRunner, WriteOp, WriteOutcome } from "./write-op.ts";
+import type { DocState, MoveTracker, RuleRunner, WriteOp, WriteOutcome } from "./write-op.ts";
 import { num, type ServerTables } from "./tables.ts";
 
 export type { DocState, WriteOp, WriteOutcome };
@@ -16,6 +16,8 @@ export interface WrittenDoc {
   collection: string;
   id: string;
   state: DocState;
+  /** Its committed state before this transaction, when it was read (undefined: absent or not read); sync rules' moves and event views compare the two. */
+  before?: DocState;
 }
 
 export interface ApplyContext {
@@ -37,6 +39,8 @@ export interface ApplyContext {
   deferWrites?: boolean;
   /** The stored rows of (at least) every document the ops touch, read by the caller under the lock (push.ts on PostgreSQL); else they are read here. */
   states?: Map<string, DocState>;
+  /** Sync rules' record of moves (sync-rules/moves.ts), when rules are installed: every document's state is read, and moves are written here. */
+  moves?: MoveTracker;
 }
 
 const key = (collection: string, id: string) => `${collection}\u0000${id}`;
@@ -78,7 +82,7 @@ export async function applyOps(
 ): Promise<{ outcomes: WriteOutcome[]; seq: number; written: WrittenDoc[]; rows?: DocWriteRow[] }> {
   const states = ctx.states ?? (await loadStates(trx, ctx, ops));
   const stored = new Set(states.keys());
-  const dirty = new Map<string, { collection: string; id: string; state: DocState }>();
+  const dirty = new Map<string, WrittenDoc>();
   const outcomes: WriteOutcome[] = new Array(ops.length);
   let seq = ctx.seq;
   for (let start = 0; start < ops.length; ) {
@@ -110,8 +114,11 @@ export async function applyOps(
     if (refused < 0) {
       seq = tentative;
       for (const [k, doc] of overlay) {
+        if (ctx.moves) {
+          const earlier = dirty.get(k);
+          dirty.set(k, { ...doc, before: earlier ? earlier.before : states.get(k) });
+        } else dirty.set(k, doc);
         states.set(k, doc.state);
-        dirty.set(k, doc);
       }
     } else if (end - start > 1) {
       const which = ops[refused].opId ?? refused - start + 1;
@@ -122,7 +129,8 @@ export async function applyOps(
     }
     start = end;
   }
-  const written = [...dirty.values()];
+  const written: WrittenDoc[] = [...dirty.values()];
+  if (ctx.moves && written.length) await ctx.moves.record(trx, ctx.tenantId, ctx.now, written);
   const rows = writeRows(written, stored);
   if (ctx.deferWrites) return { outcomes, seq, written, rows };
   await ctx.dialect.upsertDocRows(trx, ctx.tenantId, ctx.now, rows);
@@ -198,7 +206,7 @@ export function docStates(rows: Iterable<{ collection: string; id: string; seq: 
 async function loadStates(trx: Kysely<ServerTables>, ctx: ApplyContext, ops: WriteOp[]): Promise<Map<string, DocState>> {
   const needed = new Set<string>();
   for (const op of ops) {
-    if (ctx.dialect.readsEveryWrite || op.op !== "put" || op.baseVersion !== undefined || op.rules || ctx.rules) needed.add(key(op.collection, op.id));
+    if (ctx.dialect.readsEveryWrite || op.op !== "put" || op.baseVersion !== undefined || op.rules || ctx.rules || ctx.moves) needed.add(key(op.collection, op.id));
   }
   const byCollection = new Map<string, Set<string>>();
   for (const op of ops) {

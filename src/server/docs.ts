@@ -47,9 +47,17 @@ export async function absentSince(store: ServerStore, tenantId: string, collecti
  * `orderBy` the collection's live documents are filtered and sorted in memory (up to MAX_SCAN),
  * which keeps the SQL the same on every store; the cursor is keyset either way.
  */
-export async function listDocs(store: ServerStore, tenantId: string, collection: string, q: DocListQuery): Promise<{ items: JsonObject[]; versions: number[]; next?: string }> {
+export async function listDocs(
+  store: ServerStore,
+  tenantId: string,
+  collection: string,
+  q: DocListQuery,
+  readable?: (doc: JsonObject) => boolean,
+): Promise<{ items: JsonObject[]; versions: number[]; next?: string }> {
   const limit = q.limit ?? 100;
-  const match = compileWhere(q.where);
+  const where = compileWhere(q.where);
+  // Sync rules (`readable`): the documents the principal may not read are not there for it.
+  const match = readable ? (d: JsonObject) => readable(d) && where(d) : where;
   let order = q.orderBy ?? "id";
   const descending = order.startsWith("-");
   if (descending) order = order.slice(1);
@@ -57,7 +65,7 @@ export async function listDocs(store: ServerStore, tenantId: string, collection:
   const after = q.cursor === undefined || q.cursor === "" ? undefined : decodeCursor(q.cursor);
   const dir = descending ? -1 : 1;
 
-  if (q.where === undefined && order === "id") {
+  if (q.where === undefined && order === "id" && !readable) {
     let query = store.db
       .selectFrom("stowage_docs")
       .select(["id", "body", "seq"])

@@ -1,3 +1,4 @@
+import { pruneMoves } from "./sync-rules/moves.ts";
 import { sql } from "kysely";
 import { lockTenant } from "./dialect-sql.ts";
 import { num } from "./tables.ts";
@@ -46,9 +47,11 @@ export async function gc(store: ServerStore, options: GcOptions): Promise<GcRepo
         .where("updated_at", "<", cutoff)
         .executeTakeFirst();
       const n = num(top?.n as number | string | undefined);
-      if (n === 0) return;
-      await trx.deleteFrom("stowage_docs").where("tenant_id", "=", id).where("deleted", "=", 1).where("updated_at", "<", cutoff).execute();
-      const horizon = Math.max(tenant.purged_seq, num(top?.max as number | string | undefined));
+      // Sync rules' moves age out with the tombstones, under the same horizon (sync-rules/moves.ts).
+      const moved = await pruneMoves(trx, id, cutoff);
+      if (n === 0 && moved === 0) return;
+      if (n > 0) await trx.deleteFrom("stowage_docs").where("tenant_id", "=", id).where("deleted", "=", 1).where("updated_at", "<", cutoff).execute();
+      const horizon = Math.max(tenant.purged_seq, num(top?.max as number | string | undefined), moved);
       await trx.updateTable("stowage_tenants").set({ purged_seq: horizon }).where("id", "=", id).execute();
       report.tombstones += n;
       report.tenants++;

@@ -23,6 +23,14 @@ import { callHook, type ServerHooks } from "./ops/hooks.ts";
 import { bindRules, type RulesOptions } from "./rules.ts";
 import type { ServerStore } from "./store.ts";
 import { writeDoc, type DocWriter } from "./write.ts";
+import { rulesOption, type SyncRules } from "./sync-rules/index.ts";
+import { registerRules } from "./sync-rules/moves.ts";
+import { parseSubscriptions, viewOf, type View } from "./sync-rules/view.ts";
+import { pullViewPage } from "./sync-rules/pull-view.ts";
+import { writeRulesRunner } from "./sync-rules/enforce.ts";
+import { bindPrincipal } from "./sync-rules/match.ts";
+import { streamFilter } from "./sync-rules/fanout.ts";
+import type { RuleRunner } from "./write-op.ts";
 
 /** What the server refuses past; every member has the protocol's default. */
 export interface ServerLimits {
@@ -53,6 +61,13 @@ export interface ServerHandlerOptions extends AuthOptions, RulesOptions {
   changes?: ChangeFeed;
   /** `GET /v1/events` settings (heartbeatMs, retryMs, maxStreamsPerKey). */
   events?: Partial<EventStreamOptions>;
+  /**
+   * Sync rules (docs/PROTOCOL.md "Sync rules"): the rules file's text or rules loaded with
+   * `loadRules`. Per collection, which documents a principal may read and write; enforced on
+   * every path a document leaves the server by. Absent: every principal reads and writes its
+   * whole tenant. A text that does not check throws a `config` StowageError naming the line.
+   */
+  rules?: string | SyncRules;
 }
 
 /** The handler, plus what owning its event streams takes. */
@@ -61,6 +76,8 @@ export type ServerHandler = ((req: Request) => Promise<Response>) & {
   close(): Promise<void>;
   /** Event streams open right now. */
   openStreams(): number;
+  /** Stream wakes since start: one per stream per commit it was told of (a view's stream sleeps through the others). */
+  streamWakes(): number;
   /** True for requests whose response stays open (the listener exempts them from idle timeouts). */
   isStream(req: Request): boolean;
 };
@@ -95,6 +112,16 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
   const streams = new EventStreams(feed, options.events, { revoked: (ids) => revokedKeys(store, ids) }); // token expiry by the real clock, as jose checks it
   const authenticate = requestAuthenticator(store, options);
   const basePath = normalizeBasePath(options.basePath);
+  const syncRules = rulesOption(options.rules);
+  if (syncRules) registerRules(store, syncRules);
+  /** A request's view: its subscriptions within its rules (undefined: the whole tenant, as without either). */
+  const viewFor = (p: Principal, subs?: string | null, have?: string | null): View | undefined =>
+    viewOf(syncRules, p, parseSubscriptions("subs", subs ?? null, syncRules), parseSubscriptions("have", have ?? null, syncRules));
+  /** The write rules of a principal: the sync rules in front of the application's hooks. */
+  const writeRules = (p: Principal): RuleRunner | undefined => {
+    const inner = bindRules(options, p, limits.maxValueChars);
+    return syncRules ? writeRulesRunner(bindPrincipal(syncRules, p), inner) : inner;
+  };
 
   async function handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
@@ -113,7 +140,8 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       const p = await authorize(req, false);
       checkLastEventId(req.headers.get("last-event-id"));
       const changes = wantsChanges(url.searchParams.get("changes"));
-      return streams.open({ tenantId: p.tenantId, keyId: p.keyId, changes, expiresAt: p.expiresAt }, async () => (await readTenantSeq(store, p.tenantId)) ?? 0);
+      const view = viewFor(p, url.searchParams.get("subs"));
+      return streams.open({ tenantId: p.tenantId, keyId: p.keyId, changes, expiresAt: p.expiresAt, view: view && streamFilter(view) }, async () => (await readTenantSeq(store, p.tenantId)) ?? 0);
     }
     // A push checks the scope itself: a read-only push may still need its repeated ops answered (auth/read-only.ts).
     const principal = await authorize(req, true, route.kind !== "push");
@@ -133,14 +161,17 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       const issues = checkPush(body, limits, store.dialect);
       if (issues.length) throw writer ? validation(issues) : refusal();
       if (!writer && !(await repeatsAnsweredOps(store, principal, body))) throw refusal();
-      const rules = writer ? bindRules(options, principal, limits.maxValueChars) : readOnlyRules(principal);
+      const rules = writer ? writeRules(principal) : readOnlyRules(principal);
       const { response, seq, changes } = await pushWithSeq(store, principal.tenantId, body, limits, now(), rules);
       if (seq !== undefined) feed.publish(principal.tenantId, seq, changes);
       callHook(options.hooks?.pushed, req, principal.tenantId, body.clientId, response.results);
       if (!alsoPull) return json(response);
       const page = { changes: 0, cursor: alsoPull.after.seq, reset: false };
+      const view = viewFor(principal, alsoPull.subs);
       // A client that was caught up gets the commit's own rows (events/changes.ts commitPage).
-      const text = (changes && commitPage(changes, alsoPull.after, alsoPull.limit, page)) ?? (await pullPage(store, principal.tenantId, alsoPull.after, alsoPull.limit, page));
+      const text = view
+        ? await pullViewPage(store, principal.tenantId, alsoPull.after, alsoPull.limit, view, page)
+        : ((changes && commitPage(changes, alsoPull.after, alsoPull.limit, page)) ?? (await pullPage(store, principal.tenantId, alsoPull.after, alsoPull.limit, page)));
       callHook(options.hooks?.pulled, req, principal.tenantId, body.clientId, page);
       // The page is JSON text already (pull.ts): spliced in, not parsed and re-serialized.
       return jsonText(`${JSON.stringify(response).slice(0, -1)},"pull":${text}}`);
@@ -155,13 +186,21 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
         throw e;
       }
       const page = { changes: 0, cursor: after.seq, reset: false };
-      const text = await readFromReplica(store, principal.tenantId, (s) => pullPage(s, principal.tenantId, after, q.limit ?? WIRE_LIMITS.defaultPullLimit, page));
+      const view = viewFor(principal, q.subs, q.have);
+      const limit = q.limit ?? WIRE_LIMITS.defaultPullLimit;
+      // A cursor made under sync rules that are gone: the reader's copy was cut by them.
+      const stale = !view && after.fingerprint !== undefined && after.seq > 0;
+      const text = stale
+        ? '{"reset":true}'
+        : await readFromReplica(store, principal.tenantId, (s) => (view ? pullViewPage(s, principal.tenantId, after, limit, view, page) : pullPage(s, principal.tenantId, after, limit, page)));
+      if (stale) page.reset = true;
       callHook(options.hooks?.pulled, req, principal.tenantId, q.clientId, page);
       return jsonText(text);
     }
     if (route.kind === "list") {
       const listQuery = parse(docListQuerySchema, query(url));
-      return json(await readFromReplica(store, principal.tenantId, (s) => listDocs(s, principal.tenantId, route.collection, listQuery)));
+      const readable = syncRules ? bindPrincipal(syncRules, principal).read(route.collection) : undefined;
+      return json(await readFromReplica(store, principal.tenantId, (s) => listDocs(s, principal.tenantId, route.collection, listQuery, readable)));
     }
     return doc(req, url, principal, route.collection, route.id);
   }
@@ -170,6 +209,10 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
     if (url.search !== "") throw new HttpError(400, "bad_request", "this endpoint takes no query parameters");
     if (req.method === "GET") {
       const found = await readFromReplica(store, principal.tenantId, (s) => getDoc(s, principal.tenantId, collection, id));
+      // A document the rules keep from this principal is absent to it, since its current version.
+      if (found && syncRules && !bindPrincipal(syncRules, principal).read(collection)(found.value)) {
+        throw new HttpError(404, "not_found", `no document ${collection}/${id}`, { headers: { "stowage-absent-since": String(found.version) } });
+      }
       if (!found) {
         // Which state "absent" belongs to, for the sync client (docs/PROTOCOL.md).
         const since = await absentSince(store, principal.tenantId, collection, id);
@@ -188,8 +231,11 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       value = body as JsonObject;
     }
     const op = req.method === "PUT" ? "put" : req.method === "PATCH" ? "patch" : "delete";
-    const written = await writeDoc(writer(req), { tenantId: principal.tenantId, collection, id, op, value, baseVersion, rules: bindRules(options, principal, limits.maxValueChars), source: "api" });
-    return op === "delete" ? json({ deleted: true, version: written.version }) : json({ value: written.value, version: written.version });
+    const written = await writeDoc(writer(req), { tenantId: principal.tenantId, collection, id, op, value, baseVersion, rules: writeRules(principal), source: "api" });
+    if (op === "delete") return json({ deleted: true, version: written.version });
+    // The stored value goes back only to a writer that may read it.
+    if (syncRules && written.value && !bindPrincipal(syncRules, principal).read(collection)(written.value)) return json({ version: written.version });
+    return json({ value: written.value, version: written.version });
   }
 
   /** The single-document write path (write.ts), reporting to this request's hooks. */
@@ -222,6 +268,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
   return Object.assign(handler, {
     close: async () => streams.close(),
     openStreams: () => streams.size,
+    streamWakes: () => streams.wakes,
     // The substring test keeps the URL parse off every other request's path.
     isStream: (req: Request) => req.method === "GET" && req.url.includes(EVENTS_PATH) && stripBasePath(basePath, new URL(req.url).pathname) === EVENTS_PATH,
   });
@@ -284,15 +331,15 @@ function ifMatch(header: string | null): number | null | undefined {
  * sync its second round trip. Absent `pull`: a plain push. Anything else in the query is
  * refused, like a malformed cursor or limit, before the push is applied.
  */
-function pullWithPush(url: URL): { after: PullPosition; limit: number } | undefined {
+function pullWithPush(url: URL): { after: PullPosition; limit: number; subs?: string } | undefined {
   if (url.search === "") return undefined;
   const q = parse(pushQuerySchema, query(url));
   if (q.pull === undefined) {
-    if (q.limit !== undefined) throw new HttpError(400, "bad_request", "limit is only allowed with pull");
+    if (q.limit !== undefined || q.subs !== undefined) throw new HttpError(400, "bad_request", `${q.limit !== undefined ? "limit" : "subs"} is only allowed with pull`);
     return undefined;
   }
   try {
-    return { after: parsePullCursor(q.pull), limit: q.limit ?? WIRE_LIMITS.defaultPullLimit };
+    return { after: parsePullCursor(q.pull), limit: q.limit ?? WIRE_LIMITS.defaultPullLimit, subs: q.subs };
   } catch (e) {
     if (isStowageError(e)) throw new HttpError(400, "invalid_cursor", e.message);
     throw e;

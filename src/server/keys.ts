@@ -154,6 +154,8 @@ export interface Principal {
   scopes: readonly Scope[];
   /** When the credentials expire (a JWT's `exp`, in ms); absent for API keys. */
   expiresAt?: number;
+  /** Claims for sync rules (a JWT's payload); absent for API keys (their `sub` is the key id). */
+  claims?: Readonly<Record<string, unknown>>;
 }
 
 /**

@@ -17,6 +17,7 @@ import { writeTransaction, type WriteTx } from "./tx.ts";
 import type { StowageErrorIssue } from "../errors.ts";
 import type { RuleRunner } from "./rules.ts";
 import type { PushLimits } from "./push-limits.ts";
+import { movesOf } from "./sync-rules/moves.ts";
 
 export type { PushLimits };
 
@@ -149,7 +150,7 @@ async function pushGroup(store: ServerStore, tenantId: string, group: QueuedPush
     // PostgreSQL writes the documents in the same statement as the marks and the counter, below.
     const deferWrites = store.dialect.pipelinedPush;
     const { outcomes, seq, written, rows } = writes.length
-      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, dialect: store.dialect, deferWrites, states: read?.states }, writes)
+      ? await applyOps(trx, { tenantId, seq: tenant.seq, writer: null, now, maxValueChars: limits.maxValueChars, dialect: store.dialect, deferWrites, states: read?.states, moves: movesOf(store) }, writes)
       : { outcomes: [], seq: tenant.seq, written: [], rows: [] };
     const refusals: { tenant_id: string; client_id: string; op_id: number; result: string; created_at: number }[] = [];
     const moved: { tenant_id: string; client_id: string; last_op_id: number; settled_op_id: number | null }[] = [];

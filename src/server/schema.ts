@@ -80,6 +80,26 @@ const migrations: Record<string, Migration> = {
     },
   },
   // 0005 is PostgreSQL's own (sql/postgres.ts, 0005_key_changes_postgres): the next shared one is 0006.
+  // Under sync rules, the earlier state of a document whose change moved it across a view's
+  // edge (an indexed field changed, or it was deleted): a pull finds in it that a document left
+  // a reader's view after the reader's cursor (sync-rules/moves.ts). Keyed by the change's seq;
+  // pruned by gc.ts with the tombstones, under the same purge horizon.
+  "0006_doc_moves": {
+    async up(db) {
+      await db.schema
+        .createTable("stowage_doc_moves")
+        .addColumn("tenant_id", "text", (c) => c.notNull())
+        .addColumn("seq", "bigint", (c) => c.notNull())
+        .addColumn("collection", "text", (c) => c.notNull())
+        .addColumn("id", "text", (c) => c.notNull())
+        .addColumn("body", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("stowage_doc_moves_pk", ["tenant_id", "seq"])
+        .execute();
+      // A pull asks for one document's moves after a cursor.
+      await db.schema.createIndex("stowage_doc_moves_doc").on("stowage_doc_moves").columns(["tenant_id", "collection", "id", "seq"]).execute();
+    },
+  },
 };
 
 /** The newest server migration's name for a store dialect: where this build leaves its schema. */

@@ -51,6 +51,16 @@ export interface ServerTables {
     /** Highest op id the client reported settled (0004_settled_marks): its refusals may go. */
     settled_op_id?: number | string | bigint | null;
   };
+  stowage_doc_moves: {
+    tenant_id: string;
+    /** The seq of the change that moved the document. */
+    seq: number | string | bigint;
+    collection: string;
+    id: string;
+    /** JSON text of the document's value before that change. */
+    body: string;
+    created_at: number | string | bigint;
+  };
   stowage_op_results: {
     tenant_id: string;
     client_id: string;

@@ -39,6 +39,7 @@ export async function deleteTenant(store: ServerStore, nameOrId: string): Promis
     const gone = await trx.deleteFrom("stowage_docs").where("tenant_id", "=", tenant.id).where("deleted", "=", 0).executeTakeFirst();
     await trx.deleteFrom("stowage_docs").where("tenant_id", "=", tenant.id).execute();
     await trx.deleteFrom("stowage_op_results").where("tenant_id", "=", tenant.id).execute();
+    await trx.deleteFrom("stowage_doc_moves").where("tenant_id", "=", tenant.id).execute();
     await trx.deleteFrom("stowage_clients").where("tenant_id", "=", tenant.id).execute();
     await trx.deleteFrom("stowage_keys").where("tenant_id", "=", tenant.id).execute();
     await trx.deleteFrom("stowage_tenants").where("id", "=", tenant.id).execute();

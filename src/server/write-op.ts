@@ -3,7 +3,9 @@
  * that neither imports the other.
  */
 import type { ErrorInfo } from "../protocol/wire.ts";
+import type { Kysely } from "kysely";
 import type { JsonObject } from "../json.ts";
+import type { ServerTables } from "./tables.ts";
 
 /** One write to apply: a pushed op, or a direct PUT/PATCH/DELETE. */
 export interface WriteOp {
@@ -58,4 +60,9 @@ export type Evaluated = { outcome: WriteOutcome; next?: DocState };
 /** The rules bound to one request's principal; apply.ts calls it for every fresh op. */
 export interface RuleRunner {
   evaluate(op: WriteOp, current: () => JsonObject | null, base: () => Evaluated): Promise<Evaluated>;
+}
+
+/** Sync rules' record of moves (sync-rules/moves.ts): called inside the write transaction with the documents it wrote and their states before. */
+export interface MoveTracker {
+  record(trx: Kysely<ServerTables>, tenantId: string, now: number, written: readonly { collection: string; id: string; state: DocState; before?: DocState }[]): Promise<void>;
 }

@@ -15,6 +15,7 @@ import { HttpError } from "./http.ts";
 import { checkValue, type PushLimits } from "./push.ts";
 import type { RuleRunner } from "./rules.ts";
 import type { ServerStore } from "./store.ts";
+import { movesOf } from "./sync-rules/moves.ts";
 
 /** Where a single-document write came from (the `source` label of `stowage_doc_writes_total`). */
 export type DocWriteSource = "api" | "console";
@@ -71,7 +72,7 @@ export async function writeDoc(w: DocWriter, d: DocWrite): Promise<{ version: nu
   const outcome = await store.db.transaction().execute(async (trx) => {
     const tenant = await lockTenant(trx, store.dialect, d.tenantId);
     if (!tenant) throw new HttpError(404, "not_found", `no tenant ${d.tenantId}`);
-    const { outcomes, seq, written } = await applyOps(trx, { tenantId: d.tenantId, seq: tenant.seq, writer: null, now: w.now(), maxValueChars: w.limits.maxValueChars, rules: d.rules, dialect: store.dialect }, [
+    const { outcomes, seq, written } = await applyOps(trx, { tenantId: d.tenantId, seq: tenant.seq, writer: null, now: w.now(), maxValueChars: w.limits.maxValueChars, rules: d.rules, dialect: store.dialect, moves: movesOf(store) }, [
       { collection: d.collection, id: d.id, op: d.op, value: d.value, baseVersion: d.baseVersion },
     ]);
     if (seq !== tenant.seq) await trx.updateTable("stowage_tenants").set({ seq }).where("id", "=", d.tenantId).execute();

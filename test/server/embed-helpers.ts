@@ -1,7 +1,7 @@
 import { expect } from "bun:test";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { serve } from "../../src/runtime/serve.ts";
-import { createKey, createServerHandler, openServerStore, type ServerHandlerOptions, type ServerStore } from "../../src/server/index.ts";
+import { createKey, createServerHandler, openServerStore, type ServerHandler, type ServerHandlerOptions, type ServerStore } from "../../src/server/index.ts";
 import type { Stowage } from "../../src/stowage.ts";
 import type { StowageAdapter } from "../../src/adapter.ts";
 import { openClient } from "../sync/clients.ts";
@@ -13,6 +13,8 @@ export interface EmbeddedServer {
   /** A write key of tenant `acme`. */
   key: string;
   store: ServerStore;
+  /** The handler served (its stream counters). */
+  handler: ServerHandler;
   /** Fresh file paths in this server's temp dir. */
   file(name: string): string;
   /** Closes every client opened through `client()`, the listener and the store. */
@@ -29,12 +31,14 @@ export async function startEmbedded(options: Partial<Omit<ServerHandlerOptions, 
   const tmp = tempDir("stowage-embed-");
   const store = await openServerStore({ adapter: adapter ?? createBunSqliteAdapter({ path: tmp.file("server.db") }) });
   const { key } = await createKey(store, "acme", { createIfMissing: true });
-  const server = await serve({ fetch: createServerHandler({ limits: { rate: false }, ...options, store }), port: 0 });
+  const handler = createServerHandler({ limits: { rate: false }, ...options, store });
+  const server = await serve({ fetch: handler, port: 0 });
   const clients: Stowage[] = [];
   return {
     url: server.url,
     key,
     store,
+    handler,
     file: tmp.file,
     async client(name, url, apiKey) {
       const c = await openClient(tmp.file(`${name}-${clients.length}.db`), url, apiKey);

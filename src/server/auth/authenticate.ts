@@ -58,6 +58,7 @@ export function requestAuthenticator(store: ServerStore, options: AuthOptions): 
       scopes: scopesOf(identity.scopes),
     };
     if (identity.subject !== undefined) principal.subject = String(identity.subject);
+    if (identity.claims !== undefined) principal.claims = identity.claims;
     if (typeof identity.expiresAt === "number" && Number.isFinite(identity.expiresAt)) principal.expiresAt = identity.expiresAt;
     return principal;
   };

@@ -113,6 +113,7 @@ export function tokenVerifier(options: JwtOptions): (token: string) => Promise<I
     const scopes = scopeClaim(payload);
     if (scopes) identity.scopes = scopes;
     if (typeof payload.exp === "number") identity.expiresAt = payload.exp * 1000;
+    identity.claims = payload;
     return identity;
   };
 }

@@ -14,6 +14,8 @@ export interface Identity {
   scopes?: readonly string[];
   /** When the credentials expire (a JWT's `exp`, in ms): open event streams end then. */
   expiresAt?: number;
+  /** Claims sync rules may name (`auth.team`): a JWT's payload, or what a hook vouches for. */
+  claims?: Readonly<Record<string, unknown>>;
 }
 
 /**

@@ -44,6 +44,8 @@ export interface CommitChanges {
   json?: string | null;
   /** The encoded event, built once for every stream that sends it (sse.ts). */
   encoded?: Uint8Array;
+  /** The event's cursor when not `v1.<seq>` (a view's, with its rules fingerprint: sync-rules/fanout.ts). */
+  cursor?: string;
 }
 
 /** The commit's changes when small enough to travel in an event; undefined otherwise (cheap: no serialization). */

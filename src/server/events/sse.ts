@@ -34,6 +34,11 @@ export interface StreamOwner {
   changes?: boolean;
   /** When its credentials expire (a JWT's `exp`, ms): the stream ends then, with a `closed` event. */
   expiresAt?: number;
+  /**
+   * The stream's view (sync rules, subscriptions: sync-rules/fanout.ts): per commit, the event
+   * to send (undefined: a plain poke) or null to stay asleep. Absent: every commit of the tenant.
+   */
+  view?: (seq: number, changes: CommitChanges | undefined) => CommitChanges | undefined | null;
 }
 
 /**
@@ -91,7 +96,7 @@ function changeEvent(seq: number): Uint8Array {
 function changesEvent(c: CommitChanges): Uint8Array {
   if (c.encoded) return c.encoded;
   const json = commitJson(c);
-  return (c.encoded = json === null ? changeEvent(c.seq) : encoder.encode(`id: ${c.seq}\nevent: change\ndata: {"seq":${c.seq},"prev":${c.prev},"changes":${json},"cursor":"${formatCursor(c.seq)}","more":false}\n\n`));
+  return (c.encoded = json === null ? changeEvent(c.seq) : encoder.encode(`id: ${c.seq}\nevent: change\ndata: {"seq":${c.seq},"prev":${c.prev},"changes":${json},"cursor":"${c.cursor ?? formatCursor(c.seq)}","more":false}\n\n`));
 }
 
 /** Every open stream of one handler: opening, fan-out, heartbeats, caps and shutdown. */
@@ -106,6 +111,7 @@ export class EventStreams {
   readonly #revoked: RevokedKeys | undefined;
   readonly #now: () => number;
   #closed = false;
+  #wakes = 0;
 
   constructor(feed: ChangeFeed, options: Partial<EventStreamOptions> = {}, session: { revoked?: RevokedKeys; now?: () => number } = {}) {
     this.#feed = feed;
@@ -114,7 +120,12 @@ export class EventStreams {
     this.#now = session.now ?? Date.now;
   }
 
-  /** Open streams right now (the "open streams" gauge). */
+  /** Streams woken by commits since start: one per stream per commit it was told of (a view's stream sleeps through commits outside its view). */
+  get wakes(): number {
+    return this.#wakes;
+  }
+
+    /** Open streams right now (the "open streams" gauge). */
   get size(): number {
     return this.#streams.size;
   }
@@ -151,7 +162,19 @@ export class EventStreams {
       if (stream) this.#streams.delete(stream);
       if (this.#streams.size === 0) this.#stopHeartbeat();
     };
-    unsubscribe = this.#feed.subscribe(owner.tenantId, (seq, changes) => (stream ? this.#poke(stream, seq, owner.changes ? changes : undefined) : (early = Math.max(early, seq))));
+    unsubscribe = this.#feed.subscribe(owner.tenantId, (seq, changes) => {
+      if (!stream) {
+        early = Math.max(early, seq);
+        return;
+      }
+      if (owner.view) {
+        const mine = owner.view(seq, changes);
+        if (mine === null) return;
+        changes = mine;
+      }
+      this.#wakes++;
+      this.#poke(stream, seq, owner.changes ? changes : undefined);
+    });
     let head: number;
     try {
       head = Math.max(await currentSeq(), early);

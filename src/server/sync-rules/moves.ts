@@ -1,0 +1,100 @@
+/**
+ * The record of moves: a document's value before a change that may have moved it out of a
+ * view (an indexed field changed, or it was deleted), written in the write's transaction, keyed
+ * by the change's seq. Membership of a view depends only on indexed fields (rules name only
+ * indexed fields, subscriptions may filter only on them), so a change that keeps them keeps
+ * every view's membership and is not recorded. A pull from cursor c then knows a document
+ * now outside the view was inside it after c exactly when one of its moves after c starts
+ * inside the view (pull-view.ts).
+ *
+ * Every writer of a store records them once rules are installed on it (registerRules): the
+ * handler's pushes and document writes and the console's edits alike.
+ */
+import type { Kysely } from "kysely";
+import type { JsonObject } from "../../json.ts";
+import { getField } from "../filter.ts";
+import type { ServerStore } from "../store.ts";
+import { num, type ServerTables } from "../tables.ts";
+import type { DocState, MoveTracker } from "../write-op.ts";
+import type { SyncRules } from "./check.ts";
+import { indexedFields } from "./view.ts";
+
+type Written = { collection: string; id: string; state: DocState; before?: DocState };
+
+export interface MoveRow {
+  tenant_id: string;
+  seq: number;
+  collection: string;
+  id: string;
+  body: string;
+  created_at: number;
+}
+
+const installed = new WeakMap<object, { rules: SyncRules; tracker: MoveTracker }>();
+
+/** Installs rules on a store: its writers record moves from now on. */
+export function registerRules(store: ServerStore, rules: SyncRules): void {
+  const fields = new Map<string, string[]>();
+  const fieldsOf = (c: string) => {
+    let f = fields.get(c);
+    if (!f) fields.set(c, (f = [...indexedFields(rules, c)]));
+    return f;
+  };
+  const rowsOf = (tenantId: string, now: number, written: readonly Written[]) => {
+      const out: MoveRow[] = [];
+    for (const d of written) {
+        const before = d.before;
+        if (!before || before.deleted || before.body === null) continue;
+        if (!d.state.deleted) {
+          const f = fieldsOf(d.collection);
+          if (f.length === 0) continue;
+          const a = (before.value ??= JSON.parse(before.body) as JsonObject);
+          const b = (d.state.value ??= JSON.parse(d.state.body ?? "{}") as JsonObject);
+          if (f.every((p) => JSON.stringify(getField(a, p)) === JSON.stringify(getField(b, p)))) continue;
+        }
+        out.push({ tenant_id: tenantId, seq: d.state.seq, collection: d.collection, id: d.id, body: before.body, created_at: now });
+      }
+      return out;
+  };
+  const tracker: MoveTracker = { record: (trx, tenantId, now, written) => writeMoves(trx, rowsOf(tenantId, now, written)) };
+  installed.set(store, { rules, tracker });
+}
+
+/** The move tracker of a store with rules installed, else undefined (nothing is recorded). */
+export function movesOf(store: ServerStore): MoveTracker | undefined {
+  return installed.get(store)?.tracker;
+}
+
+/** Records a transaction's moves (inside it). */
+export async function writeMoves(trx: Kysely<ServerTables>, rows: MoveRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 500) await trx.insertInto("stowage_doc_moves").values(rows.slice(i, i + 500)).execute();
+}
+
+/** The earlier values of these documents (one collection) recorded after `after`, for a pull's leave check. */
+export async function movesAfter(db: Kysely<ServerTables>, tenantId: string, collection: string, ids: string[], after: number): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await db
+      .selectFrom("stowage_doc_moves")
+      .select(["id", "body"])
+      .where("tenant_id", "=", tenantId)
+      .where("collection", "=", collection)
+      .where("id", "in", ids.slice(i, i + 500))
+      .where("seq", ">", after)
+      .execute();
+    for (const r of rows) {
+      const list = out.get(r.id);
+      if (list) list.push(r.body);
+      else out.set(r.id, [r.body]);
+    }
+  }
+  return out;
+}
+
+/** Prunes moves older than `cutoff` (gc.ts); answers the highest seq pruned (0: none), which the purge horizon must cover. */
+export async function pruneMoves(trx: Kysely<ServerTables>, tenantId: string, cutoff: number): Promise<number> {
+  const top = await trx.selectFrom("stowage_doc_moves").select((eb) => eb.fn.max("seq").as("max")).where("tenant_id", "=", tenantId).where("created_at", "<", cutoff).executeTakeFirst();
+  const max = num(top?.max as number | string | undefined);
+  if (max > 0) await trx.deleteFrom("stowage_doc_moves").where("tenant_id", "=", tenantId).where("created_at", "<", cutoff).execute();
+  return max;
+}

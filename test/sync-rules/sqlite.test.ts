@@ -1,0 +1,3 @@
+import { syncRulesSuite } from "./suite.ts";
+
+syncRulesSuite("sqlite", () => undefined);
