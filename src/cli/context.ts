@@ -1,4 +1,5 @@
 import type { StowageAdapter } from "../adapter.ts";
+import type { Subscription } from "../store/subscriptions.ts";
 import type { FlagSpec, ParsedArgs } from "./args.ts";
 
 /** A sink that respects back-pressure, so a million-line export stays in bounded memory. */
@@ -61,6 +62,8 @@ export interface GlobalOptions {
   syncIntervalMs?: number;
   /** JSON config file of a REST API to sync with instead of a Stowage server. */
   rest?: string;
+  /** Partial sync: the subscriptions `--only` (STOWAGE_ONLY) gives; absent keeps the stored ones. */
+  only?: Subscription[];
   /** Machine-readable output: JSON, NDJSON for lists. */
   json: boolean;
   /** ANSI colours on stdout/stderr. */
@@ -121,6 +124,13 @@ export const GLOBAL_FLAGS: FlagSpec[] = [
   { name: "sync-disable", type: "boolean", env: "STOWAGE_SYNC_DISABLE", help: "http-only: read and write on the server directly" },
   { name: "sync-interval", type: "string", env: "STOWAGE_SYNC_INTERVAL", value: "DURATION", help: "periodic sync interval, e.g. 30s (default 60s)" },
   { name: "rest", type: "string", env: "STOWAGE_REST", value: "FILE", help: "sync with a REST API Stowage does not own: its JSON config file (README)" },
+  {
+    name: "only",
+    type: "list",
+    env: "STOWAGE_ONLY",
+    value: "SUB",
+    help: "partial sync: hold only these documents, kept for later runs (repeatable; env: comma-separated): COLLECTION, COLLECTION:FIELD=VALUE[&FIELD=VALUE] or COLLECTION:where=JSON",
+  },
   { name: "json", type: "boolean", help: "machine-readable output (NDJSON for lists)" },
   { name: "help", type: "boolean", short: "h", help: "show help" },
 ];

@@ -122,6 +122,8 @@ export async function openSynced(ctx: CliContext, options: { autoSync: boolean; 
     apiKey: g.key,
     syncDisabled: g.syncDisable,
     syncIntervalMs: g.syncIntervalMs,
+    // `--only`: set the stored subscriptions; without it the stored ones stay (stowage.ts).
+    subscriptions: httpOnly(ctx) ? undefined : g.only,
     env: {},
     autoSync: options.autoSync,
     onTrace: options.onTrace,

@@ -1,6 +1,7 @@
 import { applyEnv, parseArgs, parseDuration, UsageError, type FlagSpec } from "./args.ts";
 import { COMMANDS } from "./commands/index.ts";
 import { EXIT, GLOBAL_FLAGS, type CliContext, type CliIo, type Command, type GlobalOptions } from "./context.ts";
+import { parseOnly } from "./only.ts";
 import { reportError } from "./output.ts";
 
 /** Runs one CLI invocation and answers the exit code; never throws. */
@@ -36,7 +37,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const args = parseArgs(rest, specs);
     if (args.flags.help) return await commandHelp(ctx, name, command);
     applyEnv(args, specs, io.env);
-    ctx.global = globalOptions(ctx, args.flags);
+    ctx.global = globalOptions(ctx, args.flags, args.fromEnv);
     return await command.run(ctx, args);
   } catch (e) {
     return reportError(ctx, e);
@@ -60,7 +61,7 @@ function commandIndex(argv: readonly string[]): number {
   return -1;
 }
 
-function globalOptions(ctx: CliContext, flags: Record<string, unknown>): GlobalOptions {
+function globalOptions(ctx: CliContext, flags: Record<string, unknown>, fromEnv?: Record<string, string>): GlobalOptions {
   const g: GlobalOptions = {
     db: (flags.db as string | undefined) ?? ctx.io.defaultDbPath(),
     syncDisable: flags["sync-disable"] === true,
@@ -71,6 +72,7 @@ function globalOptions(ctx: CliContext, flags: Record<string, unknown>): GlobalO
   if (flags.key !== undefined) g.key = flags.key as string;
   if (flags["token-command"] !== undefined) g.tokenCommand = flags["token-command"] as string;
   if (flags.rest !== undefined) g.rest = flags.rest as string;
+  if (flags.only !== undefined) g.only = parseOnly(flags.only as string[], fromEnv?.only ?? "--only");
   if (flags["sync-interval"] !== undefined) g.syncIntervalMs = parseDuration("--sync-interval", flags["sync-interval"] as string);
   return g;
 }

@@ -4,7 +4,8 @@ import { scanSearch } from "../search/scan.ts";
 import type { Stowage } from "../stowage.ts";
 import { all } from "../store/sql.ts";
 import type { SearchOptions, SearchResult } from "../search/types.ts";
-import type { Doc, ListOptions, ListPage } from "../store/types.ts";
+import type { Doc, FieldFilter, ListOptions, ListPage } from "../store/types.ts";
+import type { Subscription } from "../store/subscriptions.ts";
 
 /** The collection operations the MCP tools use, whatever the mode behind them. */
 export interface McpCollection {
@@ -36,6 +37,12 @@ export interface McpBackend {
   sync?(): Promise<Record<string, unknown>>;
   /** Collections holding documents (resources/list); absent in http-only mode. */
   collections?(): Promise<string[]>;
+  /** Partial sync (issue 34): absent without a local store synced with a Stowage server. */
+  subscriptions?: {
+    list(): Promise<(Subscription & { id: string })[] | null>;
+    subscribe(collection: string, where?: Record<string, FieldFilter>): Promise<string>;
+    unsubscribe(which: string): Promise<number>;
+  };
   /** Calls `fn` after each committed change to a collection (resource subscriptions); answers the unsubscribe. */
   onChange?(fn: (collection: string) => void): () => void;
 }
@@ -74,6 +81,13 @@ export function stowageBackend(stowage: Stowage): McpBackend {
     backend.collections = async () =>
       (await all<{ collection: string }>(store.db, "select distinct collection from _stowage_docs order by collection")).map((r) => r.collection);
     backend.onChange = (fn) => stowage.on("change", (e) => fn(e.collection));
+  }
+  if (stowage.mode === "hybrid" && stowage.engine?.partialSupported) {
+    backend.subscriptions = {
+      list: () => stowage.subscriptions(),
+      subscribe: (collection, where) => stowage.subscribe(collection, where === undefined ? {} : { where }),
+      unsubscribe: (which) => stowage.unsubscribe(which),
+    };
   }
   if (stowage.mode === "hybrid") backend.sync = async () => ({ ...(await stowage.sync()) }) as unknown as Record<string, unknown>;
   return backend;

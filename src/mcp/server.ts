@@ -1,6 +1,7 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { McpBackend } from "./backend.ts";
 import { registerResources } from "./resources.ts";
+import { registerSubscriptionTools } from "./subscription-tools.ts";
 import { DEFAULT_COLLECTION, registerTools, type ToolOptions } from "./tools.ts";
 
 export interface McpServerOptions extends ToolOptions {
@@ -18,6 +19,7 @@ const INSTRUCTIONS =
 export function createMcpServer(backend: McpBackend, options: McpServerOptions): McpServer {
   const server = new McpServer({ name: "stowage", version: options.version }, { instructions: INSTRUCTIONS });
   registerTools(server, backend, options);
+  registerSubscriptionTools(server, backend);
   registerResources(server, backend);
   return server;
 }

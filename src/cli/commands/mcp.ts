@@ -18,6 +18,8 @@ const mcp: Command = {
     `Documents go to the "${DEFAULT_COLLECTION}" collection unless a tool names another; recall searches`,
     `the fields --search gives for the collection, else those of its existing index (an application`,
     `declared them), else ${DEFAULT_SEARCH_FIELDS.join(", ")}.`,
+    "With a server, --only (STOWAGE_ONLY) makes the database hold just those documents (partial",
+    "sync; see the global flag), and the tools subscriptions, subscribe and unsubscribe change them.",
     "",
     "Client configuration (Claude Desktop, Cursor, …):",
     '  { "mcpServers": { "stowage": { "command": "stowage", "args": ["mcp"],',

@@ -15,6 +15,8 @@ const status: Command = {
     "outbox and how old the oldest is, recorded conflicts, the pull cursor, and whether the server",
     "answers GET /v1/health now (exit 0 either way: an offline server is a state, not an error).",
     "With --rest FILE: the REST API's base URL, its resources and the mode, and whether it answers.",
+    "`holds`: the subscriptions (partial sync, --only) the database keeps, or the whole tenant;",
+    "--json lists them as `subscriptions` (null: the whole tenant).",
   ].join("\n"),
   async run(ctx, args) {
     expectPositionals(args, 0, 0, USAGE);
@@ -56,6 +58,7 @@ const status: Command = {
       rows.push(["auth", `${how}: ${a.state}${a.reason ? `: ${a.reason}` : ""}${a.expiresAt ? ` (token expires ${new Date(a.expiresAt).toISOString()})` : ""}`]);
       rows.push(["server", `${ctx.global.url} — ${server!.ok ? `reachable (${server!.ms} ms)` : `unreachable: ${server!.error}`}`]);
       rows.push(["cursor", s.cursor ?? "(never pulled)"]);
+      rows.push(["holds", s.subscriptions ? (s.subscriptions.length ? s.subscriptions.map(formatSubscription).join("  ") : "nothing (no subscriptions)") : "the whole tenant"]);
     } else rows.push(["server", "none (local mode): set --url/STOWAGE_URL and --key/STOWAGE_API_KEY to sync"]);
     for (const [k, v] of rows) ctx.io.out(`${k.padEnd(10)} ${v}\n`);
     return EXIT.ok;
@@ -73,6 +76,11 @@ async function health(url: string, path = "/v1/health"): Promise<{ ok: boolean; 
   } catch (e) {
     return { ok: false, ms: Date.now() - start, error: (e as Error).message };
   }
+}
+
+/** `todos`, `notes:where={"owner":"ann"}`: the form `--only` takes back. */
+function formatSubscription(s: { collection: string; where?: unknown }): string {
+  return s.where === undefined ? s.collection : `${s.collection}:where=${JSON.stringify(s.where)}`;
 }
 
 function formatAge(ms: number): string {
