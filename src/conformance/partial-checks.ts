@@ -32,10 +32,10 @@ type Outcome = { status: "pass"; detail: string } | { status: "skip"; detail: st
 const pass = (detail: string): Outcome => ({ status: "pass", detail });
 const skip = (detail: string): Outcome => ({ status: "skip", detail });
 
-/** A principal's `sub` as the server sees it: a JWT's `sub` claim, an API key's id. */
+/** A principal's `sub` as the server sees it: a JWT's `sub` claim, an API key's id (`k_<hex>`, as `stowage keys` lists it). */
 export function subjectOf(token: string): string {
   const key = /^stw_([0-9a-f]{16})_/.exec(token);
-  if (key) return key[1];
+  if (key) return `k_${key[1]}`;
   const parts = token.split(".");
   if (parts.length === 3) {
     try {
@@ -210,10 +210,11 @@ export const PARTIAL_CHECKS: { name: string; what: string; run(ctx: PartialKitCo
       const { runId } = ctx;
       const { owner, other } = r;
       const priv = `${runId}-dpriv`;
-      await owner.client.push(`kitrd${runId}`, [put(1, PARTIAL_COLLECTION, priv, { owner: owner.sub, shared: false, tag: `d-${runId}`, secret: runId })]);
+      const secret = `secret-${runId}`;
+      await owner.client.push(`kitrd${runId}`, [put(1, PARTIAL_COLLECTION, priv, { owner: owner.sub, shared: false, tag: `d-${runId}`, secret })]);
       expectThat((await owner.client.call("GET", `/v1/docs/${PARTIAL_COLLECTION}/${priv}`)).status === 200, "the owner cannot GET its own document");
       const one = await other.client.call("GET", `/v1/docs/${PARTIAL_COLLECTION}/${priv}`);
-      expectThat((one.status === 404 || one.status === 403) && !one.text.includes(runId), `the other principal's GET answered ${one.status}: ${one.text.slice(0, 200)}`);
+      expectThat((one.status === 404 || one.status === 403) && !one.text.includes(secret), `the other principal's GET answered ${one.status}: ${one.text.slice(0, 200)}`);
       const list = await other.client.call("GET", `/v1/docs/${PARTIAL_COLLECTION}?limit=1000`);
       expectThat(list.status === 200 && !list.text.includes(priv), `the other principal's list answered ${list.status} and ${list.text.includes(priv) ? "shows" : "hides"} ${priv}`);
       return pass(`GET ${one.status}, list hides it`);
@@ -228,7 +229,8 @@ export const PARTIAL_CHECKS: { name: string; what: string; run(ctx: PartialKitCo
       const { runId } = ctx;
       const { owner, other } = r;
       const [priv, mine] = [`${runId}-wpriv`, `${runId}-wmine`];
-      await owner.client.push(`kitwp${runId}`, [put(1, PARTIAL_COLLECTION, priv, { owner: owner.sub, shared: false, tag: `w-${runId}`, secret: runId })]);
+      const secret = `secret-${runId}`;
+      await owner.client.push(`kitwp${runId}`, [put(1, PARTIAL_COLLECTION, priv, { owner: owner.sub, shared: false, tag: `w-${runId}`, secret })]);
       const res = await other.client.push(`kitwo${runId}`, [
         put(1, PARTIAL_COLLECTION, priv, { owner: other.sub, shared: true, tag: "taken" }),
         put(2, PARTIAL_COLLECTION, mine, { owner: other.sub, shared: false }),
@@ -236,11 +238,11 @@ export const PARTIAL_CHECKS: { name: string; what: string; run(ctx: PartialKitCo
       ]) as { results: { opId: number; status: string; error?: { code?: string }; value?: unknown }[] };
       const [r1, r2, r3] = res.results;
       expectThat(r1?.status === "rejected" && r1.error?.code === "forbidden", `overwriting another's private document: expected rejected/forbidden, got ${JSON.stringify(r1)}`);
-      expectThat(!JSON.stringify(r1).includes(runId), `the refusal carried the private value: ${JSON.stringify(r1)}`);
+      expectThat(!JSON.stringify(r1).includes(secret), `the refusal carried the private value: ${JSON.stringify(r1)}`);
       expectThat(r2?.status === "applied", `writing its own document: expected applied, got ${JSON.stringify(r2)}`);
       expectThat(r3?.status === "rejected" && r3.error?.code === "forbidden", `creating a document owned by someone else: expected rejected/forbidden, got ${JSON.stringify(r3)}`);
       const still = await owner.client.ok("GET", `/v1/docs/${PARTIAL_COLLECTION}/${priv}`);
-      expectThat(still.value?.owner === owner.sub && still.value?.secret === runId, `the refused write changed the document: ${JSON.stringify(still)}`);
+      expectThat(still.value?.owner === owner.sub && still.value?.secret === secret, `the refused write changed the document: ${JSON.stringify(still)}`);
       return pass("2 refused (forbidden), 1 applied, nothing leaked");
     },
   },
@@ -258,7 +260,7 @@ export const PARTIAL_CHECKS: { name: string; what: string; run(ctx: PartialKitCo
       await owner.client.push(`kitlv${runId}`, [put(1, PARTIAL_COLLECTION, doc, { owner: owner.sub, shared: true, tag })]);
       const seen = await pullSubs(other.client, undefined, subs);
       expectThat(ids(seen.changes) === doc, `the other principal should see the shared document first, saw ${ids(seen.changes)}`);
-      await owner.client.push(`kitlv${runId}`, [{ opId: 2, collection: PARTIAL_COLLECTION, id: doc, op: "patch", value: { shared: false, secret: runId } }]);
+      await owner.client.push(`kitlv${runId}`, [{ opId: 2, collection: PARTIAL_COLLECTION, id: doc, op: "patch", value: { shared: false, secret: `secret-${runId}` } }]);
       const { changes } = await pullSubs(other.client, seen.cursor, subs);
       const c = changes.find((x) => x.id === doc);
       expectThat(!!c && c.deleted === true && c.left === true && c.value === null, `after shared → private the other principal got ${JSON.stringify(c ?? null)}; expected a leave`);
