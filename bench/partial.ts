@@ -19,8 +19,7 @@ import type { Reporter } from "./report.ts";
  * (b) 1,000 event streams (STOWAGE_BENCH_PARTIAL_STREAMS), one fetch each in this process,
  *     each subscribed to its own tag (disjoint views); then writes, each to one stream's tag.
  *     Per write: the streams that received an event (counted here), and the server's own
- *     count of streams it woke (`stowage_live_stream_wakes_total` in /metrics, when it has
- *     it). Aim: exactly 1 each.
+ *     count of streams it woke (`stowage_live_stream_wakes` in /metrics). Aim: exactly 1 each.
  */
 const N = Number(process.env.STOWAGE_BENCH_PARTIAL_N ?? 1_000_000);
 const EVERY = 100;
@@ -28,7 +27,7 @@ const STREAMS = Number(process.env.STOWAGE_BENCH_PARTIAL_STREAMS ?? 1000);
 const WRITES = 40;
 const SECTION = "Partial sync (issue 34; rough: shared machine)";
 const BIN = join(import.meta.dir, "../src/cli/bin.ts");
-const WAKES = "stowage_live_stream_wakes_total";
+const WAKES = "stowage_live_stream_wakes";
 
 const RULES = `claims: sub
 index docs: tag
@@ -179,7 +178,7 @@ async function openStream(url: string, key: string, signal: AbortSignal, onEvent
 async function wakes(url: string): Promise<number | null> {
   const text = await (await fetch(`${url}/metrics`)).text();
   let sum: number | null = null;
-  for (const line of text.split("\n")) if (line.startsWith(WAKES)) sum = (sum ?? 0) + Number(line.split(" ").pop());
+  for (const line of text.split("\n")) if (line.startsWith(`${WAKES} `) || line.startsWith(`${WAKES}{`)) sum = (sum ?? 0) + Number(line.split(" ").pop());
   return sum;
 }
 
