@@ -3,10 +3,13 @@
  * deterministically against the real server (in-process, real SQLite files).
  */
 import { afterAll, afterEach, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
+import { createKey, openServerStore } from "../../src/server/index.ts";
 import { openStowage, type Stowage } from "../../src/stowage.ts";
 import { startServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/tmp.ts";
+import { spawnServe } from "../cli/ops-serve.ts";
 
 const dir = tempDir("stowage-partial-found-");
 const cleanups: (() => Promise<void>)[] = [];
@@ -42,4 +45,40 @@ test("a pending write outside the view whose push answer was lost goes once its 
   await db.sync();
   expect((await db.status()).outbox.size).toBe(0);
   expect(await held(db)).toEqual([]);
+});
+
+// Seed 35 (--short): a backfill (`subs=S&have=H` from the empty cursor) paged; its second page
+// was asked from the first page's cursor, which carried no origin, so the server took that
+// cursor for the origin and sent a LEAVE for k1, a document that had moved from S-only into H
+// (shared: false -> true). The client applied that leave beside the catch-up pull's k1 and lost
+// k1 for good: after quiescence bob lacked a document in his view.
+test("a backfill from the empty cursor sends no leaves on any page (the origin 0 survives paging)", async () => {
+  const dir2 = tempDir("stowage-partial-found-srv-");
+  cleanups.push(async () => dir2.cleanup());
+  writeFileSync(dir2.file("rules.txt"), "claims: sub\nindex docs: tag, shared\ndocs read: true\ndocs write: true\n");
+  const store = await openServerStore({ adapter: createBunSqliteAdapter({ path: dir2.file("server.db") }) });
+  const { key } = await createKey(store, "t", { createIfMissing: true });
+  await store.close();
+  const srv = await spawnServe(dir2.file("server.db"), ["--rules", dir2.file("rules.txt"), "--rate-limit", "off"]);
+  cleanups.push(async () => void (await srv.signal("SIGTERM")));
+  const call = async (path: string, body?: unknown) => {
+    const res = await fetch(`${srv.url}${path}`, { method: body ? "POST" : "GET", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: body ? JSON.stringify(body) : undefined });
+    expect(res.status).toBe(200);
+    return res.json();
+  };
+  const put = (opId: number, id: string, value: object) => ({ opId, collection: "docs", id, op: "put", value });
+  await call("/v1/push", { clientId: "writer0001", ops: [put(1, "d1", { tag: "a", shared: false }), put(2, "d2", { tag: "a", shared: false })] });
+  await call("/v1/push", { clientId: "writer0001", ops: [{ opId: 3, collection: "docs", id: "d1", op: "patch", value: { shared: true } }] });
+  const subs = encodeURIComponent(JSON.stringify([{ collection: "docs", where: { tag: "a" } }]));
+  const have = encodeURIComponent(JSON.stringify([{ collection: "docs", where: { shared: true } }]));
+  const pages: { id: string; left?: boolean; deleted: boolean }[][] = [];
+  let cursor: string | undefined;
+  for (let i = 0; i < 10; i++) {
+    const page = await call(`/v1/pull?limit=1&subs=${subs}&have=${have}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    pages.push(page.changes.map((c: { id: string; left?: boolean; deleted: boolean }) => ({ id: c.id, deleted: c.deleted, ...(c.left ? { left: true } : {}) })));
+    cursor = page.cursor;
+    if (!page.more) break;
+  }
+  // d2 only: d1 matches `have` (the client holds it or gets it from its main pull).
+  expect(pages.flat()).toEqual([{ id: "d2", deleted: false }]);
 });
