@@ -11,7 +11,7 @@
  */
 
 /** The core's tables and functions, as named in src/server/schema.ts and src/server/sql/postgres.ts. */
-const OBJECTS = "stowage_(?:tenants|keys|docs|clients|op_results|notify_change|notify_key)";
+const OBJECTS = "stowage_(?:tenants|keys|docs|doc_moves|clients|op_results|notify_change|notify_key)";
 
 // A literal, a dollar-quoted body, or one of our names (bare or double-quoted, not already qualified).
 const TOKENS = new RegExp(`('(?:[^']|'')*')|(\\$([A-Za-z_]*)\\$[\\s\\S]*?\\$\\3\\$)|(?<![\\w."$])("?)(${OBJECTS})\\4(?![\\w"$])|(current_schema\\(\\))`, "g");

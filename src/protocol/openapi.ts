@@ -7,6 +7,7 @@ import {
   docListQuerySchema,
   docListResponseSchema,
   docResponseSchema,
+  docWriteResponseSchema,
   errorBodySchema,
   healthResponseSchema,
   jsonObject,
@@ -60,6 +61,7 @@ function components(): Json {
     PullResponse: { anyOf: [ref("PullPage"), ref("PullReset")] },
     Document: jsonSchema(jsonObject, "input"),
     DocResponse: jsonSchema(docResponseSchema, "output"),
+    DocWriteResponse: jsonSchema(docWriteResponseSchema, "output"),
     DocListResponse: jsonSchema(docListResponseSchema, "output"),
     DocDeleteResponse: jsonSchema(docDeleteResponseSchema, "output"),
     HealthResponse: jsonSchema(healthResponseSchema, "output"),
@@ -80,10 +82,10 @@ function queryParameters(schema: z.ZodObject, descriptions: Record<string, strin
 }
 
 const ERRORS: Record<string, string> = {
-  "400": "bad_request (bad JSON, wrong types, unknown fields, bad query) or invalid_cursor; validation failures carry `issues`",
+  "400": "bad_request (bad JSON, wrong types, unknown fields, bad query), invalid_cursor, or unindexed_filter (a subscription filters on a field the server's sync rules do not index); validation failures carry `issues`",
   "401": "unauthorized: missing, malformed, unknown, expired or revoked credentials (with WWW-Authenticate: Bearer)",
   "403": "forbidden: the credentials lack the scope this method needs (a read-only key on a write; a token without the read scope), or the server's rules refuse the write",
-  "404": "not_found: a document that does not exist",
+  "404": "not_found: a document that does not exist (or that the server's sync rules keep from this principal)",
   "409": "conflict: If-Match named a stale version",
   "413": "payload_too_large: the body is over the server's limit (default 4 MiB)",
   "415": "unsupported_media_type: a Content-Type other than application/json",
@@ -180,6 +182,7 @@ export function openApiDocument(basePath = ""): Json {
         parameters: queryParameters(pushQuerySchema, {
           pull: "also answer the pull page after this cursor (read after the push commits) as `pull`: a sync with changes in one round trip",
           limit: `changes in that page, 1-${WIRE_LIMITS.maxPullLimit} (default ${WIRE_LIMITS.defaultPullLimit}); only with pull`,
+          subs: "that page's subscriptions, as on GET /v1/pull; only with pull",
         }),
         requestBody: { required: true, content: jsonContent("PushRequest") },
         responses: { ...ok("one result per op, in order (and the pull page when asked)", "PushResponse"), ...errors(true, ["400", "413", "415"]) },
@@ -192,8 +195,15 @@ export function openApiDocument(basePath = ""): Json {
         parameters: queryParameters(pullQuerySchema, {
           cursor: "the previous page's cursor; absent or empty for the beginning",
           limit: `changes per page, 1-${WIRE_LIMITS.maxPullLimit} (default ${WIRE_LIMITS.defaultPullLimit})`,
+          subs:
+            'subscriptions: URL-encoded JSON array of 1-64 {"collection","where"?} (where as in list: ops eq ne gt gte lt lte in); the page holds only their documents within the sync rules, ' +
+            "and a document that left them after the cursor comes as {value: null, deleted: true, left: true}. Every where field must be indexed by the rules (else 400 unindexed_filter). Absent: the whole tenant within the rules",
+          have: "a backfill (with an empty cursor): subscriptions the client holds already; documents matching any of them now are left out",
         }),
-        responses: { ...ok("a page of changes, or { reset: true } when the cursor is behind the purge horizon or ahead of the server", "PullResponse"), ...errors(true, ["400"]) },
+        responses: {
+          ...ok("a page of changes, or { reset: true } when the cursor is behind the purge horizon, ahead of the server, or made under other sync rules or claims", "PullResponse"),
+          ...errors(true, ["400"]),
+        },
       },
     },
     "/v1/docs/{collection}": {
@@ -227,14 +237,14 @@ export function openApiDocument(basePath = ""): Json {
         summary: "Create or replace a document",
         parameters: [ifMatch],
         requestBody: { required: true, content: jsonContent("Document") },
-        responses: { ...ok("the stored document", "DocResponse"), ...errors(true, ["400", "409", "413", "415"]) },
+        responses: { ...ok("the stored document (without `value` when the sync rules let the writer write but not read it)", "DocWriteResponse"), ...errors(true, ["400", "409", "413", "415"]) },
       },
       patch: {
         operationId: "patchDoc",
         summary: "Merge a JSON Merge Patch into a document",
         parameters: [ifMatch],
         requestBody: { required: true, content: jsonContent("Document") },
-        responses: { ...ok("the merged document", "DocResponse"), ...errors(true, ["400", "404", "409", "413", "415"]) },
+        responses: { ...ok("the merged document (without `value` when the sync rules let the writer write but not read it)", "DocWriteResponse"), ...errors(true, ["400", "404", "409", "413", "415"]) },
       },
       delete: {
         operationId: "deleteDoc",
@@ -257,6 +267,13 @@ export function openApiDocument(basePath = ""): Json {
         parameters: [
           { name: "Last-Event-ID", in: "header", required: false, schema: { type: "string" } },
           { name: "changes", in: "query", required: false, schema: { type: "string", enum: ["0", "1"] } },
+          {
+            name: "subs",
+            in: "query",
+            required: false,
+            description: "subscriptions as on GET /v1/pull: the stream is woken only by commits touching its view (before or after), and a changes event carries only the view's part (leaves included)",
+            schema: { type: "string" },
+          },
         ],
         responses: {
           "200": { description: "an event stream that stays open; on shutdown its last event is `reconnect`", headers: headersFor("200"), content: { "text/event-stream": { schema: { type: "string" } } } },

@@ -194,6 +194,9 @@ export type DocListQuery = z.infer<typeof docListQuerySchema>;
 export const docResponseSchema = z.object({ value: jsonObject, version }).strict();
 /** GET/PUT/PATCH /v1/docs/:collection/:id. */
 export type DocResponse = z.infer<typeof docResponseSchema>;
+export const docWriteResponseSchema = z.object({ value: jsonObject.optional(), version }).strict();
+/** PUT/PATCH /v1/docs/:collection/:id: the stored document; without `value` when sync rules let the writer write it but not read it. */
+export type DocWriteResponse = z.infer<typeof docWriteResponseSchema>;
 export const docListResponseSchema = z.object({ items: z.array(jsonObject), versions: z.array(version), next: z.string().optional() }).strict();
 /** GET /v1/docs/:collection; `versions[i]` is the version of `items[i]`. */
 export type DocListResponse = z.infer<typeof docListResponseSchema>;

@@ -113,7 +113,7 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
   const authenticate = requestAuthenticator(store, options);
   const basePath = normalizeBasePath(options.basePath);
   const syncRules = rulesOption(options.rules);
-  if (syncRules) registerRules(store, syncRules);
+  if (syncRules) registerRules(store, syncRules, onError);
   /** A request's view: its subscriptions within its rules (undefined: the whole tenant, as without either). */
   const viewFor = (p: Principal, subs?: string | null, have?: string | null): View | undefined =>
     viewOf(syncRules, p, parseSubscriptions("subs", subs ?? null, syncRules), parseSubscriptions("have", have ?? null, syncRules));

@@ -39,4 +39,12 @@ export interface ServerDialect {
   gcTryLock(trx: Transaction<ServerTables>, tenantId: string): Promise<boolean>;
   /** Planner statistics kept current as documents are added, where the database needs that (planner-stats.ts). */
   plannerStats(db: Kysely<ServerTables>): PlannerStats | undefined;
+  /**
+   * Sync rules' indexed fields (sync-rules/anchors.ts): the SQL expression of a document field
+   * (`path` is checked: dot-separated identifiers), written the same way in the expression
+   * index and in the query so the planner matches them.
+   */
+  fieldSql(path: string): string;
+  /** A literal to compare `fieldSql` with by `=`; may match more than `==` does (the caller filters exactly). */
+  fieldParam(value: string | number | boolean): RawBuilder<unknown>;
 }

@@ -99,4 +99,7 @@ export const POSTGRES: ServerDialect = {
     return rows[0]?.ok === true;
   },
   plannerStats: (db) => new PlannerStats(db),
+  // jsonb's own equality: typed, so `= 'true'` finds only true.
+  fieldSql: (path) => `(body #> '{${path.split(".").join(",")}}'::text[])`,
+  fieldParam: (value) => sql`cast(${JSON.stringify(value)} as jsonb)`,
 };

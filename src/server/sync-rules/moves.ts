@@ -18,6 +18,7 @@ import { num, type ServerTables } from "../tables.ts";
 import type { DocState, MoveTracker } from "../write-op.ts";
 import type { SyncRules } from "./check.ts";
 import { indexedFields } from "./view.ts";
+import { ensureRuleIndexes } from "./indexes.ts";
 
 type Written = { collection: string; id: string; state: DocState; before?: DocState };
 
@@ -30,10 +31,14 @@ export interface MoveRow {
   created_at: number;
 }
 
-const installed = new WeakMap<object, { rules: SyncRules; tracker: MoveTracker }>();
+const installed = new WeakMap<object, { rules: SyncRules; tracker: MoveTracker; ready: Promise<void> }>();
 
-/** Installs rules on a store: its writers record moves from now on. */
-export function registerRules(store: ServerStore, rules: SyncRules): void {
+/**
+ * Installs rules on a store: its writers record moves from now on, and the rules' indexes are
+ * made (indexes.ts; pulls through a view wait for them, a failure is reported and they go on
+ * without).
+ */
+export function registerRules(store: ServerStore, rules: SyncRules, onError: (e: unknown) => void = () => {}): void {
   const fields = new Map<string, string[]>();
   const fieldsOf = (c: string) => {
     let f = fields.get(c);
@@ -57,7 +62,13 @@ export function registerRules(store: ServerStore, rules: SyncRules): void {
       return out;
   };
   const tracker: MoveTracker = { record: (trx, tenantId, now, written) => writeMoves(trx, rowsOf(tenantId, now, written)) };
-  installed.set(store, { rules, tracker });
+  const ready = ensureRuleIndexes(store.db, store.dialect, rules).catch(onError);
+  installed.set(store, { rules, tracker, ready });
+}
+
+/** Resolves once the rules' indexes on this store exist (at once when no rules are installed). */
+export function indexesReady(store: ServerStore): Promise<void> {
+  return installed.get(store)?.ready ?? Promise.resolve();
 }
 
 /** The move tracker of a store with rules installed, else undefined (nothing is recorded). */

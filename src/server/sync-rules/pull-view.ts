@@ -1,35 +1,74 @@
 /**
  * A pull through a view (rules and/or subscriptions): the same page shape as pull.ts's, with
- * only the view's changes. Rows after the cursor are read in seq order; each is sent
+ * only the view's changes, in seq order. A document's row is sent
  *   - as it is, when the document is in the view now;
  *   - as a leave (`value: null, deleted: true, left: true`) when it is not, but was after the
  *     catch-up's origin: one of its recorded moves (moves.ts) after the origin starts inside
  *     the view;
  *   - as an ordinary tombstone when it was deleted and was in the view after the origin;
  *   - not at all otherwise (a reader never learns of documents it cannot see).
- * The origin is the cursor the catch-up began at, carried in the cursor while `more` is true:
- * a document's move may lie on an earlier page than its current row (rows are read by their
- * latest seq), so every page of one catch-up asks about moves since the same origin. A pull
- * from the start sends no leaves and no tombstones: its reader holds nothing of the view yet.
+ * The origin is the cursor the catch-up began at, carried in the cursor while `more` is true: a
+ * document's move may lie before this page while its current row (rows are read by their latest
+ * seq) lies after it, so every page of one catch-up asks about moves since the same origin.
+ * The first page from the start sends no leaves or tombstones: its reader holds nothing yet.
  *
- * The cursor advances over rows the view does not want, so a reader's next page starts after
- * them. A page reads at most SCAN_ROWS rows; when they hold fewer than `limit` changes the
- * answer says `more` and the reader asks again from further on.
+ * Where the rows come from: under rules, the view's anchors (anchors.ts), each an index range
+ * in seq order, merged, plus the rows of documents with moves after the origin; so a pull
+ * costs what the view changed, not what the tenant changed. Without rules (whole-collection
+ * subscriptions only) the tenant's changes are read and filtered, at most SCAN_ROWS a page.
+ * Every read is bounded by the tenant's seq read first: every commit at or below it is
+ * visible to every later statement, so separate reads cannot straddle a commit, and a caught-up
+ * reader's cursor moves to it even when the view had nothing new.
  */
+import { sql, type RawBuilder } from "kysely";
 import type { JsonObject } from "../../json.ts";
 import { formatCursor, type CursorPosition } from "../../protocol/cursor.ts";
-import { pullQuery } from "../pull.ts";
 import { ReplicaBehind } from "../replica.ts";
 import type { ServerStore } from "../store.ts";
 import { num } from "../tables.ts";
-import { movesAfter } from "./moves.ts";
+import type { Anchor } from "./anchors.ts";
+import { indexesReady } from "./moves.ts";
 import type { View } from "./view.ts";
 
-/** Rows one page reads at most, whatever it finds in them. */
+/** Rows one page reads at most when it filters the tenant's changes (no rules). */
 export const SCAN_ROWS = 10_000;
-const BATCH = 1_000;
 
 type Row = { collection: string; id: string; seq: number | string; deleted: number; body: string | null };
+
+const key = (collection: string, id: string) => `${collection}\u0000${id}`;
+
+/** Rows in seq order from one read, fetched a batch at a time. */
+class RowStream {
+  #rows: Row[] = [];
+  #at = 0;
+  #done = false;
+  #after: number;
+  readonly #fetch: (after: number, limit: number) => Promise<Row[]>;
+  readonly #batch: number;
+
+  constructor(after: number, batch: number, fetch: (after: number, limit: number) => Promise<Row[]>) {
+    this.#after = after;
+    this.#batch = batch;
+    this.#fetch = fetch;
+  }
+
+  /** The next row's seq without taking it; undefined when there is none. */
+  async head(): Promise<number | undefined> {
+    if (this.#at >= this.#rows.length) {
+      if (this.#done) return undefined;
+      this.#rows = await this.#fetch(this.#after, this.#batch);
+      this.#at = 0;
+      if (this.#rows.length < this.#batch) this.#done = true;
+      if (this.#rows.length === 0) return undefined;
+      this.#after = num(this.#rows[this.#rows.length - 1].seq);
+    }
+    return num(this.#rows[this.#at].seq);
+  }
+
+  take(): Row {
+    return this.#rows[this.#at++];
+  }
+}
 
 /** One page of the view's changes after `at`, as JSON text; `info` as pullPage fills it. */
 export async function pullViewPage(
@@ -46,80 +85,130 @@ export async function pullViewPage(
   };
   // A cursor made under other rules or other claims: the reader's copy may hold what it may no longer see.
   if ((at.seq > 0 || at.horizon !== undefined) && at.fingerprint !== view.fingerprint) return reset();
+  await indexesReady(store);
   const after = at.seq;
   const origin = Math.min(at.origin ?? after, after);
-  const started = after === 0 && at.horizon === undefined ? await counters(store, tenantId).then((c) => c.purged) : at.horizon;
+  const { seq: top, purged } = await counters(store, tenantId);
+  const started = after === 0 && at.horizon === undefined ? purged : at.horizon;
+  const scanning = started !== undefined && started === purged;
+  // A read replica that has not replayed up to the cursor yet: the primary answers (replica.ts).
+  if (store.replica && (after > top || (at.horizon !== undefined && purged < at.horizon))) throw new ReplicaBehind();
+  // As pullPage: behind the horizon a purged tombstone or move may be missing, unless this is an unbroken scan from the start.
+  if ((origin > 0 && origin < purged && !scanning) || after > top || (at.horizon !== undefined && at.horizon !== purged && after < purged)) return reset();
+
+  const leavesToo = after > 0;
+  const batch = Math.min(Math.max(limit + 1, 100), 1000);
+  const streams: RowStream[] = [];
+  const outside = new Set<string>();
+  if (view.anchors) {
+    for (const a of view.anchors) streams.push(new RowStream(after, batch, (from, n) => anchorRows(store, tenantId, a, from, top, n)));
+    if (leavesToo && view.bound) {
+      const rows = await leftRows(store, tenantId, view, origin, after, top);
+      for (const r of rows) outside.add(key(r.collection, r.id));
+      streams.push(new RowStream(after, Number.MAX_SAFE_INTEGER, async () => rows));
+    }
+  } else {
+    streams.push(new RowStream(after, 1000, (from, n) => tenantRows(store, tenantId, from, top, n)));
+  }
+
   const parts: string[] = [];
   let last = after;
-  let scanned = 0;
+  let read = 0;
   let more = false;
-  let rows: Row[] = [];
   for (;;) {
-    rows = (await pullQuery(store.db, store.dialect, tenantId, last, BATCH).execute()) as Row[];
-    const outside = origin > 0 ? await leftCandidates(store, tenantId, rows, view, origin) : undefined;
-    let i = 0;
-    for (; i < rows.length && parts.length < limit; i++) {
-      const r = rows[i];
-      const seq = num(r.seq);
-      last = seq;
-      const deleted = Number(r.deleted) === 1;
-      const value = deleted || r.body === null ? null : view.covers(r.collection) ? (JSON.parse(r.body) as JsonObject) : null;
-      if (value !== null && view.has(r.collection, value)) {
-        parts.push(`{"collection":${JSON.stringify(r.collection)},"id":${JSON.stringify(r.id)},"version":${seq},"value":${r.body},"deleted":false}`);
-      } else if (outside?.has(`${r.collection}\u0000${r.id}`)) {
-        parts.push(`{"collection":${JSON.stringify(r.collection)},"id":${JSON.stringify(r.id)},"version":${seq},"value":null,"deleted":true${deleted ? "" : ',"left":true'}}`);
-      }
+    let min: number | undefined;
+    for (const s of streams) {
+      const h = await s.head();
+      if (h !== undefined && (min === undefined || h < min)) min = h;
     }
-    scanned += i;
-    if (i < rows.length || (rows.length === BATCH && (parts.length >= limit || scanned >= SCAN_ROWS))) {
+    if (min === undefined) break;
+    if (parts.length >= limit || (!view.anchors && read >= SCAN_ROWS)) {
       more = true;
       break;
     }
-    if (rows.length < BATCH) break;
+    let row: Row | undefined;
+    for (const s of streams) if ((await s.head()) === min) row = s.take();
+    last = min;
+    read++;
+    const r = row!;
+    const deleted = Number(r.deleted) === 1 || r.body === null;
+    if (!view.covers(r.collection)) continue;
+    if (!deleted && view.has(r.collection, JSON.parse(r.body!) as JsonObject)) {
+      parts.push(`{"collection":${JSON.stringify(r.collection)},"id":${JSON.stringify(r.id)},"version":${min},"value":${r.body},"deleted":false}`);
+      continue;
+    }
+    // Without rules a covered collection's documents are all in the view: a tombstone was in it.
+    const was = view.bound ? outside.has(key(r.collection, r.id)) : deleted && leavesToo;
+    if (was) parts.push(`{"collection":${JSON.stringify(r.collection)},"id":${JSON.stringify(r.id)},"version":${min},"value":null,"deleted":true${deleted ? "" : ',"left":true'}}`);
   }
-  const { seq: tenantSeq, purged } = await counters(store, tenantId);
-  const scanning = started !== undefined && started === purged;
-  if (store.replica && (after > tenantSeq || (at.horizon !== undefined && purged < at.horizon))) throw new ReplicaBehind();
-  // As pullPage: behind the horizon a purged tombstone or move may be missing, unless this is an unbroken scan from the start.
-  if ((origin > 0 && origin < purged && !scanning) || after > tenantSeq || (at.horizon !== undefined && at.horizon !== purged && after < purged)) return reset();
+  // Caught up: every commit up to the tenant's seq read first was considered.
+  if (!more) last = Math.max(last, top);
   if (info) {
     info.changes = parts.length;
     info.cursor = last;
   }
-  const fingerprint = view.fingerprint;
-  const viewPart = { origin: more && origin > 0 ? origin : undefined, fingerprint };
+  const viewPart = { origin: more ? origin : undefined, fingerprint: view.fingerprint };
   const cursor = !scanning || last >= purged ? formatCursor(last, undefined, viewPart) : more ? formatCursor(last, purged, viewPart) : formatCursor(purged, undefined, viewPart);
   return `{"changes":[${parts.join(",")}],"cursor":"${cursor}","more":${more}}`;
 }
 
+const ROW = sql.raw("collection, id, seq, deleted, body");
+
+async function run(store: ServerStore, query: RawBuilder<Row>): Promise<Row[]> {
+  return (await query.execute(store.db)).rows;
+}
+
+/** One anchor's rows in (from, top], oldest first. */
+function anchorRows(store: ServerStore, tenantId: string, a: Anchor, from: number, top: number, limit: number): Promise<Row[]> {
+  if (a.kind === "field") {
+    const field = sql.raw(store.dialect.fieldSql(a.path));
+    return run(
+      store,
+      sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection} and ${field} = ${store.dialect.fieldParam(a.value)}
+        and seq > ${from} and seq <= ${top} order by seq limit ${limit}`,
+    );
+  }
+  if (a.kind === "collection") {
+    return run(store, sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection} and seq > ${from} and seq <= ${top} order by seq limit ${limit}`);
+  }
+  const exclude = a.exclude.length ? sql` and collection not in (${sql.join(a.exclude)})` : sql``;
+  return run(store, sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and seq > ${from} and seq <= ${top}${exclude} order by seq limit ${limit}`);
+}
+
+/** The tenant's rows in (from, top], oldest first. */
+function tenantRows(store: ServerStore, tenantId: string, from: number, top: number, limit: number): Promise<Row[]> {
+  return run(store, sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and seq > ${from} and seq <= ${top} order by seq limit ${limit}`);
+}
+
 /**
- * Of these rows, the documents not in the view now that were in it after `origin`: a
- * tombstone or a live value outside the view, with a recorded move since `origin` whose
- * earlier value is in the view. Without rules, membership follows the collection alone, so a
- * covered collection's tombstone was in the view and nothing ever leaves otherwise.
+ * The current rows (after `after`) of the documents with a move in (origin, top] whose earlier
+ * value is in the view: the candidates for a leave or a tombstone, oldest first.
  */
-async function leftCandidates(store: ServerStore, tenantId: string, rows: Row[], view: View, origin: number): Promise<Set<string>> {
-  const out = new Set<string>();
-  const byCollection = new Map<string, string[]>();
-  for (const r of rows) {
-    if (!view.covers(r.collection)) continue;
-    const deleted = Number(r.deleted) === 1 || r.body === null;
-    if (!view.bound) {
-      if (deleted) out.add(`${r.collection}\u0000${r.id}`);
-      continue;
-    }
-    if (!deleted && view.has(r.collection, JSON.parse(r.body!) as JsonObject)) continue;
-    let ids = byCollection.get(r.collection);
-    if (!ids) byCollection.set(r.collection, (ids = []));
-    ids.push(r.id);
+async function leftRows(store: ServerStore, tenantId: string, view: View, origin: number, after: number, top: number): Promise<Row[]> {
+  const moves = await run(
+    store,
+    sql<Row>`select collection, id, seq, 0 as deleted, body from stowage_doc_moves where tenant_id = ${tenantId} and seq > ${origin} and seq <= ${top}`,
+  );
+  const byCollection = new Map<string, Set<string>>();
+  for (const m of moves) {
+    if (!view.covers(m.collection) || !view.has(m.collection, JSON.parse(m.body!) as JsonObject)) continue;
+    let ids = byCollection.get(m.collection);
+    if (!ids) byCollection.set(m.collection, (ids = new Set()));
+    ids.add(m.id);
   }
-  for (const [collection, ids] of byCollection) {
-    const moves = await movesAfter(store.db, tenantId, collection, ids, origin);
-    for (const [id, bodies] of moves) {
-      if (bodies.some((b) => view.has(collection, JSON.parse(b) as JsonObject))) out.add(`${collection}\u0000${id}`);
+  const out: Row[] = [];
+  for (const [collection, idSet] of byCollection) {
+    const ids = [...idSet];
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const rows = await run(
+        store,
+        sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${collection} and id in (${sql.join(chunk)}) and seq > ${after} and seq <= ${top}`,
+      );
+      for (const r of rows) out.push(r);
     }
   }
-  return out;
+  return out.sort((a, b) => num(a.seq) - num(b.seq));
 }
 
 async function counters(store: ServerStore, tenantId: string): Promise<{ seq: number; purged: number }> {

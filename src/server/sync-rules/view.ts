@@ -13,12 +13,9 @@ import { HttpError } from "../http.ts";
 import type { Principal } from "../keys.ts";
 import type { SyncRules } from "./check.ts";
 import { bindPrincipal, type BoundRules } from "./match.ts";
+import { anchorsOf, type Anchor, type Subscription } from "./anchors.ts";
 
-/** One subscription as the wire carries it. */
-export interface Subscription {
-  collection: string;
-  where?: Record<string, unknown>;
-}
+export type { Subscription };
 
 /** Most subscriptions in one `subs` (or `have`). */
 export const MAX_SUBSCRIPTIONS = 64;
@@ -37,6 +34,8 @@ export interface View {
   fingerprint?: string;
   /** The principal's bound rules, when rules are installed. */
   bound?: BoundRules;
+  /** The index reads that find every document of the view (anchors.ts), or undefined: read the tenant's changes. */
+  anchors?: Anchor[];
 }
 
 /** The rules-and-claims fingerprint of a principal's cursors. */
@@ -106,6 +105,8 @@ export function viewOf(rules: SyncRules | undefined, principal: Principal, subs?
       return !held.some((s) => s.collection === collection && s.match(value));
     },
   };
+  // Without rules, whole collections are read through the tenant's seq index (their indexes come with rules).
+  if (rules) view.anchors = anchorsOf(rules, bound, subs);
   if (bound) {
     view.bound = bound;
     view.fingerprint = fingerprintOf(bound);
