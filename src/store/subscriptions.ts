@@ -165,3 +165,18 @@ function sortKeys(value: unknown): unknown {
 export async function forgetPartialCursor(trx: Executor, cursorKey: string): Promise<void> {
   await run(trx, "delete from _stowage_meta where key in (?, ?)", [SUBSCRIPTIONS_SYNCED_KEY, cursorKey]);
 }
+
+/** Both lists in one read (every pull step asks): what is asked for, and what is covered. */
+export async function readSubscriptionState(db: Executor): Promise<{ desired: Subscription[] | null; synced: Subscription[] | null }> {
+  const rows = await all<{ key: string; value: string }>(db, "select key, value from _stowage_meta where key in (?, ?)", [SUBSCRIPTIONS_KEY, SUBSCRIPTIONS_SYNCED_KEY]);
+  const parse = (key: string): Subscription[] | null => {
+    const row = rows.find((r) => r.key === key);
+    if (!row) return null;
+    try {
+      return normalizeSubscriptions(JSON.parse(row.value));
+    } catch (e) {
+      throw new StowageError("storage", `the local store's ${key} are unreadable: ${(e as Error).message}`, { cause: e });
+    }
+  };
+  return { desired: parse(SUBSCRIPTIONS_KEY), synced: parse(SUBSCRIPTIONS_SYNCED_KEY) };
+}

@@ -14,7 +14,7 @@ const tmp = tempDir("stowage-cli-partial-");
 let s: TestServer;
 
 beforeAll(async () => {
-  s = await startServer();
+  s = await startServer({ rules: ["index todos: owner, n", "index notes: owner", "* read: true", "* write: true"].join("\n") });
   const w = await openStowage({ adapter: createBunSqliteAdapter({ path: tmp.file("writer.db") }), url: s.url, apiKey: s.key, env: {}, autoSync: false });
   await w.transaction(async (tx) => {
     for (let i = 1; i <= 6; i++) await tx.collection("todos").put({ id: `t${i}`, owner: i % 2 ? "ann" : "bob", n: i });

@@ -27,7 +27,7 @@ export interface TestServer {
  * `adapter` serves another store (the PostgreSQL suite passes its own).
  */
 export async function startServer(
-  opts: { dir?: string; limits?: Partial<ServerLimits>; adapter?: StowageAdapter; now?: () => number; events?: ServerHandlerOptions["events"]; idleTimeoutSeconds?: number } = {},
+  opts: { dir?: string; limits?: Partial<ServerLimits>; adapter?: StowageAdapter; now?: () => number; events?: ServerHandlerOptions["events"]; idleTimeoutSeconds?: number; rules?: ServerHandlerOptions["rules"] } = {},
 ): Promise<TestServer> {
   const tmp = opts.dir || opts.adapter ? undefined : tempDir("stowage-server-");
   const dir = opts.dir ?? tmp?.path ?? "";
@@ -35,7 +35,7 @@ export async function startServer(
   const store = await openServerStore({ adapter });
   const tenant = `test-${Math.random().toString(36).slice(2, 8)}`;
   const { key } = await createKey(store, tenant, { createIfMissing: true });
-  const handler = createServerHandler({ store, limits: { rate: false, ...opts.limits }, now: opts.now, events: opts.events });
+  const handler = createServerHandler({ store, limits: { rate: false, ...opts.limits }, now: opts.now, events: opts.events, rules: opts.rules });
   const server = await serve({ fetch: handler, port: 0, idleTimeoutSeconds: opts.idleTimeoutSeconds });
   return {
     url: server.url,

@@ -44,8 +44,11 @@ function counting(): { fetch: NonNullable<StowageOptions["fetch"]>; pulls: PullS
   return { fetch, pulls, events };
 }
 
+/** The fields the tests' subscriptions filter on are indexed; everyone reads and writes everything. */
+const RULES = ["index todos: owner, n", "index notes: owner", "* read: true", "* write: true"].join("\n");
+
 async function server(): Promise<TestServer> {
-  const s = await startServer();
+  const s = await startServer({ rules: RULES });
   cleanups.push(() => s.stop());
   return s;
 }
@@ -155,12 +158,17 @@ describe("partial sync (client)", () => {
     await until("first sync", async () => (await held(db)).length === 4);
     await until("stream open", () => s.handler.openStreams() === 1);
     expect(c.events.at(-1)!.searchParams.get("subs")).toBe(JSON.stringify([{ collection: "todos", where: { owner: "ann" } }]));
+    await until("idle", () => trace.at(-1) === "idle");
     const pokes = () => trace.filter((l) => l.startsWith("live:poke")).length;
     const before = pokes();
+    const from = trace.length;
     await w.collection("todos").patch("t3", { owner: "bob" });
     await w.sync();
     await until("t3 leaves", async () => !(await held(db)).includes("todos/t3"));
     expect(pokes() - before).toBe(1);
+    // The event carried the leave, applied without a pull (live/apply.ts).
+    expect(trace.slice(from)).toContain("live:apply:1");
+    expect(trace.slice(from).filter((l) => l.startsWith("pull:"))).toEqual([]);
     expect(await held(db)).toEqual(["todos/t1", "todos/t5", "todos/t7"]);
   });
 

@@ -22,11 +22,11 @@
  */
 import { StowageError } from "../../errors.ts";
 import { emitChanges, noteChanged, type ChangedIds } from "../../store/changes.ts";
-import type { Store } from "../../store/store.ts";
 import {
   forgetPartialCursor,
   pruneOutside,
   readSubscriptions,
+  readSubscriptionState,
   subscriptionsMissing,
   SUBSCRIPTIONS_KEY,
   SUBSCRIPTIONS_SYNCED_KEY,
@@ -45,14 +45,14 @@ import { subsParam, type PartialView } from "./view.ts";
 export function withSubscriptions(inner: SyncTransport, http: HttpClient, view: PartialView): SyncTransport {
   return {
     async push(ctx, result) {
+      // What this process knows (set at open, by subscribe/unsubscribe and by every pull): no
+      // read here, so a push of the whole tenant costs what it did before subscriptions.
       const v1 = Object.assign(ctx, { http }) as V1Context;
-      const { desired, synced } = await readState(ctx.store);
-      view.set(desired, synced);
       // Any partial state (even the way back to the whole tenant) asks its pull itself.
-      if (desired !== null || synced !== null) v1.partial = {};
+      if (view.active) v1.partial = {};
       const before = result.pushed;
       await inner.push(ctx, result);
-      if (desired !== null && result.pushed > before) await pruneHeld(ctx, view);
+      if (view.desired !== null && result.pushed > before) await pruneHeld(ctx, view);
     },
     async pull(ctx, result) {
       const release = await view.lock.lock();
@@ -65,16 +65,10 @@ export function withSubscriptions(inner: SyncTransport, http: HttpClient, view: 
   };
 }
 
-async function readState(store: Store): Promise<{ desired: Subscription[] | null; synced: Subscription[] | null }> {
-  return {
-    desired: await readSubscriptions(store.db, SUBSCRIPTIONS_KEY),
-    synced: await readSubscriptions(store.db, SUBSCRIPTIONS_SYNCED_KEY),
-  };
-}
 
 async function pullView(ctx: V1Context, result: SyncResult, view: PartialView, inner: SyncTransport): Promise<void> {
   const store = ctx.store;
-  const { desired, synced: before } = await readState(store);
+  const { desired, synced: before } = await readSubscriptionState(store.db);
   let synced = before;
   view.set(desired, synced);
   if (desired === null && synced === null) {

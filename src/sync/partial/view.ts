@@ -29,6 +29,11 @@ export class PartialView {
     return this.#desired;
   }
 
+  /** True when the store holds subscriptions, or is on its way back from them to the whole tenant. */
+  get active(): boolean {
+    return this.#desired !== null || this.#synced !== null;
+  }
+
   /** True when a change of subscriptions waits for its backfill (or its removal). */
   get pending(): boolean {
     return !sameSubscriptions(this.#desired, this.#synced);

@@ -18,7 +18,7 @@ import type { Change } from "../../../protocol/wire.ts";
 import { changedIdsOf, emitChanges } from "../../../store/changes.ts";
 import { first } from "../../../store/sql.ts";
 import type { Store } from "../../../store/store.ts";
-import { formatCursor, plainCursorSeq } from "../../../protocol/cursor.ts";
+import { formatCursor, parseCursor, plainCursorSeq } from "../../../protocol/cursor.ts";
 import type { ParsedPage } from "../pull.ts";
 import { applyParsed, CURSOR_KEY, pageOf, writeChanges } from "../pull.ts";
 import { OWN_TOP_KEY, ownTopAllows } from "../own-top.ts";
@@ -30,6 +30,8 @@ export interface LiveChanges {
   prev: number;
   seq: number;
   page: Extract<ParsedPage, { reset: false }>;
+  /** The stored cursor the event continues: `v1.<prev>`, with the event cursor's rules fingerprint if any (issue 34). */
+  after: string;
 }
 
 /**
@@ -41,10 +43,12 @@ export function liveChangesOf(data: unknown, seq: number | null): LiveChanges | 
   const body = data as { prev?: unknown; changes?: unknown; cursor?: unknown; more?: unknown };
   const prev = body.prev;
   if (body.changes === undefined || typeof prev !== "number" || !Number.isSafeInteger(prev) || prev < 0 || prev >= seq) return null;
-  if (body.cursor !== formatCursor(seq) || body.more !== false) return null;
+  // Under sync rules the cursor carries the rules' fingerprint (protocol/cursor.ts): same for both ends.
+  const at = typeof body.cursor === "string" ? parseCursor(body.cursor) : null;
+  if (!at || at.seq !== seq || at.horizon !== undefined || at.origin !== undefined || body.more !== false) return null;
   try {
     const page = pageOf(body);
-    return page.reset ? null : { prev, seq, page };
+    return page.reset ? null : { prev, seq, page, after: formatCursor(prev, undefined, { fingerprint: at.fingerprint }) };
   } catch {
     return null;
   }
@@ -91,7 +95,7 @@ const BEFORE_SQL = `select (select value from _stowage_meta where key = ?) as cu
  * synchronous stretch, so a live query wakes once (watch.ts).
  */
 async function applyLive(store: Store, e: LiveChanges): Promise<"applied" | "covered" | "gap"> {
-  const after = formatCursor(e.prev);
+  const after = e.after;
   const { changes, cursor } = e.page;
   const outcome = await store.db.transaction().execute(async (trx) => {
     const before = (await first<Before>(trx, BEFORE_SQL, [CURSOR_KEY, OWN_TOP_KEY]))!;
