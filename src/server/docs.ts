@@ -65,7 +65,8 @@ export async function listDocs(
   const after = q.cursor === undefined || q.cursor === "" ? undefined : decodeCursor(q.cursor);
   const dir = descending ? -1 : 1;
 
-  if (q.where === undefined && order === "id" && !readable) {
+  if (q.where === undefined && order === "id" && readable) return readableById(store, tenantId, collection, limit, descending, after?.[1], readable);
+  if (q.where === undefined && order === "id") {
     let query = store.db
       .selectFrom("stowage_docs")
       .select(["id", "body", "seq"])
@@ -115,6 +116,50 @@ export async function listDocs(
   const items = page.map((x) => x.d);
   const versions = page.map((x) => x.version);
   return rest.length > limit ? { items, versions, next: encodeCursor(last.k[0], last.k[1]) } : { items, versions };
+}
+
+/**
+ * A listing by id under sync rules: the keyset scan in SQL, a batch at a time, keeping the
+ * documents the principal may read, until the page is full (a principal seeing few of many
+ * documents costs more batches, never a scan of the whole collection into memory).
+ */
+async function readableById(
+  store: ServerStore,
+  tenantId: string,
+  collection: string,
+  limit: number,
+  descending: boolean,
+  afterId: string | undefined,
+  readable: (doc: JsonObject) => boolean,
+): Promise<{ items: JsonObject[]; versions: number[]; next?: string }> {
+  const items: JsonObject[] = [];
+  const versions: number[] = [];
+  let last = afterId;
+  const batch = Math.max(limit + 1, 200);
+  for (;;) {
+    let query = store.db
+      .selectFrom("stowage_docs")
+      .select(["id", "body", "seq"])
+      .where("tenant_id", "=", tenantId)
+      .where("collection", "=", collection)
+      .where("deleted", "=", 0)
+      .orderBy("id", descending ? "desc" : "asc")
+      .limit(batch);
+    if (last !== undefined) query = query.where("id", descending ? "<" : ">", last);
+    const rows = await query.execute();
+    for (const r of rows) {
+      const doc = JSON.parse(r.body ?? "{}") as JsonObject;
+      if (!readable(doc)) continue;
+      if (items.length === limit) {
+        const end = items[items.length - 1];
+        return { items, versions, next: encodeCursor(end.id, String(end.id)) };
+      }
+      items.push(doc);
+      versions.push(num(r.seq));
+    }
+    if (rows.length < batch) return { items, versions };
+    last = rows[rows.length - 1].id;
+  }
 }
 
 function encodeCursor(value: unknown, id: string): string {

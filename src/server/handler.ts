@@ -24,12 +24,13 @@ import { bindRules, type RulesOptions } from "./rules.ts";
 import type { ServerStore } from "./store.ts";
 import { writeDoc, type DocWriter } from "./write.ts";
 import { rulesOption, type SyncRules } from "./sync-rules/index.ts";
-import { registerRules } from "./sync-rules/moves.ts";
+import { indexesReady, registerRules } from "./sync-rules/moves.ts";
 import { parseSubscriptions, viewOf, type View } from "./sync-rules/view.ts";
 import { pullViewPage } from "./sync-rules/pull-view.ts";
 import { writeRulesRunner } from "./sync-rules/enforce.ts";
 import { bindPrincipal } from "./sync-rules/match.ts";
 import { streamFilter } from "./sync-rules/fanout.ts";
+import { viewFeed } from "./sync-rules/view-feed.ts";
 import type { RuleRunner } from "./write-op.ts";
 
 /** What the server refuses past; every member has the protocol's default. */
@@ -78,6 +79,8 @@ export type ServerHandler = ((req: Request) => Promise<Response>) & {
   openStreams(): number;
   /** Stream wakes since start: one per stream per commit it was told of (a view's stream sleeps through the others). */
   streamWakes(): number;
+  /** Resolves once the sync rules' indexes exist (at once without rules); views are served before, only slower. */
+  ready(): Promise<void>;
   /** True for requests whose response stays open (the listener exempts them from idle timeouts). */
   isStream(req: Request): boolean;
 };
@@ -109,10 +112,12 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
   const onError = options.onError ?? ((e: unknown) => console.error("stowage server: internal error:", e));
   const limiter = limits.rate ? new RateLimiter(limits.rate) : undefined;
   const feed = options.changes ?? new ChangeFeed({ readSeq: (t) => readTenantSeq(store, t) });
-  const streams = new EventStreams(feed, options.events, { revoked: (ids) => revokedKeys(store, ids) }); // token expiry by the real clock, as jose checks it
+  const syncRules = rulesOption(options.rules);
+  // Under rules every stream has a view: it listens to the commits with their rows, other processes' too (sync-rules/view-feed.ts).
+  const streamFeed = syncRules ? viewFeed(store, feed, (t) => readTenantSeq(store, t)) : feed;
+  const streams = new EventStreams(streamFeed, options.events, { revoked: (ids) => revokedKeys(store, ids) }); // token expiry by the real clock, as jose checks it
   const authenticate = requestAuthenticator(store, options);
   const basePath = normalizeBasePath(options.basePath);
-  const syncRules = rulesOption(options.rules);
   if (syncRules) registerRules(store, syncRules, onError);
   /** A request's view: its subscriptions within its rules (undefined: the whole tenant, as without either). */
   const viewFor = (p: Principal, subs?: string | null, have?: string | null): View | undefined =>
@@ -171,7 +176,9 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       // A client that was caught up gets the commit's own rows (events/changes.ts commitPage).
       const text = view
         ? await pullViewPage(store, principal.tenantId, alsoPull.after, alsoPull.limit, view, page)
-        : ((changes && commitPage(changes, alsoPull.after, alsoPull.limit, page)) ?? (await pullPage(store, principal.tenantId, alsoPull.after, alsoPull.limit, page)));
+        : staleCursor(alsoPull.after, page) ??
+          (changes && commitPage(changes, alsoPull.after, alsoPull.limit, page)) ??
+          (await pullPage(store, principal.tenantId, alsoPull.after, alsoPull.limit, page));
       callHook(options.hooks?.pulled, req, principal.tenantId, body.clientId, page);
       // The page is JSON text already (pull.ts): spliced in, not parsed and re-serialized.
       return jsonText(`${JSON.stringify(response).slice(0, -1)},"pull":${text}}`);
@@ -188,12 +195,9 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
       const page = { changes: 0, cursor: after.seq, reset: false };
       const view = viewFor(principal, q.subs, q.have);
       const limit = q.limit ?? WIRE_LIMITS.defaultPullLimit;
-      // A cursor made under sync rules that are gone: the reader's copy was cut by them.
-      const stale = !view && after.fingerprint !== undefined && after.seq > 0;
-      const text = stale
-        ? '{"reset":true}'
-        : await readFromReplica(store, principal.tenantId, (s) => (view ? pullViewPage(s, principal.tenantId, after, limit, view, page) : pullPage(s, principal.tenantId, after, limit, page)));
-      if (stale) page.reset = true;
+      const text =
+        (view ? undefined : staleCursor(after, page)) ??
+        (await readFromReplica(store, principal.tenantId, (s) => (view ? pullViewPage(s, principal.tenantId, after, limit, view, page) : pullPage(s, principal.tenantId, after, limit, page))));
       callHook(options.hooks?.pulled, req, principal.tenantId, q.clientId, page);
       return jsonText(text);
     }
@@ -266,12 +270,23 @@ export function createServerHandler(options: ServerHandlerOptions): ServerHandle
     }
   };
   return Object.assign(handler, {
-    close: async () => streams.close(),
+    close: async () => {
+      streams.close();
+      if (streamFeed !== feed) await streamFeed.close();
+    },
     openStreams: () => streams.size,
     streamWakes: () => streams.wakes,
+    ready: () => indexesReady(store),
     // The substring test keeps the URL parse off every other request's path.
     isStream: (req: Request) => req.method === "GET" && req.url.includes(EVENTS_PATH) && stripBasePath(basePath, new URL(req.url).pathname) === EVENTS_PATH,
   });
+}
+
+/** A cursor made under sync rules this server no longer has: the reader's copy was cut by them, so it starts again. */
+function staleCursor(after: PullPosition, page: { reset: boolean }): string | undefined {
+  if (after.fingerprint === undefined || after.seq === 0) return undefined;
+  page.reset = true;
+  return '{"reset":true}';
 }
 
 function matchRoute(pathname: string): Route {

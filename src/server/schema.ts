@@ -94,10 +94,9 @@ const migrations: Record<string, Migration> = {
         .addColumn("id", "text", (c) => c.notNull())
         .addColumn("body", "text", (c) => c.notNull())
         .addColumn("created_at", "bigint", (c) => c.notNull())
+        // A pull reads the moves after its cursor (sync-rules/pull-view.ts): a range of this key.
         .addPrimaryKeyConstraint("stowage_doc_moves_pk", ["tenant_id", "seq"])
         .execute();
-      // A pull asks for one document's moves after a cursor.
-      await db.schema.createIndex("stowage_doc_moves_doc").on("stowage_doc_moves").columns(["tenant_id", "collection", "id", "seq"]).execute();
     },
   },
 };

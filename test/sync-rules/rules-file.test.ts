@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
-import { cli } from "../cli/run.ts";
+import { SignJWT } from "jose";
+import { cli, startServe } from "../cli/run.ts";
 import { tempDir } from "../helpers/tmp.ts";
 import { loadRules } from "../../src/server/sync-rules/index.ts";
 import { bindPrincipal } from "../../src/server/sync-rules/match.ts";
@@ -95,7 +96,36 @@ describe("a good rules file", () => {
     expect(noTeam.read("notes")({ id: "n", team: null })).toBe(false);
   });
 
+  test("a byte order mark and CRLF line ends are fine", () => {
+    const crlf = loadRules(`\uFEFF${GOOD.replace(/\n/g, "\r\n")}`, "crlf.rules");
+    expect([...crlf.collections.keys()].sort()).toEqual(["*", "notes", "todos"]);
+  });
+
   test("indexed fields: those the rules name and the index lines", () => {
     expect([...rules.collections.get("todos")!.indexed].sort()).toEqual(["done", "owner", "project", "shared"]);
+  });
+});
+
+describe("serve --rules: a good file is enforced by the served process", () => {
+  test("ann and bob of one tenant each read their own and the shared todos", async () => {
+    const secret = "r".repeat(40);
+    const file = tmp.file("served.rules");
+    writeFileSync(file, GOOD);
+    const server = await startServe(tmp.file("served/x.db"), { args: ["--rules", file, "--jwt-tenant-claim", "org", "--rate-limit", "off"], env: { STOWAGE_JWT_SECRET: secret } });
+    try {
+      const token = (sub: string) => new SignJWT({ sub, org: "acme", team: "red", level: 1 }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("10m").sign(new TextEncoder().encode(secret));
+      const [ann, bob] = await Promise.all([token("ann"), token("bob")]);
+      const req = (t: string, method: string, path: string, body?: unknown) =>
+        fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${t}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      expect((await req(ann, "PUT", "/v1/docs/todos/a1", { owner: "ann" })).status).toBe(200);
+      expect((await req(ann, "PUT", "/v1/docs/todos/a2", { owner: "ann", shared: true })).status).toBe(200);
+      expect((await req(bob, "PUT", "/v1/docs/todos/b1", { owner: "bob" })).status).toBe(200);
+      expect((await req(bob, "PUT", "/v1/docs/todos/a1", { owner: "bob" })).status).toBe(403);
+      const pulled = async (t: string) => ((await (await req(t, "GET", "/v1/pull")).json()) as { changes: { id: string }[] }).changes.map((c) => c.id).sort();
+      expect(await pulled(ann)).toEqual(["a1", "a2"]);
+      expect(await pulled(bob)).toEqual(["a2", "b1"]);
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -13,7 +13,7 @@ import { call, startEmbedded, type EmbeddedServer } from "../server/embed-helper
 
 export const SECRET = "sync-rules-suite-secret-long-enough-for-hs256";
 export const RULES = `claims: sub
-index todos: project
+index todos: project, n
 todos read: owner == auth.sub or shared == true
 todos write: owner == auth.sub
 drop read: owner == auth.sub
@@ -99,6 +99,19 @@ export function syncRulesSuite(store: string, adapter: () => { adapter: StowageA
       expect(JSON.stringify(hidden.json)).not.toContain("ann");
       const list = await call(s.url, bob, "GET", "/v1/docs/todos");
       expect(list.json.items.map((d: { id: string }) => d.id)).toEqual(["a2", "b1", "b2"]);
+      // Paged one at a time, in both orders: the same documents, nothing of ann's private a1.
+      for (const orderBy of ["", "&orderBy=-id"]) {
+        const seen: string[] = [];
+        let cursor = "";
+        for (let i = 0; i < 10; i++) {
+          const p = await call(s.url, bob, "GET", `/v1/docs/todos?limit=1${orderBy}${cursor ? `&cursor=${cursor}` : ""}`);
+          seen.push(...p.json.items.map((d: { id: string }) => d.id));
+          expect(p.json.versions).toHaveLength(p.json.items.length);
+          if (!p.json.next) break;
+          cursor = p.json.next;
+        }
+        expect(seen).toEqual(orderBy ? ["b2", "b1", "a2"] : ["a2", "b1", "b2"]);
+      }
       const filtered = await call(s.url, ann, "GET", `/v1/docs/todos?where=${enc({ project: "x" })}`);
       expect(filtered.json.items.map((d: { id: string }) => d.id)).toEqual(["a1", "b2"]);
     });
@@ -160,6 +173,8 @@ export function syncRulesSuite(store: string, adapter: () => { adapter: StowageA
       const data = JSON.parse(event.data);
       expect(data.changes).toEqual([{ collection: "todos", id: "a2", version: data.seq, value: null, deleted: true, left: true }]);
       expect(data.cursor).toMatch(/\.f[0-9a-z]+$/);
+      // ann's private commit came between, outside bob's view: the event still continues bob's cursor.
+      expect(`v1.${data.prev}`).toBe(before.json.cursor.replace(/\.f.*$/, ""));
       expect(s.handler.streamWakes() - wakes).toBe(1);
       const after = await call(s.url, bob, "GET", `/v1/pull?cursor=${before.json.cursor}`);
       expect(after.json.changes).toEqual([{ collection: "todos", id: "a2", version: data.seq, value: null, deleted: true, left: true }]);
@@ -213,6 +228,98 @@ export function syncRulesSuite(store: string, adapter: () => { adapter: StowageA
       expect((await call(s.url, bob, "PATCH", "/v1/docs/todos/b1", { project: "w" })).status).toBe(200);
       const moved = await call(s.url, bob, "GET", `/v1/pull?cursor=${start}&subs=${enc([{ collection: "todos", where: { project: "x" } }])}`);
       expect(moved.json.changes.map((c: { id: string; left?: boolean }) => [c.id, c.left])).toEqual([["b1", true]]);
+    });
+
+    test("a scan from the start sends no leave for what left before its first page, and one for what it sent that left since", async () => {
+      const tag = `t${Math.random().toString(36).slice(2, 6)}`;
+      // A backfill of project=tag while holding shared=true (chaos seed 35's shape): q1 moves into `have` before the scan.
+      expect((await put(bob, `/v1/docs/todos/${tag}q1`, { owner: "bob", project: tag, shared: false })).status).toBe(200);
+      expect((await put(bob, `/v1/docs/todos/${tag}q2`, { owner: "bob", project: tag, shared: false })).status).toBe(200);
+      expect((await put(bob, `/v1/docs/todos/${tag}q3`, { owner: "bob", project: tag, shared: false })).status).toBe(200);
+      expect((await call(s.url, bob, "PATCH", `/v1/docs/todos/${tag}q1`, { shared: true })).status).toBe(200);
+      const q = `subs=${enc([{ collection: "todos", where: { project: tag } }])}&have=${enc([{ collection: "todos", where: { shared: true } }])}&limit=1`;
+      const p1 = await call(s.url, bob, "GET", `/v1/pull?${q}`);
+      expect(p1.json.changes.map((c: { id: string }) => c.id)).toEqual([`${tag}q2`]);
+      expect(p1.json.more).toBe(true);
+      // q3 (not sent yet) and q2 (sent) both move out of the view after the first page.
+      expect((await call(s.url, bob, "PATCH", `/v1/docs/todos/${tag}q2`, { shared: true })).status).toBe(200);
+      expect((await call(s.url, bob, "PATCH", `/v1/docs/todos/${tag}q3`, { shared: true })).status).toBe(200);
+      const rest: unknown[] = [];
+      let cursor = p1.json.cursor;
+      for (let i = 0; i < 10; i++) {
+        const p = await call(s.url, bob, "GET", `/v1/pull?${q}&cursor=${cursor}`);
+        rest.push(...p.json.changes.map((c: { id: string; left?: boolean }) => [c.id, c.left ?? false]));
+        cursor = p.json.cursor;
+        if (!p.json.more) break;
+      }
+      // q1 left before the scan began: no leave. q2 was sent, so it leaves. q3 was not sent but moved
+      // after the first page read it: the server cannot tell, and a leave of nothing held is harmless.
+      expect(rest).toEqual([[`${tag}q2`, true], [`${tag}q3`, true]]);
+    });
+
+    test("a push that moves documents out of a view records the moves (group commit, pipelined on PostgreSQL)", async () => {
+      expect((await put(bob, "/v1/docs/todos/g1", { owner: "bob", shared: true })).status).toBe(200);
+      expect((await put(bob, "/v1/docs/todos/g2", { owner: "bob", shared: true })).status).toBe(200);
+      const start = (await call(s.url, ann, "GET", "/v1/pull")).json.cursor;
+      const pushes = await Promise.all([
+        call(s.url, bob, "POST", "/v1/push", { clientId: "bob-client-g1", ops: [{ opId: 1, collection: "todos", id: "g1", op: "patch", value: { shared: false } }] }),
+        call(s.url, bob, "POST", "/v1/push", { clientId: "bob-client-g2", ops: [{ opId: 1, collection: "todos", id: "g2", op: "delete" }] }),
+      ]);
+      expect(pushes.map((p) => p.json.results[0].status)).toEqual(["applied", "applied"]);
+      const after = await call(s.url, ann, "GET", `/v1/pull?cursor=${start}`);
+      expect(after.json.changes.map((c: { id: string; deleted: boolean; left?: boolean; value: unknown }) => [c.id, c.deleted, c.left ?? false, c.value]).sort()).toEqual([
+        ["g1", true, true, null],
+        ["g2", true, false, null],
+      ]);
+    });
+
+    test("a numeric range subscription: like with like, through the field's index", async () => {
+      for (const [id, n] of [["r1", 1], ["r2", 2], ["r3", "3"], ["r4", 7], ["r5", true]] as const) {
+        expect((await put(bob, `/v1/docs/todos/${id}`, { owner: "bob", n })).status).toBe(200);
+      }
+      const r = await call(s.url, bob, "GET", `/v1/pull?subs=${enc([{ collection: "todos", where: { n: { gte: 2, lt: 7 } } }])}`);
+      expect(ids(r.json.changes)).toEqual(["r2"]);
+      const start = r.json.cursor;
+      expect((await call(s.url, bob, "PATCH", "/v1/docs/todos/r2", { n: 9 })).status).toBe(200);
+      expect((await call(s.url, bob, "PATCH", "/v1/docs/todos/r1", { n: 3 })).status).toBe(200);
+      const next = await call(s.url, bob, "GET", `/v1/pull?cursor=${start}&subs=${enc([{ collection: "todos", where: { n: { gte: 2, lt: 7 } } }])}`);
+      expect(next.json.changes.map((c: { id: string; left?: boolean }) => [c.id, c.left ?? false])).toEqual([["r2", true], ["r1", false]]);
+    });
+
+    test("fan-out: a write wakes only the streams whose view holds the document before or after", async () => {
+      // Streams of earlier tests (bob's reads notes too) are closed first.
+      for (const r of readers.splice(0)) r.close();
+      for (let i = 0; i < 200 && s.handler.openStreams() > 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(s.handler.openStreams()).toBe(0);
+      const n = 30;
+      const subs = Array.from({ length: n }, (_, i) => `u${i}`);
+      const tokens = await Promise.all(subs.map((u) => token(u, org)));
+      const streams = await Promise.all(tokens.map((t) => openEvents(s.url, t, {}, `?changes=1&subs=${enc([{ collection: "todos" }])}`)));
+      readers.push(...streams);
+      for (const r of streams) {
+        await r.next();
+        await r.next();
+      }
+      const before = s.handler.streamWakes();
+      expect((await put(tokens[7], "/v1/docs/todos/w7", { owner: "u7" })).status).toBe(200);
+      const e = await streams[7].next();
+      expect(e.kind === "event" && JSON.parse(e.data).changes.map((c: { id: string }) => c.id)).toEqual(["w7"]);
+      expect(s.handler.streamWakes() - before).toBe(1);
+      expect((await put(tokens[3], "/v1/docs/notes/z", { text: "notes are everyone's" })).status).toBe(200);
+      const all = s.handler.streamWakes() - before;
+      // A notes commit is outside every todos subscription: nobody else woke.
+      expect(all).toBe(1);
+      // A commit too large for an event (101 documents) still wakes only its view's stream, with a plain poke.
+      const big = await call(s.url, tokens[7], "POST", "/v1/push", {
+        clientId: "u7-client-bulk",
+        ops: Array.from({ length: 101 }, (_, i) => ({ opId: i + 1, collection: "todos", id: `bulk${i}`, op: "put", value: { owner: "u7" } })),
+      });
+      expect(big.json.results.filter((r: { status: string }) => r.status === "applied")).toHaveLength(101);
+      const poke = await streams[7].next();
+      expect(poke.kind === "event" && JSON.parse(poke.data)).toEqual({ seq: big.json.results[100].version });
+      expect(s.handler.streamWakes() - before).toBe(2);
+      for (const [i, r] of streams.entries()) if (i !== 7) expect(r.items.filter((x) => x.kind === "event")).toHaveLength(1);
+      for (const r of streams) r.close();
     });
 
     test("gc prunes moves with the tombstones and moves the horizon over them", async () => {

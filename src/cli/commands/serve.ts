@@ -69,6 +69,8 @@ const serveCommand: Command = {
       const handler = createServerHandler({ ...embed, store, changes, limits: opsConfig.limits, hooks: ops.ops.hooks, onError: ops.ops.onError });
       ops.metrics.registry.gauge("stowage_live_streams", "Open GET /v1/events streams.", () => handler.openStreams());
       ops.metrics.registry.gauge("stowage_live_stream_wakes", "Event stream wakes since start: one per stream per commit that touched its view.", () => handler.streamWakes());
+      // Sync rules' indexes exist before the first request (built once; a restart finds them).
+      await handler.ready();
       // Streams end after running requests drained, before the listener stops (ops.shutdown).
       ops.beforeClose.unshift(() => handler.close());
       // The wrapper keeps `isStream` so the listener exempts event streams from idle timeouts.

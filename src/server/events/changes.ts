@@ -48,13 +48,18 @@ export interface CommitChanges {
   cursor?: string;
 }
 
-/** The commit's changes when small enough to travel in an event; undefined otherwise (cheap: no serialization). */
+/**
+ * The commit's changes (cheap: no serialization). One too large to travel in an event has
+ * `json: null` (its events are plain pokes, commitPage declines it); its rows still tell a
+ * stream's view whether the commit touched it (sync-rules/fanout.ts).
+ */
 export function commitChanges(prev: number, seq: number, written: readonly WrittenDoc[], dialect: ServerDialect): CommitChanges | undefined {
-  if (written.length === 0 || written.length > EVENT_MAX_CHANGES || seq <= prev) return undefined;
+  if (written.length === 0 || seq <= prev) return undefined;
+  if (written.length > EVENT_MAX_CHANGES) return { prev, seq, rows: written, dialect, json: null };
   let bytes = 0;
   for (const d of written) {
     bytes += 80 + d.collection.length + d.id.length + (d.state.body?.length ?? 4);
-    if (bytes > EVENT_MAX_BYTES) return undefined;
+    if (bytes > EVENT_MAX_BYTES) return { prev, seq, rows: written, dialect, json: null };
   }
   return { prev, seq, rows: written, dialect };
 }

@@ -38,7 +38,7 @@ export interface StreamOwner {
    * The stream's view (sync rules, subscriptions: sync-rules/fanout.ts): per commit, the event
    * to send (undefined: a plain poke) or null to stay asleep. Absent: every commit of the tenant.
    */
-  view?: (seq: number, changes: CommitChanges | undefined) => CommitChanges | undefined | null;
+  view?: (seq: number, changes: CommitChanges | undefined, sent: number) => CommitChanges | undefined | null;
 }
 
 /**
@@ -168,7 +168,7 @@ export class EventStreams {
         return;
       }
       if (owner.view) {
-        const mine = owner.view(seq, changes);
+        const mine = owner.view(seq, changes, stream.sent);
         if (mine === null) return;
         changes = mine;
       }

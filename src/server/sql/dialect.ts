@@ -45,6 +45,8 @@ export interface ServerDialect {
    * index and in the query so the planner matches them.
    */
   fieldSql(path: string): string;
+  /** `create index` as a running server makes one on a table in use: PostgreSQL builds it without blocking writers. */
+  readonly createIndexLive: string;
   /** A literal to compare `fieldSql` with by `=`; may match more than `==` does (the caller filters exactly). */
   fieldParam(value: string | number | boolean): RawBuilder<unknown>;
 }

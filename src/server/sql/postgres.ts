@@ -100,6 +100,8 @@ export const POSTGRES: ServerDialect = {
   },
   plannerStats: (db) => new PlannerStats(db),
   // jsonb's own equality: typed, so `= 'true'` finds only true.
+  // Not in a transaction (sync-rules/indexes.ts runs it alone), so writers go on meanwhile.
+  createIndexLive: "create index concurrently",
   fieldSql: (path) => `(body #> '{${path.split(".").join(",")}}'::text[])`,
   fieldParam: (value) => sql`cast(${JSON.stringify(value)} as jsonb)`,
 };

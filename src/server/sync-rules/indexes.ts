@@ -4,7 +4,8 @@
  * expression index per indexed field, `(tenant_id, collection, <field>, seq)`, so a view's
  * pull reads the changes of `owner = 'ann'` in seq order without touching anyone else's
  * (pull-view.ts; the plans are checked in test/sync-rules/plans.test.ts). `if not exists`
- * makes a restart, or a second instance, a no-op.
+ * makes a restart, or a second instance, a no-op; PostgreSQL builds them without holding up
+ * writers (ServerDialect.createIndexLive), and views work meanwhile, only slower.
  */
 import { sql, type Kysely } from "kysely";
 import type { ServerDialect } from "../sql/dialect.ts";
@@ -29,9 +30,10 @@ export function indexedPaths(rules: SyncRules): string[] {
 
 /** Creates the rules' indexes when missing. */
 export async function ensureRuleIndexes(db: Kysely<ServerTables>, dialect: ServerDialect, rules: SyncRules): Promise<void> {
-  const statements = [`create index if not exists stowage_docs_collection_seq on stowage_docs (tenant_id, collection, seq)`];
+  const create = dialect.createIndexLive;
+  const statements = [`${create} if not exists stowage_docs_collection_seq on stowage_docs (tenant_id, collection, seq)`];
   for (const path of indexedPaths(rules)) {
-    statements.push(`create index if not exists ${fieldIndexName(path)} on stowage_docs (tenant_id, collection, ${dialect.fieldSql(path)}, seq)`);
+    statements.push(`${create} if not exists ${fieldIndexName(path)} on stowage_docs (tenant_id, collection, ${dialect.fieldSql(path)}, seq)`);
   }
   for (const text of statements) {
     try {

@@ -27,12 +27,13 @@ export interface BoundRules {
 
 const DENY: DocPredicate = () => false;
 
-/** The claim values a principal has: `sub` from the token, else the subject, else the API key's id. */
+/** The claim values a principal has: `sub` from the token, else the subject, else an API key's id. */
 export function claimsOf(rules: SyncRules, principal: Principal): Map<string, Literal | undefined> {
   const out = new Map<string, Literal | undefined>();
   for (const [name, type] of rules.claims) {
     let v: unknown = principal.claims?.[name];
-    if (name === "sub" && v === undefined) v = principal.subject ?? principal.keyId;
+    // An API key's principal is the key (`k_…`); a token or hook identity without a subject has no sub.
+    if (name === "sub" && v === undefined) v = principal.subject ?? (principal.keyId.startsWith("k_") ? principal.keyId : undefined);
     out.set(name, typeMatches(v, type) ? (v as Literal) : undefined);
   }
   return out;

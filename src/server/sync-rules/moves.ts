@@ -35,8 +35,8 @@ const installed = new WeakMap<object, { rules: SyncRules; tracker: MoveTracker; 
 
 /**
  * Installs rules on a store: its writers record moves from now on, and the rules' indexes are
- * made (indexes.ts; pulls through a view wait for them, a failure is reported and they go on
- * without).
+ * made in the background (indexes.ts; views are served meanwhile, only slower; a failure is
+ * reported to `onError`). `indexesReady` resolves when they are done.
  */
 export function registerRules(store: ServerStore, rules: SyncRules, onError: (e: unknown) => void = () => {}): void {
   const fields = new Map<string, string[]>();
@@ -45,21 +45,22 @@ export function registerRules(store: ServerStore, rules: SyncRules, onError: (e:
     if (!f) fields.set(c, (f = [...indexedFields(rules, c)]));
     return f;
   };
+  /** The moves among a transaction's written documents: deletes of live ones, and changes of an indexed field. */
   const rowsOf = (tenantId: string, now: number, written: readonly Written[]) => {
-      const out: MoveRow[] = [];
+    const out: MoveRow[] = [];
     for (const d of written) {
-        const before = d.before;
-        if (!before || before.deleted || before.body === null) continue;
-        if (!d.state.deleted) {
-          const f = fieldsOf(d.collection);
-          if (f.length === 0) continue;
-          const a = (before.value ??= JSON.parse(before.body) as JsonObject);
-          const b = (d.state.value ??= JSON.parse(d.state.body ?? "{}") as JsonObject);
-          if (f.every((p) => JSON.stringify(getField(a, p)) === JSON.stringify(getField(b, p)))) continue;
-        }
-        out.push({ tenant_id: tenantId, seq: d.state.seq, collection: d.collection, id: d.id, body: before.body, created_at: now });
+      const before = d.before;
+      if (!before || before.deleted || before.body === null) continue;
+      if (!d.state.deleted) {
+        const f = fieldsOf(d.collection);
+        if (f.length === 0) continue;
+        const a = (before.value ??= JSON.parse(before.body) as JsonObject);
+        const b = (d.state.value ??= JSON.parse(d.state.body ?? "{}") as JsonObject);
+        if (f.every((p) => JSON.stringify(getField(a, p)) === JSON.stringify(getField(b, p)))) continue;
       }
-      return out;
+      out.push({ tenant_id: tenantId, seq: d.state.seq, collection: d.collection, id: d.id, body: before.body, created_at: now });
+    }
+    return out;
   };
   const tracker: MoveTracker = { record: (trx, tenantId, now, written) => writeMoves(trx, rowsOf(tenantId, now, written)) };
   const ready = ensureRuleIndexes(store.db, store.dialect, rules).catch(onError);
@@ -79,27 +80,6 @@ export function movesOf(store: ServerStore): MoveTracker | undefined {
 /** Records a transaction's moves (inside it). */
 export async function writeMoves(trx: Kysely<ServerTables>, rows: MoveRow[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 500) await trx.insertInto("stowage_doc_moves").values(rows.slice(i, i + 500)).execute();
-}
-
-/** The earlier values of these documents (one collection) recorded after `after`, for a pull's leave check. */
-export async function movesAfter(db: Kysely<ServerTables>, tenantId: string, collection: string, ids: string[], after: number): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const rows = await db
-      .selectFrom("stowage_doc_moves")
-      .select(["id", "body"])
-      .where("tenant_id", "=", tenantId)
-      .where("collection", "=", collection)
-      .where("id", "in", ids.slice(i, i + 500))
-      .where("seq", ">", after)
-      .execute();
-    for (const r of rows) {
-      const list = out.get(r.id);
-      if (list) list.push(r.body);
-      else out.set(r.id, [r.body]);
-    }
-  }
-  return out;
 }
 
 /** Prunes moves older than `cutoff` (gc.ts); answers the highest seq pruned (0: none), which the purge horizon must cover. */

@@ -48,7 +48,8 @@ const CLAIM = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** The lines of a rules file, comments and blank lines dropped. Throws RulesError. */
 export function parseRulesText(text: string): RulesLine[] {
   const out: RulesLine[] = [];
-  const lines = text.split(/\r?\n/);
+  // An editor's byte order mark is not part of the first line.
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = i + 1;
     const raw = stripComment(lines[i], line).trim();

@@ -10,12 +10,15 @@
  * The origin is the cursor the catch-up began at, carried in the cursor while `more` is true: a
  * document's move may lie before this page while its current row (rows are read by their latest
  * seq) lies after it, so every page of one catch-up asks about moves since the same origin.
- * The first page from the start sends no leaves or tombstones: its reader holds nothing yet.
+ * A scan from the start has as origin the tenant's seq its first page read: its reader holds
+ * nothing older, so only documents it sent and that moved since can leave; its first page sends
+ * no leaves or tombstones at all.
  *
  * Where the rows come from: under rules, the view's anchors (anchors.ts), each an index range
  * in seq order, merged, plus the rows of documents with moves after the origin; so a pull
  * costs what the view changed, not what the tenant changed. Without rules (whole-collection
- * subscriptions only) the tenant's changes are read and filtered, at most SCAN_ROWS a page.
+ * subscriptions only), or for a view of more anchors than a page should query (anchors.ts), the
+ * tenant's changes are read and filtered, at most SCAN_ROWS a page.
  * Every read is bounded by the tenant's seq read first: every commit at or below it is
  * visible to every later statement, so separate reads cannot straddle a commit, and a caught-up
  * reader's cursor moves to it even when the view had nothing new.
@@ -27,7 +30,6 @@ import { ReplicaBehind } from "../replica.ts";
 import type { ServerStore } from "../store.ts";
 import { num } from "../tables.ts";
 import type { Anchor } from "./anchors.ts";
-import { indexesReady } from "./moves.ts";
 import type { View } from "./view.ts";
 
 /** Rows one page reads at most when it filters the tenant's changes (no rules). */
@@ -85,10 +87,11 @@ export async function pullViewPage(
   };
   // A cursor made under other rules or other claims: the reader's copy may hold what it may no longer see.
   if ((at.seq > 0 || at.horizon !== undefined) && at.fingerprint !== view.fingerprint) return reset();
-  await indexesReady(store);
   const after = at.seq;
-  const origin = Math.min(at.origin ?? after, after);
   const { seq: top, purged } = await counters(store, tenantId);
+  // A scan from the start holds nothing from before its first page: a document it sent can
+  // only have moved after that page's read, so its moves count from the seq read then.
+  const origin = at.origin ?? (after === 0 && at.horizon === undefined ? top : after);
   const started = after === 0 && at.horizon === undefined ? purged : at.horizon;
   const scanning = started !== undefined && started === purged;
   // A read replica that has not replayed up to the cursor yet: the primary answers (replica.ts).
@@ -102,13 +105,13 @@ export async function pullViewPage(
   const outside = new Set<string>();
   if (view.anchors) {
     for (const a of view.anchors) streams.push(new RowStream(after, batch, (from, n) => anchorRows(store, tenantId, a, from, top, n)));
-    if (leavesToo && view.bound) {
-      const rows = await leftRows(store, tenantId, view, origin, after, top);
-      for (const r of rows) outside.add(key(r.collection, r.id));
-      streams.push(new RowStream(after, Number.MAX_SAFE_INTEGER, async () => rows));
-    }
   } else {
     streams.push(new RowStream(after, 1000, (from, n) => tenantRows(store, tenantId, from, top, n)));
+  }
+  if (leavesToo && view.bound) {
+    const rows = await leftRows(store, tenantId, view, origin, after, top);
+    for (const r of rows) outside.add(key(r.collection, r.id));
+    streams.push(new RowStream(after, Number.MAX_SAFE_INTEGER, async () => rows));
   }
 
   const parts: string[] = [];
@@ -160,19 +163,29 @@ async function run(store: ServerStore, query: RawBuilder<Row>): Promise<Row[]> {
 
 /** One anchor's rows in (from, top], oldest first. */
 function anchorRows(store: ServerStore, tenantId: string, a: Anchor, from: number, top: number, limit: number): Promise<Row[]> {
+  return run(store, anchorQuery(store, tenantId, a, from, top, limit));
+}
+
+/** One anchor's read: an index range in seq order (test/sync-rules/plans.test.ts checks the plans). */
+export function anchorQuery(store: ServerStore, tenantId: string, a: Anchor, from: number, top: number, limit: number): RawBuilder<Row> {
   if (a.kind === "field") {
     const field = sql.raw(store.dialect.fieldSql(a.path));
-    return run(
-      store,
-      sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection} and ${field} = ${store.dialect.fieldParam(a.value)}
-        and seq > ${from} and seq <= ${top} order by seq limit ${limit}`,
-    );
+    return sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection} and ${field} = ${store.dialect.fieldParam(a.value)}
+        and seq > ${from} and seq <= ${top} order by seq limit ${limit}`;
+  }
+  if (a.kind === "range") {
+    // Bounds compare in the store's own order, which may let other types through: rows are tested exactly after.
+    const field = sql.raw(store.dialect.fieldSql(a.path));
+    const lo = a.range.lo ? sql` and ${field} ${sql.raw(a.range.lo[0])} ${store.dialect.fieldParam(a.range.lo[1])}` : sql``;
+    const hi = a.range.hi ? sql` and ${field} ${sql.raw(a.range.hi[0])} ${store.dialect.fieldParam(a.range.hi[1])}` : sql``;
+    return sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection}${lo}${hi}
+        and seq > ${from} and seq <= ${top} order by seq limit ${limit}`;
   }
   if (a.kind === "collection") {
-    return run(store, sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection} and seq > ${from} and seq <= ${top} order by seq limit ${limit}`);
+    return sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${a.collection} and seq > ${from} and seq <= ${top} order by seq limit ${limit}`;
   }
   const exclude = a.exclude.length ? sql` and collection not in (${sql.join(a.exclude)})` : sql``;
-  return run(store, sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and seq > ${from} and seq <= ${top}${exclude} order by seq limit ${limit}`);
+  return sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and seq > ${from} and seq <= ${top}${exclude} order by seq limit ${limit}`;
 }
 
 /** The tenant's rows in (from, top], oldest first. */
