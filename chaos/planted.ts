@@ -55,7 +55,7 @@ export const PLANTED: Record<string, PlantedBug> = {
     patches: [
       // Page-at-a-time apply (before groups were seen whole) and the staged multi-page apply.
       { file: "src/sync/v1/pull.ts", find: "const pending = changes.length ? await pendingKeys(trx, changes) : null;", replace: "const pending = changes.length && false ? await pendingKeys(trx, changes) : null;" },
-      { file: "src/sync/v1/stage.ts", find: "if (any.length === 0) return;", replace: "if (any.length >= 0) return;" },
+      { file: "src/store/pull-stage.ts", find: "if (any.length === 0) return;", replace: "if (any.length >= 0) return;" },
     ],
   },
   // Settling a full push batch also drops the next batch (the one in flight) from the outbox:
@@ -67,8 +67,8 @@ export const PLANTED: Record<string, PlantedBug> = {
     patches: [
       {
         file: "src/sync/v1/push.ts",
-        find: 'await run(trx, "delete from _stowage_outbox where op_id <= ?", [batch.lastOpId]);',
-        replace: 'await run(trx, "delete from _stowage_outbox where op_id <= ?", [batch.lastOpId + (batch.rows.length >= 1000 ? 5000 : 0)]);',
+        find: "await removeOutboxThrough(trx, batch.lastOpId);",
+        replace: "await removeOutboxThrough(trx, batch.lastOpId + (batch.rows.length >= 1000 ? 5000 : 0));",
       },
     ],
   },

@@ -140,6 +140,7 @@ export async function openStowage(options: StowageOptions = {}): Promise<Stowage
   const config = rest ? { ...resolveConfig({ ...options, url: "" }), mode: rest.mode } : resolveConfig(options);
   const credentials = options.getToken ? Credentials.provider(options.getToken, options.clock ? () => options.clock!.now() : undefined) : Credentials.fixed(config.apiKey ?? "");
   const http = rest ? null : config.url ? new HttpClient({ url: config.url, credentials, fetch: options.fetch }) : null;
+  if (Array.isArray(options.subscriptions) && config.mode === "local") throw new StowageError("config", "subscriptions (partial sync) need a server: set STOWAGE_URL and STOWAGE_API_KEY (or pass url and apiKey); a local-only store holds everything written to it");
   if (options.subscriptions !== undefined && config.mode === "http-only") throw new StowageError("config", "subscriptions need a local store; http-only mode (STOWAGE_SYNC_DISABLE=1) holds nothing");
   if (options.subscriptions !== undefined && options.subscriptions !== null && rest) throw new StowageError("config", "subscriptions (partial sync) need a Stowage server; a REST API sync always holds the resources its config names");
   if (config.mode === "http-only") return new Stowage(config.mode, null, null, http, rest?.remote);
@@ -367,6 +368,7 @@ export class Stowage {
   #assertPartial(): void {
     this.#assertOpen();
     if (!this.store) throw new StowageError("config", "subscriptions need a local store; http-only mode (STOWAGE_SYNC_DISABLE=1) holds nothing");
+    if (!this.engine) throw new StowageError("config", "subscriptions (partial sync) need a server: set STOWAGE_URL and STOWAGE_API_KEY (or pass url and apiKey); a local-only store holds everything written to it");
     if (this.engine && !this.engine.partialSupported) throw new StowageError("config", "subscriptions (partial sync) need a Stowage server; a REST API sync always holds the resources its config names");
   }
 

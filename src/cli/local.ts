@@ -113,6 +113,7 @@ export async function openSynced(ctx: CliContext, options: { autoSync: boolean; 
   if (g.tokenCommand !== undefined && g.key !== undefined) throw new UsageError("give --key (STOWAGE_API_KEY) or --token-command (STOWAGE_TOKEN_COMMAND), not both");
   if (g.tokenCommand !== undefined && rest) throw new UsageError("--token-command (STOWAGE_TOKEN_COMMAND) is for a Stowage server; a REST config carries its own apiKey");
   if (g.tokenCommand !== undefined && g.tokenCommand.trim() === "") throw new UsageError("--token-command (STOWAGE_TOKEN_COMMAND) is empty");
+  if (g.only !== undefined && g.url === undefined) throw new UsageError(`--only (STOWAGE_ONLY) needs a Stowage server: pass --url and --key${g.rest !== undefined ? " (a REST API sync holds the resources its config names)" : ""}`);
   const getToken = g.tokenCommand === undefined ? undefined : (await import("./token-command.ts")).tokenCommand(g.tokenCommand, { env: ctx.io.env });
   return openStowage({
     getToken,

@@ -12,7 +12,7 @@ import { StowageError } from "../errors.ts";
  */
 /**
  * The pull stage: exactly `_stowage_docs`'s shape (an initial pull into an empty store may
- * become `_stowage_docs` by a rename; see src/sync/v1/stage.ts), with `body` '' marking a
+ * become `_stowage_docs` by a rename; see src/store/pull-stage.ts), with `body` '' marking a
  * tombstone. Keyed like `_stowage_docs`, so the final `insert … select` walks both in order.
  */
 export const PULL_STAGE_DDL = `create table _stowage_pull_stage (
@@ -59,7 +59,7 @@ const migrations: Record<string, Migration> = {
       )`.execute(db);
     },
   },
-  // Guarantee 9: a multi-page pull is staged in `_stowage_pull_stage` (src/sync/v1/stage.ts).
+  // Guarantee 9: a multi-page pull is staged in `_stowage_pull_stage` (src/store/pull-stage.ts).
   // `_stowage_refresh`: documents whose server value must be fetched (a rejected op left a
   // local value the server never had); written in the transaction that records the
   // rejection, deleted once resolved, so a crash in between cannot lose it.

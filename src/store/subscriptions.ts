@@ -18,6 +18,7 @@ import { assertCollectionName } from "../names.ts";
 import { noteChanged, type ChangedIds } from "./changes.ts";
 import { filterSql } from "./query.ts";
 import { all, placeholders, run, type Executor } from "./sql.ts";
+import { CURSOR_KEY } from "./sync-meta.ts";
 import type { FieldFilter } from "./types.ts";
 
 /** One subscription: a whole collection, or the documents of it `where` matches (as in `list`). */
@@ -158,12 +159,12 @@ function sortKeys(value: unknown): unknown {
 
 /**
  * Back to the whole tenant after a partial view: the covered subscriptions and the pull
- * cursor (its key given by the sync engine) go, so the next pull reads the tenant from the
+ * cursor go, so the next pull reads the tenant from the
  * start and is applied as a first pull is (held documents it does not list go; pending
  * writes stay). Inside the caller's transaction.
  */
-export async function forgetPartialCursor(trx: Executor, cursorKey: string): Promise<void> {
-  await run(trx, "delete from _stowage_meta where key in (?, ?)", [SUBSCRIPTIONS_SYNCED_KEY, cursorKey]);
+export async function forgetPartialCursor(trx: Executor): Promise<void> {
+  await run(trx, "delete from _stowage_meta where key in (?, ?)", [SUBSCRIPTIONS_SYNCED_KEY, CURSOR_KEY]);
 }
 
 /** Both lists in one read (every pull step asks): what is asked for, and what is covered. */
@@ -179,4 +180,36 @@ export async function readSubscriptionState(db: Executor): Promise<{ desired: Su
     }
   };
   return { desired: parse(SUBSCRIPTIONS_KEY), synced: parse(SUBSCRIPTIONS_SYNCED_KEY) };
+}
+
+/**
+ * pruneOutside for just these documents (those whose pending writes were just settled, or whose
+ * server value was just fetched again), inside the caller's transaction, so no reader ever sees
+ * them held outside the view. Noted in `changed` for the caller's `change` events.
+ */
+export async function pruneDocsOutside(trx: Executor, subs: readonly Subscription[], docs: readonly { collection: string; id: string }[], changed: ChangedIds): Promise<void> {
+  if (docs.length === 0) return;
+  const view = viewCondition(subs);
+  const keys = new Map<string, { collection: string; id: string }>();
+  for (const d of docs) keys.set(`${d.collection}\u0000${d.id}`, { collection: d.collection, id: d.id });
+  const list = [...keys.values()];
+  for (let i = 0; i < list.length; i += ROWS) {
+    const chunk = list.slice(i, i + ROWS);
+    const params: unknown[] = [];
+    for (const d of chunk) params.push(d.collection, d.id);
+    const rows = await all<{ collection: string; id: string }>(
+      trx,
+      `select collection, id from _stowage_docs
+       where (collection, id) in (values ${placeholders(chunk.length, 2)}) and not (${view.sql})
+         and (collection, id) not in (select collection, id from _stowage_outbox)`,
+      [...params, ...view.params],
+    );
+    if (rows.length === 0) continue;
+    const del: string[] = [];
+    for (const r of rows) {
+      del.push(r.collection, r.id);
+      noteChanged(changed, r.collection, r.id);
+    }
+    await run(trx, `delete from _stowage_docs where (collection, id) in (values ${placeholders(rows.length, 2)})`, del);
+  }
 }

@@ -32,7 +32,8 @@
 import { StowageError } from "../errors.ts";
 import { randomToken } from "../ids.ts";
 import { Emitter } from "../store/events.ts";
-import { all } from "../store/sql.ts";
+import { conflictCounts } from "../store/conflicts.ts";
+import { countRefresh } from "../store/refresh-records.ts";
 import type { Store } from "../store/store.ts";
 import { backoffDelay, systemClock, type BackoffOptions, type Clock } from "./clock.ts";
 import type { HttpClient } from "./v1/http.ts";
@@ -138,9 +139,9 @@ export class SyncEngine {
       heartbeatTimeoutMs: options.liveHeartbeatTimeoutMs,
       backoff: options.liveBackoff,
       trace: this.#trace,
-      subs: () => this.view.streamParam() || null,
+      subs: () => this.view.streamParam(),
       // Changes heard on a stream opened for another view, or while a backfill waits, are a plain poke.
-      onPoke: (seq, changes, subs) => void this.#onPoke(seq, changes && subs === (this.view.streamParam() || null) && !this.view.pending ? changes : null),
+      onPoke: (seq, changes, subs) => void this.#onPoke(seq, changes && subs === this.view.streamParam() && !this.view.pending ? { ...changes, subs } : null),
       onConnected: (up) => this.#onLive(up),
     });
     this.#v1 = withSubscriptions(protocolV1(this.#http), this.#http, this.view);
@@ -213,7 +214,7 @@ export class SyncEngine {
 
   async status(): Promise<SyncStatus> {
     const base = await this.#store.status();
-    const kinds = await all<{ kind: string; n: number }>(this.#store.db, "select kind, count(*) as n from _stowage_conflicts group by kind");
+    const kinds = await conflictCounts(this.#store.db);
     const count = (k: string) => Number(kinds.find((r) => r.kind === k)?.n ?? 0);
     return {
       mode: this.#mode,
@@ -226,7 +227,7 @@ export class SyncEngine {
       cursor: (await this.#store.getMeta(CURSOR_KEY)) ?? null,
       conflicts: count("conflict"),
       rejections: count("rejected"),
-      unresolved: Number((await all<{ n: number }>(this.#store.db, "select count(*) as n from _stowage_refresh"))[0]?.n ?? 0),
+      unresolved: await countRefresh(this.#store.db),
       live: this.#live?.status() ?? LIVE_OFF,
       subscriptions: await listSubscriptions(this.#store),
       auth: this.#http.credentials.status(),
@@ -329,10 +330,26 @@ export class SyncEngine {
     }
     const steps = this.#steps();
     steps.pullWithPush = kind === "full";
-    if (live.length > 0 && (await applyLiveChanges(steps, live, result))) return result;
+    if (live.length > 0 && (await this.#applyLive(steps, live, result))) return result;
     if (kind !== "pull") await this.#transport.push(steps, result);
     if (kind !== "push") await this.#transport.pull(steps, result);
     return result;
+  }
+
+  /**
+   * Applies live events' changes, under the view's lock and only if the subscriptions are still
+   * those their stream was opened for: an unsubscribe between the event and this apply must not
+   * see the documents it removed come back (partial/manage.ts). Otherwise the cycle pulls.
+   */
+  async #applyLive(steps: CycleContext, live: readonly LiveChanges[], result: SyncResult): Promise<boolean> {
+    const release = await this.view.lock.lock();
+    try {
+      const current = this.view.streamParam();
+      if (this.view.pending || live.some((e) => (e.subs ?? null) !== current)) return false;
+      return await applyLiveChanges(steps, live, result);
+    } finally {
+      release();
+    }
   }
 
   /** What the cycle steps (v1/cycle.ts, rest/) need from the engine. */

@@ -1,4 +1,4 @@
-import { first, run } from "../store/sql.ts";
+import { deleteMetaIfPrefixed, readMeta, writeMeta } from "../store/sync-meta.ts";
 import type { Store } from "../store/store.ts";
 import type { ProcessIdentity } from "../runtime/process.ts";
 
@@ -44,9 +44,9 @@ export class SyncLease {
     if (this.#heldUntil - now > (this.#ttlMs * 2) / 3) return true;
     if (now < this.#busyUntil) return false;
     const got = await this.#store.db.transaction().execute(async (trx) => {
-      const row = await first<{ value: string }>(trx, "select value from _stowage_meta where key = ?", [LEASE_KEY]);
-      if (row) {
-        const held = parse(row.value);
+      const value = await readMeta(trx, LEASE_KEY);
+      if (value !== undefined) {
+        const held = parse(value);
         if (held.owner !== this.#owner && held.expires > now && !this.#holderIsGone(held)) {
           this.#busyUntil = Math.min(held.expires, now + BUSY_RECHECK_MS);
           return false;
@@ -54,10 +54,7 @@ export class SyncLease {
       }
       const p = this.#process;
       const holder = p ? ` ${p.pid} ${encodeURIComponent(p.host)} ${p.incarnation}` : "";
-      await run(trx, "insert into _stowage_meta (key, value) values (?, ?) on conflict (key) do update set value = excluded.value", [
-        LEASE_KEY,
-        `${this.#owner} ${now + this.#ttlMs}${holder}`,
-      ]);
+      await writeMeta(trx, LEASE_KEY, `${this.#owner} ${now + this.#ttlMs}${holder}`);
       return true;
     });
     this.#heldUntil = got ? now + this.#ttlMs : 0;
@@ -78,7 +75,7 @@ export class SyncLease {
     this.#heldUntil = 0;
     this.#busyUntil = 0;
     const prefix = `${this.#owner} `;
-    await run(this.#store.db, "delete from _stowage_meta where key = ? and substr(value, 1, ?) = ?", [LEASE_KEY, prefix.length, prefix]);
+    await deleteMetaIfPrefixed(this.#store.db, LEASE_KEY, prefix);
   }
 }
 

@@ -91,7 +91,7 @@ export interface SyncEvents extends Record<string, unknown> {
   live: boolean;
 }
 
-/** A conflict or rejection, as stored in `_stowage_conflicts` and emitted to the application. */
+/** A conflict or rejection, as the store records it (store/conflicts.ts) and emitted to the application. */
 export interface SyncIssue {
   /** `conflict` (stale strict write; the server value was kept) or `rejected` (can never apply). */
   kind: "conflict" | "rejected";

@@ -68,9 +68,26 @@ describe("stowage --only", () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(JSON.stringify(bad));
     }
+    const local = await cli(["status", "--db", tmp.file("l.db"), "--only", "todos"]);
+    expect(local.code).toBe(2);
+    expect(local.stderr).toContain("--only (STOWAGE_ONLY) needs a Stowage server");
     const env = await run("c.db", ["status"], { STOWAGE_ONLY: "todos:" });
     expect(env.code).toBe(2);
     expect(env.stderr).toContain("STOWAGE_ONLY");
+  });
+
+  test("a where the server does not index: the server's refusal, naming the field and the fix (exit 6)", async () => {
+    const plain = await startServer(); // no rules file: no field is indexed
+    try {
+      const r = await cli(["sync", "--only", "todos:owner=ann", "--db", tmp.file("u.db"), "--url", plain.url, "--key", plain.key]);
+      expect(r.code).toBe(6);
+      expect(r.stderr).toContain("unindexed_filter");
+      expect(r.stderr).toContain('"index todos: owner"');
+      // A whole collection needs no index.
+      expect((await cli(["sync", "--only", "todos", "--db", tmp.file("u.db"), "--url", plain.url, "--key", plain.key])).code).toBe(0);
+    } finally {
+      await plain.stop();
+    }
   });
 
   test("--help documents --only", async () => {

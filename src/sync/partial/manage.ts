@@ -41,7 +41,9 @@ export async function setSubscriptions(
       if (same(desired, want)) return { changed: false, removed: null, synced };
       await writeSubscriptions(trx, SUBSCRIPTIONS_KEY, want);
       if (want === null) return { changed: true, removed: null, synced }; // the next pull re-reads the tenant
-      const dropped = synced === null || subscriptionsMissing(synced, want).length > 0;
+      // Held documents may match a dropped subscription that was asked for but never backfilled
+      // (kept from an earlier view): both lists are checked (found by the fault tester, seed 19).
+      const dropped = desired === null || synced === null || subscriptionsMissing(desired, want).length > 0 || subscriptionsMissing(synced, want).length > 0;
       if (!dropped) return { changed: true, removed: null, synced };
       const kept = synced === null ? want : synced.filter((s) => subscriptionsMissing([s], want).length === 0);
       const removed = await pruneOutside(trx, want);

@@ -17,16 +17,20 @@
  *   dropped and the tenant pulled from the start, applied as a first pull (pending writes kept).
  *
  * A document a push sends out of the view stays until the push is answered (its pending op
- * keeps it), then goes: after a push, held documents outside the view are removed. Documents
- * fetched again after a refusal (v1/refresh.ts) likewise.
+ * keeps it), then goes in the transaction that settles the push; a server value fetched again
+ * (v1/refresh.ts) likewise in the transaction that applies it. Documents fetched again after a refusal or a
+ * duplicate answer (v1/refresh.ts) likewise (found by the fault tester: a resend answered
+ * `duplicate` refreshed a document outside the view, which nothing removed).
  */
 import { StowageError } from "../../errors.ts";
 import { emitChanges, noteChanged, type ChangedIds } from "../../store/changes.ts";
 import {
   forgetPartialCursor,
+  pruneDocsOutside,
   pruneOutside,
   readSubscriptions,
   readSubscriptionState,
+  sameSubscriptions,
   subscriptionsMissing,
   SUBSCRIPTIONS_KEY,
   SUBSCRIPTIONS_SYNCED_KEY,
@@ -38,7 +42,7 @@ import type { SyncResult } from "../types.ts";
 import type { PartialPull, V1Context } from "../v1/context.ts";
 import type { HttpClient } from "../v1/http.ts";
 import { CURSOR_KEY, parsePage } from "../v1/pull.ts";
-import { clearStage, stagePage } from "../v1/stage.ts";
+import { clearStage, stagePage } from "../../store/pull-stage.ts";
 import { subsParam, type PartialView } from "./view.ts";
 
 /** Protocol v1's steps (`inner`, v1/cycle.ts protocolV1) with the store's subscriptions. */
@@ -48,11 +52,24 @@ export function withSubscriptions(inner: SyncTransport, http: HttpClient, view: 
       // What this process knows (set at open, by subscribe/unsubscribe and by every pull): no
       // read here, so a push of the whole tenant costs what it did before subscriptions.
       const v1 = Object.assign(ctx, { http }) as V1Context;
-      // Any partial state (even the way back to the whole tenant) asks its pull itself.
-      if (view.active) v1.partial = {};
-      const before = result.pushed;
-      await inner.push(ctx, result);
-      if (view.desired !== null && result.pushed > before) await pruneHeld(ctx, view);
+      // A settled view's page may ride on the push (`subs=`); any other partial state (a backfill
+      // waiting, the way back to the whole tenant) leaves the pull to the pull step.
+      const desired = view.desired;
+      const changed: ChangedIds = new Map();
+      if (view.active) {
+        // The page is applied in the settle only if no subscribe/unsubscribe came in between.
+        const subs = desired && desired.length > 0 && !view.pending ? subsParam(desired) : undefined;
+        v1.partial = subs === undefined ? {} : { subs, stillCurrent: async (trx) => {
+          const now = await readSubscriptionState(trx);
+          return now.desired !== null && sameSubscriptions(now.desired, now.synced) && subsParam(now.desired) === subs;
+        } };
+        if (desired !== null) v1.partial.settled = pruneSettled(changed);
+      }
+      try {
+        await inner.push(ctx, result);
+      } finally {
+        noteRemoved(ctx, changed);
+      }
     },
     async pull(ctx, result) {
       const release = await view.lock.lock();
@@ -76,7 +93,7 @@ async function pullView(ctx: V1Context, result: SyncResult, view: PartialView, i
     return inner.pull(ctx, result);
   }
   if (desired === null) {
-    await store.db.transaction().execute((trx) => forgetPartialCursor(trx, CURSOR_KEY));
+    await store.db.transaction().execute((trx) => forgetPartialCursor(trx));
     view.set(null, null);
     ctx.trace("subs:all");
     ctx.partial = {};
@@ -108,15 +125,39 @@ async function pullView(ctx: V1Context, result: SyncResult, view: PartialView, i
       partial.prestaged = true;
     }
   }
+  // A server value fetched again (v1/refresh.ts: refusals, duplicates) may be outside the view.
+  const refreshed: ChangedIds = new Map();
+  partial.settled = pruneSettled(refreshed);
   ctx.partial = partial;
-  await inner.pull(ctx, result);
+  try {
+    await inner.pull(ctx, result);
+  } finally {
+    noteRemoved(ctx, refreshed);
+  }
   if (added.length > 0) view.set(desired, desired);
   if (backfilled && backfilled.size > 0) {
     emitChanges(store.events, backfilled);
     store.events.emit("pulled", { collections: [...backfilled.keys()], changes: count(backfilled) });
   }
-  // Refused writes come back with their server value (v1/refresh.ts), in the view or not.
-  if (result.issues.length > 0) await pruneHeld(ctx, view, false);
+}
+
+/**
+ * Removes documents just settled (push) or refreshed that are outside the view, in the
+ * transaction that settled them, so no reader sees them held (the fault tester read such a
+ * state between a settle and a later prune). The subscriptions are read in that transaction.
+ */
+function pruneSettled(changed: ChangedIds): NonNullable<PartialPull["settled"]> {
+  return async (trx, docs) => {
+    const desired = await readSubscriptions(trx, SUBSCRIPTIONS_KEY);
+    if (desired !== null) await pruneDocsOutside(trx, desired, docs, changed);
+  };
+}
+
+/** `change` events for documents pruneSettled removed (after their transactions committed). */
+function noteRemoved(ctx: CycleContext, changed: ChangedIds): void {
+  if (changed.size === 0) return;
+  emitChanges(ctx.store.events, changed);
+  ctx.trace(`subs:prune:${count(changed)}`);
 }
 
 /**
@@ -142,27 +183,16 @@ async function backfill(ctx: V1Context, result: SyncResult, added: Subscription[
     }
     const page = parsePage(text);
     if (page.reset) throw new StowageError("protocol", "backfill: the server asked for a reset of a pull from the start");
-    await stagePage(ctx.store, page.changes);
-    for (const c of page.changes) noteChanged(changed, c.collection, c.id);
-    ctx.trace(`backfill:${page.changes.length}`);
-    result.pulled += page.changes.length;
+    // Only documents: a backfill's leave (the server may send one for a document that moved
+    // out after its first page read it) says nothing the catch-up pull does not say at its
+    // true version, and staged it could remove a document the kept subscriptions still hold.
+    const docs = page.changes.filter((c) => !c.deleted);
+    await stagePage(ctx.store, docs);
+    for (const c of docs) noteChanged(changed, c.collection, c.id);
+    ctx.trace(`backfill:${docs.length}`);
+    result.pulled += docs.length;
     if (!page.more) return changed;
     cursor = page.cursor;
-  }
-}
-
-/** Removes held documents outside the view once no pending write keeps them (after a push or a refusal). */
-async function pruneHeld(ctx: CycleContext, view: PartialView, lock = true): Promise<void> {
-  const release = lock ? await view.lock.lock() : null;
-  try {
-    const desired = await readSubscriptions(ctx.store.db, SUBSCRIPTIONS_KEY);
-    if (desired === null) return;
-    const changed = await ctx.store.db.transaction().execute((trx) => pruneOutside(trx, desired));
-    if (changed.size === 0) return;
-    emitChanges(ctx.store.events, changed);
-    ctx.trace(`subs:prune:${count(changed)}`);
-  } finally {
-    release?.();
   }
 }
 

@@ -4,7 +4,7 @@ import type { RestClient } from "./client.ts";
 import type { ResolvedRestConfig } from "./config.ts";
 import { readFeed } from "./feed.ts";
 import { getOne } from "./get-one.ts";
-import { mappedServerIds } from "./id-map.ts";
+import { mappedServerIds } from "../../store/id-map.ts";
 
 /**
  * Deletions on an API that deletes for good leave nothing in a feed. So, every

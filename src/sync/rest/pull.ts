@@ -1,14 +1,16 @@
 import type { CycleContext } from "../transport.ts";
-import { rebaseDocs, type ServerDoc } from "../rebase.ts";
+import { rebaseDocs, type ServerDoc } from "../../store/rebase.ts";
 import type { SyncResult } from "../types.ts";
 import { isDocId } from "../../names.ts";
-import { first, run, type Executor } from "../../store/sql.ts";
+import type { Executor } from "../../store/sql.ts";
+import { queuePut } from "../../store/outbox.ts";
+import { localBody } from "../../store/server-docs.ts";
 import { compareServerIds, type RestClient } from "./client.ts";
 import { cursorKey } from "./cursor.ts";
 import { readFeed } from "./feed.ts";
 import { findHardDeletes, fullListDue } from "./hard-deletes.ts";
 import type { ItemView } from "./item.ts";
-import { DELETED, byLocal, byServer, countNoId, forget, isOwn, seenTagOf, setSeen, setServerId } from "./id-map.ts";
+import { DELETED, byLocal, byServer, countNoId, forget, isOwn, seenTagOf, setSeen, setServerId } from "../../store/id-map.ts";
 import { StowageError, describeValue } from "../../errors.ts";
 import { restPush } from "./push.ts";
 import { flushRepairs, queueRepairs, type Repair } from "./repair.ts";
@@ -48,7 +50,7 @@ export async function restPull(ctx: CycleContext, result: SyncResult, client: Re
   if (needPush) await restPush(ctx, result, client);
   const waiting = await countNoId(ctx.store.db);
   if (waiting > 0) {
-    // Their ops stay queued and are not re-sent (id-map.ts NO_ID); the cycle says why, every time.
+    // Their ops stay queued and are not re-sent (store/id-map.ts NO_ID); the cycle says why, every time.
     throw new StowageError("protocol", `${waiting} create${waiting === 1 ? " was" : "s were"} answered without a server id at create.id ${describeValue(client.config.create.id)} and no pulled item carries ${waiting === 1 ? "its" : "their"} local id: fix create.id (or item.localId) in the rest config`);
   }
 }
@@ -132,8 +134,8 @@ async function applyItems(ctx: CycleContext, client: RestClient, collection: str
 
 /** Queues a put of the local document as it is (to reach a newly kept server item); 0 if it is gone. */
 async function requeueLocal(db: Executor, now: number, collection: string, id: string): Promise<number> {
-  const doc = await first<{ body: string }>(db, "select body from _stowage_docs where collection = ? and id = ?", [collection, id]);
+  const doc = await localBody(db, collection, id);
   if (!doc) return 0;
-  await run(db, "insert into _stowage_outbox (tx, collection, id, op, body, base_version, created_at) values (null, ?, ?, 'put', ?, null, ?)", [collection, id, doc.body, now]);
+  await queuePut(db, collection, id, doc.body, now);
   return 1;
 }

@@ -1,14 +1,15 @@
 import { StowageError, describeValue } from "../../errors.ts";
 import type { JsonObject } from "../../json.ts";
-import { first, run } from "../../store/sql.ts";
+import { nextDeleteOf, nextOutboxEntry, removeDocOpsThrough, removeOutboxEntry } from "../../store/outbox.ts";
+import { localBody } from "../../store/server-docs.ts";
 import type { CycleContext } from "../transport.ts";
-import type { OutboxRow } from "../v1/push.ts";
+import type { OutboxRow } from "../../store/outbox.ts";
 import type { SyncResult } from "../types.ts";
 import { RestClient, compareServerIds, serverIdOf } from "./client.ts";
 import { readFeed } from "./feed.ts";
 import { resourceOf } from "./config.ts";
 import { getOne } from "./get-one.ts";
-import { DELETED, NO_ID, byLocal, forget, markCreateSent, markDeleted, markNoId, setServerId } from "./id-map.ts";
+import { DELETED, NO_ID, byLocal, forget, markCreateSent, markDeleted, markNoId, setServerId } from "../../store/id-map.ts";
 import { settleRefusal } from "./refusal.ts";
 import { flushRepairs } from "./repair.ts";
 import { fillBody, fillPath } from "./template.ts";
@@ -27,11 +28,7 @@ export async function restPush(ctx: CycleContext, result: SyncResult, client: Re
   });
   let after = 0;
   for (;;) {
-    const row = await first<OutboxRow>(
-      ctx.store.db,
-      "select op_id, tx, collection, id, op, body, base_version from _stowage_outbox where op_id > ? order by op_id limit 1",
-      [after],
-    );
+    const row = await nextOutboxEntry(ctx.store.db, after);
     if (!row) return;
     after = row.op_id;
     ctx.setState("pushing");
@@ -72,9 +69,9 @@ async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, re
   const key = `${ctx.store.clientId}-${row.op_id}${keySuffix}`;
   const done = async (serverId: string | null) => {
     await db.transaction().execute(async (trx) => {
-      await run(trx, "delete from _stowage_outbox where op_id = ?", [row.op_id]);
+      await removeOutboxEntry(trx, row.op_id);
       if (serverId !== null) await setServerId(trx, row.collection, row.id, serverId);
-      // A later put of the same local id is a new item; the old id stays known (id-map.ts DELETED).
+      // A later put of the same local id is a new item; the old id stays known (store/id-map.ts DELETED).
       else if (row.op === "delete") await markDeleted(trx, row.collection, row.id);
     });
     result.pushed++;
@@ -124,13 +121,9 @@ async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, re
 
   if (!mapped) {
     // A create followed by a delete, neither sent yet: cancel both (and everything between).
-    const del = await first<{ op_id: number }>(
-      db,
-      "select op_id from _stowage_outbox where collection = ? and id = ? and op = 'delete' and op_id > ? order by op_id limit 1",
-      [row.collection, row.id, row.op_id],
-    );
+    const del = await nextDeleteOf(db, row.collection, row.id, row.op_id);
     if (del) {
-      const n = await run(db, "delete from _stowage_outbox where collection = ? and id = ? and op_id <= ?", [row.collection, row.id, del.op_id]);
+      const n = await removeDocOpsThrough(db, row.collection, row.id, del.op_id);
       ctx.trace(`push:cancel:${n}`);
       return;
     }
@@ -140,7 +133,7 @@ async function pushOne(ctx: CycleContext, client: RestClient, row: OutboxRow, re
   let doc: JsonObject | null;
   if (row.op === "put") doc = { ...(JSON.parse(row.body ?? "{}") as JsonObject), id: row.id };
   else {
-    const local = await first<{ body: string }>(db, "select body from _stowage_docs where collection = ? and id = ?", [row.collection, row.id]);
+    const local = await localBody(db, row.collection, row.id);
     doc = local ? (JSON.parse(local.body) as JsonObject) : null;
     if (!doc) {
       ctx.trace("push:skip-patch"); // deleted locally since; the delete op follows

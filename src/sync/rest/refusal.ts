@@ -1,11 +1,11 @@
 import type { JsonObject } from "../../json.ts";
-import { all, first, run } from "../../store/sql.ts";
+import { docOpsFrom, removeDocOpsFrom, removeOutboxEntry, type OutboxRow } from "../../store/outbox.ts";
+import { localBody } from "../../store/server-docs.ts";
 import type { CycleContext } from "../transport.ts";
-import type { OutboxRow } from "../v1/push.ts";
 import type { SyncIssue } from "../types.ts";
-import { rebaseDocs } from "../rebase.ts";
+import { rebaseDocs } from "../../store/rebase.ts";
 import type { SyncResult } from "../types.ts";
-import { forget } from "./id-map.ts";
+import { forget } from "../../store/id-map.ts";
 import { recordIssue, type RestIssue } from "./repair.ts";
 
 /**
@@ -26,7 +26,7 @@ export async function settleRefusal(
   outcome: { kind: "rejected" | "gone"; message: string; serverValue: JsonObject | null; status?: number },
 ): Promise<void> {
   const db = ctx.store.db;
-  const local = await first<{ body: string }>(db, "select body from _stowage_docs where collection = ? and id = ?", [row.collection, row.id]);
+  const local = await localBody(db, row.collection, row.id);
   const issue: RestIssue = {
     kind: outcome.kind,
     opId: row.op_id,
@@ -41,12 +41,12 @@ export async function settleRefusal(
   await db.transaction().execute(async (trx) => {
     if (dropAll) {
       // Nothing on the API to fold later edits onto: they would only re-create the item.
-      const later = await all<{ op_id: number }>(trx, "select op_id from _stowage_outbox where collection = ? and id = ? and op_id >= ?", [row.collection, row.id, row.op_id]);
-      await run(trx, "delete from _stowage_outbox where collection = ? and id = ? and op_id >= ?", [row.collection, row.id, row.op_id]);
+      const later = await docOpsFrom(trx, row.collection, row.id, row.op_id);
+      await removeDocOpsFrom(trx, row.collection, row.id, row.op_id);
       ctx.trace(`push:${outcome.kind}:${later.length}`);
       await forget(trx, row.collection, row.id);
     } else {
-      await run(trx, "delete from _stowage_outbox where op_id = ?", [row.op_id]);
+      await removeOutboxEntry(trx, row.op_id);
       ctx.trace(`push:${outcome.kind}`);
     }
     await recordIssue(trx, ctx.store.now(), issue);

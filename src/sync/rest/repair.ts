@@ -1,4 +1,5 @@
-import { run, type Executor } from "../../store/sql.ts";
+import type { Executor } from "../../store/sql.ts";
+import { recordConflict } from "../../store/conflicts.ts";
 import type { Store } from "../../store/store.ts";
 import type { CycleContext } from "../transport.ts";
 import type { SyncIssue } from "../types.ts";
@@ -11,7 +12,7 @@ import type { RestClient } from "./client.ts";
  * the second keeps the lowest server id (every client picks the same one), remaps the local
  * document to it, and deletes the other on the server. The deletion is queued in meta first
  * (it must survive a crash or an outage, since a later pull may never show that item again)
- * and recorded in `_stowage_conflicts` with kind `repaired`.
+ * and recorded as an issue (store/conflicts.ts) with kind `repaired`.
  */
 export interface Repair {
   collection: string;
@@ -83,11 +84,6 @@ export async function flushRepairs(ctx: CycleContext, client: RestClient): Promi
 export type RestIssue = Omit<SyncIssue, "kind" | "serverVersion"> & { kind: SyncIssue["kind"] | "repaired" | "gone" };
 
 export async function recordIssue(db: Executor, now: number, issue: RestIssue): Promise<void> {
-  await run(
-    db,
-    `insert into _stowage_conflicts (kind, op_id, collection, id, op, body, server_body, server_version, message, created_at)
-     values (?, ?, ?, ?, ?, ?, ?, null, ?, ?)`,
-    [issue.kind, issue.opId, issue.collection, issue.id, issue.op, issue.value === null ? null : JSON.stringify(issue.value),
-      issue.serverValue === null ? null : JSON.stringify(issue.serverValue), issue.message, now],
-  );
+  // An API has no versions: the server version is recorded as null.
+  await recordConflict(db, now, { ...issue, serverVersion: null });
 }

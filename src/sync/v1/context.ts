@@ -17,4 +17,15 @@ export interface PartialPull {
   prestaged?: boolean;
   /** Runs inside the transaction that applies a staged pull (records the subscriptions it covers). */
   onApply?: (trx: Executor) => Promise<void>;
+  /**
+   * Inside the push settle's transaction: whether the subscriptions are still those the push's
+   * pull page was asked for (`subs`). When they changed meanwhile the page is not applied (an
+   * unsubscribe's removals must not come back); the cycle's own pull fetches the new view.
+   */
+  stillCurrent?: (trx: Executor) => Promise<boolean>;
+  /**
+   * Inside the transaction that settles pushed ops or applies a refreshed server value: removes
+   * those documents if they are now outside the view and nothing pending keeps them.
+   */
+  settled?: (trx: Executor, docs: readonly { collection: string; id: string }[]) => Promise<void>;
 }

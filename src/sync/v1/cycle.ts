@@ -6,7 +6,7 @@ import { plainCursorSeq } from "../../protocol/cursor.ts";
 import { applyParsed, applyParsedIn, CURSOR_KEY, parsePage, type ParsedPage } from "./pull.ts";
 import type { Executor } from "../../store/sql.ts";
 import { refreshDocs } from "./refresh.ts";
-import { applyStage, clearStage, stagePage } from "./stage.ts";
+import { applyStage, clearStage, stagePage } from "../../store/pull-stage.ts";
 import { isForbiddenWhole, isRefusedWhole, prepareBatch, PUSH_BATCH_OPS, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome } from "./push.ts";
 import type { CycleContext, SyncTransport } from "../transport.ts";
 import type { V1Context } from "./context.ts";
@@ -73,8 +73,15 @@ export async function pushAll(ctx: V1Context, result: SyncResult): Promise<void>
     // was sent after it, so the cycle still ends with a pull taken after its last push.
     const page = outcome.ok && outcome.page && !next && !outcome.page.reset && !outcome.page.more ? outcome.page : null;
     let pageApplied = false;
-    const applyPage = page ? async (trx: Executor) => void (pageApplied = await applyParsedIn(trx, ctx.store, page, outcome.ok ? outcome.pulledFrom : undefined)) : undefined;
-    const settled = await settleBatch(ctx.store, batch, results, applyPage, outcome.ok && outcome.asSent === true);
+    // With subscriptions, only if they are still those the page was asked for (partial/transport.ts).
+    const applyPage = page
+      ? async (trx: Executor) => void (pageApplied = (await (ctx.partial?.stillCurrent?.(trx) ?? true)) && (await applyParsedIn(trx, ctx.store, page, outcome.ok ? outcome.pulledFrom : undefined)))
+      : undefined;
+    // With subscriptions, documents whose ops just settled leave in the same transaction when outside the view.
+    const prune = ctx.partial?.settled;
+    const rows = batch.rows;
+    const then = prune ? async (trx: Executor) => { await applyPage?.(trx); await prune(trx, rows); } : applyPage;
+    const settled = await settleBatch(ctx.store, batch, results, then, outcome.ok && outcome.asSent === true);
     ctx.trace(`push:${batch.rows.length}`);
     result.pushed += settled.applied + settled.duplicate;
     result.issues.push(...settled.issues);
@@ -115,7 +122,7 @@ function readAhead(ctx: V1Context, batch: PreparedBatch): Promise<PreparedBatch 
  * batch before, the read of the one after): a 50,000-op push spent 12.5 ms per 1,000-op batch
  * where the server needed 6.5.
  */
-async function send(ctx: V1Context, batch: PreparedBatch, unsettled: PreparedBatch = batch, pull?: { cursor: string; limit: number }): Promise<{ outcome: Promise<PushOutcome> }> {
+async function send(ctx: V1Context, batch: PreparedBatch, unsettled: PreparedBatch = batch, pull?: { cursor: string; limit: number; subs?: string }): Promise<{ outcome: Promise<PushOutcome> }> {
   await ctx.renewLease();
   return { outcome: sendBatch(ctx.http, batch, unsettled.rows[0].op_id - 1, pull) };
 }
@@ -125,11 +132,12 @@ async function send(ctx: V1Context, batch: PreparedBatch, unsettled: PreparedBat
  * (docs/PROTOCOL.md, "Pull with the push"). Not without a cursor (a first pull is applied as
  * a reset, staged) nor from any other cursor form than `v1.<seq>`: the cycle's own pull does those.
  */
-async function pullWithPush(ctx: V1Context): Promise<{ cursor: string; limit: number } | undefined> {
-  // With subscriptions the page must be the view's: the cycle's own pull asks with `subs=`.
-  if (!ctx.pullWithPush || ctx.partial) return undefined;
+async function pullWithPush(ctx: V1Context): Promise<{ cursor: string; limit: number; subs?: string } | undefined> {
+  // With subscriptions the page is the view's (`subs=`); not while they change (partial/transport.ts).
+  if (!ctx.pullWithPush || (ctx.partial && !ctx.partial.subs)) return undefined;
   const cursor = await ctx.store.getMeta(CURSOR_KEY);
-  return cursor && plainCursorSeq(cursor) !== null ? { cursor, limit: Math.min(ctx.pullLimit, PULL_WITH_PUSH_LIMIT) } : undefined;
+  const seq = plainCursorSeq(cursor);
+  return cursor && seq !== null && !(ctx.partial && seq === 0) ? { cursor, limit: Math.min(ctx.pullLimit, PULL_WITH_PUSH_LIMIT), subs: ctx.partial?.subs } : undefined;
 }
 
 /** Reports a whole-pull page applied (`more: false`, with its cursor). */
@@ -144,7 +152,7 @@ function pageDone(ctx: V1Context, page: Extract<ParsedPage, { reset: false }>, r
  * Pulls everything after the stored cursor (guarantee 9: no reader ever holds part of a
  * group). A pull that is one page (`more: false` at once) is applied as it comes, with its
  * cursor: that page is the server's state at one instant. A longer pull is staged on disk
- * page by page and applied whole with the final cursor (stage.ts says why that is sound);
+ * page by page and applied whole with the final cursor (store/pull-stage.ts says why that is sound);
  * `pulled` fires only after that apply. Pipelined: the next page is requested before the
  * current one is written locally, so server, network and local writes overlap, with at most
  * two pages in memory. Then documents waiting for their server value are refreshed.
@@ -171,7 +179,10 @@ async function pullPages(ctx: V1Context, result: SyncResult): Promise<void> {
   // documents it does not list are dropped; pending ops stay). The store may already hold this
   // client's own pushed writes, and a document deleted since, its tombstone purged, is simply
   // not listed (chaos found such a write kept for good).
-  const fromStart = start === null;
+  // Through a view (partial sync) a `v1.0` cursor is a start too: the server sends no leaves
+  // from seq 0 (its reader "holds nothing yet"), but this store may hold its own settled writes
+  // (found by the partial fault tester, seed 3).
+  const fromStart = start === null || (ctx.partial?.subs !== undefined && plainCursorSeq(start) === 0);
   let inflight = await fetchPage(ctx, start, limit);
   for (;;) {
     const text = await answer(ctx, inflight);

@@ -57,8 +57,8 @@ export class HttpClient {
    * Sends a push body already serialized (the outbox holds JSON text; re-parsing it would waste
    * time). With `pull`, the answer also carries the pull page after that cursor (`pull`).
    */
-  async push(body: string, pull?: { cursor: string; limit: number }): Promise<PushResponse> {
-    const path = pull ? `/v1/push?pull=${encodeURIComponent(pull.cursor)}&limit=${pull.limit}` : "/v1/push";
+  async push(body: string, pull?: { cursor: string; limit: number; subs?: string }): Promise<PushResponse> {
+    const path = pull ? `/v1/push?pull=${encodeURIComponent(pull.cursor)}&limit=${pull.limit}${pull.subs ? `&subs=${encodeURIComponent(pull.subs)}` : ""}` : "/v1/push";
     const res = await this.#request("POST", path, body);
     const parsed = json(res.text, "push") as PushResponse;
     if (!parsed || !Array.isArray(parsed.results)) throw protocolError("push", parsed);

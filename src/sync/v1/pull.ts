@@ -3,14 +3,18 @@ import type { JsonObject } from "../../json.ts";
 import { isCollectionName, isDocId } from "../../names.ts";
 import type { Change } from "../../protocol/wire.ts";
 import { changedIdsOf, emitChanges } from "../../store/changes.ts";
-import { all, placeholders, run, type Executor } from "../../store/sql.ts";
+import type { Executor } from "../../store/sql.ts";
 import type { Store } from "../../store/store.ts";
 import { cursorSeq } from "../../protocol/cursor.ts";
-import { ownWritesAtOrBelow } from "./own-top.ts";
-import { rebaseDocs } from "../rebase.ts";
+import { ownWritesAtOrBelow } from "../../store/own-top.ts";
+import { rebaseDocs } from "../../store/rebase.ts";
+import { pendingKeys, writeChanges } from "../../store/server-docs.ts";
+import { CURSOR_KEY } from "../../store/sync-meta.ts";
 
-/** Meta key holding the opaque pull cursor. */
-export const CURSOR_KEY = "sync_cursor";
+/** Meta key holding the opaque pull cursor (the store keeps it: store/sync-meta.ts). */
+export { CURSOR_KEY };
+/** Applying pulled documents is the store's (store/server-docs.ts); re-exported for the live path and tests. */
+export { resetSyncedState, writeChanges } from "../../store/server-docs.ts";
 
 /** What applying one pull page did. */
 export interface PageResult {
@@ -25,21 +29,6 @@ export interface PageResult {
   /** The cursor stored with this page (null on reset). */
   cursor: string | null;
 }
-
-/** Rows per multi-row statement (4 parameters each). */
-const ROWS = 500;
-
-/**
- * When a pulled change replaces the local row: a newer version, or the same version with
- * other text. A row already at the change's version with the very same text (our own put,
- * whose version the push settle recorded, push.ts) is left alone: writing it would change
- * nothing but cost a row write, its index entries and triggers, for every document a bulk
- * push sends. Documents with pending ops never come here (they are rebased).
- */
-export const NEWER_OR_DIFFERENT = `_stowage_docs.version is null or _stowage_docs.version < excluded.version
-  or (_stowage_docs.version = excluded.version and _stowage_docs.body is not excluded.body)`;
-const UPSERT_TAIL = `on conflict (collection, id) do update set body = excluded.body, version = excluded.version
-  where ${NEWER_OR_DIFFERENT}`;
 
 /** A pull page as parsed and checked: `{ reset: true }`, or changes with the next cursor. */
 export type ParsedPage = { reset: true } | { reset: false; changes: Change[]; cursor: string; more: boolean; collections: string[] };
@@ -77,7 +66,7 @@ export function pageOf(body: { changes?: unknown; cursor?: unknown; more?: unkno
  * so a crash never skips a page; applying a page twice is harmless because versions only
  * move forward. Documents with pending outbox entries are rebased, never overwritten.
  * Only a page that is a whole pull (`more: false` from the stored cursor) may be applied
- * alone: see cycle.ts and stage.ts for guarantee 9.
+ * alone: see cycle.ts and store/pull-stage.ts for guarantee 9.
  * (Measured: one JSON.parse and multi-row upserts beat SQLite's json_each over the text,
  * which re-parses each element per extracted field.)
  */
@@ -135,68 +124,3 @@ export async function applyParsedIn(trx: Executor, store: Store, page: { changes
   return true;
 }
 
-/**
- * Writes pulled documents without pending ops: `live` rows upserted where newer or different
- * (NEWER_OR_DIFFERENT), `dead` ones deleted; multi-row statements of ROWS documents.
- */
-export async function writeChanges(trx: Executor, live: readonly Change[], dead: readonly Change[]): Promise<void> {
-  for (let i = 0; i < live.length; i += ROWS) {
-    const chunk = live.slice(i, i + ROWS);
-    const params: unknown[] = new Array(chunk.length * 4);
-    for (let j = 0; j < chunk.length; j++) {
-      const c = chunk[j];
-      params[j * 4] = c.collection;
-      params[j * 4 + 1] = c.id;
-      params[j * 4 + 2] = JSON.stringify(c.value);
-      params[j * 4 + 3] = c.version;
-    }
-    await run(trx, `insert into _stowage_docs (collection, id, body, version) values ${placeholders(chunk.length, 4)} ${UPSERT_TAIL}`, params);
-  }
-  for (let i = 0; i < dead.length; i += ROWS) {
-    const chunk = dead.slice(i, i + ROWS);
-    const params: unknown[] = [];
-    for (const c of chunk) params.push(c.collection, c.id);
-    await run(trx, `delete from _stowage_docs where (collection, id) in (values ${placeholders(chunk.length, 2)})`, params);
-  }
-}
-
-
-/** Which of the page's documents have pending ops (one outbox pass; usually the outbox is empty). */
-async function pendingKeys(db: Executor, changes: Change[]): Promise<Set<string> | null> {
-  const any = await all(db, "select 1 from _stowage_outbox limit 1");
-  if (any.length === 0) return null;
-  const keys = new Set<string>();
-  for (let i = 0; i < changes.length; i += ROWS) {
-    const chunk = changes.slice(i, i + ROWS);
-    const params: string[] = [];
-    for (const c of chunk) params.push(c.collection, c.id);
-    const rows = await all<{ collection: string; id: string }>(
-      db,
-      `select distinct collection, id from _stowage_outbox where (collection, id) in (values ${placeholders(chunk.length, 2)})`,
-      params,
-    );
-    for (const r of rows) keys.add(`${r.collection}\u0000${r.id}`);
-  }
-  return keys;
-}
-
-/**
- * Guarantee 5: the server purged tombstones past our cursor (or its data was replaced). Drops
- * synced documents with no pending ops and the cursor, keeping every pending op and the local
- * values they produced; the next pull starts from the beginning and rebases them.
- */
-export async function resetSyncedState(db: Executor & Pick<Store["db"], "transaction">): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await resetIn(trx);
-    await run(trx, "delete from _stowage_pull_stage");
-  });
-}
-
-/** resetSyncedState inside the caller's transaction (a staged pull after a reset applies both at once). */
-export async function resetIn(trx: Executor): Promise<void> {
-  await run(trx, "delete from _stowage_docs where (collection, id) not in (select collection, id from _stowage_outbox)");
-  await run(trx, "update _stowage_docs set version = null");
-  await run(trx, "delete from _stowage_meta where key = ?", [CURSOR_KEY]);
-  // Our settled writes were dropped with the rest of the synced state (own-top.ts).
-  await run(trx, "delete from _stowage_meta where key = 'own_top'");
-}

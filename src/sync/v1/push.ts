@@ -1,15 +1,19 @@
 import { StowageError } from "../../errors.ts";
 import type { JsonObject } from "../../json.ts";
 import { WIRE_LIMITS, type OpResult } from "../../protocol/wire.ts";
-import { all, INTEGER_PARAM, placeholders, run, type Executor } from "../../store/sql.ts";
+import type { Executor } from "../../store/sql.ts";
 import type { Store } from "../../store/store.ts";
 import { formatCursor } from "../../protocol/cursor.ts";
 import type { HttpClient } from "./http.ts";
-import type { ServerDoc } from "../rebase.ts";
-import { noteOwnTop } from "./own-top.ts";
-import { markForRefresh } from "./refresh.ts";
+import type { ServerDoc } from "../../store/rebase.ts";
+import { noteOwnTop } from "../../store/own-top.ts";
+import { markForRefresh } from "../../store/refresh-records.ts";
+import { recordConflict } from "../../store/conflicts.ts";
+import { outboxAfter, outboxGroupAfter, removeOutboxThrough, type OutboxRow } from "../../store/outbox.ts";
+import { recordVersions } from "../../store/server-docs.ts";
+import { moveCursor } from "../../store/sync-meta.ts";
 import { settleIssues } from "./settle-issues.ts";
-import { CURSOR_KEY, pageOf, type ParsedPage } from "./pull.ts";
+import { pageOf, type ParsedPage } from "./pull.ts";
 import type { SyncIssue } from "../types.ts";
 
 /**
@@ -21,16 +25,8 @@ export const PUSH_BATCH_OPS = WIRE_LIMITS.maxOpsPerPush;
 /** Keep requests well under the server's 4 MiB body limit. */
 const PUSH_BATCH_BYTES = 3 * 1024 * 1024;
 
-/** An outbox entry as read for pushing. */
-export interface OutboxRow {
-  op_id: number;
-  tx: number | null;
-  collection: string;
-  id: string;
-  op: string;
-  body: string | null;
-  base_version: number | null;
-}
+/** An outbox entry as read for pushing (the store's, store/outbox.ts). */
+export type { OutboxRow };
 
 /** What one push batch did. */
 export interface BatchResult {
@@ -40,7 +36,7 @@ export interface BatchResult {
   applied: number;
   /** Ops the server had already applied (an earlier answer was lost). */
   duplicate: number;
-  /** Conflicts and rejections, recorded in `_stowage_conflicts`. */
+  /** Conflicts and rejections, recorded in the store (store/conflicts.ts). */
   issues: SyncIssue[];
 }
 
@@ -78,7 +74,7 @@ export async function prepareBatch(store: Store, afterOpId: number, isolate: boo
  * `settled`: every op id at or below it has its answer recorded locally (it left the outbox),
  * so the server may forget those ops' recorded refusals (gc.ts); ops above it may still be resent.
  */
-export function sendBatch(http: HttpClient, batch: PreparedBatch, settled: number, pull?: { cursor: string; limit: number }): Promise<PushOutcome> {
+export function sendBatch(http: HttpClient, batch: PreparedBatch, settled: number, pull?: { cursor: string; limit: number; subs?: string }): Promise<PushOutcome> {
   const body = `{"clientId":${batch.client},"settled":${Math.max(0, settled)},"ops":${batch.ops}}`;
   return http.push(body, pull).then(
     (response): PushOutcome => {
@@ -123,16 +119,12 @@ export function rejectAll(batch: PreparedBatch, error: StowageError): OpResult[]
 }
 
 async function readBatch(store: Store, afterOpId: number, isolate: boolean): Promise<OutboxRow[]> {
-  const cols = "op_id, tx, collection, id, op, body, base_version";
-  let rows = await all<OutboxRow>(store.db, `select ${cols} from _stowage_outbox where op_id > ? order by op_id limit ${INTEGER_PARAM}`, [
-    afterOpId,
-    isolate ? 1 : PUSH_BATCH_OPS,
-  ]);
+  let rows = await outboxAfter(store.db, afterOpId, isolate ? 1 : PUSH_BATCH_OPS);
   if (rows.length === 0) return rows;
   const last = rows[rows.length - 1];
   if (last.tx !== null) {
     // Complete the last group, then drop it again if it does not fit beside earlier ops.
-    const rest = await all<OutboxRow>(store.db, `select ${cols} from _stowage_outbox where tx = ? and op_id > ? order by op_id`, [last.tx, last.op_id]);
+    const rest = await outboxGroupAfter(store.db, last.tx, last.op_id);
     rows = rows.concat(rest);
     if (rows.length > PUSH_BATCH_OPS) {
       const start = rows.findIndex((r) => r.tx === last.tx);
@@ -166,35 +158,6 @@ function serializeOps(rows: OutboxRow[]): string {
     ops[i] = `${s}}`;
   }
   return `[${ops.join(",")}]`;
-}
-
-/** Rows per version update (3 parameters each). */
-const VERSION_ROWS = 500;
-
-/**
- * Writes the recorded versions, a multi-row UPDATE ... FROM (VALUES ...) per 500 documents
- * (SQLite drives it from the values, probing the primary key). One statement per document
- * cost ~25 µs each through the driver, which put 12 ms of settle per 500-op batch on a bulk
- * push's critical path; this is ~1.5 ms. A version only moves forward.
- */
-async function recordVersions(trx: Executor, versions: Map<string, { collection: string; id: string; version: number }>): Promise<void> {
-  const list = [...versions.values()];
-  for (let i = 0; i < list.length; i += VERSION_ROWS) {
-    const chunk = list.slice(i, i + VERSION_ROWS);
-    const params: unknown[] = new Array(chunk.length * 3);
-    for (let j = 0; j < chunk.length; j++) {
-      params[j * 3] = chunk[j].collection;
-      params[j * 3 + 1] = chunk[j].id;
-      params[j * 3 + 2] = chunk[j].version;
-    }
-    await run(
-      trx,
-      `update _stowage_docs set version = v.column3 from (values ${placeholders(chunk.length, 3)}) as v
-       where _stowage_docs.collection = v.column1 and _stowage_docs.id = v.column2
-         and (_stowage_docs.version is null or _stowage_docs.version < v.column3)`,
-      params,
-    );
-  }
 }
 
 /**
@@ -261,22 +224,14 @@ export async function settleBatch(
   }
   await store.db.transaction().execute(async (trx) => {
     // The batch is the outbox's oldest entries and op ids only grow, so this is exactly the batch.
-    await run(trx, "delete from _stowage_outbox where op_id <= ?", [batch.lastOpId]);
+    await removeOutboxThrough(trx, batch.lastOpId);
     await recordVersions(trx, versions);
-    for (const issue of out.issues) {
-      await run(
-        trx,
-        `insert into _stowage_conflicts (kind, op_id, collection, id, op, body, server_body, server_version, message, created_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [issue.kind, issue.opId, issue.collection, issue.id, issue.op, issue.value === null ? null : JSON.stringify(issue.value),
-          issue.serverValue === null ? null : JSON.stringify(issue.serverValue), issue.serverVersion, issue.message, now],
-      );
-    }
+    for (const issue of out.issues) await recordConflict(trx, now, issue);
     if (out.issues.length) await settleIssues(trx, out.issues, currentConflicts(rows, results, serverDocs));
     if (duplicates.length) await markForRefresh(trx, duplicates);
     if (ownTop > 0) await noteOwnTop(trx, ownTop);
     const span = asSent && !then ? ownSpan(results) : null;
-    if (span) await run(trx, "update _stowage_meta set value = ? where key = ? and value = ?", [formatCursor(span.hi), CURSOR_KEY, formatCursor(span.lo)]);
+    if (span) await moveCursor(trx, formatCursor(span.lo), formatCursor(span.hi));
     await then?.(trx);
   });
   return out;

@@ -1,8 +1,8 @@
 import { StowageError } from "../../errors.ts";
-import { all, placeholders, run, type Executor } from "../../store/sql.ts";
 import type { V1Context } from "./context.ts";
 import { CURSOR_KEY } from "./pull.ts";
-import { rebaseDocs, type ServerDoc } from "../rebase.ts";
+import { rebaseDocs, type ServerDoc } from "../../store/rebase.ts";
+import { clearRefresh, refreshRecords, unresolvedDocs } from "../../store/refresh-records.ts";
 import type { SyncResult } from "../types.ts";
 import { cursorSeq } from "../../protocol/cursor.ts";
 
@@ -10,7 +10,7 @@ import { cursorSeq } from "../../protocol/cursor.ts";
  * Documents that need the server's value. A rejected op (e.g. `put q` aborted with its group)
  * leaves a local value the server never had, and no pull will ever mention `q` if the server
  * never changes it. So the transaction that records the rejection also records `q` in
- * `_stowage_refresh` (settleBatch), and every full cycle fetches what is recorded until each
+ * the store's refresh records (store/refresh-records.ts, from settleBatch), and every full cycle fetches what is recorded until each
  * is resolved: a crash or a failed request between the two only delays it.
  *
  * A server value is applied outside a pull only when its version is at or below our cursor:
@@ -22,15 +22,8 @@ import { cursorSeq } from "../../protocol/cursor.ts";
 /** How many records one cycle resolves at most (each costs a request). */
 const PER_CYCLE = 200;
 
-/** Records documents that need their server value; inside the caller's transaction. */
-export async function markForRefresh(trx: Executor, docs: { collection: string; id: string }[]): Promise<void> {
-  for (let i = 0; i < docs.length; i += 400) {
-    const chunk = docs.slice(i, i + 400);
-    const params: string[] = [];
-    for (const d of chunk) params.push(d.collection, d.id);
-    await run(trx, `insert or ignore into _stowage_refresh (collection, id) values ${placeholders(chunk.length, 2)}`, params);
-  }
-}
+/** Recording is the store's; re-exported for the push settle's callers. */
+export { markForRefresh, unresolvedDocs } from "../../store/refresh-records.ts";
 
 /** How many unresolved documents a result names at most (the status counts them all). */
 const LISTED = 100;
@@ -49,13 +42,8 @@ export async function refreshDocs(ctx: V1Context, result?: SyncResult): Promise<
   else delete result.unresolved;
 }
 
-/** Documents still waiting for their server value (at most `limit`). */
-export function unresolvedDocs(db: Executor, limit: number): Promise<{ collection: string; id: string }[]> {
-  return all<{ collection: string; id: string }>(db, `select collection, id from _stowage_refresh order by collection, id limit ${Math.max(0, Math.floor(limit))}`);
-}
-
 async function refreshRecorded(ctx: V1Context): Promise<void> {
-  const rows = await all<{ collection: string; id: string }>(ctx.store.db, `select collection, id from _stowage_refresh limit ${PER_CYCLE}`);
+  const rows = await refreshRecords(ctx.store.db, PER_CYCLE);
   for (const row of rows) {
     let doc: ServerDoc;
     try {
@@ -76,7 +64,8 @@ async function refreshRecorded(ctx: V1Context): Promise<void> {
       // local value may still be the refused one until then.
       if (!apply) return;
       await rebaseDocs(trx, [doc]);
-      await run(trx, "delete from _stowage_refresh where collection = ? and id = ?", [row.collection, row.id]);
+      await clearRefresh(trx, row.collection, row.id);
+      await ctx.partial?.settled?.(trx, [doc]); // partial sync: not kept outside the view
     });
   }
 }

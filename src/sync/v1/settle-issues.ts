@@ -1,9 +1,10 @@
-import { first, type Executor } from "../../store/sql.ts";
-import { CURSOR_KEY } from "./pull.ts";
+import type { Executor } from "../../store/sql.ts";
+import { CURSOR_KEY, readMeta } from "../../store/sync-meta.ts";
+import { localVersion } from "../../store/server-docs.ts";
 import type { SyncIssue } from "../types.ts";
-import { rebaseDocs, type ServerDoc } from "../rebase.ts";
+import { rebaseDocs, type ServerDoc } from "../../store/rebase.ts";
 import { cursorSeq } from "../../protocol/cursor.ts";
-import { markForRefresh } from "./refresh.ts";
+import { markForRefresh } from "../../store/refresh-records.ts";
 
 /**
  * What settleBatch does about conflicts and rejections, in its transaction (see refresh.ts).
@@ -16,8 +17,7 @@ import { markForRefresh } from "./refresh.ts";
  * the document is recorded for a refresh.
  */
 export async function settleIssues(trx: Executor, issues: SyncIssue[], conflicts: ServerDoc[]): Promise<void> {
-  const row = await first<{ value: string }>(trx, "select value from _stowage_meta where key = ?", [CURSOR_KEY]);
-  const seq = cursorSeq(row?.value) ?? 0;
+  const seq = cursorSeq(await readMeta(trx, CURSOR_KEY)) ?? 0;
   const now: ServerDoc[] = [];
   const refresh: { collection: string; id: string }[] = [];
   for (const doc of conflicts) {
@@ -42,6 +42,6 @@ export async function settleIssues(trx: Executor, issues: SyncIssue[], conflicts
  * state instead (chaos found a replayed conflict taking a document back under a pulled cursor).
  */
 async function knownNewer(trx: Executor, doc: ServerDoc): Promise<boolean> {
-  const local = await first<{ version: number | null }>(trx, "select version from _stowage_docs where collection = ? and id = ?", [doc.collection, doc.id]);
+  const local = await localVersion(trx, doc.collection, doc.id);
   return !local || (local.version ?? 0) > (doc.version ?? 0);
 }

@@ -8,7 +8,7 @@
  * cursor is exactly `v1.<prev>`, checked inside that transaction, so changes are still applied
  * strictly in sequence order. An event the stored cursor already covers (`v1.<n>`, n ≥ seq)
  * is done. Anything else (a gap, a horizon cursor `v1.<n>.h<h>`, no cursor yet, a commit older
- * than our own newest write: own-top.ts) answers false and the caller pulls.
+ * than our own newest write: store/own-top.ts) answers false and the caller pulls.
  *
  * This is the path every subscriber takes for every write, so it is kept to the few
  * statements it needs (one read of cursor, own-top mark and outbox; the upsert; the cursor):
@@ -16,12 +16,12 @@
  */
 import type { Change } from "../../../protocol/wire.ts";
 import { changedIdsOf, emitChanges } from "../../../store/changes.ts";
-import { first } from "../../../store/sql.ts";
 import type { Store } from "../../../store/store.ts";
 import { formatCursor, parseCursor, plainCursorSeq } from "../../../protocol/cursor.ts";
 import type { ParsedPage } from "../pull.ts";
 import { applyParsed, CURSOR_KEY, pageOf, writeChanges } from "../pull.ts";
-import { OWN_TOP_KEY, ownTopAllows } from "../own-top.ts";
+import { OWN_TOP_KEY, ownTopAllows } from "../../../store/own-top.ts";
+import { readLiveBefore } from "../../../store/sync-meta.ts";
 import type { CycleContext } from "../../transport.ts";
 import type { SyncResult } from "../../types.ts";
 
@@ -32,6 +32,8 @@ export interface LiveChanges {
   page: Extract<ParsedPage, { reset: false }>;
   /** The stored cursor the event continues: `v1.<prev>`, with the event cursor's rules fingerprint if any (issue 34). */
   after: string;
+  /** The `subs=` of the stream that carried it (partial sync; the engine checks it is still the view). */
+  subs?: string | null;
 }
 
 /**
@@ -78,18 +80,6 @@ export async function applyLiveChanges(ctx: CycleContext, events: readonly LiveC
   return true;
 }
 
-/** The state one statement reads before an event is applied. */
-interface Before {
-  cursor: string | null;
-  own: string | null;
-  pending: number;
-}
-
-const BEFORE_SQL = `select (select value from _stowage_meta where key = ?) as cursor,
-  (select value from _stowage_meta where key = ?) as own,
-  exists (select 1 from _stowage_outbox) as pending`;
-
-
 /**
  * One event in one local transaction. `change` and `pulled` go out after the commit in one
  * synchronous stretch, so a live query wakes once (watch.ts).
@@ -98,7 +88,7 @@ async function applyLive(store: Store, e: LiveChanges): Promise<"applied" | "cov
   const after = e.after;
   const { changes, cursor } = e.page;
   const outcome = await store.db.transaction().execute(async (trx) => {
-    const before = (await first<Before>(trx, BEFORE_SQL, [CURSOR_KEY, OWN_TOP_KEY]))!;
+    const before = await readLiveBefore(trx, CURSOR_KEY, OWN_TOP_KEY);
     if (before.cursor !== after) return covers(before.cursor, e.seq) ? "covered" : "gap";
     if (!ownTopAllows(before.own, e.seq)) return "gap";
     // Pending local edits are rebased, not overwritten: applyParsed's path (below, after this commit).

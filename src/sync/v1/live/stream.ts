@@ -29,7 +29,7 @@ export interface LiveStreamOptions {
   backoff?: BackoffOptions;
   /** A `change` event: the tenant's seq after a commit (null when the data carried none), the commit's changes when it carried them, and the `subs=` the stream was opened with. */
   onPoke(seq: number | null, changes: LiveChanges | null, subs: string | null): void;
-  /** The `subs=` to open the stream with (partial sync, issue 34); null or absent: the whole tenant. */
+  /** The `subs=` to open the stream with (partial sync, issue 34); null or absent: the whole tenant; "": nothing subscribed, stay closed. */
   subs?: () => string | null;
   /** The stream went up (true) or down (false). */
   onConnected(connected: boolean): void;
@@ -106,6 +106,15 @@ export class LiveStream {
   /** Never rejects: every failure ends in the backoff wait. */
   async #run(): Promise<void> {
     while (this.#running) {
+      if (this.#o.subs?.() === "") {
+        // Nothing subscribed: nothing to hear. Wait for restart() (a subscribe), looking again now and then.
+        this.#o.trace("live:idle");
+        await new Promise<void>((wake) => {
+          this.#sleep = { timer: this.#o.clock.setTimeout(wake, DEFAULT_MAX_MS), wake };
+        });
+        this.#sleep = null;
+        continue;
+      }
       try {
         await this.#connectOnce();
         if (this.#running) this.#o.trace("live:end");

@@ -1,4 +1,4 @@
-import { first, run, type Executor } from "../../store/sql.ts";
+import { first, run, type Executor } from "./sql.ts";
 
 /**
  * The highest version the server gave this client's own writes, kept beside the cursor.

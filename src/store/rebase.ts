@@ -1,5 +1,5 @@
 import { mergePatch, type JsonObject } from "../json.ts";
-import { all, run, type Executor } from "../store/sql.ts";
+import { all, run, type Executor } from "./sql.ts";
 
 /** A document's state on the server: `value` null when deleted or absent. */
 export interface ServerDoc {

@@ -1,10 +1,11 @@
-import type { JsonObject } from "../../json.ts";
-import type { Change } from "../../protocol/wire.ts";
-import { PULL_STAGE_DDL } from "../../store/migrations.ts";
-import { all, placeholders, run, type Executor } from "../../store/sql.ts";
-import type { Store } from "../../store/store.ts";
-import { CURSOR_KEY, NEWER_OR_DIFFERENT, resetIn } from "./pull.ts";
-import { rebaseDocs } from "../rebase.ts";
+import type { JsonObject } from "../json.ts";
+import type { Change } from "../protocol/wire.ts";
+import { PULL_STAGE_DDL } from "./migrations.ts";
+import { all, placeholders, run, type Executor } from "./sql.ts";
+import type { Store } from "./store.ts";
+import { NEWER_OR_DIFFERENT, resetIn } from "./server-docs.ts";
+import { CURSOR_KEY } from "./sync-meta.ts";
+import { rebaseDocs } from "./rebase.ts";
 
 /**
  * Guarantee 9 for a pull longer than one page. The server keeps one row per document (its

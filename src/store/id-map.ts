@@ -1,4 +1,4 @@
-import { all, first, run, type Executor } from "../../store/sql.ts";
+import { all, first, run, type Executor } from "./sql.ts";
 
 /**
  * (collection, local id) → server id, in `_stowage_rest_ids`. Local ids stay client-generated;
