@@ -71,7 +71,7 @@ const traced: FetchFn = async (input, init) => {
     } else if (url.pathname === "/v1/pull") {
       const have = url.searchParams.get("have");
       if (body.reset) log({ t: "pullreset" });
-      else log({ t: "pull", subs: subsOf(url), have: have ? JSON.parse(have) : null, cursor: body.cursor, changes: (body.changes as Change[]).map(brief) });
+      else log({ t: "pull", subs: subsOf(url), have: have ? JSON.parse(have) : null, from: url.searchParams.get("cursor"), cursor: body.cursor, changes: (body.changes as Change[]).map(brief) });
     } else if (url.pathname.startsWith("/v1/docs")) {
       // GET one: { collection?, id, version, value }; a list: { items }. Either way, every value it carries.
       const items = Array.isArray(body.items) ? body.items : [body];
