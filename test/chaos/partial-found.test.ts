@@ -82,3 +82,41 @@ test("a backfill from the empty cursor sends no leaves on any page (the origin 0
   // d2 only: d1 matches `have` (the client holds it or gets it from its main pull).
   expect(pages.flat()).toEqual([{ id: "d2", deleted: false }]);
 });
+
+// Seed 3 (--short, timing-dependent): bob's first pull found an empty tenant (cursor v1.0.f…),
+// his own write k3 settled, his later pulls never applied (process killed), ann deleted k3;
+// bob's finisher pulled the view from the start (a v1.0 cursor counts as a start: no tombstones
+// come) and k3 stayed for good although the start pull no longer listed it.
+test("a from-start pull of the view drops an own settled write the server deleted meanwhile", async () => {
+  const dir2 = tempDir("stowage-partial-found-srv3-");
+  cleanups.push(async () => dir2.cleanup());
+  writeFileSync(dir2.file("rules.txt"), "claims: sub\ndocs read: true\ndocs write: true\n");
+  const store = await openServerStore({ adapter: createBunSqliteAdapter({ path: dir2.file("server.db") }) });
+  const { key } = await createKey(store, "t", { createIfMissing: true });
+  const other = (await createKey(store, "t")).key;
+  await store.close();
+  const srv = await spawnServe(dir2.file("server.db"), ["--rules", dir2.file("rules.txt"), "--rate-limit", "off"]);
+  cleanups.push(async () => void (await srv.signal("SIGTERM")));
+  let pulls = true;
+  const fetch = async (input: string, init?: RequestInit): Promise<Response> => {
+    if (!pulls && new URL(input).pathname === "/v1/pull") throw new TypeError("fetch failed: connection reset");
+    return globalThis.fetch(input, init);
+  };
+  const open = (file: string, apiKey: string) => openStowage({ adapter: createBunSqliteAdapter({ path: dir2.file(file) }), url: srv.url, apiKey, env: {}, autoSync: false, fetch, subscriptions: [{ collection: "docs" }] });
+  const bob = await open("bob.db", key);
+  cleanups.push(() => bob.close());
+  await bob.sync(); // the tenant is empty: cursor v1.0.f…
+  pulls = false;
+  await bob.collection("docs").put({ id: "k3", n: 0 });
+  await bob.sync().catch(() => {}); // pushed and settled; the pull fails
+  expect((await bob.status()).outbox.size).toBe(0);
+  pulls = true;
+  const ann = await open("ann.db", other);
+  cleanups.push(() => ann.close());
+  await ann.sync();
+  await ann.collection("docs").put({ id: "k8", n: 1 });
+  await ann.collection("docs").delete("k3");
+  await ann.sync();
+  await bob.sync();
+  expect(await held(bob)).toEqual(["docs/k8"]);
+});
