@@ -5,7 +5,7 @@ import { createPostgresAdapter } from "../../adapters/postgres/index.ts";
 import { createTenant, openServerStore, type ServerStore } from "../../src/server/index.ts";
 import { loadRules } from "../../src/server/sync-rules/index.ts";
 import { ensureRuleIndexes } from "../../src/server/sync-rules/indexes.ts";
-import { anchorQuery } from "../../src/server/sync-rules/pull-view.ts";
+import { anchorQuery, leftQuery } from "../../src/server/sync-rules/pull-view.ts";
 import type { Anchor } from "../../src/server/sync-rules/anchors.ts";
 import { PG_URL, dropSchema, newSchemaName, pgAvailable, pgQuery } from "../helpers/pg.ts";
 import { tempDir } from "../helpers/tmp.ts";
@@ -125,6 +125,21 @@ describe.skipIf(!runPg)("anchor reads use the rules' indexes [postgres]", () => 
       expect(access).toEqual([index]);
       expect(plan.some((n) => n["Node Type"] === "Sort")).toBe(false);
     }
+  });
+
+  test("the leaves' read probes each moved document by its primary key", async () => {
+    await pgQuery(`insert into stowage_doc_moves (tenant_id, seq, collection, id, body, created_at) select $1, n, 'todos', 'd' || n, '{}', 0 from generate_series($2::int, $3::int) n`, [tenant, ROWS - 100, ROWS], schema);
+    await pgQuery("analyze stowage_doc_moves", [], schema);
+    // From far back (every document's row is after the cursor): one primary-key probe per move.
+    const q = leftQuery(tenant, ROWS - 100, 1, ROWS).compile(store.db);
+    const rows = await pgQuery<{ "QUERY PLAN": { Plan: PlanNode }[] }>(`explain (format json) ${q.sql}`, [...q.parameters], schema);
+    const access = nodes(rows[0]["QUERY PLAN"][0].Plan).filter((n) => n["Relation Name"] === "stowage_docs").map((n) => n["Index Name"]);
+    expect(access).toEqual(["stowage_docs_pk"]);
+    // From a recent cursor the planner may read the few recent rows by seq instead; never the tenant.
+    const recent = leftQuery(tenant, ROWS - 100, ROWS - 100, ROWS).compile(store.db);
+    const plan = await pgQuery<{ "QUERY PLAN": { Plan: PlanNode }[] }>(`explain (format json) ${recent.sql}`, [...recent.parameters], schema);
+    const docs = nodes(plan[0]["QUERY PLAN"][0].Plan).filter((n) => n["Relation Name"] === "stowage_docs");
+    expect(docs.every((n) => n["Index Name"] === "stowage_docs_pk" || n["Index Name"] === "stowage_docs_seq")).toBe(true);
   });
 
   test("a numeric range reads the field's index", async () => {

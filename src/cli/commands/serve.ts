@@ -13,7 +13,7 @@ import { openServerFeed } from "../server-feed.ts";
 import { EMBED_FLAGS } from "../serve-embed.ts";
 import { CONSOLE_FLAGS, consoleIsStream, withConsole } from "../serve-console.ts";
 
-const USAGE = "serve [--port N] [--host ADDR] [--data PATH|postgres://…] [operating flags] [--jwt-secret S] [--jwt-jwks FILE|URL] [--schema FILE] [--console]";
+const USAGE = "serve [--port N] [--host ADDR] [--data PATH|postgres://…] [operating flags] [--jwt-secret S] [--jwt-jwks FILE|URL] [--schema FILE] [--rules FILE] [--console]";
 
 const serveCommand: Command = {
   usage: USAGE,

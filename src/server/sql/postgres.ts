@@ -54,6 +54,13 @@ const PG_MIGRATIONS: Record<string, Migration> = {
         for each row execute function stowage_notify_key()`.execute(db);
     },
   },
+  // The moves record (shared 0006) joins stowage_docs on collection and id: the same byte-wise
+  // collation as there, or the join could not probe the documents' primary key.
+  "0006_doc_moves_postgres": {
+    async up(db) {
+      await sql`alter table stowage_doc_moves alter column collection type text collate "C", alter column id type text collate "C"`.execute(db);
+    },
+  },
 };
 
 // JSON.stringify writes U+0000 and unpaired surrogates as \u escapes; jsonb refuses both.

@@ -47,24 +47,38 @@ class RowStream {
   #after: number;
   readonly #fetch: (after: number, limit: number) => Promise<Row[]>;
   readonly #batch: number;
+  /** Every live row it finds is in the view (View.exact). */
+  readonly exact: boolean;
 
-  constructor(after: number, batch: number, fetch: (after: number, limit: number) => Promise<Row[]>) {
+  constructor(after: number, batch: number, fetch: (after: number, limit: number) => Promise<Row[]>, exact = false) {
     this.#after = after;
     this.#batch = batch;
     this.#fetch = fetch;
+    this.exact = exact;
   }
 
-  /** The next row's seq without taking it; undefined when there is none. */
+  /** The next row's seq without taking it, undefined when there is none, or null: call fill() first. */
+  peek(): number | undefined | null {
+    if (this.#at < this.#rows.length) return num(this.#rows[this.#at].seq);
+    return this.#done ? undefined : null;
+  }
+
+  /** Reads the next batch (after peek() answered null). */
+  async fill(): Promise<void> {
+    this.#rows = await this.#fetch(this.#after, this.#batch);
+    this.#at = 0;
+    if (this.#rows.length < this.#batch) this.#done = true;
+    if (this.#rows.length > 0) this.#after = num(this.#rows[this.#rows.length - 1].seq);
+  }
+
+  /** peek(), reading a batch when needed. */
   async head(): Promise<number | undefined> {
-    if (this.#at >= this.#rows.length) {
-      if (this.#done) return undefined;
-      this.#rows = await this.#fetch(this.#after, this.#batch);
-      this.#at = 0;
-      if (this.#rows.length < this.#batch) this.#done = true;
-      if (this.#rows.length === 0) return undefined;
-      this.#after = num(this.#rows[this.#rows.length - 1].seq);
+    let h = this.peek();
+    if (h === null) {
+      await this.fill();
+      h = this.peek();
     }
-    return num(this.#rows[this.#at].seq);
+    return h ?? undefined;
   }
 
   take(): Row {
@@ -104,11 +118,11 @@ export async function pullViewPage(
   const streams: RowStream[] = [];
   const outside = new Set<string>();
   if (view.anchors) {
-    for (const a of view.anchors) streams.push(new RowStream(after, batch, (from, n) => anchorRows(store, tenantId, a, from, top, n)));
+    for (const a of view.anchors) streams.push(new RowStream(after, batch, (from, n) => anchorRows(store, tenantId, a, from, top, n), view.exact?.(a) ?? false));
   } else {
     streams.push(new RowStream(after, 1000, (from, n) => tenantRows(store, tenantId, from, top, n)));
   }
-  if (leavesToo && view.bound) {
+  if (leavesToo && view.bound && origin < top) {
     const rows = await leftRows(store, tenantId, view, origin, after, top);
     for (const r of rows) outside.add(key(r.collection, r.id));
     streams.push(new RowStream(after, Number.MAX_SAFE_INTEGER, async () => rows));
@@ -121,7 +135,9 @@ export async function pullViewPage(
   for (;;) {
     let min: number | undefined;
     for (const s of streams) {
-      const h = await s.head();
+      // Awaited only at a batch's end: a row costs no promise.
+      const p = s.peek();
+      const h = p === null ? await s.head() : p;
       if (h !== undefined && (min === undefined || h < min)) min = h;
     }
     if (min === undefined) break;
@@ -130,13 +146,18 @@ export async function pullViewPage(
       break;
     }
     let row: Row | undefined;
-    for (const s of streams) if ((await s.head()) === min) row = s.take();
+    let known = false;
+    for (const s of streams) {
+      if (s.peek() !== min) continue;
+      row = s.take();
+      known ||= s.exact;
+    }
     last = min;
     read++;
     const r = row!;
     const deleted = Number(r.deleted) === 1 || r.body === null;
     if (!view.covers(r.collection)) continue;
-    if (!deleted && view.has(r.collection, JSON.parse(r.body!) as JsonObject)) {
+    if (!deleted && (known || view.has(r.collection, JSON.parse(r.body!) as JsonObject))) {
       parts.push(`{"collection":${JSON.stringify(r.collection)},"id":${JSON.stringify(r.id)},"version":${min},"value":${r.body},"deleted":false}`);
       continue;
     }
@@ -198,30 +219,23 @@ function tenantRows(store: ServerStore, tenantId: string, from: number, top: num
  * value is in the view: the candidates for a leave or a tombstone, oldest first.
  */
 async function leftRows(store: ServerStore, tenantId: string, view: View, origin: number, after: number, top: number): Promise<Row[]> {
-  const moves = await run(
-    store,
-    sql<Row>`select collection, id, seq, 0 as deleted, body from stowage_doc_moves where tenant_id = ${tenantId} and seq > ${origin} and seq <= ${top}`,
-  );
-  const byCollection = new Map<string, Set<string>>();
-  for (const m of moves) {
-    if (!view.covers(m.collection) || !view.has(m.collection, JSON.parse(m.body!) as JsonObject)) continue;
-    let ids = byCollection.get(m.collection);
-    if (!ids) byCollection.set(m.collection, (ids = new Set()));
-    ids.add(m.id);
+  // One statement: the moves in the range (a range of their key) whose document this catch-up
+  // has not read yet (a probe of its primary key each), with that document's row.
+  const found = await run(store, leftQuery(tenantId, origin, after, top));
+  const out = new Map<number, Row>();
+  for (const r of found as (Row & { moved: string })[]) {
+    const seq = num(r.seq);
+    if (out.has(seq) || !view.covers(r.collection) || !view.has(r.collection, JSON.parse(r.moved) as JsonObject)) continue;
+    out.set(seq, { collection: r.collection, id: r.id, seq, deleted: r.deleted, body: r.body });
   }
-  const out: Row[] = [];
-  for (const [collection, idSet] of byCollection) {
-    const ids = [...idSet];
-    for (let i = 0; i < ids.length; i += 500) {
-      const chunk = ids.slice(i, i + 500);
-      const rows = await run(
-        store,
-        sql<Row>`select ${ROW} from stowage_docs where tenant_id = ${tenantId} and collection = ${collection} and id in (${sql.join(chunk)}) and seq > ${after} and seq <= ${top}`,
-      );
-      for (const r of rows) out.push(r);
-    }
-  }
-  return out.sort((a, b) => num(a.seq) - num(b.seq));
+  return [...out.values()].sort((a, b) => num(a.seq) - num(b.seq));
+}
+
+/** leftRows' statement (test/sync-rules/plans.test.ts checks it probes the documents' primary key). */
+export function leftQuery(tenantId: string, origin: number, after: number, top: number): RawBuilder<Row & { moved: string }> {
+  return sql<Row & { moved: string }>`select d.collection, d.id, d.seq, d.deleted, d.body, m.body as moved
+      from stowage_doc_moves m join stowage_docs d on d.tenant_id = m.tenant_id and d.collection = m.collection and d.id = m.id
+      where m.tenant_id = ${tenantId} and m.seq > ${origin} and m.seq <= ${top} and d.seq > ${after} and d.seq <= ${top}`;
 }
 
 async function counters(store: ServerStore, tenantId: string): Promise<{ seq: number; purged: number }> {

@@ -36,6 +36,12 @@ export interface View {
   bound?: BoundRules;
   /** The index reads that find every document of the view (anchors.ts), or undefined: read the tenant's changes. */
   anchors?: Anchor[];
+  /**
+   * Whether every live row this field anchor finds is in the view, so its rows need no test:
+   * the anchor is a whole subscription (`{field: "value"}`), the collection's read rule is
+   * `true`, nothing is left out by `have`, and the store's equality is exactly `==` for it.
+   */
+  exact?(anchor: Anchor): boolean;
 }
 
 /** The rules-and-claims fingerprint of a principal's cursors. */
@@ -107,6 +113,21 @@ export function viewOf(rules: SyncRules | undefined, principal: Principal, subs?
   };
   // Without rules, whole collections are read through the tenant's seq index (their indexes come with rules).
   if (rules) view.anchors = anchorsOf(rules, bound, subs);
+  if (rules && subs && !have) {
+    const exact = new Set<string>();
+    for (const sub of subs) {
+      const entries = Object.entries(sub.where ?? {});
+      if (entries.length !== 1) continue;
+      const [path, filter] = entries[0];
+      const value = isPlainObject(filter) && Object.keys(filter).length === 1 && "eq" in filter ? filter.eq : filter;
+      // A string that cannot be JSON array or object text: SQLite's json_extract compares those as their text.
+      if (typeof value !== "string" || value.startsWith("[") || value.startsWith("{")) continue;
+      const read = rules.collections.get(sub.collection)?.read ?? rules.collections.get("*")?.read;
+      if (read?.kind !== "const" || !read.value) continue;
+      exact.add(`${sub.collection}\u0000${path}\u0000${value}`);
+    }
+    if (exact.size) view.exact = (a) => a.kind === "field" && typeof a.value === "string" && exact.has(`${a.collection}\u0000${a.path}\u0000${a.value}`);
+  }
   if (bound) {
     view.bound = bound;
     view.fingerprint = fingerprintOf(bound);
