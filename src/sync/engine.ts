@@ -145,6 +145,9 @@ export class SyncEngine {
       onConnected: (up) => this.#onLive(up),
     });
     this.#v1 = withSubscriptions(protocolV1(this.#http), this.#http, this.view);
+    // Subscriptions changed (here, or seen in the store after another process changed them): the
+    // stream must carry the new view.
+    this.view.onDesiredChange = () => this.#live?.restart();
     this.#transport = options.transport ?? this.#v1;
   }
 
@@ -171,13 +174,11 @@ export class SyncEngine {
   }
 
   /**
-   * The subscriptions changed (partial/manage.ts): the live stream reopens on the new view,
-   * and a pull backfills what was added.
+   * The subscriptions changed (partial/manage.ts): a pull backfills what was added (the live
+   * stream already reopened on the new view: onDesiredChange).
    */
   viewChanged(): void {
-    if (!this.#started) return;
-    this.#live?.restart();
-    this.#request("pull");
+    if (this.#started) this.#request("pull");
   }
 
   /** Runs one complete cycle (push everything, pull everything) and answers what it did. */

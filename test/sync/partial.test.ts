@@ -174,6 +174,33 @@ describe("partial sync (client)", () => {
     expect(await held(db)).toEqual([]);
   });
 
+  test("subscribing on a v1.0 cursor: no backfill (the from-start pull is the view), so a document deleted meanwhile does not stay", async () => {
+    const s = await server();
+    const c = counting();
+    const w = await client(s);
+    let deleted = false;
+    const fetch = async (input: string, init?: RequestInit): Promise<Response> => {
+      const res = await c.fetch(input, init);
+      // Right after the first pull that asks for notes: x1 is deleted on the server.
+      if (!deleted && new URL(input).searchParams.get("subs")?.includes("notes")) {
+        deleted = true;
+        await w.collection("notes").delete("x1");
+        await w.sync();
+      }
+      return res;
+    };
+    const db = await client(s, { fetch, subscriptions: [{ collection: "todos", where: { owner: "ann" } }] });
+    await db.sync(); // an empty tenant: cursor v1.0
+    await w.collection("notes").put({ id: "x1", text: "soon gone" });
+    await w.sync();
+    await db.subscribe("notes");
+    await db.sync();
+    await db.sync();
+    expect(deleted).toBe(true);
+    expect(c.pulls.filter((p) => p.have !== undefined)).toEqual([]);
+    expect(await held(db)).toEqual([]);
+  });
+
   test("unsubscribe removes what no remaining subscription matches, at once and locally only", async () => {
     const s = await server();
     const w = await seed(s);
@@ -310,6 +337,27 @@ describe("partial sync (client)", () => {
     await until("backfilled", async () => (await held(db)).length === 3);
     await until("stream open", () => s.handler.openStreams() === 1);
     expect(c.events.map((u) => u.searchParams.get("subs"))).toEqual([JSON.stringify([{ collection: "notes" }])]);
+  });
+
+  test("another process on the same file unsubscribes: this one's next sync prunes and reopens its stream", async () => {
+    const s = await server();
+    const w = await seed(s);
+    const c = counting();
+    const file = `shared-${++n}.db`;
+    const a = await client(s, { fetch: c.fetch, autoSync: true, subscriptions: [{ collection: "todos", where: { owner: "ann" } }, { collection: "notes" }] }, file);
+    await until("a's first sync", async () => (await held(a)).length === 7);
+    await until("a's stream open", () => s.handler.openStreams() === 1);
+    const b = await client(s, {}, file);
+    expect(await b.unsubscribe("notes")).toBe(1);
+    expect(await held(a)).toEqual(ANN);
+    await w.collection("notes").put({ id: "x9", text: "late" });
+    await w.sync();
+    // a's stream was opened for the old view, and a does not know yet: it applies the event.
+    await until("a's old stream brought x9", async () => (await held(a)).includes("notes/x9"));
+    await a.sync(); // a learns of the change in the store: what its old stream brought goes
+    expect(await held(a)).toEqual(ANN);
+    await until("a's stream reopened on the new view", () => c.events.length === 2);
+    expect(JSON.parse(c.events[1].searchParams.get("subs")!)).toEqual([{ collection: "todos", where: { owner: "ann" } }]);
   });
 
   test("pending writes outside the view stay until pushed, then go", async () => {

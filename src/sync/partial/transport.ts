@@ -42,6 +42,7 @@ import type { SyncResult } from "../types.ts";
 import type { PartialPull, V1Context } from "../v1/context.ts";
 import type { HttpClient } from "../v1/http.ts";
 import { CURSOR_KEY, parsePage } from "../v1/pull.ts";
+import { cursorSeq } from "../../protocol/cursor.ts";
 import { clearStage, stagePage } from "../../store/pull-stage.ts";
 import { subsParam, type PartialView } from "./view.ts";
 
@@ -85,9 +86,16 @@ export function withSubscriptions(inner: SyncTransport, http: HttpClient, view: 
 
 async function pullView(ctx: V1Context, result: SyncResult, view: PartialView, inner: SyncTransport): Promise<void> {
   const store = ctx.store;
+  const known = view.desired;
   const { desired, synced: before } = await readSubscriptionState(store.db);
   let synced = before;
   view.set(desired, synced);
+  if (desired !== null && !sameSubscriptions(known, desired)) {
+    // Another process on this file changed the subscriptions (and pruned): this process may
+    // have applied live events of the old view since. Held documents outside the view go.
+    const changed = await store.db.transaction().execute((trx) => pruneOutside(trx, desired));
+    noteRemoved(ctx, changed);
+  }
   if (desired === null && synced === null) {
     delete ctx.partial;
     return inner.pull(ctx, result);
@@ -119,8 +127,11 @@ async function pullView(ctx: V1Context, result: SyncResult, view: PartialView, i
   let backfilled: ChangedIds | null = null;
   if (added.length > 0) {
     partial.onApply = (trx) => writeSubscriptions(trx, SUBSCRIPTIONS_SYNCED_KEY, desired);
-    // Without a cursor the pull reads the whole view from the start anyway (applied as a reset).
-    if ((await store.getMeta(CURSOR_KEY)) !== undefined) {
+    // Without a cursor, or from `v1.0` (v1/cycle.ts: a start through a view), the pull reads the
+    // whole view from the start anyway, applied as a reset. A backfill staged under it would be
+    // wrong: such a pull sends no tombstones, so a document the backfill read and that was
+    // deleted since would come back (found by the partial fault tester, seed 3).
+    if ((cursorSeq(await store.getMeta(CURSOR_KEY)) ?? 0) > 0) {
       backfilled = await backfill(ctx, result, added, synced);
       partial.prestaged = true;
     }

@@ -20,9 +20,14 @@ export class PartialView {
   /** Held by a cycle, and by subscribe/unsubscribe, so a view change never lands inside a pull. */
   readonly lock = new Mutex();
 
+  /** Called when `desired` changes (the engine reopens its live stream on the new view). */
+  onDesiredChange: (() => void) | null = null;
+
   set(desired: Subscription[] | null, synced: Subscription[] | null): void {
+    const changed = !sameSubscriptions(this.#desired, desired);
     this.#desired = desired;
     this.#synced = synced;
+    if (changed) this.onDesiredChange?.();
   }
 
   get desired(): Subscription[] | null {
