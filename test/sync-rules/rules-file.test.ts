@@ -72,6 +72,22 @@ describe("serve --rules refuses a bad rules file with exit 2 and FILE:LINE", () 
   });
 });
 
+describe("createServerHandler({ rules })", () => {
+  test("a text that does not check throws a config error naming the line", async () => {
+    const { createServerHandler, openServerStore } = await import("../../src/server/index.ts");
+    const { createBunSqliteAdapter } = await import("../../adapters/bun-sqlite/index.ts");
+    const store = await openServerStore({ adapter: createBunSqliteAdapter({ path: tmp.file("embed.db") }) });
+    try {
+      expect(() => createServerHandler({ store, rules: "# ok\ntodos read: x == auth.who\n" })).toThrow("rules:2: unknown claim auth.who: declare it on the claims line (claims: sub, who)");
+      const handler = createServerHandler({ store, rules: loadRules(GOOD) });
+      await handler.ready();
+      await handler.close();
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe("a good rules file", () => {
   const rules = loadRules(GOOD, "good.rules");
   const ann = bindPrincipal(rules, { keyId: "id:t:ann", tenantId: "t", tenant: "acme", subject: "ann", scopes: ["read", "write"], claims: { sub: "ann", team: "red", level: 3 } });
