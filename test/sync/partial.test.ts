@@ -273,6 +273,31 @@ describe("partial sync (client)", () => {
     expect((await db.collection("todos").get("t7"))?.n).toBe(1);
   });
 
+  test("a purge while a backfill pages: the backfill starts again and the view is whole", async () => {
+    const s = await server();
+    const w = await seed(s);
+    let purged = false;
+    const trace: string[] = [];
+    const fetch = async (input: string, init?: RequestInit): Promise<Response> => {
+      const res = await globalThis.fetch(input, init);
+      if (!purged && new URL(input).searchParams.has("have")) {
+        purged = true;
+        await w.collection("todos").put({ id: "gone", owner: "bob", n: 50 });
+        await w.collection("todos").delete("gone");
+        await w.sync();
+        expect((await gc(s.store, { olderThanMs: 0, now: Date.now() + 1000 })).tombstones).toBe(1);
+      }
+      return res;
+    };
+    const db = await client(s, { fetch, pullLimit: 1, onTrace: (l) => trace.push(l), subscriptions: [{ collection: "todos", where: { owner: "ann" } }] });
+    await db.sync();
+    await db.subscribe("todos", { where: { n: { gte: 5 } } });
+    await db.sync();
+    expect(purged).toBe(true);
+    expect(trace).toContain("backfill:reset");
+    expect(await held(db)).toEqual([...ANN, "todos/t6", "todos/t8"].sort());
+  });
+
   test("a document moving out of the filter leaves the store after a sync; into it, it arrives", async () => {
     const s = await server();
     const w = await seed(s);
@@ -443,6 +468,36 @@ describe("partial sync (client)", () => {
     expect(c.pulls.at(-1)!.cursor).toBeNull();
   });
 
+  test("a reset keeps pending writes, inside the view or not, until pushed", async () => {
+    const s = await server();
+    const w = await seed(s);
+    let db: Stowage | null = null;
+    let wrote = false;
+    const fetch = async (input: string, init?: RequestInit): Promise<Response> => {
+      const res = await globalThis.fetch(input, init);
+      const text = await res.text();
+      // Writes made while the server answers { reset: true }: pending during the re-pull.
+      if (!wrote && text === '{"reset":true}') {
+        wrote = true;
+        await db!.collection("todos").put({ id: "p1", owner: "ann", n: 10 });
+        await db!.collection("todos").put({ id: "p2", owner: "bob", n: 11 });
+      }
+      return new Response(text, { status: res.status, headers: res.headers });
+    };
+    db = await client(s, { fetch, subscriptions: [{ collection: "todos", where: { owner: "ann" } }] });
+    await db.sync();
+    await w.collection("notes").delete("x1");
+    await w.sync();
+    expect((await gc(s.store, { olderThanMs: 0, now: Date.now() + 1000 })).tombstones).toBe(1);
+    const r = await db.sync();
+    expect(wrote).toBe(true);
+    expect(r.reset).toBe(true);
+    expect(await held(db)).toEqual([...ANN, "todos/p1", "todos/p2"].sort());
+    expect((await db.status()).outbox.size).toBe(2);
+    await db.sync();
+    expect(await held(db)).toEqual([...ANN, "todos/p1"].sort());
+  });
+
   test("subscriptions are checked: a bad where is an input error naming it", async () => {
     const s = await server();
     const db = await client(s);
@@ -456,5 +511,11 @@ describe("partial sync (client)", () => {
     await expect(local.subscribe("notes")).rejects.toThrow(/need a server/);
     expect(await held(local)).toEqual(["todos/k"]);
     await expect(openStowage({ adapter: createBunSqliteAdapter({ path: dir.file(`local-${n}.db`) }), env: {}, subscriptions: [{ collection: "notes" }] })).rejects.toThrow(/need a server/);
+    // A REST API sync (not protocol v1) refuses them with a clear message, at open and at run time.
+    const rest = { baseUrl: "http://127.0.0.1:9", apiKey: "k", resources: { todos: "/api/todos" } };
+    await expect(openStowage({ adapter: createBunSqliteAdapter({ path: dir.file(`rest-${n}.db`) }), env: {}, rest, subscriptions: [{ collection: "todos" }] })).rejects.toThrow(/need a Stowage server; a REST API sync/);
+    const viaRest = await openStowage({ adapter: createBunSqliteAdapter({ path: dir.file(`rest-${n}.db`) }), env: {}, rest, autoSync: false });
+    cleanups.push(() => viaRest.close());
+    await expect(viaRest.subscribe("todos")).rejects.toThrow(/need a Stowage server; a REST API sync/);
   });
 });

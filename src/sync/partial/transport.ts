@@ -83,7 +83,7 @@ export function withSubscriptions(inner: SyncTransport, http: HttpClient, view: 
   };
 }
 
-
+/** One pull step through the store's subscriptions (the steps in this file's header). */
 async function pullView(ctx: V1Context, result: SyncResult, view: PartialView, inner: SyncTransport): Promise<void> {
   const store = ctx.store;
   const known = view.desired;
@@ -182,6 +182,7 @@ async function backfill(ctx: V1Context, result: SyncResult, added: Subscription[
   const query = { subs: subsParam(added), ...(have.length > 0 ? { have: subsParam(have) } : {}) };
   const changed: ChangedIds = new Map();
   let cursor: string | null = null;
+  let resets = 0;
   for (;;) {
     await ctx.renewLease();
     let text: string;
@@ -193,7 +194,15 @@ async function backfill(ctx: V1Context, result: SyncResult, added: Subscription[
       throw e;
     }
     const page = parsePage(text);
-    if (page.reset) throw new StowageError("protocol", "backfill: the server asked for a reset of a pull from the start");
+    if (page.reset) {
+      // A purge or a change of the rules while it paged: start it again (a few times at most).
+      if (++resets > 3) throw new StowageError("transport", "backfill: the server asked for a reset of a pull from the start again and again; retrying later");
+      ctx.trace("backfill:reset");
+      await clearStage(ctx.store);
+      changed.clear();
+      cursor = null;
+      continue;
+    }
     // Only documents: a backfill's leave (the server may send one for a document that moved
     // out after its first page read it) says nothing the catch-up pull does not say at its
     // true version, and staged it could remove a document the kept subscriptions still hold.
