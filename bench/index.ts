@@ -19,6 +19,7 @@ const SECTIONS: Record<string, () => Promise<{ default: (r: Reporter) => Promise
   table: () => import("./table.ts"),
   "pg-scale": () => import("./pg-scale.ts"),
   pull1m: () => import("./pull1m.ts"),
+  partial: () => import("./partial.ts"),
   streams10k: () => import("./streams10k.ts"),
 };
 
@@ -26,7 +27,7 @@ const args = process.argv.slice(2);
 const json = args.includes("--json");
 const wanted = args.filter((a) => !a.startsWith("--"));
 /** Slow sections run only when named. */
-const OPT_IN = new Set(["pg-scale", "pull1m", "live-cost", "streams10k"]);
+const OPT_IN = new Set(["pg-scale", "pull1m", "live-cost", "partial", "streams10k"]);
 const reporter = createReporter();
 for (const [name, load] of Object.entries(SECTIONS)) {
   if (wanted.length ? !wanted.includes(name) : OPT_IN.has(name)) continue;

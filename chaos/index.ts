@@ -5,7 +5,8 @@
  * seed its schedule, the violations and the command that replays it. Exit 1 when any fails.
  * STOWAGE_CHAOS_ATOMIC=0 also turns the atomic visibility check off; STOWAGE_CHAOS_GC=0 (or
  * --no-gc) leaves tombstone GC out of the schedules; STOWAGE_CHAOS_AUTH=0 (or --no-auth) the
- * auth faults (expiring JWTs, revoked keys, downgraded scopes).
+ * auth faults (expiring JWTs, revoked keys, downgraded scopes). `--rest` runs REST seeds
+ * (chaos/rest-index.ts), `--partial` partial-sync seeds (chaos/partial-index.ts).
  */
 import { plantedRoot, PLANTED } from "./planted.ts";
 import { describeSchedule } from "./schedule.ts";
@@ -16,6 +17,8 @@ const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
 // REST seeds have their own runner (chaos/rest-index.ts reads the same argv).
 if (flag("rest")) await import("./rest-index.ts");
+// Partial-sync seeds (subscriptions and sync rules) likewise: chaos/partial-index.ts.
+if (flag("partial")) await import("./partial-index.ts");
 const value = (name: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;

@@ -1,5 +1,6 @@
 import { CHECKS, type KitContext } from "./checks.ts";
 import { CheckFailure, KitClient } from "./client.ts";
+import { PARTIAL_CHECKS, subjectOf, type PartialKitContext } from "./partial-checks.ts";
 
 export interface KitOptions {
   /** The server's base URL. */
@@ -8,6 +9,9 @@ export interface KitOptions {
   key: string;
   /** A key of another tenant, for the isolation check. */
   keyB?: string;
+  /** Two principals of ONE tenant on a server running KIT_RULES (partial-sync rules checks). */
+  rulesKey?: string;
+  rulesKeyOther?: string;
   /** Injected fetch (tests). */
   fetch?: typeof fetch;
   /** Only the checks with these names (default: all). */
@@ -44,12 +48,22 @@ export async function runConformanceKit(options: KitOptions): Promise<KitReport>
     report.unreachable = `${a.url} is unreachable: ${(e as Error)?.message ?? String(e)}`;
     return report;
   }
-  for (const check of CHECKS) {
+  const principal = (token: string | undefined) => (token ? { client: new KitClient(options.url, token, { fetch: options.fetch }), sub: subjectOf(token) } : undefined);
+  let partial: PartialKitContext;
+  try {
+    partial = { a, runId, owner: principal(options.rulesKey), other: principal(options.rulesKeyOther) };
+  } catch (e) {
+    partial = { a, runId };
+    report.results.push({ name: "rules-keys", status: "fail", detail: (e as Error).message, ms: 0 });
+    report.failed++;
+  }
+  const all = [...CHECKS.map((c) => ({ name: c.name, run: () => c.run(ctx) })), ...PARTIAL_CHECKS.map((c) => ({ name: c.name, run: () => c.run(partial) }))];
+  for (const check of all) {
     if (options.only && !options.only.includes(check.name)) continue;
     const start = Date.now();
     let result: KitResult;
     try {
-      const outcome = await check.run(ctx);
+      const outcome = await check.run();
       result = { name: check.name, ...outcome, ms: Date.now() - start };
     } catch (e) {
       const detail = e instanceof CheckFailure ? e.message : `unexpected error: ${(e as Error)?.message ?? String(e)}`;

@@ -1,12 +1,19 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { createPostgresAdapter } from "../../adapters/postgres/index.ts";
-import { createKey } from "../../src/server/index.ts";
+import { createKey, openServerStore } from "../../src/server/index.ts";
 import { PG_URL, dropSchema, newSchemaName, pgAvailable } from "../helpers/pg.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { orderPullByTimestamp, reapplyDuplicates, startBroken } from "./broken-servers.ts";
+import { spawnServe, type ServeChild } from "./ops-serve.ts";
 import { cli } from "./run.ts";
+import { tempDir } from "../helpers/tmp.ts";
 
-const CHECK_NAMES = ["health", "error-bodies", "idempotent-push", "paged-pull", "reset", "limits", "tenant-isolation"];
+const BASE_NAMES = ["health", "error-bodies", "idempotent-push", "paged-pull", "reset", "limits", "tenant-isolation", "subs-collection", "subs-unindexed", "subs-bad"];
+/** Partial-sync checks that need two principals of one tenant under the kit's rules (skipped without). */
+const RULES_NAMES = ["subs-filter", "subs-left", "rules-pull", "rules-docs", "rules-push", "rules-leave"];
+const CHECK_NAMES = [...BASE_NAMES, ...RULES_NAMES];
 
 /** The table's rows as [check, result]. */
 function rows(stdout: string): [string, string][] {
@@ -33,17 +40,17 @@ function passesAgainst(name: string, start: () => Promise<TestServer>, cleanup: 
     test("every check passes (with a second tenant's key), exit 0", async () => {
       const r = await cli(["conformance", s.url, "--key", s.key, "--key-b", keyB]);
       expect(r.stderr).toBe("");
-      expect(rows(r.stdout)).toEqual(CHECK_NAMES.map((n) => [n, "PASS"]));
-      expect(r.stdout).toContain("7 passed, 0 failed, 0 skipped");
+      expect(rows(r.stdout)).toEqual(CHECK_NAMES.map((n) => [n, RULES_NAMES.includes(n) ? "SKIP" : "PASS"]));
+      expect(r.stdout).toContain("10 passed, 0 failed, 6 skipped");
       expect(r.code).toBe(0);
     }, 60_000);
 
     test("--json reports each check; without --key-b isolation is skipped with a note, still exit 0", async () => {
       const r = await cli(["conformance", s.url, "--json"], { env: { STOWAGE_API_KEY: s.key } });
       const report = JSON.parse(r.stdout);
-      expect(report.results.map((x: any) => [x.name, x.status])).toEqual(CHECK_NAMES.map((n) => [n, n === "tenant-isolation" ? "skip" : "pass"]));
-      expect(report.results.at(-1).detail).toBe("needs --key-b, a key of another tenant");
-      expect([report.passed, report.failed, report.skipped]).toEqual([6, 0, 1]);
+      expect(report.results.map((x: any) => [x.name, x.status])).toEqual(CHECK_NAMES.map((n) => [n, n === "tenant-isolation" || RULES_NAMES.includes(n) ? "skip" : "pass"]));
+      expect(report.results.find((x: any) => x.name === "tenant-isolation").detail).toBe("needs --key-b, a key of another tenant");
+      expect([report.passed, report.failed, report.skipped]).toEqual([9, 0, 7]);
       expect(r.code).toBe(0);
     }, 60_000);
   });
@@ -72,7 +79,7 @@ describe("stowage conformance against deliberately broken servers", () => {
       expect(r.stdout).toMatch(/idempotent-push\s+FAIL\s+resent push: expected 3 duplicate, got .*"status":"applied"/);
       expect(table["health"]).toBe("PASS");
       expect(table["paged-pull"]).toBe("PASS");
-      expect(r.stdout).toContain("5 passed, 1 failed, 1 skipped");
+      expect(r.stdout).toContain("8 passed, 1 failed, 7 skipped");
       expect(r.code).toBe(1);
     } finally {
       await broken.stop();
@@ -87,7 +94,7 @@ describe("stowage conformance against deliberately broken servers", () => {
       expect(table["paged-pull"]).toBe("FAIL");
       expect(r.stdout).toMatch(/paged-pull\s+FAIL\s+pull is not in commit order: version \d+ \(conformance_[0-9a-f]+_pull\/d\d\d\) came after \d+/);
       expect(table["idempotent-push"]).toBe("PASS");
-      expect(r.stdout).toContain("5 passed, 1 failed, 1 skipped");
+      expect(r.stdout).toContain("8 passed, 1 failed, 7 skipped");
       expect(r.code).toBe(1);
     } finally {
       await broken.stop();
@@ -111,4 +118,61 @@ describe("stowage conformance usage", () => {
     const bad = await cli(["conformance", "http://127.0.0.1:9", "--key", "k", "--only", "nope"]);
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('unknown check "nope"')]);
   });
+});
+
+describe("stowage conformance: partial-sync rules checks (issue 34)", () => {
+  const dir = tempDir("stowage-kit-rules-");
+  let withRules: ServeChild;
+  let without: ServeChild;
+  let keys: { a: string; o: string; b: string };
+  beforeAll(async () => {
+    const made = async (file: string) => {
+      const store = await openServerStore({ adapter: createBunSqliteAdapter({ path: dir.file(file) }) });
+      try {
+        return {
+          a: (await createKey(store, "kit", { createIfMissing: true })).key,
+          o: (await createKey(store, "kit")).key,
+          b: (await createKey(store, "other", { createIfMissing: true })).key,
+        };
+      } finally {
+        await store.close();
+      }
+    };
+    const printed = await cli(["conformance", "--print-rules"]);
+    expect(printed.code).toBe(0);
+    writeFileSync(dir.file("rules.txt"), printed.stdout);
+    keys = await made("rules.db");
+    withRules = await spawnServe(dir.file("rules.db"), ["--rules", dir.file("rules.txt"), "--rate-limit", "off"]);
+    await made("open.db");
+    without = await spawnServe(dir.file("open.db"), ["--rate-limit", "off"]);
+  });
+  afterAll(async () => {
+    await withRules?.signal("SIGTERM");
+    await without?.signal("SIGTERM");
+    dir.cleanup();
+  });
+
+  test("against stowage serve --rules (the kit's rules), with two principals of one tenant: all 16 pass", async () => {
+    const r = await cli(["conformance", withRules.url, "--key", keys.a, "--key-b", keys.b, "--rules-key", keys.a, "--rules-key-other", keys.o]);
+    expect(rows(r.stdout)).toEqual(CHECK_NAMES.map((n) => [n, "PASS"]));
+    expect(r.stdout).toContain("16 passed, 0 failed, 0 skipped");
+    expect(r.code).toBe(0);
+  }, 60_000);
+
+  test("a server that enforces no rules fails the rules checks: the other principal sees private documents", async () => {
+    const keysOpen = await (async () => {
+      const store = await openServerStore({ adapter: createBunSqliteAdapter({ path: dir.file("open.db") }) });
+      try {
+        return { a: (await createKey(store, "kit")).key, o: (await createKey(store, "kit")).key };
+      } finally {
+        await store.close();
+      }
+    })();
+    const r = await cli(["conformance", without.url, "--key", keysOpen.a, "--rules-key", keysOpen.a, "--rules-key-other", keysOpen.o]);
+    const table = Object.fromEntries(rows(r.stdout));
+    for (const n of RULES_NAMES) expect([n, table[n]]).toEqual([n, "FAIL"]);
+    expect(r.stdout).toMatch(/rules-docs\s+FAIL\s+the other principal's GET answered 200/);
+    expect(r.stdout).toMatch(/rules-push\s+FAIL\s+overwriting another's private document: expected rejected\/forbidden, got .*"applied"/);
+    expect(r.code).toBe(1);
+  }, 60_000);
 });

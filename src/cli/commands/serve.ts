@@ -68,6 +68,7 @@ const serveCommand: Command = {
     try {
       const handler = createServerHandler({ ...embed, store, changes, limits: opsConfig.limits, hooks: ops.ops.hooks, onError: ops.ops.onError });
       ops.metrics.registry.gauge("stowage_live_streams", "Open GET /v1/events streams.", () => handler.openStreams());
+      ops.metrics.registry.gauge("stowage_live_stream_wakes", "Event stream wakes since start: one per stream per commit that touched its view.", () => handler.streamWakes());
       // Sync rules' indexes exist before the first request (built once; a restart finds them).
       await handler.ready();
       // Streams end after running requests drained, before the listener stops (ops.shutdown).
