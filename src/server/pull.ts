@@ -77,12 +77,18 @@ export async function pullPage(
   const more = rows.length > limit;
   if (more) rows.length = limit;
   let last = after;
+  // One change per line (docs/PROTOCOL.md "Page layout") where bodies are the text a client
+  // would write itself (SQLite keeps JSON.stringify's text; PostgreSQL's jsonb text has other
+  // spacing and key order, so a client storing it as is would diverge from its own writes):
+  // a client may then store each value's text as it came instead of parsing and
+  // re-serializing every document.
+  const lines = store.dialect.keepsJsonText;
   const parts: string[] = [];
   for (const r of rows) {
     last = num(r.seq);
     const deleted = Number(r.deleted) === 1;
     parts.push(
-      `{"collection":${JSON.stringify(r.collection)},"id":${JSON.stringify(r.id)},"version":${last},"value":${deleted ? "null" : oneLine(r.body)},"deleted":${deleted}}`,
+      `{"collection":${JSON.stringify(r.collection)},"id":${JSON.stringify(r.id)},"version":${last},"value":${deleted ? "null" : lines ? oneLine(r.body) : r.body},"deleted":${deleted}}`,
     );
   }
   if (info) {
@@ -92,9 +98,7 @@ export async function pullPage(
   // A finished scan stands at the horizon: every row up to it was read, and any later commit
   // takes a number above the tenant's seq, which is at or above the horizon.
   const cursor = !scanning || last >= purged ? formatCursor(last) : more ? formatCursor(last, purged) : formatCursor(purged);
-  // One change per line (docs/PROTOCOL.md "Page layout"): a client may then store each value's
-  // text as it came instead of parsing and re-serializing every document.
-  const changes = parts.length === 0 ? "" : `\n${parts.join(",\n")}\n`;
+  const changes = !lines ? parts.join(",") : parts.length === 0 ? "" : `\n${parts.join(",\n")}\n`;
   return `{"changes":[${changes}],"cursor":"${cursor}","more":${more}}`;
 }
 
