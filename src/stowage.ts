@@ -49,7 +49,7 @@ export interface StowageOptions {
   backoff?: BackoffOptions;
   /** Start the background loop (default true); false leaves syncing to explicit `sync()` calls. */
   autoSync?: boolean;
-  /** Changes per pull page (default 1000). */
+  /** Changes per pull page (default 1000; a pull from the start asks for at most 250 first, then doubles). */
   pullLimit?: number;
   /** How long a crashed process's sync lease blocks the others (default 20,000 ms). */
   leaseTtlMs?: number;

@@ -77,12 +77,18 @@ export async function pullPage(
   const more = rows.length > limit;
   if (more) rows.length = limit;
   let last = after;
+  // One change per line (docs/PROTOCOL.md "Page layout") where bodies are the text a client
+  // would write itself (SQLite keeps JSON.stringify's text; PostgreSQL's jsonb text has other
+  // spacing and key order, so a client storing it as is would diverge from its own writes):
+  // a client may then store each value's text as it came instead of parsing and
+  // re-serializing every document.
+  const lines = store.dialect.keepsJsonText;
   const parts: string[] = [];
   for (const r of rows) {
     last = num(r.seq);
     const deleted = Number(r.deleted) === 1;
     parts.push(
-      `{"collection":${JSON.stringify(r.collection)},"id":${JSON.stringify(r.id)},"version":${last},"value":${deleted ? "null" : r.body},"deleted":${deleted}}`,
+      `{"collection":${JSON.stringify(r.collection)},"id":${JSON.stringify(r.id)},"version":${last},"value":${deleted ? "null" : lines ? oneLine(r.body) : r.body},"deleted":${deleted}}`,
     );
   }
   if (info) {
@@ -92,7 +98,17 @@ export async function pullPage(
   // A finished scan stands at the horizon: every row up to it was read, and any later commit
   // takes a number above the tenant's seq, which is at or above the horizon.
   const cursor = !scanning || last >= purged ? formatCursor(last) : more ? formatCursor(last, purged) : formatCursor(purged);
-  return `{"changes":[${parts.join(",")}],"cursor":"${cursor}","more":${more}}`;
+  const changes = !lines ? parts.join(",") : parts.length === 0 ? "" : `\n${parts.join(",\n")}\n`;
+  return `{"changes":[${changes}],"cursor":"${cursor}","more":${more}}`;
+}
+
+/**
+ * A stored body on one line. Bodies are written compact, but one imported or written by
+ * another tool may hold line breaks; in JSON text a raw line break can only be whitespace
+ * between tokens (inside a string it is escaped), so a space stands in for it.
+ */
+function oneLine(body: string | null): string | null {
+  return body !== null && body.includes("\n") ? body.replaceAll("\n", " ") : body;
 }
 
 async function horizonOf(store: ServerStore, tenantId: string): Promise<number> {

@@ -37,23 +37,39 @@ export async function clearStage(store: Store): Promise<void> {
   await run(store.db, "delete from _stowage_pull_stage");
 }
 
+/** One staged change: a document's JSON text, or TOMBSTONE ("") for a delete. */
+export interface StageRow {
+  collection: string;
+  id: string;
+  version: number;
+  body: string;
+}
+
 /** Adds one page to the stage in one local transaction, keeping each document's highest version. */
 export async function stagePage(store: Store, changes: Change[]): Promise<void> {
-  if (changes.length === 0) return;
+  await stageRows(
+    store,
+    changes.map((c) => ({ collection: c.collection, id: c.id, version: c.version, body: c.deleted ? TOMBSTONE : JSON.stringify(c.value) })),
+  );
+}
+
+/** stagePage for changes whose values are JSON text already (a page read by lines, sync/v1/page-lines.ts). */
+export async function stageRows(store: Store, rows: StageRow[]): Promise<void> {
+  if (rows.length === 0) return;
   await store.db.transaction().execute(async (trx) => {
-    for (let i = 0; i < changes.length; i += ROWS) {
-      const chunk = changes.slice(i, i + ROWS);
-      const params: unknown[] = new Array(chunk.length * 4);
-      for (let j = 0; j < chunk.length; j++) {
-        const c = chunk[j];
-        params[j * 4] = c.collection;
-        params[j * 4 + 1] = c.id;
-        params[j * 4 + 2] = c.deleted ? TOMBSTONE : JSON.stringify(c.value);
-        params[j * 4 + 3] = c.version;
+    for (let i = 0; i < rows.length; i += ROWS) {
+      const n = Math.min(ROWS, rows.length - i);
+      const params: unknown[] = new Array(n * 4);
+      for (let j = 0; j < n; j++) {
+        const r = rows[i + j];
+        params[j * 4] = r.collection;
+        params[j * 4 + 1] = r.id;
+        params[j * 4 + 2] = r.body;
+        params[j * 4 + 3] = r.version;
       }
       await run(
         trx,
-        `insert into _stowage_pull_stage (collection, id, body, version) values ${placeholders(chunk.length, 4)}
+        `insert into _stowage_pull_stage (collection, id, body, version) values ${placeholders(n, 4)}
          on conflict (collection, id) do update set body = excluded.body, version = excluded.version
          where excluded.version > _stowage_pull_stage.version`,
         params,

@@ -6,7 +6,8 @@ import { plainCursorSeq } from "../../protocol/cursor.ts";
 import { applyParsed, applyParsedIn, CURSOR_KEY, parsePage, type ParsedPage } from "./pull.ts";
 import type { Executor } from "../../store/sql.ts";
 import { refreshDocs } from "./refresh.ts";
-import { applyStage, clearStage, stagePage } from "../../store/pull-stage.ts";
+import { applyStage, clearStage, stagePage, stageRows } from "../../store/pull-stage.ts";
+import { linedPage, type LinedPage } from "./page-lines.ts";
 import { isForbiddenWhole, isRefusedWhole, prepareBatch, PUSH_BATCH_OPS, rejectAll, sendBatch, settleBatch, type PreparedBatch, type PushOutcome } from "./push.ts";
 import type { CycleContext, SyncTransport } from "../transport.ts";
 import type { V1Context } from "./context.ts";
@@ -15,6 +16,9 @@ import type { SyncResult } from "../types.ts";
 
 /** A staged pull names at most this many changed ids in `change` events (README "Live"). */
 const CHANGE_IDS = 50_000;
+
+/** The first page of a pull from the start holds at most this many changes (pullPages). */
+const FIRST_PAGE = 250;
 
 /** Pull pages larger than this make the next page smaller. */
 const PAGE_BYTES = 8 * 1024 * 1024;
@@ -183,6 +187,10 @@ async function pullPages(ctx: V1Context, result: SyncResult): Promise<void> {
   // from seq 0 (its reader "holds nothing yet"), but this store may hold its own settled writes
   // (found by the partial fault tester, seed 3).
   const fromStart = start === null || (ctx.partial?.subs !== undefined && plainCursorSeq(start) === 0);
+  // A pull from the start asks for a smaller first page: the server answers it sooner, and
+  // reads the next (nextLimit doubles the size) while this one is written here. Measured on a
+  // 10,000-document initial pull: the first page landed after 7 ms at 1,000, 3-4 ms at 250.
+  if (fromStart) limit = Math.min(limit, FIRST_PAGE);
   let inflight = await fetchPage(ctx, start, limit);
   for (;;) {
     const text = await answer(ctx, inflight);
@@ -195,7 +203,10 @@ async function pullPages(ctx: V1Context, result: SyncResult): Promise<void> {
       limit = nextLimit(ctx, limit, text.length);
       inflight = await fetchPage(ctx, (ahead = tail[1]), limit);
     }
-    const page = parsePage(text);
+    // A page that will be staged is read by lines when its layout allows (page-lines.ts):
+    // its values are staged as the server sent them, never parsed here.
+    const lined = staging || reset || fromStart || (tail !== null && tail[2] === "true") ? linedPage(text) : null;
+    const page: ParsedPage | (LinedPage & { reset: false }) = lined ? { ...lined, reset: false } : parsePage(text);
     if (page.reset) {
       if (reset) throw new StowageError("protocol", "pull: the server asked for a reset twice in one cycle");
       ctx.trace("reset");
@@ -216,7 +227,7 @@ async function pullPages(ctx: V1Context, result: SyncResult): Promise<void> {
       inflight = await fetchPage(ctx, page.cursor, limit);
     }
     const n = page.changes.length;
-    if (!staging && !page.more && !reset && !fromStart) {
+    if (!staging && !page.more && !reset && !fromStart && !("deletes" in page)) {
       await applyParsed(ctx.store, page, undefined, () => pageDone(ctx, page, result));
       return;
     }
@@ -224,14 +235,16 @@ async function pullPages(ctx: V1Context, result: SyncResult): Promise<void> {
       await clearStage(ctx.store);
       staging = true;
     }
-    await stagePage(ctx.store, page.changes);
+    if ("deletes" in page) await stageRows(ctx.store, page.changes);
+    else await stagePage(ctx.store, page.changes);
     ctx.trace(`pull:${n}`);
     result.pulled += n;
     changes += n;
     for (const c of page.collections) collections.add(c);
     if (changed && changes > CHANGE_IDS) changed = null;
     if (changed) for (const c of page.changes) noteChanged(changed, c.collection, c.id);
-    if (!tombstones) for (const c of page.changes) if (c.deleted) tombstones = true;
+    if ("deletes" in page) tombstones ||= page.deletes > 0;
+    else if (!tombstones) for (const c of page.changes) if (c.deleted) tombstones = true;
     if (!page.more) {
       await ctx.renewLease();
       await applyStage(ctx.store, page.cursor, reset || fromStart, tombstones, ctx.partial?.onApply);
