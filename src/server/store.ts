@@ -43,6 +43,7 @@ export async function openServerStore(options: OpenServerStoreOptions): Promise<
     await db.destroy();
     throw e;
   }
+  await dialect.tune(db).catch(() => {});
   const stats = dialect.plannerStats(db);
   await stats?.start().catch(() => {});
   let closed: Promise<void> | undefined;

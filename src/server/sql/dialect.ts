@@ -88,6 +88,8 @@ export interface ServerDialect {
   readonly keepsJsonText: boolean;
   /** Takes gc's lock on a tenant for this transaction; false when another instance holds it (gc then skips the tenant). */
   gcTryLock(trx: Transaction<ServerTables>, tenantId: string): Promise<boolean>;
+  /** Connection settings the server's store wants beyond the adapter's own, run once on open (errors ignored: a remote database may refuse them). */
+  tune(db: Kysely<ServerTables>): Promise<void>;
   /** Planner statistics kept current as documents are added, where the database needs that (planner-stats.ts). */
   plannerStats(db: Kysely<ServerTables>): PlannerStats | undefined;
   /**

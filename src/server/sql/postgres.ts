@@ -109,6 +109,7 @@ export const POSTGRES: ServerDialect = {
     const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(hashtext('stowage_gc'), hashtext(${tenantId})) as ok`.execute(trx);
     return rows[0]?.ok === true;
   },
+  tune: async () => {},
   plannerStats: (db) => new PlannerStats(db),
   // jsonb's own equality: typed, so `= 'true'` finds only true.
   // Not in a transaction (sync-rules/indexes.ts runs it alone), so writers go on meanwhile.

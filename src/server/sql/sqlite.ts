@@ -28,6 +28,13 @@ export const SQLITE: ServerDialect = {
   keepsJsonText: true,
   // One writer at a time: a second gc waits for the write lock and then finds nothing to do.
   gcTryLock: async () => true,
+  // Reads through a memory map: a view's pull (sync-rules/pull-view.ts) reads rows scattered
+  // over the table, one page each, and mapped pages cost about half of read() calls through the
+  // page cache (10,000 scattered rows of a 1,000,000-row file: 21-30 ms -> 11-16 ms). Server only:
+  // mapped pages count in RSS, and a client keeps its memory budget (bench pull1m).
+  tune: async (db) => {
+    await sql`pragma mmap_size = 268435456`.execute(db);
+  },
   plannerStats: () => undefined,
   // json_extract gives a JSON string as text, a number as a number and true/false as 1/0 (so
   // `= 1` also finds a field holding the number 1: the caller's exact test drops it).
