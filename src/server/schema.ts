@@ -121,8 +121,16 @@ export async function migrateServer(db: Kysely<any>, dialect: ServerDialect = SQ
     migrationLockTableName: "stowage_server_migration_lock",
     migrationTableSchema: await dialect.migrationTableSchema(db),
   });
-  const { error } = await migrator.migrateToLatest();
-  if (error) {
+  for (let attempt = 1; ; attempt++) {
+    let error: unknown;
+    try {
+      ({ error } = await migrator.migrateToLatest());
+    } catch (e) {
+      error = e;
+    }
+    if (!error) return;
+    // A few tries for what another tenant of the database did meanwhile (ServerDialect.transientMigrationError).
+    if (attempt < 4 && dialect.transientMigrationError(error)) continue;
     throw new StowageError("storage", `server schema migration failed: ${String((error as Error).message ?? error)}`, { cause: error });
   }
 }

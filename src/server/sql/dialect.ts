@@ -66,6 +66,8 @@ export interface ServerDialect {
   readonly migrations: Record<string, Migration>;
   /** The schema the migrator keeps its bookkeeping tables in, or undefined for the connection's default. */
   migrationTableSchema(db: Kysely<any>): Promise<string | undefined>;
+  /** Whether a failed migration may simply be run again (a concurrent change elsewhere in the database, not a fault of ours). */
+  transientMigrationError(error: unknown): boolean;
   /** The tenant-counter read made a lock held until commit where the database needs one (dialect-sql.ts, lockTenant, says why). */
   lockRow<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O>;
   /** A bound value as the planner should see it (SQLite: cast, so the statement is not prepared again; src/store/sql.ts TEXT_PARAM). */

@@ -87,6 +87,10 @@ export const POSTGRES: ServerDialect = {
   name: "postgres",
   migrations: PG_MIGRATIONS,
   migrationTableSchema,
+  // Kysely's migrator looks for its table with a catalog scan of every schema that calls
+  // has_schema_privilege() per schema; a schema another application (or test) drops during the
+  // scan fails it with 3F000 "schema … does not exist", though ours is there. Seen in CI.
+  transientMigrationError: (error) => (error as { code?: unknown } | null)?.code === "3F000",
   lockRow: (query) => query.forUpdate(),
   // Bare parameters: PostgreSQL makes its plans differently (and prepared.ts chooses which).
   opaqueParam: (value) => value,

@@ -13,6 +13,7 @@ export const SQLITE: ServerDialect = {
   name: "sqlite",
   migrations: {},
   migrationTableSchema: async () => undefined,
+  transientMigrationError: () => false,
   lockRow: (query) => query,
   // Without the cast, SQLite prepares the statement again on every run when it has `LIMIT ?`
   // or compares a text column with `?` while ordering or joining (src/store/sql.ts, TEXT_PARAM).
