@@ -6,20 +6,11 @@
  * live-subscribers.ts does). Prints `ready` once every stream is open; ends when stdin closes.
  */
 import { openDocs } from "./live-anchor.ts";
+import { batchedLines } from "./batched-lines.ts";
 
 const [url, dir, first, count] = process.argv.slice(2);
-const lines: string[] = [];
-let flushing = false;
 // Batched writes, as live-subscribers.ts: one write per burst of deliveries.
-const emit = (line: string) => {
-  lines.push(line);
-  if (flushing) return;
-  flushing = true;
-  queueMicrotask(() => {
-    flushing = false;
-    process.stdout.write(`${lines.splice(0).join("\n")}\n`);
-  });
-};
+const emit = batchedLines();
 const controllers: AbortController[] = [];
 await Promise.all(
   Array.from({ length: Number(count) }, async (_, i) => {

@@ -8,21 +8,12 @@
  */
 import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
 import { openStowage, type Stowage } from "../src/stowage.ts";
+import { batchedLines } from "./batched-lines.ts";
 
 const [url, dir, first, ...keys] = process.argv.slice(2);
 const open: Stowage[] = [];
-const lines: string[] = [];
-let flushing = false;
 // Batched writes: 100 subscribers' lines in one write, not 100 writes on the measured path.
-const emit = (line: string) => {
-  lines.push(line);
-  if (flushing) return;
-  flushing = true;
-  queueMicrotask(() => {
-    flushing = false;
-    process.stdout.write(`${lines.splice(0).join("\n")}\n`);
-  });
-};
+const emit = batchedLines();
 
 for (let i = 0; i < keys.length; i++) {
   const db = await openStowage({ adapter: createBunSqliteAdapter({ path: `${dir}/sub${Number(first) + i}.db` }), url, apiKey: keys[i], env: {} });

@@ -1,3 +1,4 @@
+import { batchedLines } from "./batched-lines.ts";
 export {};
 /**
  * A child process of `bun run bench partial` holding some of the event streams:
@@ -11,17 +12,7 @@ const first = Number(firstArg);
 const count = Number(countArg);
 let ready = false;
 const aborts: AbortController[] = [];
-const lines: string[] = [];
-let flushing = false;
-const emit = (line: string) => {
-  lines.push(line);
-  if (flushing) return;
-  flushing = true;
-  queueMicrotask(() => {
-    flushing = false;
-    process.stdout.write(`${lines.splice(0).join("\n")}\n`);
-  });
-};
+const emit = batchedLines();
 
 async function open(i: number): Promise<void> {
   const ac = new AbortController();

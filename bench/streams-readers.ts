@@ -7,20 +7,10 @@
  * performance.timeOrigin + now(); lines batched per tick, as live-subscribers.ts does).
  * Prints `ready <opened>` once every stream answered; ends when stdin closes.
  */
-export {};
+import { batchedLines } from "./batched-lines.ts";
 
 const [events, ...keys] = process.argv.slice(2);
-const lines: string[] = [];
-let flushing = false;
-const emit = (line: string) => {
-  lines.push(line);
-  if (flushing) return;
-  flushing = true;
-  setTimeout(() => {
-    flushing = false;
-    process.stdout.write(`${lines.splice(0).join("\n")}\n`);
-  }, 0);
-};
+const emit = batchedLines((flush) => setTimeout(flush, 0));
 const controllers: AbortController[] = [];
 const decoder = new TextDecoder();
 const VALUE = /"n":(\d+)[,}]/g;
