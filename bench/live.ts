@@ -341,8 +341,26 @@ async function serveChild(data: string, extra: ServeExtra = {}): Promise<{ proc:
   const cmd = [process.execPath, ...flags, BIN, "serve", "--port", "0", "--json", "--data", data];
   // `ulimit -n` can only be raised for a process from inside it, so through a shell that execs the server.
   const raised = extra.ulimit ? ["sh", "-c", `ulimit -n ${extra.ulimit} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`, "sh", ...cmd] : cmd;
-  const proc = Bun.spawn(raised, { stdout: "pipe", stderr: "inherit", env: { ...process.env, ...extra.env } });
-  return { proc, url: await readUrl(proc) };
+  // The request log (info, the default) goes to a pipe that is read and dropped, as a service
+  // manager's would take it: formatted and written as a user's server does, but not thousands
+  // of lines in the bench's output. Its tail is shown if the server fails to start.
+  const proc = Bun.spawn(raised, { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...extra.env } });
+  const tail = drainTail(proc.stderr);
+  try {
+    return { proc, url: await readUrl(proc) };
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${tail()}`);
+  }
+}
+
+/** Reads `stream` to its end, keeping only its last 4 KiB (answered by the function returned). */
+function drainTail(stream: ReadableStream<Uint8Array>): () => string {
+  let tail = "";
+  const decoder = new TextDecoder();
+  void (async () => {
+    for await (const chunk of stream) tail = (tail + decoder.decode(chunk, { stream: true })).slice(-4096);
+  })().catch(() => {});
+  return () => tail;
 }
 
 /** Runtime flags and environment for a server child (the live profile preloads its probe). */

@@ -95,7 +95,7 @@ export async function spawnServer(opts: { dbPath: string; port?: number }): Prom
 }
 
 /** Waits for a server child process to print its `{"url"}` line; kills it after 20 s of silence. */
-export async function readUrl(proc: Subprocess<"ignore" | "pipe", "pipe", "inherit">): Promise<string> {
+export async function readUrl(proc: Subprocess<"ignore" | "pipe", "pipe", "inherit" | "pipe">): Promise<string> {
   const reader = proc.stdout.getReader();
   let text = "";
   const deadline = setTimeout(() => proc.kill("SIGKILL"), 20_000);
