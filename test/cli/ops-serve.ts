@@ -1,4 +1,6 @@
-import { BIN, ROOT } from "./run.ts";
+import { afterAll, expect } from "bun:test";
+import { tempDir } from "../helpers/tmp.ts";
+import { BIN, cli, ROOT } from "./run.ts";
 
 /** A `stowage serve` child whose stderr (the request log) is drained and kept. */
 export interface ServeChild {
@@ -69,4 +71,30 @@ export async function sqlite3(file: string, query: string): Promise<string> {
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   if (code !== 0) throw new Error(`sqlite3 ${query}: ${err}`);
   return out.trim();
+}
+
+/**
+ * A test file's temporary directory and `stowage serve` children: every child is killed and
+ * the directory removed after the file's tests. `keyFor` makes a key with the CLI.
+ */
+export function serveScope(prefix: string) {
+  const tmp = tempDir(prefix);
+  const children: ServeChild[] = [];
+  afterAll(async () => {
+    for (const c of children) await c.signal("SIGKILL");
+    tmp.cleanup();
+  });
+  return {
+    tmp,
+    async keyFor(data: string, tenant: string): Promise<string> {
+      const made = await cli(["keys", "create", "--tenant", tenant, "--data", data, "--json"]);
+      expect(made.code).toBe(0);
+      return JSON.parse(made.stdout).key;
+    },
+    async serveAt(data: string, args: string[] = [], options: { env?: Record<string, string>; port?: number } = {}): Promise<ServeChild> {
+      const child = await spawnServe(data, args, options);
+      children.push(child);
+      return child;
+    },
+  };
 }

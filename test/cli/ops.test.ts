@@ -1,30 +1,12 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { openServerStore } from "../../src/server/index.ts";
-import { tempDir } from "../helpers/tmp.ts";
 import { until } from "../helpers/until.ts";
 import { openClient } from "../sync/clients.ts";
-import { spawnServe, sqlite3, sqlite3Available, type ServeChild } from "./ops-serve.ts";
+import { serveScope, sqlite3, sqlite3Available } from "./ops-serve.ts";
 import { cli, ROOT } from "./run.ts";
 
-const tmp = tempDir("stowage-cli-ops-");
-const children: ServeChild[] = [];
-afterAll(async () => {
-  for (const c of children) await c.signal("SIGKILL");
-  tmp.cleanup();
-});
-
-async function keyFor(data: string, tenant: string): Promise<string> {
-  const made = await cli(["keys", "create", "--tenant", tenant, "--data", data, "--json"]);
-  expect(made.code).toBe(0);
-  return JSON.parse(made.stdout).key;
-}
-
-async function serveAt(data: string, args: string[] = [], options: { env?: Record<string, string>; port?: number } = {}): Promise<ServeChild> {
-  const child = await spawnServe(data, args, options);
-  children.push(child);
-  return child;
-}
+const { tmp, keyFor, serveAt } = serveScope("stowage-cli-ops-");
 
 describe("stowage serve at default settings", () => {
   test("two clients on ONE key, each syncing after every write, 500 rounds: no 429, nothing lost", async () => {

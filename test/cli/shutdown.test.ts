@@ -1,13 +1,12 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { createBunSqliteAdapter } from "../../adapters/bun-sqlite/index.ts";
 import { openServerStore } from "../../src/server/index.ts";
-import { tempDir } from "../helpers/tmp.ts";
 import { until } from "../helpers/until.ts";
 import { openClient } from "../sync/clients.ts";
-import { spawnServe, type ServeChild } from "./ops-serve.ts";
-import { cli, ROOT } from "./run.ts";
+import { serveScope, type ServeChild } from "./ops-serve.ts";
+import { ROOT } from "./run.ts";
 
 /**
  * SIGTERM to a real `stowage serve` while keep-alive clients push (issue 32): the drain answers
@@ -15,23 +14,11 @@ import { cli, ROOT } from "./run.ts";
  * stops the listener only once clients were told, so no client sees a reset connection and
  * every acknowledged write is on disk.
  */
-const tmp = tempDir("stowage-shutdown-");
-const children: ServeChild[] = [];
-afterAll(async () => {
-  for (const c of children) await c.signal("SIGKILL");
-  tmp.cleanup();
-});
+const scope = serveScope("stowage-shutdown-");
+const { tmp, keyFor } = scope;
 
-async function keyFor(data: string, tenant: string): Promise<string> {
-  const made = await cli(["keys", "create", "--tenant", tenant, "--data", data, "--json"]);
-  expect(made.code).toBe(0);
-  return JSON.parse(made.stdout).key;
-}
-
-async function serveAt(data: string, port?: number): Promise<ServeChild> {
-  const child = await spawnServe(data, ["--rate-limit", "off"], { port });
-  children.push(child);
-  return child;
+function serveAt(data: string, port?: number): Promise<ServeChild> {
+  return scope.serveAt(data, ["--rate-limit", "off"], { port });
 }
 
 /** Documents of `tenant` on disk, read after every server process stopped. */
