@@ -7,11 +7,12 @@
  * more, and chaos/partial-check.ts judges the histories and the final states.
  */
 import { Database } from "bun:sqlite";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SignJWT } from "jose";
 import type { PartialClientConfig } from "./partial-client.ts";
+import { readHistories } from "./histories.ts";
 import { checkPartial, type PClientFinal, type PLine, type PServerFinal, type PViolation } from "./partial-check.ts";
 import { makePartialSchedule, PARTIAL_RULES, SUB_POOL, type PartialSchedule } from "./partial-schedule.ts";
 import { mulberry32, Rng } from "./prng.ts";
@@ -159,7 +160,7 @@ export async function runPartialSeed(options: { seed: number; short?: boolean; v
     });
     await Promise.all(finishers.map((f) => f.kill()));
 
-    const histories = readPartialHistories(dir);
+    const histories = readHistories<PLine>(dir);
     const finals = schedule.clients.map((spec, c) => clientFinal(join(dir, `client-${c}.db`), c, spec.principal));
     const serverState = serverFinal(serverDb);
     for (const lines of histories.values()) {
@@ -192,7 +193,7 @@ export async function runPartialSeed(options: { seed: number; short?: boolean; v
 /** Checks a kept run directory again (after a checker change). */
 export function recheckPartial(dir: string, principals: string[]): PViolation[] {
   const files = readdirSync(dir).map((n) => /^client-(\d+)\.db$/.exec(n)?.[1]).filter((x): x is string => x !== undefined).map(Number).sort((a, b) => a - b);
-  return checkPartial(readPartialHistories(dir), serverFinal(join(dir, "server.db")), files.map((f) => clientFinal(join(dir, `client-${f}.db`), f, principals[f])));
+  return checkPartial(readHistories<PLine>(dir), serverFinal(join(dir, "server.db")), files.map((f) => clientFinal(join(dir, `client-${f}.db`), f, principals[f])));
 }
 
 function serverFinal(path: string): PServerFinal {
@@ -222,21 +223,4 @@ function clientFinal(path: string, file: number, principal: string): PClientFina
   } finally {
     db.close();
   }
-}
-
-function readPartialHistories(dir: string): Map<string, PLine[]> {
-  const out = new Map<string, PLine[]>();
-  for (const name of readdirSync(dir).filter((n) => n.startsWith("h-")).sort()) {
-    const lines: PLine[] = [];
-    for (const text of readFileSync(join(dir, name), "utf8").split("\n")) {
-      if (!text) continue;
-      try {
-        lines.push(JSON.parse(text) as PLine);
-      } catch {
-        // a line torn by SIGKILL
-      }
-    }
-    out.set(name.slice(2, -6), lines);
-  }
-  return out;
 }

@@ -4,7 +4,7 @@
  * history checked (check.ts).
  */
 import { Database } from "bun:sqlite";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createBunSqliteAdapter } from "../adapters/bun-sqlite/index.ts";
@@ -12,6 +12,7 @@ import { SignJWT } from "jose";
 import { createKey, openServerStore, revokeKey, type ServerStore } from "../src/server/index.ts";
 import { gc } from "../src/server/gc.ts";
 import { check, type ClientFinal, type Line, type ServerFinal, type Violation } from "./check.ts";
+import { readHistories } from "./histories.ts";
 import type { ClientConfig } from "./client.ts";
 import { Rng, mulberry32 } from "./prng.ts";
 import { spawnChild, type Child } from "./procs.ts";
@@ -238,7 +239,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
     const finals: ClientFinal[] = files.map((f) => clientFinal(join(dir, `client-${f}.db`), f));
     stats.conflicts = finals.reduce((n, c) => n + c.conflicts.filter((x) => x.kind === "conflict").length, 0);
     stats.rejected = finals.reduce((n, c) => n + c.conflicts.filter((x) => x.kind === "rejected").length, 0);
-    const histories = readHistories(dir);
+    const histories = readHistories<Line>(dir);
     for (const lines of histories.values()) {
       for (const l of lines) {
         if (l.t === "invoke" && l.kind !== "get" && l.kind !== "snap" && l.kind !== "sync") stats.ops++;
@@ -335,7 +336,7 @@ export async function recheck(dir: string, options: { atomic?: boolean } = {}): 
     const t = await admin.db.selectFrom("stowage_tenants").select("id").executeTakeFirstOrThrow();
     const server = await serverFinal(admin, t.id);
     const files = readdirSync(dir).map((n) => /^client-(\d+)\.db$/.exec(n)?.[1]).filter((x): x is string => x !== undefined).map(Number);
-    return check(readHistories(dir), server, files.map((f) => clientFinal(join(dir, `client-${f}.db`), f)), options);
+    return check(readHistories<Line>(dir), server, files.map((f) => clientFinal(join(dir, `client-${f}.db`), f)), options);
   } finally {
     await admin.close();
   }
@@ -362,22 +363,4 @@ function clientFinal(path: string, file: number): ClientFinal {
   } finally {
     db.close();
   }
-}
-
-/** Every process's history, in its own order; a line torn by SIGKILL mid-write is skipped. */
-export function readHistories(dir: string): Map<string, Line[]> {
-  const out = new Map<string, Line[]>();
-  for (const name of readdirSync(dir).filter((n) => n.startsWith("h-")).sort()) {
-    const lines: Line[] = [];
-    for (const text of readFileSync(join(dir, name), "utf8").split("\n")) {
-      if (!text) continue;
-      try {
-        lines.push(JSON.parse(text) as Line);
-      } catch {
-        // torn last line
-      }
-    }
-    out.set(name.slice(2, -6), lines);
-  }
-  return out;
 }
