@@ -57,7 +57,16 @@ export function enqueuePush(store: ServerStore, tenantId: string, push: Omit<Que
   if (!queue) byTenant.set(tenantId, (queue = { waiting: [], running: false }));
   const q = queue;
   const answer = new Promise<PushAnswer>((resolve, reject) => q.waiting.push({ ...push, resolve, reject }));
-  if (!q.running) void drain(byTenant, tenantId, q, runGroup);
+  if (!q.running) {
+    // The first group starts on the next turn of the event loop, not now: requests that have
+    // already arrived are read first and join it. With a synchronous SQLite driver nothing
+    // else runs during a transaction, so starting at once made every push its own transaction
+    // and commit: 32 clients of single-op pushes ran at 3,300-4,200 pushes/s with the server's
+    // core full, and at 6,700-7,900 this way (bench postgres, sqlite rows; alternating runs).
+    // A lone push waits one turn, a few microseconds (live and small-sync rows unchanged).
+    q.running = true;
+    setImmediate(() => void drain(byTenant, tenantId, q, runGroup));
+  }
   return answer;
 }
 

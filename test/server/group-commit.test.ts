@@ -8,6 +8,7 @@ import { pullPage } from "../../src/server/pull.ts";
 import { push } from "../../src/server/push.ts";
 import { countingAdapter, type SqlEvent } from "../helpers/counting-sqlite.ts";
 import { PG_URL, dropSchema, newSchemaName, pgAvailable } from "../helpers/pg.ts";
+import { startServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/tmp.ts";
 
 /**
@@ -153,6 +154,38 @@ describe("group commit: concurrent pushes of one tenant", () => {
       // group commits, the others' next pushes queue, so each round of 12 is ~1-2 transactions.
       expect(pushes).toBe(73);
       expect(begins).toBeLessThanOrEqual(20);
+    }
+  });
+
+  test("sqlite over HTTP: pushes whose requests arrived together share a transaction (16 clients x 5 single-op pushes)", async () => {
+    const log: SqlEvent[] = [];
+    const s = await startServer({ adapter: countingAdapter(dir.file("http.db"), "server", log), limits: { rate: false } });
+    try {
+      const from = log.length;
+      const answers = await Promise.all(
+        Array.from({ length: 16 }, async (_, c) => {
+          const statuses: number[] = [];
+          for (let i = 1; i <= 5; i++) {
+            const res = await fetch(`${s.url}/v1/push`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${s.key}`, "content-type": "application/json" },
+              body: JSON.stringify({ clientId: `http-client-${String(c).padStart(2, "0")}`, ops: [{ opId: i, collection: "t", id: `c${c}-${i}`, op: "put", value: { i } }] }),
+            });
+            statuses.push(res.status, ((await res.json()) as { results: OpResult[] }).results[0].version ?? 0);
+          }
+          return statuses;
+        }),
+      );
+      // Every push applied, each at its own version 1..80.
+      const versions = answers.flatMap((a) => a.filter((_, k) => k % 2 === 1)).sort((a, b) => a - b);
+      expect(versions).toEqual(Array.from({ length: 80 }, (_, k) => k + 1));
+      expect(answers.flatMap((a) => a.filter((_, k) => k % 2 === 0))).toEqual(new Array(80).fill(200));
+      // The synchronous driver runs a transaction without a turn of the event loop: had each
+      // push started its group at once, there would be 80 transactions.
+      const begins = log.slice(from).filter((e) => /^begin/i.test(e.sql)).length;
+      expect(begins).toBeLessThanOrEqual(40);
+    } finally {
+      await s.stop();
     }
   });
 
