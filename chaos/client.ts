@@ -17,6 +17,7 @@ import { systemClock } from "../src/sync/clock.ts";
 import type { FetchFn } from "../src/sync/v1/http.ts";
 import { SseParser } from "../src/sync/v1/live/sse.ts";
 import { Rng } from "./prng.ts";
+import { exitWhenRunnerGone } from "./orphan.ts";
 
 export interface ClientConfig {
   mode: "run" | "finish";
@@ -296,6 +297,7 @@ async function lastOps(tx: { sql<R>(q: string, p?: unknown[]): Promise<R[]> }, c
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 if (cfg.mode === "run") {
+  exitWhenRunnerGone();
   for (;;) {
     await op();
     await sleep(rng.int(cfg.pauseMs[0], cfg.pauseMs[1]));

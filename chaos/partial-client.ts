@@ -14,6 +14,7 @@ import type { FetchFn } from "../src/sync/v1/http.ts";
 import { SseParser } from "../src/sync/v1/live/sse.ts";
 import { PRINCIPALS, SUB_POOL, TAGS, type Sub } from "./partial-schedule.ts";
 import { Rng } from "./prng.ts";
+import { exitWhenRunnerGone } from "./orphan.ts";
 
 export interface PartialClientConfig {
   mode: "run" | "finish";
@@ -211,6 +212,7 @@ async function op(): Promise<void> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 if (cfg.mode === "run") {
+  exitWhenRunnerGone();
   for (;;) {
     await op();
     await sleep(rng.int(cfg.pauseMs[0], cfg.pauseMs[1]));

@@ -7,6 +7,7 @@ import { openServerFeed } from "../src/cli/server-feed.ts";
 import { serve } from "../src/runtime/serve.ts";
 import { createServerHandler, openServerStore } from "../src/server/index.ts";
 import { CHAOS_STORES, isStore } from "./stores.ts";
+import { exitWhenRunnerGone } from "./orphan.ts";
 
 const [kind, ...args] = process.argv.slice(2);
 if (!kind || !isStore(kind)) throw new Error(`chaos server: unknown store ${JSON.stringify(kind)}`);
@@ -21,6 +22,7 @@ const server = await serve({
   port: 0,
 });
 process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
+exitWhenRunnerGone();
 process.on("SIGTERM", async () => {
   await server.stop();
   await changes.close();
